@@ -1,0 +1,54 @@
+"""The score-change ledger record (interfaces.md) and its JSON form.
+
+One entry whenever a freelancer's displayed JSS, its visibility or the displayed feedback
+score changes. `seq` is the ledger's own order (1, 2, ...); `change_id` is deterministic
+(`<position>.<n>`: the n-th change caused by the event at that log position), so a rebuild
+from the same log yields the same ids.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class Cause(msgspec.Struct, omit_defaults=True):
+    at: str  # valid time of the change point
+    kind: str  # contract_settled, feedback_revealed, feedback_revised, feedback_removed,
+    # feedback_submitted, payment, refund, client_flagged, client_unflagged, window_exit,
+    # rules_changed, late_event, contract_closed, contract_opened, scope_changed
+    text: str
+    contract_id: str | None = None
+    client_id: str | None = None
+    event_id: str | None = None
+    jss_before: float | None = None  # exact (unrounded) JSS before / after this point
+    jss_after: float | None = None
+    jss_delta: float | None = None
+
+
+class ScoreChange(msgspec.Struct):
+    seq: int
+    change_id: str
+    freelancer_id: str
+    rules: str
+    effective_at: str  # valid time: the causing event's time or a deadline's own time
+    recorded_at: str  # transaction time of the causing event
+    position: int  # log position that caused it
+    jss_before: int | None
+    jss_after: int | None
+    jss_exact_before: float | None
+    jss_exact_after: float | None
+    feedback_before: float | None
+    feedback_after: float | None
+    causes: list[Cause]
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(ScoreChange)
+
+
+def to_json(change: ScoreChange) -> bytes:
+    return _encoder.encode(change)
+
+
+def from_json(data: bytes) -> ScoreChange:
+    return _decoder.decode(data)

@@ -1,0 +1,203 @@
+"""Write-side commands: `ingest`, `export`, `tick`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import IO, Iterator
+
+import click
+import msgspec
+
+from reputation import events as ev
+from reputation.cli import EXIT_INVALID, Failure, settings
+from reputation.config import Settings, open_store
+from reputation.ingest import Reject, Result, ingest, now_utc
+from reputation.store import EventStore
+
+MAX_REPORTED = 100
+
+
+class Exported(msgspec.Struct, forbid_unknown_fields=True):
+    """One line of `reputation export`; `ingest` reads it back."""
+
+    position: int
+    recorded_at: str
+    event: ev.Event
+
+
+_exported = msgspec.json.Decoder(Exported)
+
+
+def unwrap(raw: bytes) -> bytes:
+    """An export line -> its event line; other lines unchanged."""
+    if raw.startswith(b'{"position"'):
+        try:
+            return ev.encode_event(_exported.decode(raw).event)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return raw
+    return raw
+
+
+def outcome_guard():
+    """The perk rule 'never when it would lower the score' needs the rule sets."""
+    from projections.rules import perk_outcome_guard
+
+    return perk_outcome_guard
+
+
+def ingest_lines(store: EventStore, lines, **kwargs) -> Result:
+    return ingest(store, (unwrap(line) for line in lines), outcome_guard=outcome_guard(), **kwargs)
+
+
+def _lines(stream: IO[bytes]) -> Iterator[bytes]:
+    for line in stream:
+        yield line
+
+
+def report(result: Result, out=sys.stderr, where: str = "line") -> None:
+    for reject in result.rejects[:MAX_REPORTED]:
+        click.echo(reject.message(where), err=True)
+    if len(result.rejects) > MAX_REPORTED:
+        click.echo(f"... and {len(result.rejects) - MAX_REPORTED} more rejected lines", err=True)
+
+
+def write_dead_letters(path: Path, rejects: list[Reject]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        for r in rejects:
+            f.write(
+                json.dumps(
+                    {"line": r.line, "event_id": r.event_id, "error": r.reason,
+                     "original": r.raw.decode("utf-8", "replace")}
+                ).encode()
+                + b"\n"
+            )
+
+
+@click.command("ingest")
+@click.argument("file", type=click.Path(allow_dash=True, dir_okay=False))
+@click.option("--skip-invalid", is_flag=True, help="Write the valid lines; put the rejects in a dead-letter file.")
+@click.option("--dead-letter", type=click.Path(dir_okay=False), default=None, help="Where --skip-invalid puts rejects (default HOME/dead-letter/<time>.jsonl).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on for big files on a terminal).")
+def ingest_command(file: str, skip_invalid: bool, dead_letter: str | None, as_json: bool, progress: bool | None) -> None:
+    """Append events from a JSON Lines FILE (or - for stdin).
+
+    All-or-nothing: every line is checked (against the store and the earlier lines) before
+    anything is written; if any line is bad, nothing is written and every bad line is
+    reported (exit 3). Re-sending accepted events is a no-op. Export lines are accepted too.
+    """
+    cfg: Settings = settings()
+    store = open_store(cfg)
+    try:
+        if file == "-":
+            result = ingest_lines(store, _lines(sys.stdin.buffer), skip_invalid=skip_invalid)
+        else:
+            path = Path(file)
+            size = path.stat().st_size
+            show = progress if progress is not None else (size > 5_000_000 and sys.stderr.isatty())
+            with path.open("rb") as f:
+                if show:
+                    from rich.progress import Progress
+
+                    with Progress(transient=True) as bar:
+                        task = bar.add_task("checking", total=size)
+                        lines = _counted(f, lambda n: bar.advance(task, n))
+                        result = ingest_lines(store, lines, skip_invalid=skip_invalid)
+                else:
+                    result = ingest_lines(store, f, skip_invalid=skip_invalid)
+    finally:
+        store.close()
+    dead_path = None
+    if skip_invalid and result.rejects:
+        dead_path = Path(dead_letter) if dead_letter else Path(cfg.home) / "dead-letter" / (
+            now_utc().replace(":", "-") + ".jsonl"
+        )
+        write_dead_letters(dead_path, result.rejects)
+    if as_json:
+        click.echo(json.dumps({
+            "accepted": result.accepted, "duplicates": result.duplicates,
+            "rejected": len(result.rejects), "written": result.written,
+            "positions": list(result.positions) if result.positions else None,
+            "dead_letter": str(dead_path) if dead_path else None,
+            "errors": [r.message() for r in result.rejects[:MAX_REPORTED]],
+        }))
+    else:
+        report(result)
+        if result.rejects and not skip_invalid:
+            click.echo(f"rejected {len(result.rejects)} lines; nothing was written", err=True)
+        else:
+            span = f" (positions {result.positions[0]}..{result.positions[1]})" if result.positions else ""
+            click.echo(f"accepted {result.accepted} events{span}, {result.duplicates} already known, {len(result.rejects)} rejected")
+            if dead_path:
+                click.echo(f"rejects written to {dead_path}")
+    if result.rejects:
+        sys.exit(EXIT_INVALID)
+
+
+def _counted(f, advance) -> Iterator[bytes]:
+    for line in f:
+        advance(len(line))
+        yield line
+
+
+def parse_position(text: str | None, name: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(text.lstrip("@"))
+    except ValueError:
+        raise click.BadParameter(f"{name} must be a log position written @N", param_hint=name) from None
+
+
+@click.command("export")
+@click.option("--from", "start", default=None, help="First position, @N (inclusive).")
+@click.option("--to", "end", default=None, help="Last position, @M (inclusive).")
+@click.option("--out", type=click.Path(dir_okay=False, allow_dash=True), default="-")
+def export_command(start: str | None, end: str | None, out: str) -> None:
+    """The log as JSON lines: position, recorded_at and the event exactly as accepted."""
+    first = parse_position(start, "--from") or 1
+    last = parse_position(end, "--to")
+    store = open_store(settings())
+    sink = sys.stdout.buffer if out == "-" else open(out, "wb")
+    try:
+        for position, state in read_log(store, first - 1, last):
+            rec = ev.decode_recorded(state)
+            sink.write(msgspec.json.encode(Exported(position, rec.recorded_at, rec.event)) + b"\n")
+    finally:
+        store.close()
+        if sink is not sys.stdout.buffer:
+            sink.close()
+        else:
+            sink.flush()
+
+
+def read_log(store: EventStore, after: int = 0, upto: int | None = None, page: int = 1000):
+    while True:
+        rows = store.read(after, page, upto)
+        if not rows:
+            return
+        yield from rows
+        after = rows[-1][0]
+
+
+@click.command("tick")
+@click.option("--to", "to", required=True, help="RFC 3339 time the engine clock moves to.")
+def tick_command(to: str) -> None:
+    """Advance the engine clock (writes a ClockAdvanced event)."""
+    try:
+        when = ev.canonical_time(to, "--to")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--to") from None
+    line = ev.encode_event(ev.ClockAdvanced(event_id="clock:" + when, occurred_at=when, to=when))
+    store = open_store(settings())
+    try:
+        result = ingest_lines(store, [line])
+    finally:
+        store.close()
+    if result.rejects:
+        report(result)
+        sys.exit(EXIT_INVALID)
+    click.echo(f"engine clock advanced to {when}" if result.accepted else f"clock already advanced to {when}")

@@ -1,0 +1,236 @@
+"""Batch ingest: check every line against the store and the earlier lines, then append.
+
+All-or-nothing by default: if any line is rejected nothing is written. With
+`skip_invalid` the valid lines are written and the rejects are returned (the CLI puts them
+in a dead-letter file). Validation uses plain state (no aggregate machinery), loaded in
+bulk from the store's write-side state table.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Callable, Iterable, NamedTuple
+
+import msgspec
+
+from reputation import contract as ct
+from reputation import events as ev
+from reputation.store import Batch, EventStore, NewEvent, digest
+
+PREFETCH = 20_000  # lines decoded before their state is fetched in bulk
+
+
+class Reject(NamedTuple):
+    line: int  # 1-based line number (or Kafka offset)
+    event_id: str | None
+    reason: str
+    raw: bytes
+
+    def message(self, where: str = "line") -> str:
+        ident = f" (event {self.event_id})" if self.event_id else ""
+        return f"{where} {self.line}{ident}: {self.reason}"
+
+
+class Result(NamedTuple):
+    accepted: int
+    duplicates: int
+    rejects: list[Reject]
+    positions: tuple[int, int] | None  # first and last position written
+    written: bool
+
+
+# The perk policy: (contract, at) -> None, or raise RuleBroken when the contract's outcome
+# at that moment is positive. Injected (it needs the rule sets of `projections`).
+OutcomeGuard = Callable[[ct.Contract, int], None]
+
+_STATE_TYPES = {"contract": ct.Contract, "client": ct.Client, "freelancer": ct.Freelancer}
+_decoders = {k: msgspec.msgpack.Decoder(t) for k, t in _STATE_TYPES.items()}
+_decoders["engine"] = msgspec.msgpack.Decoder(type(None))  # the clock stream: a version only
+_encoder = msgspec.msgpack.Encoder()
+
+
+class WriteModel:
+    """The latest state of the streams a batch touches (loaded from the store on demand)."""
+
+    def __init__(self, store: EventStore):
+        self.store = store
+        self.states: dict[str, tuple[int, object | None]] = {}  # key -> (version, state)
+        self.digests: dict[str, bytes] = {}
+        self.dirty: set[str] = set()
+        self.new_ids: dict[str, bytes] = {}
+
+    def prefetch(self, keys: Iterable[str], ids: Iterable[str]) -> None:
+        missing = [k for k in set(keys) if k not in self.states]
+        loaded = self.store.load_states(missing) if missing else {}
+        for k in missing:
+            if k in loaded:
+                version, blob = loaded[k]
+                self.states[k] = (version, _decoders[k.split(":", 1)[0]].decode(blob))
+            else:
+                self.states[k] = (0, None)
+        unknown = [i for i in set(ids) if i not in self.digests and i not in self.new_ids]
+        if unknown:
+            self.digests.update(self.store.load_digests(unknown))
+
+    def get(self, key: str):
+        if key not in self.states:
+            self.prefetch([key], [])
+        return self.states[key]
+
+    def put(self, key: str, version: int, state: object) -> None:
+        self.states[key] = (version, state)
+        self.dirty.add(key)
+
+    def known_digest(self, event_id: str) -> bytes | None:
+        return self.new_ids.get(event_id) or self.digests.get(event_id)
+
+    def encoded_states(self) -> dict[str, tuple[int, bytes]]:
+        return {k: (self.states[k][0], _encoder.encode(self.states[k][1])) for k in self.dirty}
+
+
+def _keys_of(e: ev.Event) -> list[str]:
+    if isinstance(e, ev.ContractOpened):
+        keys = ["contract:" + e.contract_id, "freelancer:" + e.freelancer_id]
+        if e.continues:
+            keys.append("contract:" + e.continues)
+        return keys
+    stream = ev.stream_of(e)
+    return [stream] if not stream.startswith("engine") else []
+
+
+class Checker:
+    """Checks events one by one against a WriteModel and records what to write."""
+
+    def __init__(self, store: EventStore, outcome_guard: OutcomeGuard | None = None):
+        self.model = WriteModel(store)
+        self.outcome_guard = outcome_guard
+        self.new_events: list[NewEvent] = []
+        self.duplicates = 0
+        self.clock_version: int | None = None
+
+    def accept(self, e: ev.Event, canonical: bytes, recorded_at: str) -> bool:
+        """Check and stage `e`; False for an idempotent re-send; raise RuleBroken."""
+        known = self.model.known_digest(e.event_id)
+        d = digest(canonical)
+        if known is not None:
+            if known == d:
+                self.duplicates += 1
+                return False
+            raise ct.RuleBroken(
+                f"event id {e.event_id} was already accepted with different content (conflict)"
+            )
+        at = e.at
+        stream = ev.stream_of(e)
+        if isinstance(e, ev.ContractOpened):
+            _, existing = self.model.get(stream)
+            continued = self.model.get("contract:" + e.continues)[1] if e.continues else None
+            ct.check_opened(e, existing, continued)
+            state: object = ct.open_contract(e)
+            version = 1
+            self._touch_freelancer(e.freelancer_id)
+        elif isinstance(e, (ev.ClientFlagged, ev.ClientUnflagged)):
+            version, state = self.model.get(stream)
+            ct.check_client(state, e, at, e.client_id)  # type: ignore[arg-type]
+            state = state or ct.Client(id=e.client_id)
+            ct.apply_client(state, e, at)  # type: ignore[arg-type]
+            version += 1
+        elif isinstance(e, ev.ClockAdvanced):
+            if e.to < e.occurred_at:
+                raise ct.RuleBroken("`to` must not be earlier than `occurred_at`")
+            version, state = self.model.get(stream)
+            version += 1
+        else:
+            version, c = self.model.get(stream)
+            if c is None:
+                raise ct.RuleBroken(f"contract {e.contract_id} does not exist")
+            ct.check(c, e, at)  # type: ignore[arg-type]
+            if isinstance(e, ev.FeedbackRemoved) and e.basis == "top_rated_perk":
+                f = self._freelancer(c.freelancer)  # type: ignore[union-attr]
+                ct.check_perk_frequency(f, e, at)
+                if self.outcome_guard is not None:
+                    self.outcome_guard(c, at)  # type: ignore[arg-type]
+                f.perk_removals.append(at)
+                self.model.put("freelancer:" + f.id, 0, f)
+            ct.apply(c, e, at)  # type: ignore[arg-type]
+            if isinstance(e, ev.ContractClosed):
+                f = self._freelancer(c.freelancer)  # type: ignore[union-attr]
+                f.closed_at.append(at)
+                self.model.put("freelancer:" + f.id, 0, f)
+            state, version = c, version + 1
+        self.model.put(stream, version, state)
+        self.model.new_ids[e.event_id] = d
+        self.new_events.append(
+            NewEvent(stream, version, type(e).__name__, ev.encode_recorded(e, recorded_at))
+        )
+        return True
+
+    def _freelancer(self, freelancer_id: str) -> ct.Freelancer:
+        _, f = self.model.get("freelancer:" + freelancer_id)
+        return f if f is not None else ct.Freelancer(id=freelancer_id)  # type: ignore[return-value]
+
+    def _touch_freelancer(self, freelancer_id: str) -> None:
+        key = "freelancer:" + freelancer_id
+        if self.model.get(key)[1] is None:
+            self.model.put(key, 0, ct.Freelancer(id=freelancer_id))
+
+    def batch(self) -> Batch:
+        return Batch(self.new_events, self.model.encoded_states(), dict(self.model.new_ids))
+
+
+def now_utc() -> str:
+    return ev.canonical_time(datetime.now(timezone.utc).isoformat())
+
+
+def ingest(
+    store: EventStore,
+    lines: Iterable[bytes],
+    *,
+    skip_invalid: bool = False,
+    outcome_guard: OutcomeGuard | None = None,
+    recorded_at: str | None = None,
+    first_line: int = 1,
+    progress: Callable[[int], None] | None = None,
+    max_reported: int | None = None,
+) -> Result:
+    """Check all `lines`, then append the accepted events in one transaction."""
+    recorded_at = recorded_at or now_utc()
+    checker = Checker(store, outcome_guard)
+    rejects: list[Reject] = []
+    pending: list[tuple[int, bytes, ev.Event | None, str | None]] = []
+
+    def flush() -> None:
+        decoded = [p[2] for p in pending if p[2] is not None]
+        keys = [k for e in decoded for k in _keys_of(e)]
+        checker.model.prefetch(keys, [e.event_id for e in decoded])
+        for number, raw, e, error in pending:
+            if e is None:
+                rejects.append(Reject(number, ev.event_id_of(raw), error or "invalid", raw))
+                continue
+            try:
+                checker.accept(e, ev.encode_event(e), recorded_at)
+            except ct.RuleBroken as exc:
+                rejects.append(Reject(number, e.event_id, str(exc), raw))
+        if progress:
+            progress(len(pending))
+        pending.clear()
+
+    number = first_line - 1
+    for number, raw in enumerate(lines, start=first_line):
+        raw = raw.rstrip(b"\r\n") if isinstance(raw, bytes) else raw.rstrip("\r\n").encode()
+        if not raw.strip():
+            continue  # blank lines are not events
+        try:
+            pending.append((number, raw, ev.decode_event(raw), None))
+        except ev.InvalidEvent as exc:
+            pending.append((number, raw, None, exc.reason))
+        if len(pending) >= PREFETCH:
+            flush()
+    flush()
+
+    if rejects and not skip_invalid:
+        return Result(0, checker.duplicates, rejects, None, False)
+    batch = checker.batch()
+    if not batch.events:
+        return Result(0, checker.duplicates, rejects, None, False)
+    positions = store.append(batch)
+    return Result(len(positions), checker.duplicates, rejects, (positions[0], positions[-1]), True)

@@ -174,6 +174,7 @@ def is_long_term(v: View) -> bool:
 
 class Signals(NamedTuple):
     reason: str | None
+    private_reason: bool  # the reason is the private end_reason (never shown to the freelancer)
     recommend: int | None
     stars: float | None
     stripped: str | None  # why the client's signals do not count, if they don't
@@ -185,10 +186,10 @@ class Signals(NamedTuple):
 
 def signals(v: View, rules: RuleSet, flagged: bool) -> Signals:
     if v.client_removed is not None:
-        return Signals(None, None, None, f"client feedback removed ({v.client_removed[0]})")
+        return Signals(None, False, None, None, f"client feedback removed ({v.client_removed[0]})")
     if flagged and rules.ignores_flagged_clients:
-        return Signals(None, None, None, f"client is flagged; its feedback does not count under {rules.name}")
-    return Signals(client_reason(v), v.client_recommend, v.client_stars, None)
+        return Signals(None, False, None, None, f"client is flagged; its feedback does not count under {rules.name}")
+    return Signals(client_reason(v), v.client_end_reason is not None, v.client_recommend, v.client_stars, None)
 
 
 def outcome(v: View, s: Signals, rules: RuleSet) -> tuple[str, list[str]]:
@@ -196,7 +197,8 @@ def outcome(v: View, s: Signals, rules: RuleSet) -> tuple[str, list[str]]:
     redact them for freelancer-facing output)."""
     why: list[str] = []
     if reason_is_negative(s.reason, rules):
-        why.append(f"client reason {s.reason} is negative under {rules.name}")
+        source = "private end reason" if s.private_reason else "client reason"
+        why.append(f"{source} {s.reason} is negative under {rules.name}")
     if s.recommend is not None and s.recommend <= 6:
         why.append(f"private recommend {s.recommend} <= 6")
     if s.stars is not None and s.stars < 3.0:

@@ -19,7 +19,7 @@ import msgspec
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 # RFC 3339 with a mandatory offset, at most microseconds.
 TIMESTAMP_PATTERN = (
-    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})$"
+    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$"
 )
 
 Id = Annotated[str, msgspec.Meta(pattern=ID_PATTERN)]
@@ -59,7 +59,7 @@ def parse_time(text: str) -> int:
 def format_time(micros: int) -> str:
     """Integer microseconds since the epoch -> canonical UTC RFC 3339 text."""
     dt = EPOCH + timedelta(microseconds=micros)
-    text = dt.strftime("%Y-%m-%dT%H:%M:%S")
+    text = f"{dt.year:04d}-{dt:%m-%dT%H:%M:%S}"  # %Y does not pad years below 1000
     if dt.microsecond:
         text += f".{dt.microsecond:06d}"
     return text + "Z"
@@ -254,8 +254,8 @@ _recorded_decoder = msgspec.json.Decoder(Recorded)
 
 
 class _Probe(msgspec.Struct):
-    event_id: str | None = None
-    type: str | None = None
+    # any JSON value: a malformed *other* field (e.g. `"type": 3`) must not hide the id
+    event_id: object = None
 
 
 _probe = msgspec.json.Decoder(_Probe)

@@ -1,0 +1,129 @@
+"""Why a score moved between two times: the change points in (T1, T2], each with the exact
+change of the unrounded JSS, so the causes sum exactly to the total; and counterfactuals.
+
+At one instant, deadlines take effect first, then the events at that instant in log order;
+each is a step of its own. An undefined JSS (no counted contract) counts as 0 in the sums.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from typing import NamedTuple
+
+from reputation import contract as ct
+
+from projections.rules import INF, RuleSet, Cut, Score, evaluate
+from projections.timeline import INERT, Happening, describe, happenings
+
+
+class Step(NamedTuple):
+    happenings: list[Happening]
+    cut: Cut
+
+
+class Explained(NamedTuple):
+    start: Score
+    end: Score
+    delta: Fraction  # exact JSS change (undefined counts as 0)
+    causes: list[dict]
+    counterfactuals: list[dict]
+
+
+def _zero(x: Fraction | None) -> Fraction:
+    return x if x is not None else Fraction(0)
+
+
+def steps(contracts: list[ct.Contract], flags: dict, t1: int, t2: int, known: int) -> list[Step]:
+    out: list[Step] = []
+    hs = [h for h in happenings(contracts, flags, known, t1 + 1, t2) if h.kind not in INERT]
+    i = 0
+    while i < len(hs):
+        at = hs[i].at
+        deadlines = []
+        while i < len(hs) and hs[i].at == at and hs[i].pos < 0:
+            deadlines.append(hs[i])
+            i += 1
+        if deadlines:
+            out.append(Step(deadlines, Cut(at, -1, known)))
+        while i < len(hs) and hs[i].at == at:
+            pos = hs[i].pos
+            group = []
+            while i < len(hs) and hs[i].at == at and hs[i].pos == pos:
+                group.append(hs[i])
+                i += 1
+            out.append(Step(group, Cut(at, pos, known)))
+    return out
+
+
+PRIVATE = re.compile(r"private (recommend|end reason) [^;]*")
+
+
+def redact(text: str) -> str:
+    """Freelancer-facing: never one client's private answer."""
+    return PRIVATE.sub("a private rating", text)
+
+
+def explain(
+    contracts: list[ct.Contract],
+    flags: dict,
+    t1: int,
+    t2: int,
+    known: int = INF,
+    rules: RuleSet | None = None,
+) -> Explained:
+    start = evaluate(contracts, flags, Cut(t1, INF, known), rules)
+    end = evaluate(contracts, flags, Cut(t2, INF, known), rules)
+    causes: list[dict] = []
+    before = start
+    for step in steps(contracts, flags, t1, t2, known):
+        after = evaluate(contracts, flags, step.cut, rules)
+        delta = _zero(after.exact) - _zero(before.exact)
+        moved = delta != 0 or after.shown != before.shown
+        if moved:
+            for n, h in enumerate(step.happenings):
+                kind, text = describe(h, before, after)
+                causes.append(
+                    {
+                        "at": h.at,
+                        "kind": kind,
+                        "contract_id": h.contract_id,
+                        "client_id": h.client_id,
+                        "event_id": h.event_id,
+                        # several happenings at one step share its change: the first carries it
+                        "jss_before": before.exact if n == 0 else after.exact,
+                        "jss_after": after.exact,
+                        "jss_delta": delta if n == 0 else Fraction(0),
+                        "jss_shown_before": before.jss,
+                        "jss_shown_after": after.jss,
+                        "feedback_before": before.feedback,
+                        "feedback_after": after.feedback,
+                        "text": text,
+                    }
+                )
+        before = after
+    total = _zero(end.exact) - _zero(start.exact)
+    return Explained(start, end, total, causes, counterfactuals(contracts, flags, t2, known, rules, end))
+
+
+def counterfactuals(contracts, flags, at: int, known: int, rules: RuleSet | None, score: Score) -> list[dict]:
+    out = []
+    cut = Cut(at, INF, known)
+    for a in score.assessments:
+        if not a.counted or a.outcome == "positive":
+            continue
+        alt = {
+            name: evaluate(contracts, flags, cut, rules, {a.contract_id: override}).exact
+            for name, override in (("without", "exclude"), ("if_neutral", "neutral"), ("if_positive", "positive"))
+        }
+        out.append(
+            {
+                "contract_id": a.contract_id,
+                "client_id": a.client_id,
+                "outcome": a.outcome,
+                "jss_without": alt["without"],
+                "jss_if_neutral": alt["if_neutral"],
+                "jss_if_positive": alt["if_positive"],
+            }
+        )
+    return out

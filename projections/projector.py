@@ -1,0 +1,380 @@
+"""The projector: follows the log, keeps per-freelancer summaries and writes the ledger.
+
+For each event, in log order: first the engine clock moves to the event's time (or a
+`ClockAdvanced`'s `to`), and every deadline it passes (feedback-window ends, window exits,
+rule switches) takes effect at its own time; then the event is folded into its contract's
+summary and the affected freelancers are reconciled over [event time, clock]. A freelancer
+is reconciled at a time `c` by evaluating the score at `c` with what is known now and
+comparing it with what the ledger says for `c`; a difference is a score change. A late
+event (older than the clock) therefore restates the score at every later change point it
+alters, so the ledger, read as "the latest entry at or before ts", always gives the score
+as of ts as known at its position.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+from abc import ABC, abstractmethod
+from fractions import Fraction
+from typing import Iterable, NamedTuple
+
+import msgspec
+
+from reputation import contract as ct
+from reputation import events as ev
+
+from projections.ledger import Cause, ScoreChange
+from projections.rules import INF, SWITCHES, WINDOWS, Cut, Score, evaluate, round_half_up, window_exit
+from projections.timeline import INERT, Happening, describe, happenings
+
+
+class Entry(msgspec.Struct, array_like=True):
+    """What the ledger says from `at` on (until the next entry): one per score change."""
+
+    at: int
+    seq: int
+    jss: int | None
+    fb: int | None  # displayed feedback score in hundredths
+    exact: float | None
+    rules: str
+
+
+class Freelancer(msgspec.Struct, array_like=True):
+    id: str
+    contracts: list[str] = []
+    timeline: list[Entry] = []  # sorted by (at, seq)
+
+    def lookup(self, at: int) -> Entry | None:
+        i = bisect.bisect_right(self.timeline, at, key=lambda e: e.at)
+        return self.timeline[i - 1] if i else None
+
+    def record(self, entry: Entry) -> None:
+        i = bisect.bisect_right(self.timeline, (entry.at, entry.seq), key=lambda e: (e.at, e.seq))
+        self.timeline.insert(i, entry)
+
+
+class Client(msgspec.Struct, array_like=True):
+    id: str
+    flags: list[tuple[int, int, bool]] = []
+    freelancers: list[str] = []
+
+
+class Meta(NamedTuple):
+    position: int = 0
+    clock: int = -INF
+    seq: int = 0
+
+
+class Changes(NamedTuple):
+    """What one batch writes, atomically with the tracked position."""
+
+    contracts: dict[str, ct.Contract]
+    freelancers: dict[str, Freelancer]
+    clients: dict[str, Client]
+    ledger: list[ScoreChange]
+    deadlines: list[tuple[int, str]]
+    meta: Meta
+
+
+class Repo(ABC):
+    """Where projection state lives (in memory, SQLite, PostgreSQL)."""
+
+    @abstractmethod
+    def meta(self) -> Meta: ...
+
+    @abstractmethod
+    def load_contracts(self, ids: list[str]) -> dict[str, ct.Contract]: ...
+
+    @abstractmethod
+    def load_freelancers(self, ids: list[str]) -> dict[str, Freelancer]: ...
+
+    @abstractmethod
+    def load_clients(self, ids: list[str]) -> dict[str, Client]: ...
+
+    @abstractmethod
+    def due_deadlines(self, after: int, upto: int) -> list[tuple[int, str]]:
+        """Deadlines with after < at <= upto."""
+
+    @abstractmethod
+    def freelancer_ids(self) -> list[str]: ...
+
+    @abstractmethod
+    def commit(self, changes: Changes) -> None:
+        """Write the changes and the new position in one transaction (exactly once)."""
+
+
+def fb_hundredths(fb: Fraction | None) -> int | None:
+    r = round_half_up(fb, 2)
+    return None if r is None else int(r * 100)
+
+
+def exact_float(x: Fraction | None) -> float | None:
+    return None if x is None else float(x)
+
+
+def to_builtin_time(at: int) -> str:
+    return ev.format_time(at)
+
+
+class Projector:
+    def __init__(self, repo: Repo):
+        self.repo = repo
+        meta = repo.meta()
+        self.position, self.clock, self.seq = meta.position, meta.clock, meta.seq
+        self.contracts: dict[str, ct.Contract] = {}
+        self.freelancers: dict[str, Freelancer] = {}
+        self.clients: dict[str, Client] = {}
+        self.missing: set[str] = set()  # keys known not to exist in the repo
+        self._all_freelancers: set[str] | None = None
+        self.heap: list[tuple[int, str]] = []  # deadlines to process, loaded up to `horizon`
+        self.horizon = self.clock
+        self._reset_batch()
+
+    def _reset_batch(self) -> None:
+        self.dirty_contracts: set[str] = set()
+        self.dirty_freelancers: set[str] = set()
+        self.dirty_clients: set[str] = set()
+        self.ledger: list[ScoreChange] = []
+        self.new_deadlines: list[tuple[int, str]] = []  # to commit
+
+    # -- state access (lazy, cached) ----------------------------------------------
+
+    def _prefetch(self, events: list[ev.Event]) -> None:
+        cids = {e.contract_id for e in events if hasattr(e, "contract_id")}
+        kids = {e.client_id for e in events if hasattr(e, "client_id")}
+        need = [c for c in cids if c not in self.contracts and "c:" + c not in self.missing]
+        if need:
+            got = self.repo.load_contracts(need)
+            self.contracts.update(got)
+            self.missing.update("c:" + c for c in need if c not in got)
+        fids = {c.freelancer for c in (self.contracts.get(i) for i in cids) if c is not None}
+        fids |= {e.freelancer_id for e in events if isinstance(e, ev.ContractOpened)}
+        self._load_freelancers(fids)
+        kids |= {c.client for c in (self.contracts.get(i) for i in cids) if c is not None}
+        need = [k for k in kids if k not in self.clients and "k:" + k not in self.missing]
+        if need:
+            got = self.repo.load_clients(need)
+            self.clients.update(got)
+            self.missing.update("k:" + k for k in need if k not in got)
+
+    def _load_freelancers(self, fids: Iterable[str]) -> None:
+        need = [f for f in fids if f not in self.freelancers and "f:" + f not in self.missing]
+        if need:
+            got = self.repo.load_freelancers(need)
+            self.freelancers.update(got)
+            self.missing.update("f:" + f for f in need if f not in got)
+        # a freelancer's score needs all its contracts
+        cids = [c for f in fids if f in self.freelancers for c in self.freelancers[f].contracts]
+        need = [c for c in cids if c not in self.contracts]
+        if need:
+            self.contracts.update(self.repo.load_contracts(need))
+
+    def freelancer(self, fid: str) -> Freelancer:
+        if fid not in self.freelancers:
+            self._load_freelancers([fid])
+        f = self.freelancers.get(fid)
+        if f is None:
+            f = self.freelancers[fid] = Freelancer(fid)
+            if self._all_freelancers is not None:
+                self._all_freelancers.add(fid)
+        return f
+
+    def client(self, kid: str) -> Client:
+        k = self.clients.get(kid)
+        if k is None and "k:" + kid not in self.missing:
+            k = self.repo.load_clients([kid]).get(kid)
+        if k is None:
+            k = Client(kid)
+        self.clients[kid] = k
+        return k
+
+    def contracts_of(self, f: Freelancer) -> list[ct.Contract]:
+        return [self.contracts[c] for c in f.contracts]
+
+    def flags_of(self, contracts: list[ct.Contract]) -> dict[str, list[tuple[int, int, bool]]]:
+        out = {}
+        for c in contracts:
+            if c.client not in out:
+                k = self.clients.get(c.client) or self.client(c.client)
+                out[c.client] = k.flags
+        return out
+
+    def all_freelancers(self) -> list[str]:
+        if self._all_freelancers is None:
+            self._all_freelancers = set(self.repo.freelancer_ids()) | set(self.freelancers)
+        return sorted(self._all_freelancers)
+
+    # -- the fold --------------------------------------------------------------------
+
+    def run(self, rows: list[tuple[int, bytes]]) -> list[ScoreChange]:
+        """Project a batch of log rows and commit it (state + ledger + position)."""
+        if not rows:
+            return []
+        recorded = [(pos, ev.decode_recorded(data)) for pos, data in rows if pos > self.position]
+        if not recorded:
+            return []
+        self._prefetch([r.event for _, r in recorded])
+        for pos, rec in recorded:
+            self.apply(pos, rec)
+        ledger = self.ledger
+        self.repo.commit(
+            Changes(
+                {c: self.contracts[c] for c in self.dirty_contracts},
+                {f: self.freelancers[f] for f in self.dirty_freelancers},
+                {k: self.clients[k] for k in self.dirty_clients},
+                ledger,
+                list(self.new_deadlines),
+                Meta(self.position, self.clock, self.seq),
+            )
+        )
+        self._reset_batch()
+        return ledger
+
+    def apply(self, pos: int, rec: ev.Recorded) -> None:
+        e = rec.event
+        at = e.at
+        self._n = 0
+        target = max(at, ev.parse_time(e.to)) if isinstance(e, ev.ClockAdvanced) else at
+        if target > self.clock:
+            self._advance(target, pos, rec)
+        affected: list[str] = []
+        trigger: Happening | None = None
+        if isinstance(e, ev.ContractOpened):
+            c = ct.open_contract(e, pos)
+            self.contracts[c.id] = c
+            self.dirty_contracts.add(c.id)
+            f = self.freelancer(c.freelancer)
+            f.contracts.append(c.id)
+            self.dirty_freelancers.add(f.id)
+            k = self.client(c.client)
+            if f.id not in k.freelancers:
+                k.freelancers.append(f.id)
+                self.dirty_clients.add(k.id)
+        elif isinstance(e, (ev.ClientFlagged, ev.ClientUnflagged)):
+            k = self.client(e.client_id)
+            ct.apply_client(k, e, at, pos)  # type: ignore[arg-type]
+            self.dirty_clients.add(k.id)
+            affected = list(k.freelancers)
+            kind = "client_flagged" if isinstance(e, ev.ClientFlagged) else "client_unflagged"
+            trigger = Happening(at, pos, kind, None, k.id, e.event_id)
+        elif not isinstance(e, ev.ClockAdvanced):
+            c = self.contracts.get(e.contract_id)
+            if c is None:  # cannot happen for a log the write side accepted
+                raise RuntimeError(f"position {pos}: unknown contract {e.contract_id}")
+            ct.apply(c, e, at, pos)  # type: ignore[arg-type]
+            self.dirty_contracts.add(c.id)
+            late_close = False
+            if isinstance(e, ev.ContractClosed):
+                for d in [at + ct.FEEDBACK_WINDOW] + [window_exit(at, m) for m in WINDOWS]:
+                    if d > self.clock:
+                        heapq.heappush(self.heap, (d, c.freelancer))
+                        self.new_deadlines.append((d, c.freelancer))
+                    else:
+                        late_close = True  # its deadlines already passed: reconcile them now
+            moving = late_close or not isinstance(
+                e, (ev.ContractOpened, ev.ScopeChanged, ev.FeedbackEditAllowed, ev.ContractClosed)
+            ) and not (isinstance(e, (ev.PaymentMade, ev.PaymentRefunded)) and c.closed is None)
+            if moving:
+                affected = [c.freelancer]
+                trigger = Happening(at, pos, type(e).__name__, c.id, c.client, e.event_id)
+        self.position = pos
+        for fid in affected:
+            self._reconcile(fid, at, self.clock, pos, rec, trigger)
+
+    def _advance(self, target: int, pos: int, rec: ev.Recorded) -> None:
+        """Move the clock to `target`; deadlines passed take effect at their own times."""
+        if target > self.horizon:  # load the next stretch of stored deadlines
+            upto = max(target, self.horizon + 60 * ev.DAY)
+            self.heap.extend(self.repo.due_deadlines(self.horizon, upto))
+            heapq.heapify(self.heap)
+            self.horizon = upto
+        due: set[tuple[int, str]] = set()
+        while self.heap and self.heap[0][0] <= target:
+            d = heapq.heappop(self.heap)
+            if d[0] > self.clock:
+                due.add(d)
+        for s in SWITCHES:
+            if self.clock < s <= target:
+                due.update((s, fid) for fid in self.all_freelancers())
+        if due:
+            self._load_freelancers({fid for _, fid in due})
+        for at, fid in sorted(due):
+            self._reconcile_at(self.freelancer(fid), at, pos - 1, pos, rec, None)
+        self.clock = target
+
+    def _reconcile(self, fid: str, lo: int, hi: int, pos: int, rec: ev.Recorded, trigger: Happening | None) -> None:
+        f = self.freelancer(fid)
+        if lo >= hi:
+            self._reconcile_at(f, lo, pos, pos, rec, trigger)
+            return
+        contracts = self.contracts_of(f)
+        times = {h.at for h in happenings(contracts, self.flags_of(contracts), pos, lo, hi) if h.kind not in INERT}
+        times.add(lo)
+        times.update(e.at for e in f.timeline if lo <= e.at <= hi)
+        for at in sorted(times):
+            self._reconcile_at(f, at, pos, pos, rec, trigger)
+
+    def _reconcile_at(
+        self, f: Freelancer, at: int, known: int, pos: int, rec: ev.Recorded, trigger: Happening | None
+    ) -> None:
+        contracts = self.contracts_of(f)
+        flags = self.flags_of(contracts)
+        score = evaluate(contracts, flags, Cut(at, INF, known))
+        jss, fb = score.jss, fb_hundredths(score.feedback)
+        prev = f.lookup(at)
+        if (jss, fb) == ((prev.jss, prev.fb) if prev else (None, None)):
+            return
+        self.seq += 1
+        entry = Entry(at, self.seq, jss, fb, exact_float(score.exact), score.rules)
+        f.record(entry)
+        self.dirty_freelancers.add(f.id)
+        same_instant = trigger is not None and trigger.at == at
+        before = evaluate(contracts, flags, Cut(at, trigger.pos - 1, known) if same_instant else Cut(at - 1, INF, known))
+        causes = self._causes(contracts, flags, at, known, before, score, trigger)
+        self.ledger.append(
+            ScoreChange(
+                seq=self.seq,
+                change_id=f"{pos}.{self._n}",
+                freelancer_id=f.id,
+                rules=score.rules,
+                effective_at=ev.format_time(at),
+                recorded_at=rec.recorded_at,
+                position=pos,
+                jss_before=prev.jss if prev else None,
+                jss_after=jss,
+                jss_exact_before=prev.exact if prev else None,
+                jss_exact_after=entry.exact,
+                feedback_before=prev.fb / 100 if prev and prev.fb is not None else None,
+                feedback_after=fb / 100 if fb is not None else None,
+                causes=causes,
+            )
+        )
+        self._n += 1
+
+    def _causes(self, contracts, flags, at, known, before: Score, after: Score, trigger) -> list[Cause]:
+        here = [h for h in happenings(contracts, flags, known, at, at) if h.kind not in INERT]
+        causes = []
+        if trigger is None:  # the clock passed deadlines
+            here = [h for h in here if h.pos < 0]
+        elif trigger.at == at:  # the event itself
+            here = [h for h in here if h.pos == trigger.pos]
+        else:  # a late event restates a later point
+            causes.append(
+                Cause(
+                    at=ev.format_time(trigger.at), kind="late_event", event_id=trigger.event_id,
+                    contract_id=trigger.contract_id, client_id=trigger.client_id,
+                    text=f"late event {trigger.event_id} (occurred {ev.format_time(trigger.at)}) changed the history",
+                )
+            )
+        for h in here:
+            kind, text = describe(h, before, after)
+            causes.append(
+                Cause(at=ev.format_time(h.at), kind=kind, text=text, contract_id=h.contract_id,
+                      client_id=h.client_id, event_id=h.event_id)
+            )
+        if causes:
+            b, a = exact_float(before.exact), exact_float(after.exact)
+            causes[-1].jss_before, causes[-1].jss_after = b, a
+            causes[-1].jss_delta = (a or 0.0) - (b or 0.0)
+        return causes

@@ -1,0 +1,260 @@
+"""Service functions of the read side: catch up, score, client, explain, history, ledger.
+
+`open_projections(settings)` chooses the projection store by configuration (a SQLite file
+next to the event store, or the same PostgreSQL database).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from reputation import events as ev
+from reputation.config import Settings
+from reputation.store import EventStore
+
+from projections import rules as rs
+from projections.explain import Explained, explain, redact
+from projections.ledger import ScoreChange
+from projections.projector import Projector
+from projections.rules import INF, Cut, Score, client_score, evaluate, round_half_up, window_exit
+from projections.store import MemoryRepo, ReadRepo, SqlRepo
+
+BATCH = 2000
+
+
+class NotFound(LookupError):
+    pass
+
+
+class UnknownRules(ValueError):
+    pass
+
+
+def rules_named(name: str | None) -> rs.RuleSet | None:
+    if name is None:
+        return None
+    if name not in rs.RULE_SETS:
+        raise UnknownRules(f"unknown rule set {name!r}; known: {', '.join(rs.RULE_SETS)}")
+    return rs.RULE_SETS[name]
+
+
+class Projections:
+    def __init__(self, repo: ReadRepo):
+        self.repo = repo
+        self._projector: Projector | None = None
+
+    # -- writing -----------------------------------------------------------------------
+
+    @property
+    def projector(self) -> Projector:
+        if self._projector is None:
+            self._projector = Projector(self.repo)
+        return self._projector
+
+    def catch_up(self, store: EventStore, progress: Callable[[int, int], None] | None = None, batch: int = BATCH) -> int:
+        """Fold every new log event into the projections and the ledger; return how many."""
+        p = self.projector
+        done = 0
+        last = store.max_position()
+        while True:
+            rows = store.read(p.position, batch)
+            if not rows:
+                return done
+            p.run(rows)
+            done += len(rows)
+            if progress:
+                progress(p.position, max(last, p.position))
+
+    @property
+    def position(self) -> int:
+        return self._projector.position if self._projector else self.repo.meta().position
+
+    @property
+    def clock(self) -> int:
+        return self._projector.clock if self._projector else self.repo.meta().clock
+
+    # -- reading -----------------------------------------------------------------------
+
+    def _freelancer(self, freelancer_id: str):
+        f = self.repo.load_freelancers([freelancer_id]).get(freelancer_id)
+        if f is None:
+            raise NotFound(f"unknown freelancer {freelancer_id}")
+        contracts = list(self.repo.load_contracts(f.contracts).values())
+        clients = self.repo.load_clients(sorted({c.client for c in contracts}))
+        flags = {k: v.flags for k, v in clients.items()}
+        return f, contracts, flags
+
+    def evaluate(self, freelancer_id: str, as_of: int | None, known_at: int | None, rules: str | None) -> Score:
+        _, contracts, flags = self._freelancer(freelancer_id)
+        at = self.clock if as_of is None else as_of
+        return evaluate(contracts, flags, Cut(at, INF, INF if known_at is None else known_at), rules_named(rules))
+
+    def score(self, freelancer_id: str, as_of: int | None = None, known_at: int | None = None,
+              rules: str | None = None, audience: str = "trust") -> dict:
+        score = self.evaluate(freelancer_id, as_of, known_at, rules)
+        return score_json(freelancer_id, score, known_at, self.clock, audience)
+
+    def client(self, client_id: str, as_of: int | None = None, known_at: int | None = None) -> dict:
+        contracts = self.repo.contracts_of_client(client_id)
+        if not contracts:
+            raise NotFound(f"unknown client {client_id}")
+        at = self.clock if as_of is None else as_of
+        cut = Cut(at, INF, INF if known_at is None else known_at)
+        value = client_score(contracts, cut)
+        flags = self.repo.load_clients([client_id]).get(client_id)
+        return {
+            "client_id": client_id,
+            "as_of": ev.format_time(at),
+            "known_at": known_label(known_at),
+            "client_score": _two(value),
+            "client_score_exact": None if value is None else float(value),
+            "flagged": rs.flagged_at(flags.flags if flags else [], cut),
+            "contracts": sum(1 for c in contracts if cut.sees(c.opened_at, c.opened_pos)),
+            "freelancers": len({c.freelancer for c in contracts if cut.sees(c.opened_at, c.opened_pos)}),
+        }
+
+    def explain(self, freelancer_id: str, t1: int, t2: int, known_at: int | None = None,
+                rules: str | None = None, audience: str = "trust") -> dict:
+        _, contracts, flags = self._freelancer(freelancer_id)
+        known = INF if known_at is None else known_at
+        result = explain(contracts, flags, t1, t2, known, rules_named(rules))
+        return explain_json(freelancer_id, result, known_at, self.clock, audience)
+
+    def history(self, freelancer_id: str) -> list[ScoreChange]:
+        if not self.repo.load_freelancers([freelancer_id]):
+            raise NotFound(f"unknown freelancer {freelancer_id}")
+        return self.repo.history(freelancer_id)
+
+    def ledger_after(self, seq: int, limit: int) -> list[ScoreChange]:
+        return self.repo.ledger_after(seq, limit)
+
+    def max_seq(self) -> int:
+        return self.repo.max_seq()
+
+    def freelancers(self) -> list[str]:
+        return self.repo.freelancer_ids()
+
+    def get_cursor(self, name: str) -> int:
+        return self.repo.get_cursor(name)
+
+    def set_cursor(self, name: str, value: int) -> None:
+        self.repo.set_cursor(name, value)
+
+    def close(self) -> None:
+        self.repo.close()
+
+
+def open_projections(settings: Settings, store: EventStore | None = None) -> Projections:
+    """The projection store named by the settings."""
+    if settings.is_postgres:
+        from reputation.sqlstore import PostgresEventStore
+        from projections.store import postgres_repo
+
+        owner = store if isinstance(store, PostgresEventStore) else None
+        if owner is None:
+            owner = PostgresEventStore(settings.store, schema=settings.pg_schema)
+        return Projections(postgres_repo(owner.sql.datastore))
+    from projections.store import sqlite_repo
+
+    Path(settings.home).mkdir(parents=True, exist_ok=True)
+    return Projections(sqlite_repo(str(Path(settings.home) / "projections.sqlite")))
+
+
+def memory_projections() -> Projections:
+    return Projections(MemoryRepo())
+
+
+# -- JSON shapes (interfaces.md) --------------------------------------------------------
+
+
+def known_label(known_at: int | None) -> str:
+    return "all" if known_at is None else f"@{known_at}"
+
+
+def _two(x) -> float | None:
+    r = round_half_up(x, 2)
+    return None if r is None else float(r)
+
+
+def _f(x) -> float | None:
+    return None if x is None else float(x)
+
+
+def score_json(freelancer_id: str, s: Score, known_at: int | None, clock: int, audience: str = "trust") -> dict:
+    counted = [a for a in s.assessments if a.counted]
+    out = {
+        "freelancer_id": freelancer_id,
+        "as_of": ev.format_time(s.at),
+        "known_at": known_label(known_at),
+        "rules": s.rules,
+        "jss": s.jss,
+        "jss_exact": _f(s.exact),
+        "jss_window_months": s.window,
+        "jss_hidden_reason": s.hidden_reason,
+        "feedback_score": _two(s.feedback),
+        "counted": {
+            "contracts": len(counted),
+            "positive": sum(a.outcome == "positive" for a in counted),
+            "neutral": sum(a.outcome == "neutral" for a in counted),
+            "negative": sum(a.outcome == "negative" for a in counted),
+            "weight": sum(a.weight4 for a in counted) / 4,
+        },
+        "windows": {str(w.months): {"contracts": w.contracts, "jss_exact": _f(w.exact)} for w in s.windows},
+        "contracts": [
+            {
+                "contract_id": a.contract_id,
+                "client_id": a.client_id,
+                "outcome": a.outcome,
+                "weight": a.weight4 / 4,
+                "counted": a.counted,
+                "closed_at": ev.format_time(a.closed_at) if a.closed_at is not None else None,
+                "settled_at": ev.format_time(a.settled_at) if a.settled_at is not None else None,
+                "earnings": a.earnings / 100,
+                "why": [redact(w) for w in a.why] if audience == "freelancer" else a.why,
+                "leaves_windows": (
+                    {str(m): ev.format_time(window_exit(a.closed_at, m)) for m in (6, 12, 24)}
+                    if a.closed_at is not None else None
+                ),
+            }
+            for a in s.assessments
+        ],
+    }
+    if s.at > clock:
+        out["note"] = (
+            f"as_of is after the engine clock ({ev.format_time(clock) if clock > -INF else 'no events yet'}): "
+            "answered with what is known now; events and deadlines after the clock are not in it"
+        )
+    return out
+
+
+def explain_json(freelancer_id: str, r: Explained, known_at: int | None, clock: int, audience: str) -> dict:
+    def cause(c: dict) -> dict:
+        out = dict(c)
+        out["at"] = ev.format_time(c["at"])
+        for k in ("jss_before", "jss_after", "jss_delta", "feedback_before", "feedback_after"):
+            out[k] = _f(c[k])
+        out["jss_delta_exact"] = str(c["jss_delta"])
+        if audience == "freelancer":
+            out["text"] = redact(out["text"])
+        return out
+
+    return {
+        "freelancer_id": freelancer_id,
+        "from": score_json(freelancer_id, r.start, known_at, clock, audience),
+        "to": score_json(freelancer_id, r.end, known_at, clock, audience),
+        "jss_delta": float(r.delta),
+        "jss_delta_exact": str(r.delta),
+        "causes": [cause(c) for c in r.causes],
+        "counterfactuals": [
+            {
+                "contract_id": c["contract_id"],
+                "outcome": c["outcome"],
+                "jss_without": _f(c["jss_without"]),
+                "jss_if_neutral": _f(c["jss_if_neutral"]),
+                "jss_if_positive": _f(c["jss_if_positive"]),
+                **({} if audience == "freelancer" else {"client_id": c["client_id"]}),
+            }
+            for c in r.counterfactuals
+        ],
+    }

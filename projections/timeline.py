@@ -1,0 +1,169 @@
+"""Where a freelancer's score can change, and what happened there.
+
+A freelancer's scores are piecewise constant in valid time: they can only change at a
+fact's time (an event of one of their contracts or clients) or at a deadline (the end of
+a feedback window, a contract leaving a window, a rule-set switch). The ledger and
+`explain` both walk these points; this module lists them and names their causes.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, NamedTuple
+
+from reputation import events as ev
+from reputation.contract import FEEDBACK_WINDOW, Contract
+
+from projections.rules import INF, SWITCHES, WINDOWS, Assessment, Score, window_exit
+
+
+class Happening(NamedTuple):
+    """Something at a valid time: an event (pos > 0) or a deadline (pos = -1)."""
+
+    at: int
+    pos: int  # log position of the event; -1 for a deadline
+    kind: str
+    contract_id: str | None
+    client_id: str | None
+    event_id: str | None
+    detail: str = ""
+
+
+EVENT_KINDS = {
+    "payments": "payment",
+    "refunds": "refund",
+    "client_public": "feedback_submitted",
+    "freelancer_public": "feedback_submitted",
+}
+
+
+def contract_happenings(c: Contract, known: int = INF) -> Iterable[Happening]:
+    """Every dated fact of a contract (visible at `known`) and its deadlines."""
+    if c.opened_pos <= known:
+        yield Happening(c.opened_at, c.opened_pos, "contract_opened", c.id, c.client, c.opened_event)
+    for m in c.payments:
+        if m.pos <= known:
+            yield Happening(m.at, m.pos, "payment", c.id, c.client, m.event_id, f"{m.cents / 100:.2f}")
+    for m in c.refunds:
+        if m.pos <= known:
+            yield Happening(m.at, m.pos, "refund", c.id, c.client, m.event_id, f"{m.cents / 100:.2f}")
+    for side, versions in (("client", c.client_public), ("freelancer", c.freelancer_public)):
+        for i, s in enumerate(versions):
+            if s.pos <= known:
+                kind = "feedback_submitted" if i == 0 else "feedback_revised"
+                yield Happening(s.at, s.pos, kind, c.id, c.client, s.event_id, side)
+    for p, side in ((c.client_private, "client"), (c.freelancer_private, "freelancer")):
+        if p is not None and p.pos <= known:
+            yield Happening(p.at, p.pos, "private_feedback", c.id, c.client, p.event_id, side)
+    for r in c.removals:
+        if r.pos <= known:
+            yield Happening(r.at, r.pos, "feedback_removed", c.id, c.client, r.event_id, f"{r.of}:{r.basis}:{r.scope}")
+    for m in c.scope_changes:
+        if m.pos <= known:
+            yield Happening(m.at, m.pos, "scope_changed", c.id, c.client, m.event_id)
+    for side, m in c.edit_allowed.items():
+        if m.pos <= known:
+            yield Happening(m.at, m.pos, "edit_allowed", c.id, c.client, m.event_id, side)
+    if c.closed is not None and c.closed.pos <= known:
+        closed = c.closed
+        yield Happening(closed.at, closed.pos, "contract_closed", c.id, c.client, closed.event_id, closed.reason)
+        yield Happening(closed.at + FEEDBACK_WINDOW, -1, "window_end", c.id, c.client, None)
+        for months in WINDOWS:
+            yield Happening(window_exit(closed.at, months), -1, "window_exit", c.id, c.client, None, str(months))
+
+
+def flag_happenings(client_id: str, flags: list[tuple[int, int, bool]], known: int = INF) -> Iterable[Happening]:
+    for at, pos, flagged in flags:
+        if pos <= known:
+            yield Happening(at, pos, "client_flagged" if flagged else "client_unflagged", None, client_id, None)
+
+
+def switch_happenings() -> Iterable[Happening]:
+    for at in SWITCHES:
+        yield Happening(at, -1, "rules_changed", None, None, None)
+
+
+# Kinds that can never move a score by themselves (the ledger skips them).
+INERT = frozenset({"contract_opened", "scope_changed", "edit_allowed", "contract_closed"})
+
+
+def happenings(
+    contracts: list[Contract],
+    flags: dict[str, list[tuple[int, int, bool]]],
+    known: int = INF,
+    lo: int = -INF,
+    hi: int = INF,
+) -> list[Happening]:
+    """All happenings with lo <= at <= hi, in (at, pos) order (deadlines first at an instant)."""
+    out: list[Happening] = []
+    for c in contracts:
+        out.extend(h for h in contract_happenings(c, known) if lo <= h.at <= hi)
+    for client_id in {c.client for c in contracts}:
+        out.extend(h for h in flag_happenings(client_id, flags.get(client_id, []), known) if lo <= h.at <= hi)
+    out.extend(h for h in switch_happenings() if lo <= h.at <= hi)
+    out.sort(key=lambda h: (h.at, h.pos, h.kind, h.contract_id or ""))
+    return out
+
+
+def change_times(contracts: list[Contract], flags: dict, known: int, lo: int, hi: int) -> list[int]:
+    return sorted({h.at for h in happenings(contracts, flags, known, lo, hi) if h.kind not in INERT})
+
+
+# -- words -------------------------------------------------------------------------
+
+
+def _assessment(score: Score, contract_id: str | None) -> Assessment | None:
+    for a in score.assessments:
+        if a.contract_id == contract_id:
+            return a
+    return None
+
+
+def describe(h: Happening, before: Score, after: Score) -> tuple[str, str]:
+    """(kind, text) of a happening, given the scores just before and after it."""
+    a_before = _assessment(before, h.contract_id)
+    a_after = _assessment(after, h.contract_id)
+    who = f"contract {h.contract_id} (client {h.client_id})" if h.contract_id else f"client {h.client_id}"
+    outcome_words = ""
+    if a_after is not None and a_after.counted:
+        outcome_words = f"counted as {a_after.outcome}: " + "; ".join(a_after.why)
+    elif a_after is not None and a_after.outcome is not None:
+        outcome_words = "not counted: " + "; ".join(a_after.why)
+    newly_settled = (
+        a_after is not None and a_after.outcome is not None and (a_before is None or a_before.outcome is None)
+    )
+    if h.kind == "rules_changed":
+        return "rules_changed", f"rule set changed from {before.rules} to {after.rules}"
+    if h.kind == "window_exit":
+        return "window_exit", f"{who} left the {h.detail}-month window"
+    if newly_settled:
+        return "contract_settled", f"{who} settled and {outcome_words}"
+    if h.kind == "window_end":
+        return "feedback_revealed", f"feedback window of {who} ended; one-sided feedback revealed" + (
+            f"; {outcome_words}" if outcome_words else ""
+        )
+    if h.kind in ("client_flagged", "client_unflagged"):
+        state = "flagged" if h.kind == "client_flagged" else "no longer flagged"
+        return h.kind, f"client {h.client_id} is {state}"
+    if h.kind == "feedback_submitted":
+        kind = "feedback_revealed" if (a_after is not None and a_after.outcome is not None) else h.kind
+        return kind, f"{h.detail} public feedback on {who}" + (f"; {outcome_words}" if outcome_words else "")
+    if h.kind == "private_feedback":
+        return "feedback_submitted", f"{h.detail} private feedback on {who}" + (
+            f"; {outcome_words}" if outcome_words else ""
+        )
+    if h.kind == "feedback_revised":
+        return "feedback_revised", f"{h.detail} revised public feedback on {who}" + (
+            f"; {outcome_words}" if outcome_words else ""
+        )
+    if h.kind == "feedback_removed":
+        of, basis, scope = h.detail.split(":")
+        return "feedback_removed", f"{of} feedback on {who} removed ({basis}, {scope})" + (
+            f"; {outcome_words}" if outcome_words else ""
+        )
+    if h.kind in ("payment", "refund"):
+        return h.kind, f"{h.kind} of ${h.detail} on {who}" + (f"; {outcome_words}" if outcome_words else "")
+    return h.kind, f"{h.kind.replace('_', ' ')} on {who}"
+
+
+def t(at: int) -> str:
+    return ev.format_time(at)

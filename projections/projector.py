@@ -55,8 +55,11 @@ class Freelancer(msgspec.Struct, array_like=True):
 
 
 class Client(msgspec.Struct, array_like=True):
+    """A client's flag history (folded by `reputation.contract.apply_client`) and freelancers."""
+
     id: str
     flags: list[tuple[int, int, bool]] = []
+    last_at: int = 0
     freelancers: list[str] = []
 
 

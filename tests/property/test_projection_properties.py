@@ -1,0 +1,129 @@
+"""The projector's invariants on random valid histories (hypothesis)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from reputation import events as ev
+from reputation.ingest import ingest
+from reputation.store import MemoryStore
+
+from projections.explain import explain
+from projections.projector import Freelancer, Entry, Projector, fb_hundredths
+from projections.replay import clock_at, fold, reference_score
+from projections.rules import INF, RULE_SETS, Cut, perk_outcome_guard
+from projections.store import MemoryRepo
+
+from tests.property.histories import histories
+
+SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def log_of(lines: list[bytes]) -> list[tuple[int, bytes]]:
+    store = MemoryStore()
+    ingest(store, lines, skip_invalid=True, outcome_guard=perk_outcome_guard, recorded_at="2026-01-01T00:00:00Z")
+    return store.read(0, 10**9)
+
+
+def project(rows, splits=()) -> MemoryRepo:
+    """Project `rows` in batches cut at `splits`, each batch by a fresh projector (state
+    goes through the repo, as after a restart)."""
+    repo = MemoryRepo()
+    bounds = [0, *sorted(set(s for s in splits if 0 < s < len(rows))), len(rows)]
+    for lo, hi in zip(bounds, bounds[1:]):
+        Projector(repo).run(rows[lo:hi])
+    return repo
+
+
+@SETTINGS
+@given(histories(), st.lists(st.integers(1, 80), max_size=4))
+def test_any_split_into_batches_gives_the_same_ledger(lines, splits):
+    rows = log_of(lines)
+    whole = project(rows)
+    split = project(rows, splits)
+    assert split.ledger == whole.ledger
+    assert split.meta() == whole.meta()
+
+
+@SETTINGS
+@given(histories(), st.data())
+def test_ledger_prefix_gives_the_score_at_every_time_as_known_then(lines, data):
+    """For a position K: the ledger entries written up to K, read as 'latest entry at or
+    before ts', equal a full replay of the log prefix up to K evaluated at ts."""
+    rows = log_of(lines)
+    if not rows:
+        return
+    repo = project(rows)
+    k = data.draw(st.integers(1, len(rows)), label="K")
+    clock = clock_at(rows, k)
+    by_freelancer, _ = fold(rows, k)
+    timelines: dict[str, Freelancer] = {}
+    for ch in repo.ledger:
+        if ch.position <= k:
+            fb = None if ch.feedback_after is None else round(ch.feedback_after * 100)
+            timelines.setdefault(ch.freelancer_id, Freelancer(ch.freelancer_id)).record(
+                Entry(ev.parse_time(ch.effective_at), ch.seq, ch.jss_after, fb, None, ch.rules)
+            )
+    lo = min(ev.decode_recorded(d).event.at for _, d in rows[:k])
+    probes = {lo, clock} | {
+        data.draw(st.integers(lo, max(lo, clock)), label="ts") for _ in range(6)
+    }
+    for fid in by_freelancer:
+        for ts in sorted(probes):
+            ref = reference_score(rows, fid, ts, k)
+            expected = (ref.jss, fb_hundredths(ref.feedback)) if ref else (None, None)
+            entry = timelines.get(fid, Freelancer(fid)).lookup(ts)
+            got = (entry.jss, entry.fb) if entry else (None, None)
+            assert got == expected, (fid, ev.format_time(ts), k)
+
+
+@SETTINGS
+@given(histories(), st.data())
+def test_summaries_at_t_k_equal_full_replay_of_the_prefix(lines, data):
+    rows = log_of(lines)
+    if not rows:
+        return
+    repo = project(rows)
+    k = data.draw(st.integers(1, len(rows)), label="K")
+    by_freelancer, flags = fold(rows)
+    rules = data.draw(st.sampled_from([None, *RULE_SETS.values()]), label="rules")
+    for fid in by_freelancer:
+        f = repo.load_freelancers([fid])[fid]
+        contracts = list(repo.load_contracts(f.contracts).values())
+        client_flags = {k2: v.flags for k2, v in repo.load_clients(sorted({c.client for c in contracts})).items()}
+        ts = data.draw(st.integers(ev.parse_time("2019-08-01T00:00:00Z"), ev.parse_time("2027-01-01T00:00:00Z")), label="T")
+        from projections.rules import evaluate
+
+        got = evaluate(contracts, client_flags, Cut(ts, INF, k), rules)
+        ref = reference_score(rows, fid, ts, k, rules)
+        if ref is None:
+            assert all(a.contract_id is None for a in got.assessments)
+            continue
+        assert (got.jss, got.exact, got.window, got.hidden_reason, got.feedback) == (
+            ref.jss, ref.exact, ref.window, ref.hidden_reason, ref.feedback
+        )
+        assert sorted(got.assessments) == sorted(ref.assessments)
+
+
+@SETTINGS
+@given(histories(), st.data())
+def test_explain_causes_sum_exactly_to_the_change(lines, data):
+    rows = log_of(lines)
+    by_freelancer, flags = fold(rows)
+    lo, hi = ev.parse_time("2019-08-01T00:00:00Z"), ev.parse_time("2027-06-01T00:00:00Z")
+    for fid, contracts in by_freelancer.items():
+        t1 = data.draw(st.integers(lo, hi), label="T1")
+        t2 = data.draw(st.integers(t1, hi), label="T2")
+        rules = data.draw(st.sampled_from([None, *RULE_SETS.values()]), label="rules")
+        r = explain(contracts, flags, t1, t2, INF, rules)
+        total = sum((c["jss_delta"] for c in r.causes), Fraction(0))
+        assert total == r.delta
+        zero = lambda x: x if x is not None else Fraction(0)  # noqa: E731
+        assert r.delta == zero(r.end.exact) - zero(r.start.exact)
+        # and each cause's before/after chain is continuous
+        for c in r.causes:
+            if c["jss_delta"]:
+                assert zero(c["jss_after"]) - zero(c["jss_before"]) == c["jss_delta"]

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from reputation import contract as ct
 
-from projections.rules import INF, RuleSet, Cut, Score, evaluate
+from projections.rules import INF, Cache, Cut, RuleSet, Score, evaluate
 from projections.timeline import INERT, Happening, describe, happenings
 
 
@@ -72,12 +72,13 @@ def explain(
     known: int = INF,
     rules: RuleSet | None = None,
 ) -> Explained:
-    start = evaluate(contracts, flags, Cut(t1, INF, known), rules)
-    end = evaluate(contracts, flags, Cut(t2, INF, known), rules)
+    cache = Cache()
+    start = evaluate(contracts, flags, Cut(t1, INF, known), rules, cache=cache)
+    end = evaluate(contracts, flags, Cut(t2, INF, known), rules, cache=cache)
     causes: list[dict] = []
     before = start
     for step in steps(contracts, flags, t1, t2, known):
-        after = evaluate(contracts, flags, step.cut, rules)
+        after = evaluate(contracts, flags, step.cut, rules, cache=cache)
         delta = _zero(after.exact) - _zero(before.exact)
         moved = delta != 0 or after.shown != before.shown
         if moved:
@@ -103,17 +104,18 @@ def explain(
                 )
         before = after
     total = _zero(end.exact) - _zero(start.exact)
-    return Explained(start, end, total, causes, counterfactuals(contracts, flags, t2, known, rules, end))
+    return Explained(start, end, total, causes, counterfactuals(contracts, flags, t2, known, rules, end, cache))
 
 
-def counterfactuals(contracts, flags, at: int, known: int, rules: RuleSet | None, score: Score) -> list[dict]:
+def counterfactuals(contracts, flags, at: int, known: int, rules: RuleSet | None, score: Score,
+                    cache: Cache | None = None) -> list[dict]:
     out = []
     cut = Cut(at, INF, known)
     for a in score.assessments:
         if not a.counted or a.outcome == "positive":
             continue
         alt = {
-            name: evaluate(contracts, flags, cut, rules, {a.contract_id: override}).exact
+            name: evaluate(contracts, flags, cut, rules, {a.contract_id: override}, cache).exact
             for name, override in (("without", "exclude"), ("if_neutral", "neutral"), ("if_positive", "positive"))
         }
         out.append(

@@ -25,7 +25,7 @@ from reputation import contract as ct
 from reputation import events as ev
 
 from projections.ledger import Cause, ScoreChange
-from projections.rules import INF, SWITCHES, WINDOWS, Cut, Score, evaluate, round_half_up, window_exit
+from projections.rules import INF, SWITCHES, WINDOWS, Cache, Cut, Score, evaluate, round_half_up, window_exit
 from projections.timeline import INERT, Happening, describe, happenings
 
 
@@ -130,6 +130,7 @@ class Projector:
         self.clients: dict[str, Client] = {}
         self.missing: set[str] = set()  # keys known not to exist in the repo
         self._all_freelancers: set[str] | None = None
+        self.cache = Cache()
         self.heap: list[tuple[int, str]] = []  # deadlines to process, loaded up to `horizon`
         self.horizon = self.clock
         self._reset_batch()
@@ -266,6 +267,7 @@ class Projector:
             if c is None:  # cannot happen for a log the write side accepted
                 raise RuntimeError(f"position {pos}: unknown contract {e.contract_id}")
             ct.apply(c, e, at, pos)  # type: ignore[arg-type]
+            self.cache.forget(c.id)
             self.dirty_contracts.add(c.id)
             late_close = False
             if isinstance(e, ev.ContractClosed):
@@ -323,7 +325,7 @@ class Projector:
     ) -> None:
         contracts = self.contracts_of(f)
         flags = self.flags_of(contracts)
-        score = evaluate(contracts, flags, Cut(at, INF, known))
+        score = evaluate(contracts, flags, Cut(at, INF, known), cache=self.cache)
         jss, fb = score.jss, fb_hundredths(score.feedback)
         prev = f.lookup(at)
         if (jss, fb) == ((prev.jss, prev.fb) if prev else (None, None)):
@@ -333,7 +335,8 @@ class Projector:
         f.record(entry)
         self.dirty_freelancers.add(f.id)
         same_instant = trigger is not None and trigger.at == at
-        before = evaluate(contracts, flags, Cut(at, trigger.pos - 1, known) if same_instant else Cut(at - 1, INF, known))
+        before_cut = Cut(at, trigger.pos - 1, known) if same_instant else Cut(at - 1, INF, known)
+        before = evaluate(contracts, flags, before_cut, cache=self.cache)
         causes = self._causes(contracts, flags, at, known, before, score, trigger)
         self.ledger.append(
             ScoreChange(

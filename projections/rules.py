@@ -117,11 +117,56 @@ class View(NamedTuple):
     client_removed: tuple[str, str] | None  # (basis, scope) of a removal of the client's feedback
     freelancer_stars: float | None
     freelancer_removed: tuple[str, str] | None
-    client_revealed: bool
-    freelancer_revealed: bool
+    both_public: bool  # both sides' public feedback exists: revealed (double-blind)
+
+    def revealed(self, side: str, at: int) -> bool:
+        """Is `side`'s public feedback revealed at `at`? (both given, or the window ended)"""
+        stars = self.client_stars if side == "client" else self.freelancer_stars
+        if stars is None:
+            return False
+        return self.both_public or at >= self.closed_at + FEEDBACK_WINDOW  # type: ignore[operator]
 
 
-def view(c: Contract, cut: Cut) -> View | None:
+class Cache:
+    """Per-contract views and assessments, valid while the contract does not change.
+
+    The projector owns one and calls `forget` when it folds an event into a contract;
+    most evaluations look at a contract with all its facts visible, which this serves.
+    """
+
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[int, int, "View", dict]] = {}
+
+    def forget(self, contract_id: str) -> None:
+        self.entries.pop(contract_id, None)
+
+    def view(self, c: Contract, cut: Cut) -> tuple["View | None", dict | None]:
+        entry = self.entries.get(c.id)
+        if entry is None:
+            full = _view(c, Cut(INF))
+            entry = self.entries[c.id] = (_max_pos(c), c.last_at, full, {})  # type: ignore[arg-type]
+        max_pos, last_at, full, memo = entry
+        if cut.known >= max_pos and (cut.at > last_at or (cut.at == last_at and cut.pos >= max_pos)):
+            return full, memo
+        return _view(c, cut), None
+
+
+def _max_pos(c: Contract) -> int:
+    pos = c.opened_pos
+    for facts in (c.payments, c.refunds, c.client_public, c.freelancer_public, c.removals, c.scope_changes):
+        for f in facts:
+            pos = max(pos, f.pos)
+    for f in (c.closed, c.client_private, c.freelancer_private, *c.edit_allowed.values()):
+        if f is not None:
+            pos = max(pos, f.pos)
+    return pos
+
+
+def view(c: Contract, cut: Cut, cache: Cache | None = None) -> View | None:
+    return cache.view(c, cut)[0] if cache is not None else _view(c, cut)
+
+
+def _view(c: Contract, cut: Cut) -> View | None:
     sees = cut.sees
     if not sees(c.opened_at, c.opened_pos):
         return None
@@ -136,8 +181,6 @@ def view(c: Contract, cut: Cut) -> View | None:
     if closed is not None:
         end = closed.at + FEEDBACK_WINDOW
         settled_at = min(max(cpub[0].at, fpub[0].at), end) if cpub and fpub else end
-    both = bool(cpub and fpub)
-    window_over = closed is not None and cut.at >= closed.at + FEEDBACK_WINDOW
     return View(
         contract=c,
         closed_at=closed.at if closed else None,
@@ -153,8 +196,7 @@ def view(c: Contract, cut: Cut) -> View | None:
         client_removed=removed.get("client"),
         freelancer_stars=fpub[-1].stars if fpub else None,
         freelancer_removed=removed.get("freelancer"),
-        client_revealed=bool(cpub) and (both or window_over),
-        freelancer_revealed=bool(fpub) and (both or window_over),
+        both_public=bool(cpub and fpub),
     )
 
 
@@ -315,58 +357,79 @@ def round_half_up(x: Fraction | None, digits: int = 0) -> Fraction | None:
 
 
 def window_score(counted: list[Assessment], at: int, months: int) -> WindowScore:
-    pos = neg = total = 0
-    n = 0
+    return _window_scores(counted, at, (months,))[0]
+
+
+def _window_scores(counted: list[Assessment], at: int, windows: tuple[int, ...]) -> list[WindowScore]:
+    """All windows in one pass; integers until the end (weights are in quarters)."""
+    tallies = {m: [0, 0, 0] for m in windows}  # contracts, positive - negative, total
     for a in counted:
-        if at < window_exit(a.closed_at, months):  # type: ignore[arg-type]
-            n += 1
-            total += a.weight4
-            if a.outcome == "positive":
-                pos += a.weight4
-            elif a.outcome == "negative":
-                neg += a.weight4
-    if n == 0:
-        return WindowScore(months, 0, None)
-    return WindowScore(months, n, max(Fraction(100 * (pos - neg), total), Fraction(0)))
+        signed = a.weight4 if a.outcome == "positive" else -a.weight4 if a.outcome == "negative" else 0
+        for m in windows:
+            if at < window_exit(a.closed_at, m):  # type: ignore[arg-type]
+                t = tallies[m]
+                t[0] += 1
+                t[1] += signed
+                t[2] += a.weight4
+    return [
+        WindowScore(m, n, None if n == 0 else Fraction(100 * max(net, 0), total))
+        for m, (n, net, total) in tallies.items()
+    ]
 
 
 def jss(assessments: list[Assessment], at: int, rules: RuleSet):
     counted = [a for a in assessments if a.counted]
-    windows = [window_score(counted, at, m) for m in rules.windows]
+    wanted = rules.windows if 24 in rules.windows else rules.windows + (24,)
+    scores = _window_scores(counted, at, wanted)
+    windows = [w for w in scores if w.months in rules.windows]
+    long = next(w for w in scores if w.months == 24)
     best: WindowScore | None = None
     for w in windows:  # shortest first: a tie keeps the shortest
         if w.exact is not None and (best is None or w.exact > best.exact):  # type: ignore[operator]
             best = w
-    long = window_score(counted, at, 24) if 24 not in rules.windows else next(w for w in windows if w.months == 24)
-    clients = {a.client_id for a in counted if at < window_exit(a.closed_at, 24)}  # type: ignore[arg-type]
-    visible = long.contracts >= rules.min_contracts and len(clients) >= rules.min_clients
+    visible = long.contracts >= rules.min_contracts
+    if visible:
+        clients = {a.client_id for a in counted if at < window_exit(a.closed_at, 24)}  # type: ignore[arg-type]
+        visible = len(clients) >= rules.min_clients
     exact = best.exact if best else None
     shown = int(round_half_up(exact)) if visible and exact is not None else None  # type: ignore[arg-type]
     hidden = None if shown is not None else "insufficient_history"
     return shown, exact, best.months if best else None, hidden, windows
 
 
-def feedback_score(views: list[View], side: str = "client") -> Fraction | None:
+def feedback_score(views: list[View], at: int, side: str = "client") -> Fraction | None:
     """Earnings-weighted mean of `side`'s revealed, not profile-removed public stars on
     contracts with earnings >= $1 (side=client: the freelancer's feedback score)."""
-    num = Fraction(0)
+    num = 0  # in units of 1/STAR_SCALE stars x cents, exact for up to 6 decimals
     den = 0
+    exact: Fraction | None = None
     for v in views:
         stars = v.client_stars if side == "client" else v.freelancer_stars
-        revealed = v.client_revealed if side == "client" else v.freelancer_revealed
         removed = v.client_removed if side == "client" else v.freelancer_removed
-        if stars is None or not revealed or v.earnings < 100:
+        if stars is None or v.earnings < 100 or not v.revealed(side, at):
             continue
         if removed is not None and removed[1] == "jss_and_profile":
             continue
-        num += _exact_stars(stars) * v.earnings
+        scaled = _scaled_stars(stars)
+        if scaled is None:  # more than 6 decimals: fall back to fractions
+            exact = (exact or Fraction(0)) + Fraction(repr(stars)) * v.earnings
+        else:
+            num += scaled * v.earnings
         den += v.earnings
-    return num / den if den else None
+    if not den:
+        return None
+    total = Fraction(num, STAR_SCALE) + (exact or 0)
+    return total / den
+
+
+STAR_SCALE = 10**6
 
 
 @lru_cache(maxsize=4096)
-def _exact_stars(stars: float) -> Fraction:
-    return Fraction(repr(stars))  # the decimal that was sent, not the binary float
+def _scaled_stars(stars: float) -> int | None:
+    """Stars as the exact decimal that was sent (not the binary float), times 10^6."""
+    x = Fraction(repr(stars)) * STAR_SCALE
+    return int(x) if x.denominator == 1 else None
 
 
 def evaluate(
@@ -375,22 +438,36 @@ def evaluate(
     cut: Cut,
     rules: RuleSet | None = None,
     overrides: dict[str, str] | None = None,
+    cache: Cache | None = None,
 ) -> Score:
     """A freelancer's JSS and feedback score at a cut (rules default: in force at the cut)."""
     rules = rules or in_force(cut.at)
-    views = [v for v in (view(c, cut) for c in contracts) if v is not None]
     overrides = overrides or {}
-    assessments = [
-        assess(v, cut, rules, flagged_at(flags.get(v.contract.client), cut), overrides.get(v.contract.id))
-        for v in views
-    ]
+    views: list[View] = []
+    assessments: list[Assessment] = []
+    for c in contracts:
+        v, memo = cache.view(c, cut) if cache is not None else (_view(c, cut), None)
+        if v is None:
+            continue
+        views.append(v)
+        flagged = flagged_at(flags.get(c.client), cut) if rules.ignores_flagged_clients else False
+        override = overrides.get(c.id)
+        if memo is None:
+            assessments.append(assess(v, cut, rules, flagged, override))
+            continue
+        key = (rules.name, flagged, v.settled_at is not None and cut.at >= v.settled_at, override)
+        a = memo.get(key)
+        if a is None:
+            a = memo[key] = assess(v, cut, rules, flagged, override)
+        assessments.append(a)
     shown, exact, window, hidden, windows = jss(assessments, cut.at, rules)
-    return Score(rules.name, cut.at, shown, exact, window, hidden, feedback_score(views), windows, assessments)
+    return Score(rules.name, cut.at, shown, exact, window, hidden, feedback_score(views, cut.at), windows, assessments)
 
 
 def client_score(contracts: list[Contract], cut: Cut) -> Fraction | None:
     """The client score: freelancers' public stars about the client, weighted by what the client paid."""
-    return feedback_score([v for v in (view(c, cut) for c in contracts) if v is not None], side="freelancer")
+    views = [v for v in (_view(c, cut) for c in contracts) if v is not None]
+    return feedback_score(views, cut.at, side="freelancer")
 
 
 # -- the perk rule that needs outcomes ------------------------------------------
@@ -401,7 +478,7 @@ def perk_outcome_guard(c: Contract, at: int) -> None:
     positive (a removal never lowers the JSS)."""
     rules = in_force(at)
     cut = Cut(at)
-    v = view(c, cut)
+    v = _view(c, cut)
     if v is None:
         return
     result, _ = outcome(v, signals(v, rules, False), rules)

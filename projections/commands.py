@@ -166,7 +166,7 @@ def print_score(out: dict) -> None:
     if "note" in out:
         console.print(f"[yellow]note:[/] {out['note']}")
     c = out["counted"]
-    console.print(f"counted {c['contracts']} contracts: {c['positive']} positive, {c['neutral']} neutral, {c['negative']} negative (weight {c['weight']:g})")
+    console.print(f"{c['window_months']}-month window: {c['contracts']} counted contracts: {c['positive']} positive, {c['neutral']} neutral, {c['negative']} negative (weight {c['weight']:g})")
     table = Table("contract", "client", "outcome", "weight", "closed", "leaves 6/12/24 months", "why")
     for k in out["contracts"]:
         lw = k["leaves_windows"] or {}

@@ -337,7 +337,7 @@ class Projector:
         same_instant = trigger is not None and trigger.at == at
         before_cut = Cut(at, trigger.pos - 1, known) if same_instant else Cut(at - 1, INF, known)
         before = evaluate(contracts, flags, before_cut, cache=self.cache)
-        causes = self._causes(contracts, flags, at, known, before, score, trigger)
+        causes = self._causes(contracts, flags, at, known, before, score, trigger, prev)
         self.ledger.append(
             ScoreChange(
                 seq=self.seq,
@@ -358,28 +358,31 @@ class Projector:
         )
         self._n += 1
 
-    def _causes(self, contracts, flags, at, known, before: Score, after: Score, trigger) -> list[Cause]:
+    def _causes(self, contracts, flags, at, known, before: Score, after: Score, trigger, prev) -> list[Cause]:
         here = [h for h in happenings(contracts, flags, known, at, at) if h.kind not in INERT]
         causes = []
         if trigger is None:  # the clock passed deadlines
             here = [h for h in here if h.pos < 0]
         elif trigger.at == at:  # the event itself
             here = [h for h in here if h.pos == trigger.pos]
-        else:  # a late event restates a later point
+        else:  # a late event restates a later point: it carries the change
+            b, a = (prev.exact if prev else None), exact_float(after.exact)
             causes.append(
                 Cause(
                     at=ev.format_time(trigger.at), kind="late_event", event_id=trigger.event_id,
                     contract_id=trigger.contract_id, client_id=trigger.client_id,
                     text=f"late event {trigger.event_id} (occurred {ev.format_time(trigger.at)}) changed the history",
+                    jss_before=b, jss_after=a, jss_delta=(a or 0.0) - (b or 0.0),
                 )
             )
+            here = [h for h in here if h.pos < 0 or h.pos == trigger.pos]
         for h in here:
             kind, text = describe(h, before, after)
             causes.append(
                 Cause(at=ev.format_time(h.at), kind=kind, text=text, contract_id=h.contract_id,
                       client_id=h.client_id, event_id=h.event_id)
             )
-        if causes:
+        if causes and causes[0].kind != "late_event":
             b, a = exact_float(before.exact), exact_float(after.exact)
             causes[-1].jss_before, causes[-1].jss_after = b, a
             causes[-1].jss_delta = (a or 0.0) - (b or 0.0)

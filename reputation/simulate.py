@@ -24,6 +24,7 @@ How it works
 * A contract's schedule is planned when it opens (scope change, payments, refunds, close,
   bonuses, both sides' public/private feedback, edit allowances and revisions, removals) and
   cut at the simulated end (`start + months`): a time-cut prefix of a valid history is valid.
+  Events are built from validated templates of the `reputation.events` structs (see `_emit`).
   Two things are decided when they come due instead: the reopening of a contract closed after a
   scope change (`ContractOpened(continues=...)`) and the top-rated perk removal, which needs the
   freelancer's previous perk and the count of contracts it closed since (always in time order,
@@ -66,7 +67,6 @@ MINUTE = 60
 HOUR = 3600
 DAY = 86_400
 WINDOW = 14 * DAY  # feedback window, edit window, bonus window
-RULES_2020 = 1_583_020_800  # 2020-03-01T00:00:00Z
 PERK_END = 1_725_321_600  # 2024-09-03T00:00:00Z: the top-rated perk is gone from then on
 DEFAULT_COHORT = 4096
 
@@ -90,7 +90,6 @@ _REMOVE = 9  # (of, basis, scope)
 _PERK = 10  # scope; decided when due
 _SPAWN = 11  # None: open the continuation contract (no event of its own)
 
-_NEGATIVE = ("freelancer_unresponsive", "freelancer_lacked_skills", "completed_unsuccessfully")
 _ATTRS = ("skills", "quality", "availability", "deadlines", "communication", "cooperation")
 _SCOPES = (
     "Added a second milestone for the mobile layout",
@@ -148,7 +147,7 @@ def add_months(t: int, months: int) -> int:
 
 class _Freelancer:
     __slots__ = (
-        "index", "fid", "rng", "quality", "rate", "hourly_rate", "leave_at", "top_rated",
+        "fid", "rng", "quality", "rate", "hourly_rate", "leave_at", "top_rated",
         "recent", "last_perk", "closes_since_perk",
     )
 
@@ -245,6 +244,9 @@ class Simulation:
     # -- the run -----------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[bytes]:
+        self.lines = 0
+        self._next_contract = 0
+        self.progress = 0.0
         n_cohorts = max(1, -(-self.freelancers // self.cohort_size))
         for k in range(n_cohorts):
             first = k * self.cohort_size + 1
@@ -254,7 +256,6 @@ class Simulation:
 
     def _new_freelancer(self, i: int) -> tuple[_Freelancer, int]:
         fl = _Freelancer()
-        fl.index = i
         fl.fid = f"f-{i:06d}"
         rng = fl.rng = random.Random((self.seed & _M64) << 64 | i)
         span = self.end - self.start
@@ -303,22 +304,29 @@ class Simulation:
             if tag == 0:
                 c = obj
                 plan = c.plan
-                entry = plan[c.pos]
-                c.pos += 1
-                if entry[2] == _SPAWN:
-                    c2 = self._new_contract(c.fl, entry[1], c)
-                    push(heap, (c2.plan[0][0], seq, 0, c2))
-                    seq += 1
-                else:
-                    line = emit(c, entry)
-                    if line is not None:
-                        count += 1
-                        if not count & 1023:
-                            self.progress = base + (key - start) * scale
-                        yield line
-                if c.pos < len(plan):
-                    push(heap, (plan[c.pos][0], seq, 0, c))
-                    seq += 1
+                n = len(plan)
+                while True:
+                    entry = plan[c.pos]
+                    c.pos += 1
+                    if entry[2] == _SPAWN:
+                        c2 = self._new_contract(c.fl, entry[1], c)
+                        push(heap, (c2.plan[0][0], seq, 0, c2))
+                        seq += 1
+                    else:
+                        line = emit(c, entry)
+                        if line is not None:
+                            count += 1
+                            if not count & 1023:
+                                self.progress = base + (key - start) * scale
+                            yield line
+                    if c.pos >= n:
+                        break
+                    key = plan[c.pos][0]
+                    if heap and key >= heap[0][0]:
+                        push(heap, (key, seq, 0, c))
+                        seq += 1
+                        break
+                    # else: it would be popped right away; emit it without the round trip
             elif tag == 1:
                 fl = obj
                 c = self._new_contract(fl, key, None)
@@ -391,7 +399,7 @@ class Simulation:
         c.fl = fl
         c.pos = 0
         c.cid = None
-        c.continues = prev
+        c.continues = prev.cid if prev is not None else None  # opened (and numbered) already
         if prev is not None:
             c.client = prev.client
             c.pricing = prev.pricing
@@ -547,6 +555,7 @@ class Simulation:
             c_stars, c_attrs, c_comment = _client_stars(cls, harsh, r)
         cut = close + WINDOW - HOUR  # strictly inside the feedback window
         t_cpub = t_fpub = None
+        last_fb = close  # the latest feedback submission of either side
         if c_pub or c_priv:
             t = min(cut - 10 * MINUTE, close + HOUR + int(rng.expovariate(1 / 2.5) * DAY))
             if c_pub:
@@ -555,8 +564,11 @@ class Simulation:
                 order += 1
             if c_priv:
                 end_reason = client_reason if r() < 0.4 else None
-                plan.append((t + 1 + int(r() * 5 * MINUTE), order, _PRIV, ("client", recommend, end_reason)))
+                tp = t + 1 + int(r() * 5 * MINUTE)
+                plan.append((tp, order, _PRIV, ("client", recommend, end_reason)))
                 order += 1
+                last_fb = max(last_fb, tp)
+            last_fb = max(last_fb, t)
         if f_pub or f_priv:
             t = min(cut - 10 * MINUTE, close + HOUR + int(rng.expovariate(1 / 3.0) * DAY))
             if f_pub:
@@ -569,13 +581,15 @@ class Simulation:
                 order += 1
             if f_priv:
                 rec = int(r() * 5) if harsh else 6 + int(r() * 5)
-                plan.append((t + 1 + int(r() * 5 * MINUTE), order, _PRIV, ("freelancer", rec, None)))
+                tp = t + 1 + int(r() * 5 * MINUTE)
+                plan.append((tp, order, _PRIV, ("freelancer", rec, None)))
                 order += 1
+                last_fb = max(last_fb, tp)
+            last_fb = max(last_fb, t)
 
         # reveal of the public feedback: the later submission when both sides gave it,
         # otherwise the end of the window
         reveal = max(t_cpub, t_fpub) if (c_pub and f_pub) else close + WINDOW
-        last_fb = max(t for t in (t_cpub, t_fpub, close) if t is not None) + 10 * MINUTE
         busy = False  # at most one of revision / removal / perk per contract
         if c_pub and r() < 0.04:
             # the freelancer lets the client revise (usually after sorting out a dispute)
@@ -609,7 +623,7 @@ class Simulation:
                 of = "freelancer"
             if of is not None:
                 busy = True
-                t = last_fb + int((1 + r() * 40) * DAY)
+                t = last_fb + int((1 + r() * 40) * DAY)  # after every submission
                 basis = "policy_violation" if r() < 0.6 else "dispute_upheld"
                 scope = "jss_and_profile" if r() < 0.7 else "jss_only"
                 plan.append((t, order, _REMOVE, (of, basis, scope)))
@@ -638,7 +652,7 @@ class Simulation:
         if plan[-1][0] >= end:
             plan = [e for e in plan if e[0] < end]
         late_at = -1
-        if not busy and r() < 0.08:
+        if not busy and not reopen and r() < 0.08:
             cands = [
                 j for j, e in enumerate(plan)
                 if e[0] > close and e[2] in (_PAY, _PUB, _PRIV)
@@ -687,7 +701,7 @@ class Simulation:
             ev.client_id = c.kid
             ev.pricing = c.pricing
             if c.continues is not None:
-                ev.continues = c.continues.cid
+                ev.continues = c.continues
         elif kind == _CLOSE:
             fl = c.fl
             if fl.last_perk is None or t > fl.last_perk:
@@ -780,7 +794,7 @@ def _client_stars(cls: int, harsh: bool, r) -> tuple[float, Attributes | None, s
     elif cls == 1:
         stars = 5.0 if r() < 0.45 else round(4.0 + 0.9 * r(), 2)
         lo, hi = 3, 5
-    elif r() < 0.3:  # dissatisfied, but polite in public
+    elif r() < 0.4:  # dissatisfied, but polite in public
         stars = 5.0 if r() < 0.4 else round(4.0 + 0.95 * r(), 2)
         lo, hi = 3, 5
     else:
@@ -826,9 +840,13 @@ def simulate_command(freelancers: int, months: int, seed: int, start: str, out: 
     if months < 0:
         raise click.BadParameter("must be >= 0", param_hint="--months")
     try:
-        sim = Simulation(freelancers, months, seed, start)
+        parse_time(start)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--start") from None
+        raise click.BadParameter(f"not an RFC 3339 time with an offset: {exc}", param_hint="--start") from None
+    try:
+        sim = Simulation(freelancers, months, seed, start)
+    except (ValueError, OverflowError) as exc:
+        raise click.BadParameter(f"the simulated period is out of range: {exc}", param_hint="--months") from None
     if out == "-":
         with click.open_file("-", "wb") as stream:
             _write(sim, stream)

@@ -1,0 +1,283 @@
+"""`reputation bench`: each figure next to its naive path, measured in the same run.
+
+Figures (name, value, unit, baseline, baseline_value, ratio = value / baseline_value for
+rates, baseline_value / value for times):
+- ingest: durable events/s into the embedded store vs one eventsourcing `save()` per event;
+- rebuild: events/s from the log to projections + ledger vs eventsourcing's repository
+  replay (mapper + aggregate) of the same events;
+- jss_as_of: seconds for every freelancer at one timestamp in DuckDB vs the Python engine
+  scoring each freelancer;
+- score_p99 / explain_p99 at a small and at the full store vs a full replay of the log;
+- memory_per_contract: bytes the projector holds per contract vs the raw events as dicts;
+- relay, relay_latency_p99: when a Kafka broker is given (--kafka / REPUTATION_KAFKA).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import random
+import statistics
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from typing import NamedTuple
+
+import click
+
+from reputation import events as ev
+from reputation.config import Settings, open_store
+
+
+class Figure(NamedTuple):
+    name: str
+    value: float
+    unit: str
+    baseline: str
+    baseline_value: float | None
+    ratio: float | None
+
+
+def _p99(values: list[float]) -> float:
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[98]
+
+
+def _lines(events: int, seed: int = 11) -> list[bytes]:
+    from reputation.simulate import simulate
+
+    freelancers = max(4, events // 130)  # ~130 events per freelancer over 84 months
+    out = []
+    for line in simulate(freelancers, 84, seed):
+        out.append(line)
+        if len(out) >= events:
+            break
+    return out
+
+
+def _baseline_app(path: str):
+    """The naive path: eventsourcing's Application, one aggregate per contract stream."""
+    from eventsourcing.application import Application
+    from eventsourcing.domain import Aggregate, event
+
+    class ContractStream(Aggregate):
+        @event("Opened")
+        def __init__(self, body: str):
+            self.events = [body]
+
+        @event("Recorded")
+        def record(self, body: str) -> None:
+            self.events.append(body)
+
+    class Baseline(Application):
+        env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path}
+
+    return Baseline(), ContractStream
+
+
+def bench_ingest(lines: list[bytes], home: Path, baseline_events: int) -> tuple[Figure, object, float]:
+    from reputation.commands import ingest_lines
+
+    store = open_store(Settings(home=str(home)))
+    t0 = time.perf_counter()
+    result = ingest_lines(store, lines)
+    dt = time.perf_counter() - t0
+    assert not result.rejects, result.rejects[:3]
+    rate = len(lines) / dt
+
+    app, ContractStream = _baseline_app(str(home / "baseline.sqlite"))
+    streams: dict[str, object] = {}
+    sample = lines[:baseline_events]
+    t0 = time.perf_counter()
+    for line in sample:  # one save() per event, through the library's aggregate machinery
+        e = ev.decode_event(line)
+        key = ev.stream_of(e)
+        agg = streams.get(key)
+        if agg is None:
+            agg = streams[key] = ContractStream(line.decode())
+        else:
+            agg.record(line.decode())  # type: ignore[attr-defined]
+        app.save(agg)  # type: ignore[arg-type]
+    base_dt = time.perf_counter() - t0
+    base_rate = len(sample) / base_dt
+    fig = Figure("ingest", rate, "events/s", "eventsourcing save() per event", base_rate, rate / base_rate)
+    return fig, (app, list(streams.values())), len(sample)
+
+
+def bench_rebuild(store, home: Path, baseline) -> tuple[Figure, object, Figure]:
+    from projections.service import Projections
+    from projections.store import sqlite_repo
+
+    n = store.max_position()
+    proj = Projections(sqlite_repo(str(home / "rebuild.sqlite")))
+    gc.collect()
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    proj.catch_up(store, batch=5000)
+    dt = time.perf_counter() - t0
+    p = proj.projector
+    p.cache.entries.clear()  # the cache is a speed-up, not state: measure what must be held
+    gc.collect()
+    held, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    contracts = max(1, len(p.contracts))
+
+    app, aggregates = baseline
+    ids = [a.id for a in aggregates]  # type: ignore[attr-defined]
+    replayed = 0
+    t0 = time.perf_counter()
+    for i in ids:
+        agg = app.repository.get(i)  # type: ignore[attr-defined]
+        replayed += agg.version
+    base_dt = time.perf_counter() - t0
+    base_rate = replayed / base_dt if base_dt else float("nan")
+    rebuild = Figure("rebuild", n / dt, "events/s", "eventsourcing repository replay (mapper + aggregate)",
+                     base_rate, (n / dt) / base_rate)
+
+    rows = store.read(0, 10**9)
+    tracemalloc.start()
+    copy = [json.loads(data)[0] for _, data in rows]  # the naive read model: keep every event
+    naive, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del copy, rows
+    memory = Figure("memory_per_contract", held / contracts, "bytes", "every event kept as a dict",
+                    naive / contracts, (naive / contracts) / (held / contracts))
+    return rebuild, proj, memory
+
+
+def bench_point_queries(store, proj, label: str, samples: int = 200) -> list[Figure]:
+    from projections.replay import fold
+    from projections.explain import explain
+    from projections.rules import Cut, evaluate
+
+    fids = proj.freelancers()
+    rnd = random.Random(5)
+    picks = [rnd.choice(fids) for _ in range(samples)]
+    clock = proj.clock
+    score_ms, explain_ms = [], []
+    for fid in picks:
+        t0 = time.perf_counter()
+        proj.score(fid)
+        score_ms.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        proj.explain(fid, clock - 365 * ev.DAY, clock)
+        explain_ms.append((time.perf_counter() - t0) * 1000)
+    base_score, base_explain = [], []
+    rows = store.read(0, 10**9)
+    for fid in picks[:5]:  # the naive path: replay the whole log for one freelancer
+        t0 = time.perf_counter()
+        by_freelancer, flags = fold(rows)
+        evaluate(by_freelancer[fid], flags, Cut(clock))
+        base_score.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        by_freelancer, flags = fold(rows)
+        explain(by_freelancer[fid], flags, clock - 365 * ev.DAY, clock)
+        base_explain.append((time.perf_counter() - t0) * 1000)
+    s, e = _p99(score_ms), _p99(explain_ms)
+    bs, be = statistics.median(base_score), statistics.median(base_explain)
+    return [
+        Figure(f"score_p99_{label}", s, "ms", "full replay of the log (median)", bs, bs / s),
+        Figure(f"explain_p99_{label}", e, "ms", "full replay of the log (median)", be, be / e),
+    ]
+
+
+def bench_audit(store, proj, home: Path) -> Figure | None:
+    try:
+        from projections import audit
+    except ImportError:
+        return None
+    path = str(home / "audit.duckdb")
+    audit.sync(store, proj, path, progress=False)
+    at = ev.format_time(proj.clock)
+    con = audit.open_readonly(path)
+    try:
+        t0 = time.perf_counter()
+        con.sql(f"SELECT count(*) FROM jss_as_of(TIMESTAMPTZ '{at}')").fetchall()
+        dt = time.perf_counter() - t0
+    finally:
+        con.close()
+    fids = proj.freelancers()
+    t0 = time.perf_counter()
+    for fid in fids:
+        proj.score(fid)
+    base = time.perf_counter() - t0
+    return Figure("jss_as_of", dt, "s", f"Python engine, {len(fids)} freelancers one by one", base, base / dt)
+
+
+def bench_relay(kafka: str) -> list[Figure]:
+    try:
+        from consumers.latency import measure_latency, measure_relay
+    except ImportError:
+        return []
+    fast = measure_relay(kafka, batch=1000)
+    slow = measure_relay(kafka, batch=1, freelancers=60, producer_config={"linger_ms": 0})
+    lat = measure_latency(kafka, events=3000, rate=1000.0)
+    return [
+        Figure("relay", fast.per_second, "changes/s", "batch of 1, no linger", slow.per_second,
+               fast.per_second / slow.per_second),
+        Figure("relay_latency_p99", lat.p99_ms, "ms", "p50 of the same run", lat.p50_ms, None),
+    ]
+
+
+def run(events: int = 20_000, kafka: str | None = None, small: int = 5_000, echo=print) -> list[Figure]:
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory(prefix="reputation-bench-") as tmp:
+        home = Path(tmp)
+        lines = _lines(events)
+        echo(f"bench: {len(lines):,} simulated events")
+        fig, baseline, _ = bench_ingest(lines, home, baseline_events=min(len(lines), 3000))
+        figures.append(fig)
+        echo(f"  ingest {fig.value:,.0f} events/s")
+        store = open_store(Settings(home=str(home)))
+        rebuild, proj, memory = bench_rebuild(store, home, baseline)
+        figures += [rebuild, memory]
+        echo(f"  rebuild {rebuild.value:,.0f} events/s")
+        small_home = home / "small"
+        small_lines = lines[: min(small, len(lines))]
+        from reputation.commands import ingest_lines
+        from projections.service import Projections
+        from projections.store import sqlite_repo
+
+        small_store = open_store(Settings(home=str(small_home)))
+        ingest_lines(small_store, small_lines)
+        small_proj = Projections(sqlite_repo(str(small_home / "p.sqlite")))
+        small_proj.catch_up(small_store)
+        figures += bench_point_queries(small_store, small_proj, f"{len(small_lines) // 1000}k")
+        figures += bench_point_queries(store, proj, f"{len(lines) // 1000}k")
+        echo("  score / explain measured")
+        audit_fig = bench_audit(store, proj, home)
+        if audit_fig:
+            figures.append(audit_fig)
+        if kafka:
+            figures += bench_relay(kafka)
+        for p in (small_proj, proj):
+            p.close()
+        small_store.close()
+        store.close()
+    return figures
+
+
+@click.command("bench")
+@click.option("--events", default=20_000, show_default=True, help="Size of the simulated log.")
+@click.option("--json", "as_json", is_flag=True, help="A list of {name, value, unit, baseline, baseline_value, ratio}.")
+def bench_command(events: int, as_json: bool) -> None:
+    """Run the benchmark suite: each figure next to its naive path, in the same run."""
+    from reputation.cli import settings
+
+    cfg = settings()
+    figures = run(events, cfg.kafka, echo=(lambda s: None) if as_json else (lambda s: click.echo(s, err=True)))
+    if as_json:
+        click.echo(json.dumps([f._asdict() for f in figures]))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("figure", "value", "unit", "naive path", "naive value", "ratio",
+                  title=f"reputation bench, {time.strftime('%Y-%m-%d')}, {events:,} events")
+    for f in figures:
+        table.add_row(f.name, f"{f.value:,.2f}", f.unit, f.baseline,
+                      "-" if f.baseline_value is None else f"{f.baseline_value:,.2f}",
+                      "-" if f.ratio is None else f"{f.ratio:,.1f}x")
+    Console().print(table)

@@ -26,7 +26,7 @@ from reputation import events as ev
 
 from projections.ledger import Cause, ScoreChange
 from projections.rules import INF, SWITCHES, WINDOWS, Cache, Cut, Score, evaluate, round_half_up, window_exit
-from projections.timeline import INERT, Happening, describe, happenings
+from projections.timeline import INERT, Happening, contract_happenings, deadlines_at, describe, flag_happenings, happenings
 
 
 class Entry(msgspec.Struct, array_like=True):
@@ -359,12 +359,15 @@ class Projector:
         self._n += 1
 
     def _causes(self, contracts, flags, at, known, before: Score, after: Score, trigger, prev) -> list[Cause]:
-        here = [h for h in happenings(contracts, flags, known, at, at) if h.kind not in INERT]
         causes = []
         if trigger is None:  # the clock passed deadlines
-            here = [h for h in here if h.pos < 0]
+            here = deadlines_at(contracts, at, known)
         elif trigger.at == at:  # the event itself
-            here = [h for h in here if h.pos == trigger.pos]
+            if trigger.contract_id is not None:
+                source = contract_happenings(self.contracts[trigger.contract_id], known)
+            else:
+                source = flag_happenings(trigger.client_id, flags.get(trigger.client_id, []), known)  # type: ignore[arg-type]
+            here = [h for h in source if h.pos == trigger.pos and h.kind not in INERT]
         else:  # a late event restates a later point: it carries the change
             b, a = (prev.exact if prev else None), exact_float(after.exact)
             causes.append(
@@ -375,7 +378,7 @@ class Projector:
                     jss_before=b, jss_after=a, jss_delta=(a or 0.0) - (b or 0.0),
                 )
             )
-            here = [h for h in here if h.pos < 0 or h.pos == trigger.pos]
+            here = deadlines_at(contracts, at, known)
         for h in here:
             kind, text = describe(h, before, after)
             causes.append(

@@ -285,6 +285,10 @@ class Assessment(NamedTuple):
     closed_at: int | None
     settled_at: int | None
     earnings: int
+    exits: tuple[int, ...] = ()  # window_exit for 6, 12, 24 months (counted contracts)
+
+    def in_window(self, at: int, months: int) -> bool:
+        return at < self.exits[WINDOWS.index(months)]
 
 
 def assess(v: View, cut: Cut, rules: RuleSet, flagged: bool, override: str | None = None) -> Assessment:
@@ -309,9 +313,10 @@ def assess(v: View, cut: Cut, rules: RuleSet, flagged: bool, override: str | Non
         counted, why = False, why + ["excluded: $0 and no client signal"]
     if counted and rules.zero_only_if_negative and v.earnings <= 0 and result != "negative":
         counted, why = False, why + [f"excluded under {rules.name}: $0 contracts count only when negative"]
+    exits = tuple(window_exit(v.closed_at, m) for m in WINDOWS) if counted else ()  # type: ignore[arg-type]
     return Assessment(
         c.id, c.client, counted, result, weight4(v, rules) if counted else 0, why,
-        v.closed_at, v.settled_at, v.earnings,
+        v.closed_at, v.settled_at, v.earnings, exits,
     )
 
 
@@ -362,18 +367,20 @@ def window_score(counted: list[Assessment], at: int, months: int) -> WindowScore
 
 def _window_scores(counted: list[Assessment], at: int, windows: tuple[int, ...]) -> list[WindowScore]:
     """All windows in one pass; integers until the end (weights are in quarters)."""
-    tallies = {m: [0, 0, 0] for m in windows}  # contracts, positive - negative, total
+    index = [WINDOWS.index(m) for m in windows]
+    tallies = [[0, 0, 0] for _ in windows]  # contracts, positive - negative, total
     for a in counted:
-        signed = a.weight4 if a.outcome == "positive" else -a.weight4 if a.outcome == "negative" else 0
-        for m in windows:
-            if at < window_exit(a.closed_at, m):  # type: ignore[arg-type]
-                t = tallies[m]
+        w = a.weight4
+        signed = w if a.outcome == "positive" else -w if a.outcome == "negative" else 0
+        exits = a.exits
+        for t, i in zip(tallies, index):
+            if at < exits[i]:
                 t[0] += 1
                 t[1] += signed
-                t[2] += a.weight4
+                t[2] += w
     return [
         WindowScore(m, n, None if n == 0 else Fraction(100 * max(net, 0), total))
-        for m, (n, net, total) in tallies.items()
+        for m, (n, net, total) in zip(windows, tallies)
     ]
 
 
@@ -389,7 +396,7 @@ def jss(assessments: list[Assessment], at: int, rules: RuleSet):
             best = w
     visible = long.contracts >= rules.min_contracts
     if visible:
-        clients = {a.client_id for a in counted if at < window_exit(a.closed_at, 24)}  # type: ignore[arg-type]
+        clients = {a.client_id for a in counted if at < a.exits[2]}
         visible = len(clients) >= rules.min_clients
     exact = best.exact if best else None
     shown = int(round_half_up(exact)) if visible and exact is not None else None  # type: ignore[arg-type]

@@ -184,7 +184,7 @@ def _f(x) -> float | None:
 def score_json(freelancer_id: str, s: Score, known_at: int | None, clock: int, audience: str = "trust") -> dict:
     # the stats are those of the window the JSS uses (the 24-month one when there is none)
     months = s.window or 24
-    counted = [a for a in s.assessments if a.counted and s.at < window_exit(a.closed_at, months)]
+    counted = [a for a in s.assessments if a.counted and a.in_window(s.at, months)]
     out = {
         "freelancer_id": freelancer_id,
         "as_of": ev.format_time(s.at),
@@ -211,7 +211,7 @@ def score_json(freelancer_id: str, s: Score, known_at: int | None, clock: int, a
                 "outcome": a.outcome,
                 "weight": a.weight4 / 4,
                 "counted": a.counted,
-                "in_windows": [m for m in (6, 12, 24) if a.counted and s.at < window_exit(a.closed_at, m)],
+                "in_windows": [m for m in (6, 12, 24) if a.counted and a.in_window(s.at, m)],
                 "closed_at": ev.format_time(a.closed_at) if a.closed_at is not None else None,
                 "settled_at": ev.format_time(a.settled_at) if a.settled_at is not None else None,
                 "earnings": a.earnings / 100,

@@ -77,6 +77,21 @@ def flag_happenings(client_id: str, flags: list[tuple[int, int, bool]], known: i
             yield Happening(at, pos, "client_flagged" if flagged else "client_unflagged", None, client_id, None)
 
 
+def deadlines_at(contracts: list[Contract], at: int, known: int = INF) -> list[Happening]:
+    """The deadlines at exactly `at` (cheaper than listing every happening)."""
+    out = [h for h in switch_happenings() if h.at == at]
+    for c in contracts:
+        closed = c.closed
+        if closed is None or closed.pos > known or closed.at >= at:
+            continue
+        if closed.at + FEEDBACK_WINDOW == at:
+            out.append(Happening(at, -1, "window_end", c.id, c.client, None))
+        for months in WINDOWS:
+            if window_exit(closed.at, months) == at:
+                out.append(Happening(at, -1, "window_exit", c.id, c.client, None, str(months)))
+    return out
+
+
 def switch_happenings() -> Iterable[Happening]:
     for at in SWITCHES:
         yield Happening(at, -1, "rules_changed", None, None, None)

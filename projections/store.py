@@ -78,8 +78,8 @@ class MemoryRepo(ReadRepo):
         return sorted(self.freelancers)
 
     def commit(self, changes: Changes) -> None:
-        if changes.meta.position < self._meta.position:
-            raise RuntimeError("tracked position would move backwards")
+        if changes.meta.position <= self._meta.position:  # as the tracking recorder: exactly once
+            raise RuntimeError(f"position {changes.meta.position} was already committed")
         self.contracts.update({k: _enc.encode(v) for k, v in changes.contracts.items()})
         self.freelancers.update({k: _enc.encode(v) for k, v in changes.freelancers.items()})
         self.clients.update({k: _enc.encode(v) for k, v in changes.clients.items()})

@@ -10,6 +10,7 @@ content always encodes to the same bytes (idempotency compares those bytes).
 from __future__ import annotations
 
 import re
+import time as _time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Annotated, Literal, Union

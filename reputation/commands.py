@@ -77,7 +77,7 @@ def write_dead_letters(path: Path, rejects: list[Reject]) -> None:
 
 
 @click.command("ingest")
-@click.argument("file", type=click.Path(allow_dash=True, dir_okay=False))
+@click.argument("file", type=click.Path(exists=True, allow_dash=True, dir_okay=False))
 @click.option("--skip-invalid", is_flag=True, help="Write the valid lines; put the rejects in a dead-letter file.")
 @click.option("--dead-letter", type=click.Path(dir_okay=False), default=None, help="Where --skip-invalid puts rejects (default HOME/dead-letter/<time>.jsonl).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")

@@ -15,9 +15,10 @@ import msgspec
 
 from reputation import contract as ct
 from reputation import events as ev
-from reputation.store import Batch, EventStore, NewEvent, digest
+from reputation.store import Batch, Conflict, EventStore, NewEvent, digest
 
 PREFETCH = 20_000  # lines decoded before their state is fetched in bulk
+APPEND_ATTEMPTS = 5  # a concurrent writer (Conflict) makes us re-check and retry
 
 
 class Reject(NamedTuple):
@@ -135,7 +136,7 @@ class Checker:
             ct.apply_client(state, e, at)  # type: ignore[arg-type]
             version += 1
         elif isinstance(e, ev.ClockAdvanced):
-            if e.to < e.occurred_at:
+            if ev.parse_time(e.to) < at:  # compare instants, not text ("00.5Z" < "00Z")
                 raise ct.RuleBroken("`to` must not be earlier than `occurred_at`")
             version, state = self.model.get(stream)
             version += 1
@@ -192,13 +193,18 @@ def ingest(
     progress: Callable[[int], None] | None = None,
     max_reported: int | None = None,
 ) -> Result:
-    """Check all `lines`, then append the accepted events in one transaction."""
+    """Check all `lines`, then append the accepted events in one transaction.
+
+    If another writer appended to the same streams meanwhile (`Conflict`), nothing was
+    written: the lines are checked again against the new state and the append retried.
+    """
     recorded_at = recorded_at or now_utc()
     checker = Checker(store, outcome_guard)
     rejects: list[Reject] = []
     pending: list[tuple[int, bytes, ev.Event | None, str | None]] = []
+    seen: list[tuple[int, bytes, ev.Event | None, str | None]] = []  # for a re-check
 
-    def flush() -> None:
+    def flush(checker: Checker, pending, rejects: list[Reject], progress=progress) -> None:
         decoded = [p[2] for p in pending if p[2] is not None]
         keys = [k for e in decoded for k in _keys_of(e)]
         checker.model.prefetch(keys, [e.event_id for e in decoded])
@@ -212,7 +218,6 @@ def ingest(
                 rejects.append(Reject(number, e.event_id, str(exc), raw))
         if progress:
             progress(len(pending))
-        pending.clear()
 
     number = first_line - 1
     for number, raw in enumerate(lines, start=first_line):
@@ -224,13 +229,27 @@ def ingest(
         except ev.InvalidEvent as exc:
             pending.append((number, raw, None, exc.reason))
         if len(pending) >= PREFETCH:
-            flush()
-    flush()
+            flush(checker, pending, rejects)
+            seen.extend(pending)
+            pending.clear()
+    flush(checker, pending, rejects)
+    seen.extend(pending)
+    pending.clear()
 
-    if rejects and not skip_invalid:
-        return Result(0, checker.duplicates, rejects, None, False)
-    batch = checker.batch()
-    if not batch.events:
-        return Result(0, checker.duplicates, rejects, None, False)
-    positions = store.append(batch)
-    return Result(len(positions), checker.duplicates, rejects, (positions[0], positions[-1]), True)
+    for attempt in range(APPEND_ATTEMPTS):
+        if rejects and not skip_invalid:
+            return Result(0, checker.duplicates, rejects, None, False)
+        batch = checker.batch()
+        if not batch.events:
+            return Result(0, checker.duplicates, rejects, None, False)
+        try:
+            positions = store.append(batch)
+        except Conflict:
+            if attempt == APPEND_ATTEMPTS - 1:
+                raise
+            checker, rejects = Checker(store, outcome_guard), []
+            for i in range(0, len(seen), PREFETCH):
+                flush(checker, seen[i : i + PREFETCH], rejects, progress=None)
+            continue
+        return Result(len(positions), checker.duplicates, rejects, (positions[0], positions[-1]), True)
+    raise AssertionError("unreachable")

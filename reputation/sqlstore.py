@@ -188,12 +188,16 @@ class PostgresEventStore(SqlEventStore):
         from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 
         u = urlparse(url)
-        datastore = PostgresDatastore(
+        params = dict(
             dbname=(u.path or "/").lstrip("/") or "postgres",
             host=u.hostname or "127.0.0.1",
             port=u.port or 5432,
             user=u.username or os.environ.get("USER", "postgres"),
             password=u.password or "",
+        )
+        _probe(params)
+        datastore = PostgresDatastore(
+            **params,
             schema=schema,
             connect_timeout=5,
             pool_open_timeout=5,
@@ -213,6 +217,17 @@ class PostgresEventStore(SqlEventStore):
     def _insert(self, cursor: Any, stored: list[StoredEvent]) -> list[int]:
         self.recorder._insert_stored_events(cursor, stored)
         return list(self.recorder._fetch_ids_after_insert_events(cursor, stored))
+
+
+def _probe(params: dict) -> None:
+    """One plain connection first: a refused or unknown server fails at once with its own
+    reason, instead of after the pool's open timeout with "pool initialization incomplete"."""
+    import psycopg
+
+    try:
+        psycopg.connect(**{**params, "password": params["password"] or None}, connect_timeout=5).close()
+    except psycopg.OperationalError as exc:
+        raise Unavailable(_pg_help(str(exc))) from None
 
 
 def _is_unreachable(exc: Exception) -> bool:

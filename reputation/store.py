@@ -89,11 +89,13 @@ class MemoryStore(EventStore):
         self.ids: dict[str, bytes] = {}
 
     def append(self, batch: Batch) -> list[int]:
+        staged: dict[str, int] = {}
         for e in batch.events:  # check everything first: all or nothing
-            if e.version != self.versions.get(e.stream, 0) + 1 and not any(
-                o.stream == e.stream and o.version == e.version - 1 for o in batch.events
-            ):
+            # each stream's versions continue the stored one, one by one (a version taken
+            # twice, in the store or within the batch, is a conflict as in the SQL stores)
+            if e.version != staged.get(e.stream, self.versions.get(e.stream, 0)) + 1:
                 raise Conflict(f"stream {e.stream} moved on")
+            staged[e.stream] = e.version
         if any(i in self.ids for i in batch.ids):
             raise Conflict("an event id was accepted meanwhile")
         positions = []

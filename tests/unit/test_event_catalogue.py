@@ -321,8 +321,7 @@ def test_any_timestamp_with_offset_round_trips_to_the_same_utc_instant(when, off
     local = when.replace(tzinfo=tz)
     sign = "-" if offset_minutes < 0 else "+"
     hh, mm = divmod(abs(offset_minutes), 60)
-    text = local.strftime("%Y-%m-%dT%H:%M:%S").rjust(19, "0")
-    text = f"{local.year:04d}" + text[-15:]
+    text = f"{local.year:04d}-{local:%m-%dT%H:%M:%S}"  # %Y alone does not pad years < 1000
     if local.microsecond:
         text += f".{local.microsecond:06d}"
     text += f"{sign}{hh:02d}:{mm:02d}"

@@ -1,0 +1,285 @@
+"""`reputation ingest / export / tick` end to end, as a user runs them (subprocess, exit codes,
+messages), on the embedded SQLite store in a temporary REPUTATION_HOME."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.write_side import History, every_type, t
+
+SCRIPT = Path(sys.executable).with_name("reputation")
+
+
+def run(home: Path, *args: str, input: bytes | None = None, env: dict | None = None, timeout: float = 60):
+    if SCRIPT.exists():
+        cmd = [str(SCRIPT), *args]
+    else:  # not installed as a script: same entry point
+        cmd = [sys.executable, "-c", "from reputation.cli import main; main()", *args]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("REPUTATION_")}
+    environment.update({"REPUTATION_HOME": str(home), **(env or {})})
+    return subprocess.run(cmd, input=input, capture_output=True, env=environment, timeout=timeout, cwd=home.parent)
+
+
+def assert_no_traceback(proc) -> None:
+    for stream in (proc.stdout, proc.stderr):
+        assert b"Traceback" not in stream and b'File "' not in stream, stream.decode(errors="replace")
+
+
+def export(home: Path) -> list[dict]:
+    proc = run(home, "export")
+    assert proc.returncode == 0, proc.stderr
+    return [json.loads(x) for x in proc.stdout.splitlines()]
+
+
+def good_history(prefix="e") -> list[bytes]:
+    h = History(prefix)
+    h.open(t(0), cid=f"{prefix}-c")
+    h.pay(t(1), "100.00", cid=f"{prefix}-c")
+    h.close(t(2), cid=f"{prefix}-c")
+    h.public(t(3), stars=4.5, cid=f"{prefix}-c")
+    h.private(t(3), recommend=9, cid=f"{prefix}-c")
+    h.public(t(4), by="freelancer", cid=f"{prefix}-c")
+    return h.lines
+
+
+def write(path: Path, lines: list[bytes]) -> Path:
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+@pytest.fixture
+def home(tmp_path) -> Path:
+    return tmp_path / "home"
+
+
+def test_good_file_exit_0(home, tmp_path):
+    lines = every_type()
+    proc = run(home, "ingest", str(write(tmp_path / "in.jsonl", lines)))
+    assert proc.returncode == 0, proc.stderr
+    assert f"accepted {len(lines)} events".encode() in proc.stdout
+    rows = export(home)
+    assert [r["event"]["event_id"] for r in rows] == [json.loads(x)["event_id"] for x in lines]
+    assert [r["position"] for r in rows] == list(range(1, len(lines) + 1))
+
+
+def test_stdin_and_json_output(home):
+    lines = good_history()
+    proc = run(home, "ingest", "-", "--json", input=b"\r\n".join(lines) + b"\r\n\r\n")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["accepted"] == 6 and out["rejected"] == 0 and out["written"] is True
+    assert out["positions"] == [1, 6] and out["errors"] == []
+
+
+def test_bad_lines_exit_3_all_reported_nothing_written(home, tmp_path):
+    lines = good_history()
+    lines[1] = b'{"type":"PaymentMade","event_id":"bad-1","occurred_at":"2023-01-03T00:00:00","contract_id":"e-c","amount":5}'
+    lines.insert(5, json.dumps({"type": "PrivateFeedbackSubmitted", "event_id": "bad-2",
+                                "occurred_at": t(3), "contract_id": "e-c", "by": "client", "recommend": 1}).encode())
+    lines.append(b"{not json")
+    proc = run(home, "ingest", str(write(tmp_path / "in.jsonl", lines)))
+    assert proc.returncode == 3, (proc.stdout, proc.stderr)
+    assert_no_traceback(proc)
+    err = proc.stderr.decode()
+    reported = re.findall(r"^line (\d+)(?: \(event ([^)]+)\))?: (.+)$", err, re.M)
+    assert [(int(n), i) for n, i, _ in reported] == [(2, "bad-1"), (6, "bad-2"), (8, "")]
+    assert "offset" in reported[0][2]
+    assert "immutable" in reported[1][2]
+    assert "nothing was written" in err
+    assert export(home) == []
+
+
+def test_more_than_100_bad_lines_reports_the_first_100_then_a_count(home, tmp_path):
+    lines = [json.dumps({"type": "ClientFlagged", "event_id": f"x{i}", "occurred_at": "2024-01-01T00:00:00",
+                         "client_id": "k"}).encode() for i in range(130)]
+    proc = run(home, "ingest", str(write(tmp_path / "in.jsonl", lines)))
+    assert proc.returncode == 3
+    err = proc.stderr.decode()
+    assert len(re.findall(r"^line \d+ \(event x\d+\): ", err, re.M)) == 100
+    assert "30 more" in err
+    assert export(home) == []
+
+
+def test_skip_invalid_writes_good_ones_and_a_dead_letter_file(home, tmp_path):
+    lines = good_history()
+    bad = b'{"type":"PaymentMade","event_id":"bad-1","occurred_at":"2023-01-03T00:00:00Z","contract_id":"e-c","amount":"1.234"}'
+    lines.insert(2, bad)
+    lines.append(b"\xff\xfe binary \x00")
+    proc = run(home, "ingest", "--skip-invalid", str(write(tmp_path / "in.jsonl", lines)))
+    assert proc.returncode == 3, proc.stderr
+    assert_no_traceback(proc)
+    out = proc.stdout.decode()
+    assert "accepted 6 events" in out
+    m = re.search(r"rejects written to (.+)$", out, re.M)
+    assert m, out
+    dead = Path(m.group(1).strip())
+    if not dead.is_absolute():
+        dead = home.parent / dead
+    assert dead.exists()
+    rows = [json.loads(x) for x in dead.read_text().splitlines()]
+    assert [(r["line"], r["event_id"]) for r in rows] == [(3, "bad-1"), (8, None)]
+    assert "2 decimals" in rows[0]["error"] and rows[0]["original"] == bad.decode()
+    assert [r["event"]["event_id"] for r in export(home)] == [f"e-{i}" for i in range(1, 7)]
+
+
+def test_skip_invalid_with_dead_letter_path(home, tmp_path):
+    lines = good_history() + [b"garbage"]
+    target = tmp_path / "rejects" / "dl.jsonl"
+    proc = run(home, "ingest", "--skip-invalid", "--dead-letter", str(target), str(write(tmp_path / "in.jsonl", lines)))
+    assert proc.returncode == 3
+    assert str(target).encode() in proc.stdout
+    assert [json.loads(x)["line"] for x in target.read_text().splitlines()] == [7]
+    assert len(export(home)) == 6
+
+
+def test_rerunning_the_same_file_writes_nothing(home, tmp_path):
+    path = write(tmp_path / "in.jsonl", good_history())
+    assert run(home, "ingest", str(path)).returncode == 0
+    first = export(home)
+    proc = run(home, "ingest", str(path))
+    assert proc.returncode == 0, proc.stderr
+    assert b"accepted 0 events" in proc.stdout and b"6 already known" in proc.stdout
+    assert export(home) == first
+
+
+def test_export_then_ingest_into_another_home(home, tmp_path):
+    path = write(tmp_path / "in.jsonl", every_type() + good_history("g"))
+    assert run(home, "ingest", str(path)).returncode == 0
+    dump = run(home, "export").stdout
+    out_file = tmp_path / "export.jsonl"
+    assert run(home, "export", "--out", str(out_file)).returncode == 0
+    assert out_file.read_bytes() == dump
+    other = tmp_path / "other"
+    proc = run(other, "ingest", str(out_file))
+    assert proc.returncode == 0, proc.stderr
+
+    def strip(text: bytes):
+        rows = [json.loads(x) for x in text.splitlines()]
+        for r in rows:
+            r.pop("recorded_at")
+        return rows
+
+    dump2 = run(other, "export").stdout
+    assert strip(dump2) == strip(dump) and len(strip(dump)) == 20
+    # only recorded_at differs, byte for byte
+    no_rec = lambda b: re.sub(rb'"recorded_at":"[^"]*"', b"", b)  # noqa: E731
+    assert no_rec(dump2) == no_rec(dump)
+
+
+def test_export_from_to(home, tmp_path):
+    assert run(home, "ingest", str(write(tmp_path / "in.jsonl", good_history()))).returncode == 0
+    proc = run(home, "export", "--from", "@2", "--to", "@4")
+    assert proc.returncode == 0
+    assert [json.loads(x)["position"] for x in proc.stdout.splitlines()] == [2, 3, 4]
+    bad = run(home, "export", "--from", "two")
+    assert bad.returncode == 2 and b"@N" in bad.stderr
+    assert_no_traceback(bad)
+
+
+def test_tick(home):
+    proc = run(home, "tick", "--to", "2024-06-01T12:00:00+02:00")
+    assert proc.returncode == 0, proc.stderr
+    assert b"2024-06-01T10:00:00Z" in proc.stdout
+    rows = export(home)
+    assert len(rows) == 1 and rows[0]["event"]["type"] == "ClockAdvanced"
+    assert rows[0]["event"]["to"] == "2024-06-01T10:00:00Z"
+    again = run(home, "tick", "--to", "2024-06-01T10:00:00Z")
+    assert again.returncode == 0 and len(export(home)) == 1
+    later = run(home, "tick", "--to", "2024-07-01T00:00:00Z")
+    assert later.returncode == 0 and len(export(home)) == 2
+    for bad in ("2024-06-01T10:00:00", "tomorrow"):
+        proc = run(home, "tick", "--to", bad)
+        assert proc.returncode == 2, proc.stderr
+        assert_no_traceback(proc)
+    assert run(home, "tick").returncode == 2
+
+
+GARBAGE = [
+    ("binary", bytes(range(256)) * 4),
+    ("nul-bytes", b"\x00" * 100),
+    ("invalid-utf8", b"\xc3\x28\xa0\xa1\n\xf0\x28\x8c\xbc\n"),
+    ("json-array", b"[1, 2, 3]\n"),
+    ("truncated", good_history()[0][:30] + b"\n"),
+    ("huge-number", b'{"type":"PaymentMade","event_id":"e","occurred_at":"2024-01-01T00:00:00Z","contract_id":"c","amount":1e999999}\n'),
+    ("deep-nesting", b"[" * 100_000 + b"]" * 100_000 + b"\n"),
+    ("utf16", json.dumps({"type": "ClientFlagged"}).encode("utf-16")),
+]
+
+
+@pytest.mark.parametrize("data", [pytest.param(d, id=i) for i, d in GARBAGE])
+def test_garbage_never_shows_a_traceback(home, tmp_path, data):
+    path = tmp_path / "garbage.bin"
+    path.write_bytes(data)
+    proc = run(home, "ingest", str(path))
+    assert proc.returncode == 3, (proc.stdout, proc.stderr)
+    assert_no_traceback(proc)
+    assert re.search(rb"^line \d+", proc.stderr, re.M)
+    proc = run(home, "ingest", "-", input=data)
+    assert proc.returncode == 3
+    assert_no_traceback(proc)
+    assert export(home) == []
+
+
+def test_missing_file_is_a_usage_error(home, tmp_path):
+    proc = run(home, "ingest", str(tmp_path / "nope.jsonl"))
+    assert proc.returncode == 2
+    assert_no_traceback(proc)
+
+
+@pytest.mark.parametrize("args", [["ingest", "-"], ["export"], ["tick", "--to", "2024-01-01T00:00:00Z"]])
+@pytest.mark.parametrize("how", ["option", "env"])
+def test_unreachable_postgres_exit_5_says_how_to_start_it(home, args, how):
+    url = "postgresql://postgres@127.0.0.1:1/x"
+    if how == "option":
+        proc = run(home, "--store", url, *args, input=good_history()[0] + b"\n")
+    else:
+        proc = run(home, *args, input=good_history()[0] + b"\n", env={"REPUTATION_STORE": url})
+    assert proc.returncode == 5, (proc.stdout, proc.stderr)
+    assert_no_traceback(proc)
+    err = proc.stderr.decode().lower()
+    assert "postgresql" in err and "start" in err
+
+
+@pytest.mark.parametrize("command", ["ingest", "export", "tick"])
+def test_help_of_every_write_command(home, command):
+    proc = run(home, command, "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(b"Usage:") and command.encode() in proc.stdout
+    assert not home.exists() or not any(home.iterdir())  # --help writes nothing
+
+
+def test_top_level_help_lists_the_write_commands(home):
+    proc = run(home, "--help")
+    assert proc.returncode == 0
+    for command in (b"ingest", b"export", b"tick"):
+        assert command in proc.stdout
+
+
+def test_two_concurrent_ingests_of_the_same_file(home, tmp_path):
+    """Both check against the empty store; the second to commit must not crash (Conflict):
+    it re-checks, finds everything already known, and writes nothing."""
+    from tests.write_side import big_file_lines
+
+    lines = big_file_lines(1500)  # 9,000 events: both processes are checking at the same time
+    path = write(tmp_path / "in.jsonl", lines)
+    home.mkdir()
+    cmd = [str(SCRIPT), "ingest", str(path)] if SCRIPT.exists() else [
+        sys.executable, "-c", "from reputation.cli import main; main()", "ingest", str(path)]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("REPUTATION_")}
+    environment["REPUTATION_HOME"] = str(home)
+    procs = [subprocess.Popen(cmd, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err.decode(errors="replace")[-2000:]
+        assert b"Traceback" not in err
+    accepted = sorted(int(re.search(rb"accepted (\d+) events", out).group(1)) for out, _ in outs)
+    assert accepted == [0, len(lines)]
+    rows = export(home)
+    assert len(rows) == len(lines) and len({r["event"]["event_id"] for r in rows}) == len(lines)

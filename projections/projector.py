@@ -25,7 +25,7 @@ from reputation import contract as ct
 from reputation import events as ev
 
 from projections.ledger import Cause, ScoreChange
-from projections.rules import INF, SWITCHES, WINDOWS, Cache, Cut, Score, evaluate, round_half_up, window_exit
+from projections.rules import INF, SWITCHES, WINDOWS, Archive, Cache, Cut, Score, archive_of, evaluate, round_half_up, window_exit
 from projections.timeline import INERT, Happening, contract_happenings, deadlines_at, describe, flag_happenings, happenings
 
 
@@ -131,6 +131,8 @@ class Projector:
         self.missing: set[str] = set()  # keys known not to exist in the repo
         self._all_freelancers: set[str] | None = None
         self.cache = Cache()
+        self.archives: dict[str, Archive | None] = {}  # per freelancer, rebuilt as time passes
+        self._archive_checked: dict[str, int] = {}
         self.heap: list[tuple[int, str]] = []  # deadlines to process, loaded up to `horizon`
         self.horizon = self.clock
         self._reset_batch()
@@ -268,6 +270,7 @@ class Projector:
                 raise RuntimeError(f"position {pos}: unknown contract {e.contract_id}")
             ct.apply(c, e, at, pos)  # type: ignore[arg-type]
             self.cache.forget(c.id)
+            self.archives.pop(c.freelancer, None)
             self.dirty_contracts.add(c.id)
             late_close = False
             if isinstance(e, ev.ContractClosed):
@@ -325,7 +328,7 @@ class Projector:
     ) -> None:
         contracts = self.contracts_of(f)
         flags = self.flags_of(contracts)
-        score = evaluate(contracts, flags, Cut(at, INF, known), cache=self.cache)
+        score = evaluate(contracts, flags, Cut(at, INF, known), cache=self.cache, archive=self._archive(f, contracts, at, known))
         jss, fb = score.jss, fb_hundredths(score.feedback)
         prev = f.lookup(at)
         if (jss, fb) == ((prev.jss, prev.fb) if prev else (None, None)):
@@ -357,6 +360,23 @@ class Projector:
             )
         )
         self._n += 1
+
+    ARCHIVE_AFTER = 12  # contracts; below this a freelancer is evaluated in full
+    ARCHIVE_EVERY = 90 * ev.DAY
+
+    def _archive(self, f: Freelancer, contracts: list[ct.Contract], at: int, known: int) -> Archive | None:
+        """The freelancer's archive, rebuilt every 90 days of clock (never used for earlier cuts)."""
+        if len(contracts) < self.ARCHIVE_AFTER:
+            return None
+        current = self.archives.get(f.id)
+        if current is not None and current.since <= at < current.since + self.ARCHIVE_EVERY and current.known <= known:
+            return current
+        if f.id in self.archives and current is None and self._archive_checked.get(f.id, -INF) + self.ARCHIVE_EVERY > at >= self._archive_checked.get(f.id, -INF):
+            return None
+        self._archive_checked[f.id] = at
+        fresh = archive_of(contracts, self.cache, at, known)
+        self.archives[f.id] = fresh
+        return fresh
 
     def _causes(self, contracts, flags, at, known, before: Score, after: Score, trigger, prev) -> list[Cause]:
         causes = []

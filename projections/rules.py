@@ -404,12 +404,13 @@ def jss(assessments: list[Assessment], at: int, rules: RuleSet):
     return shown, exact, best.months if best else None, hidden, windows
 
 
-def feedback_score(views: list[View], at: int, side: str = "client") -> Fraction | None:
+def feedback_score(views: list[View], at: int, side: str = "client", base: Archive | None = None,
+                   raw: bool = False):
     """Earnings-weighted mean of `side`'s revealed, not profile-removed public stars on
     contracts with earnings >= $1 (side=client: the freelancer's feedback score)."""
-    num = 0  # in units of 1/STAR_SCALE stars x cents, exact for up to 6 decimals
-    den = 0
-    exact: Fraction | None = None
+    num = base.fb_num if base else 0  # in units of 1/STAR_SCALE stars x cents, exact for up to 6 decimals
+    den = base.fb_den if base else 0
+    exact: Fraction | None = base.fb_exact if base else None
     for v in views:
         stars = v.client_stars if side == "client" else v.freelancer_stars
         removed = v.client_removed if side == "client" else v.freelancer_removed
@@ -423,6 +424,8 @@ def feedback_score(views: list[View], at: int, side: str = "client") -> Fraction
         else:
             num += scaled * v.earnings
         den += v.earnings
+    if raw:
+        return (num, den, exact) if den else None
     if not den:
         return None
     total = Fraction(num, STAR_SCALE) + (exact or 0)
@@ -439,6 +442,46 @@ def _scaled_stars(stars: float) -> int | None:
     return int(x) if x.denominator == 1 else None
 
 
+class Archive(NamedTuple):
+    """Contracts out of every window for good (the projector's shortcut): from `since` on,
+    and seen with everything up to `known`, they only add a constant to the feedback score."""
+
+    since: int
+    known: int
+    ids: frozenset[str]
+    fb_num: int  # as in feedback_score: stars x 10^6 x cents
+    fb_den: int
+    fb_exact: Fraction | None
+
+    def applies(self, cut: Cut) -> bool:
+        return cut.at >= self.since and cut.known >= self.known
+
+
+def archive_of(contracts: list[Contract], cache: Cache, at: int, known: int) -> Archive | None:
+    """The contracts that left the 24-month window (and whose last fact is) before `at`."""
+    ids, num, den, exact, since, top = [], 0, 0, None, -INF, -INF
+    for c in contracts:
+        entry = cache.entries.get(c.id)
+        if entry is None:
+            cache.view(c, Cut(INF))
+            entry = cache.entries[c.id]
+        max_pos, last_at, v, _ = entry
+        if v.closed_at is None or max_pos > known:
+            continue
+        done = max(window_exit(v.closed_at, 24), last_at, v.closed_at + FEEDBACK_WINDOW)
+        if done > at:
+            continue
+        ids.append(c.id)
+        since, top = max(since, done), max(top, max_pos)
+        part = feedback_score([v], INF, raw=True)
+        if part is not None:
+            num, den = num + part[0], den + part[1]
+            exact = part[2] if exact is None else (exact + part[2] if part[2] is not None else exact)
+    if not ids:
+        return None
+    return Archive(since, top, frozenset(ids), num, den, exact)
+
+
 def evaluate(
     contracts: list[Contract],
     flags: dict[str, list[tuple[int, int, bool]]],
@@ -446,13 +489,20 @@ def evaluate(
     rules: RuleSet | None = None,
     overrides: dict[str, str] | None = None,
     cache: Cache | None = None,
+    archive: Archive | None = None,
 ) -> Score:
-    """A freelancer's JSS and feedback score at a cut (rules default: in force at the cut)."""
+    """A freelancer's JSS and feedback score at a cut (rules default: in force at the cut).
+
+    With an `archive` that applies to the cut, its contracts are left out of the
+    assessments (they are in no window) and enter the feedback score as its constant."""
     rules = rules or in_force(cut.at)
     overrides = overrides or {}
     views: list[View] = []
     assessments: list[Assessment] = []
+    skip = archive.ids if archive is not None and not overrides and archive.applies(cut) else ()
     for c in contracts:
+        if c.id in skip:
+            continue
         v, memo = cache.view(c, cut) if cache is not None else (_view(c, cut), None)
         if v is None:
             continue
@@ -468,7 +518,8 @@ def evaluate(
             a = memo[key] = assess(v, cut, rules, flagged, override)
         assessments.append(a)
     shown, exact, window, hidden, windows = jss(assessments, cut.at, rules)
-    return Score(rules.name, cut.at, shown, exact, window, hidden, feedback_score(views, cut.at), windows, assessments)
+    fb = feedback_score(views, cut.at, base=archive if skip else None)
+    return Score(rules.name, cut.at, shown, exact, window, hidden, fb, windows, assessments)
 
 
 def client_score(contracts: list[Contract], cut: Cut) -> Fraction | None:

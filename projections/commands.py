@@ -117,14 +117,18 @@ def with_options(options):
 @click.command("project")
 @click.option("--follow", is_flag=True, help="Keep following the log until SIGINT/SIGTERM.")
 @click.option("--interval", default=0.5, show_default=True, help="Seconds between polls with --follow.")
+@click.option("--rebuild", is_flag=True, help="Drop all projections and the ledger (not the relay cursors) and replay the log.")
 @click.option("--progress/--no-progress", default=None)
-def project_command(follow: bool, interval: float, progress: bool | None) -> None:
+def project_command(follow: bool, interval: float, rebuild: bool, progress: bool | None) -> None:
     """Bring the projections and the score-change ledger up to date with the log."""
     stop = []
     if follow:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.append(1))
     with engine(catch_up=False) as (store, proj):
+        if rebuild:
+            proj.rebuild()
+            click.echo("projections dropped; replaying the log (the ledger is rebuilt with the same change ids)")
         started = time.perf_counter()
         done = bring_up_to_date(store, proj, progress)
         elapsed = time.perf_counter() - started
@@ -242,13 +246,19 @@ def print_explain(out: dict) -> None:
 
 @click.command("history")
 @click.argument("freelancer_id")
+@click.option("--audience", type=click.Choice(["trust", "freelancer"]), default="trust", help="freelancer: causes without private answers.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per ledger entry.")
-def history_command(freelancer_id: str, as_json: bool) -> None:
+def history_command(freelancer_id: str, audience: str, as_json: bool) -> None:
     """The freelancer's score-change ledger."""
+    from projections.explain import redact
     from projections.ledger import to_json
 
     with engine() as (_, proj):
         changes = proj.history(freelancer_id)
+    if audience == "freelancer":
+        for ch in changes:
+            for c in ch.causes:
+                c.text = redact(c.text)
     if as_json:
         for ch in changes:
             click.echo(to_json(ch).decode())

@@ -40,8 +40,9 @@ def rules_named(name: str | None) -> rs.RuleSet | None:
 
 
 class Projections:
-    def __init__(self, repo: ReadRepo):
+    def __init__(self, repo: ReadRepo, owns_connection: bool = True):
         self.repo = repo
+        self.owns_connection = owns_connection  # False when it shares the event store's pool
         self._projector: Projector | None = None
 
     # -- writing -----------------------------------------------------------------------
@@ -61,7 +62,13 @@ class Projections:
             rows = store.read(p.position, batch)
             if not rows:
                 return done
-            p.run(rows)
+            try:
+                p.run(rows)
+            except BaseException:
+                # the batch was rolled back (e.g. another projector committed it first): the
+                # in-memory state ran ahead of the store, so start again from what is stored
+                self._projector = None
+                raise
             done += len(rows)
             if progress:
                 progress(p.position, max(last, p.position))
@@ -141,8 +148,14 @@ class Projections:
     def set_cursor(self, name: str, value: int) -> None:
         self.repo.set_cursor(name, value)
 
+    def rebuild(self) -> None:
+        """Forget all projection state (not the relay cursors); the next catch-up replays the log."""
+        self._projector = None
+        self.repo.reset()
+
     def close(self) -> None:
-        self.repo.close()
+        if self.owns_connection:
+            self.repo.close()
 
 
 def open_projections(settings: Settings, store: EventStore | None = None) -> Projections:
@@ -151,10 +164,9 @@ def open_projections(settings: Settings, store: EventStore | None = None) -> Pro
         from reputation.sqlstore import PostgresEventStore
         from projections.store import postgres_repo
 
-        owner = store if isinstance(store, PostgresEventStore) else None
-        if owner is None:
-            owner = PostgresEventStore(settings.store, schema=settings.pg_schema)
-        return Projections(postgres_repo(owner.sql.datastore))
+        shared = isinstance(store, PostgresEventStore)
+        owner = store if shared else PostgresEventStore(settings.store, schema=settings.pg_schema)
+        return Projections(postgres_repo(owner.sql.datastore), owns_connection=not shared)  # type: ignore[union-attr]
     from projections.store import sqlite_repo
 
     Path(settings.home).mkdir(parents=True, exist_ok=True)

@@ -45,6 +45,10 @@ class ReadRepo(Repo):
     def set_cursor(self, name: str, value: int) -> None:
         raise NotImplementedError
 
+    def reset(self) -> None:
+        """Drop every projection (keep the relay cursors)."""
+        raise NotImplementedError
+
     def close(self) -> None:
         pass
 
@@ -100,6 +104,11 @@ class MemoryRepo(ReadRepo):
         cs = (_dec_contract.decode(b) for b in self.contracts.values())
         return [c for c in cs if c.client == client_id]
 
+    def reset(self):
+        cursors = self.cursors
+        self.__init__()  # type: ignore[misc]
+        self.cursors = cursors
+
     def get_cursor(self, name):
         return self.cursors.get(name, 0)
 
@@ -125,9 +134,10 @@ TABLES = [
 class SqlRepo(ReadRepo):
     """Projection state in SQL tables; `tracking` is an eventsourcing TrackingRecorder."""
 
-    def __init__(self, sql: Sql, tracking: Any):
+    def __init__(self, sql: Sql, tracking: Any, tracking_table: str = "tracking"):
         self.sql = sql
         self.tracking = tracking
+        self.tracking_table = tracking_table
         with sql.transaction() as c:
             for statement in TABLES:
                 sql.execute(c, statement.replace("BLOB", sql.blob))
@@ -229,6 +239,14 @@ class SqlRepo(ReadRepo):
         with self.sql.transaction() as c:
             self.sql.execute(c, self.sql.upsert("proj_meta", "key", ["value"]), ("cursor:" + name, value))
 
+    def reset(self) -> None:
+        sql = self.sql
+        with sql.transaction() as c:
+            for table in ("proj_contracts", "proj_freelancers", "proj_clients", "proj_ledger", "proj_deadlines"):
+                sql.execute(c, f"DELETE FROM {{{table}}}")
+            sql.execute(c, "DELETE FROM {proj_meta} WHERE key NOT LIKE 'cursor:%'")
+            sql.execute(c, f"DELETE FROM {self.tracking_table} WHERE application_name = ?", (TRACKING_NAME,))
+
     def close(self) -> None:
         self.sql.datastore.close()
 
@@ -247,4 +265,5 @@ def postgres_repo(datastore: Any) -> SqlRepo:
 
     tracking = PostgresTrackingRecorder(datastore, tracking_table_name="reputation_tracking")
     tracking.create_table()
-    return SqlRepo(Sql(datastore, "postgres", datastore.schema), tracking)
+    sql = Sql(datastore, "postgres", datastore.schema)
+    return SqlRepo(sql, tracking, sql.table("reputation_tracking"))

@@ -66,7 +66,10 @@ def contract_happenings(c: Contract, known: int = INF) -> Iterable[Happening]:
     if c.closed is not None and c.closed.pos <= known:
         closed = c.closed
         yield Happening(closed.at, closed.pos, "contract_closed", c.id, c.client, closed.event_id, closed.reason)
-        yield Happening(closed.at + FEEDBACK_WINDOW, -1, "window_end", c.id, c.client, None)
+        end = closed.at + FEEDBACK_WINDOW
+        sides = [side for side, v in (("client", c.client_public), ("freelancer", c.freelancer_public))
+                 if v and v[0].pos <= known and v[0].at < end]
+        yield Happening(end, -1, "window_end", c.id, c.client, None, sides[0] if len(sides) == 1 else "")
         for months in WINDOWS:
             yield Happening(window_exit(closed.at, months), -1, "window_exit", c.id, c.client, None, str(months))
 
@@ -85,7 +88,7 @@ def deadlines_at(contracts: list[Contract], at: int, known: int = INF) -> list[H
         if closed is None or closed.pos > known or closed.at >= at:
             continue
         if closed.at + FEEDBACK_WINDOW == at:
-            out.append(Happening(at, -1, "window_end", c.id, c.client, None))
+            out.extend(h for h in contract_happenings(c, known) if h.kind == "window_end")
         for months in WINDOWS:
             if window_exit(closed.at, months) == at:
                 out.append(Happening(at, -1, "window_exit", c.id, c.client, None, str(months)))
@@ -150,12 +153,21 @@ def describe(h: Happening, before: Score, after: Score) -> tuple[str, str]:
         return "rules_changed", f"rule set changed from {before.rules} to {after.rules}"
     if h.kind == "window_exit":
         return "window_exit", f"{who} left the {h.detail}-month window"
+    if h.kind == "window_end":
+        c = next((a for a in after.assessments if a.contract_id == h.contract_id), None)
+        one_sided = _one_sided_feedback(h, after)
+        if one_sided:  # the day-14 reveal of one side's public feedback (and the settlement)
+            settled = " and the contract settled" if newly_settled else ""
+            # named after its effect: a JSS move is the settlement, a feedback-only move the reveal
+            kind = "contract_settled" if newly_settled and before.exact != after.exact else "feedback_revealed"
+            return kind, (
+                f"feedback window of {who} ended: the {one_sided}'s public feedback is revealed{settled}"
+                + (f"; {outcome_words}" if outcome_words else "")
+            )
+        if newly_settled or c is not None:
+            return "contract_settled", f"feedback window of {who} ended with no public feedback; settled and {outcome_words}"
     if newly_settled:
         return "contract_settled", f"{who} settled and {outcome_words}"
-    if h.kind == "window_end":
-        return "feedback_revealed", f"feedback window of {who} ended; one-sided feedback revealed" + (
-            f"; {outcome_words}" if outcome_words else ""
-        )
     if h.kind in ("client_flagged", "client_unflagged"):
         state = "flagged" if h.kind == "client_flagged" else "no longer flagged"
         return h.kind, f"client {h.client_id} is {state}"
@@ -178,6 +190,11 @@ def describe(h: Happening, before: Score, after: Score) -> tuple[str, str]:
     if h.kind in ("payment", "refund"):
         return h.kind, f"{h.kind} of ${h.detail} on {who}" + (f"; {outcome_words}" if outcome_words else "")
     return h.kind, f"{h.kind.replace('_', ' ')} on {who}"
+
+
+def _one_sided_feedback(h: Happening, score: Score) -> str | None:
+    """Which side's public feedback a window end reveals (only one side gave it), if any."""
+    return h.detail or None
 
 
 def t(at: int) -> str:

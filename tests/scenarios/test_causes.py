@@ -261,12 +261,6 @@ def test_one_sided_reveal_changes_only_the_feedback_score_in_explain():
     assert "S" in cause["text"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "interfaces.md lists 'feedback revealed' among the causes, but a one-sided public feedback "
-    "revealed at day 14 is only ever described as contract_settled ('settled and counted as ...'): "
-    "timeline.describe returns feedback_revealed for a window_end only when the contract was not "
-    "newly settled, which cannot happen (a contract settles exactly when its client feedback is "
-    "revealed); no cause says the feedback was revealed although only the feedback score moved"))
 def test_one_sided_reveal_is_named_as_a_reveal():
     m = Market()
     revealed_day_14(m)

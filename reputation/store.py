@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import uuid
 from abc import ABC, abstractmethod
+from functools import lru_cache
 from typing import Iterable, NamedTuple, Sequence
 
 NAMESPACE = uuid.UUID("6f1c7a8e-3d0b-4a55-9a53-5e2b1a8f0c11")
 TOPIC_PREFIX = "reputation.events:"
 
 
+@lru_cache(maxsize=1 << 16)
 def stream_uuid(stream: str) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, stream)
 

@@ -337,6 +337,8 @@ class Projector:
         entry = Entry(at, self.seq, jss, fb, exact_float(score.exact), score.rules)
         f.record(entry)
         self.dirty_freelancers.add(f.id)
+        # the words need every contract's assessment: evaluate in full (same values, no archive)
+        score = evaluate(contracts, flags, Cut(at, INF, known), cache=self.cache)
         same_instant = trigger is not None and trigger.at == at
         before_cut = Cut(at, trigger.pos - 1, known) if same_instant else Cut(at - 1, INF, known)
         before = evaluate(contracts, flags, before_cut, cache=self.cache)

@@ -136,7 +136,7 @@ class ScopeChanged(Base, tag="ScopeChanged"):
     summary: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
 
 
-class PaymentMade(Base, tag="PaymentMade"):
+class _MoneyMoved(Base):
     contract_id: Id
     amount: Money
 
@@ -145,13 +145,12 @@ class PaymentMade(Base, tag="PaymentMade"):
         self.amount = _check_money(self.amount, "amount")
 
 
-class PaymentRefunded(Base, tag="PaymentRefunded"):
-    contract_id: Id
-    amount: Money
+class PaymentMade(_MoneyMoved, tag="PaymentMade"):
+    pass
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.amount = _check_money(self.amount, "amount")
+
+class PaymentRefunded(_MoneyMoved, tag="PaymentRefunded"):
+    pass
 
 
 class ContractClosed(Base, tag="ContractClosed"):

@@ -116,7 +116,7 @@ class SqlEventStore(EventStore):
         ]
 
     def append(self, batch: Batch) -> list[int]:
-        stored = self._stored(batch)
+        stored = self._rows(batch)
         sql = self.sql
         try:
             with sql.transaction() as c:
@@ -135,7 +135,10 @@ class SqlEventStore(EventStore):
             raise Conflict(f"another writer appended meanwhile; nothing was written ({exc})") from None
         return positions
 
-    def _insert(self, cursor: Any, stored: list[StoredEvent]) -> list[int]:
+    def _rows(self, batch: Batch) -> list:
+        return self._stored(batch)
+
+    def _insert(self, cursor: Any, stored: list) -> list[int]:
         raise NotImplementedError
 
     def load_states(self, keys: Iterable[str]) -> dict[str, tuple[int, bytes]]:
@@ -177,8 +180,19 @@ class SQLiteEventStore(SqlEventStore):
         recorder.create_table()
         super().__init__(Sql(datastore, "sqlite"), recorder)
 
-    def _insert(self, cursor: Any, stored: list[StoredEvent]) -> list[int]:
-        return list(self.recorder._insert_events(cursor, stored))
+    def _rows(self, batch: Batch) -> list:
+        # the recorder's own table and INSERT statement, without a StoredEvent object per row
+        return [(stream_uuid(e.stream).hex, e.version, TOPIC_PREFIX + e.type, e.state) for e in batch.events]
+
+    def _insert(self, cursor: Any, rows: list) -> list[int]:
+        # Write first (so the transaction holds the write lock from its first statement); a
+        # rowid is max(rowid) + 1, and no one else writes inside this transaction, so these
+        # rows hold the last len(rows) notification ids.
+        cursor.executemany(self.recorder.insert_events_statement, rows)
+        cursor.execute(f"SELECT MAX(rowid) FROM {self.recorder.events_table_name}")
+        last = cursor.fetchone()[0]
+        first = last - len(rows) + 1
+        return list(range(first, last + 1))
 
 
 class PostgresEventStore(SqlEventStore):

@@ -15,11 +15,9 @@ from rich.table import Table
 
 from reputation import events as ev
 from reputation.cli import EXIT_NOT_FOUND, Failure, settings
-from reputation.commands import read_log
 from reputation.config import open_store
 from reputation.store import EventStore
 
-from projections.ledger import ScoreChange
 from projections.rules import RULE_SETS
 from projections.service import NotFound, Projections, UnknownRules, open_projections
 

@@ -12,7 +12,7 @@ Weights are kept in quarters and scores as Fractions, so every value is exact.
 from __future__ import annotations
 
 from calendar import monthrange
-from datetime import datetime, timedelta
+from datetime import timedelta
 from fractions import Fraction
 from functools import lru_cache
 from typing import NamedTuple

@@ -18,7 +18,7 @@ from projections.explain import Explained, explain, redact
 from projections.ledger import ScoreChange
 from projections.projector import Projector
 from projections.rules import INF, Cut, Score, client_score, evaluate, round_half_up, window_exit
-from projections.store import MemoryRepo, ReadRepo, SqlRepo
+from projections.store import MemoryRepo, ReadRepo
 
 BATCH = 2000
 

@@ -62,9 +62,11 @@ class LazyGroup(click.Group):
         try:
             return getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError) as exc:  # a command not built yet
-            @click.command(name, help=f"(not available: {exc})")
+            reason = str(exc)
+
+            @click.command(name, help=f"(not available: {reason})")
             def missing() -> None:
-                raise Failure(f"`reputation {name}` is not available in this build: {exc}", 2)
+                raise Failure(f"`reputation {name}` is not available in this build: {reason}", 2)
 
             return missing
 

@@ -11,7 +11,7 @@ import click
 import msgspec
 
 from reputation import events as ev
-from reputation.cli import EXIT_INVALID, Failure, settings
+from reputation.cli import EXIT_INVALID, settings
 from reputation.config import Settings, open_store
 from reputation.ingest import Reject, Result, ingest, now_utc
 from reputation.store import EventStore

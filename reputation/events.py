@@ -61,11 +61,13 @@ def parse_time(text: str) -> int:
 
 def format_time(micros: int) -> str:
     """Integer microseconds since the epoch -> canonical UTC RFC 3339 text."""
-    dt = EPOCH + timedelta(microseconds=micros)
-    text = f"{dt.year:04d}-{dt:%m-%dT%H:%M:%S}"  # %Y does not pad years below 1000
-    if dt.microsecond:
-        text += f".{dt.microsecond:06d}"
-    return text + "Z"
+    seconds, us = divmod(micros, MICROS)
+    if 0 <= seconds < 253402300800:  # years 1970..9999: the fast path
+        text = "%04d-%02d-%02dT%02d:%02d:%02d" % _time.gmtime(seconds)[:6]
+    else:  # (%Y would not pad years below 1000)
+        dt = EPOCH + timedelta(seconds=seconds)
+        text = "%04d-%02d-%02dT%02d:%02d:%02d" % (dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second)
+    return text + (".%06dZ" % us if us else "Z")
 
 
 def _looks_canonical(text: str) -> bool:

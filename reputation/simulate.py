@@ -854,7 +854,7 @@ def simulate_command(freelancers: int, months: int, seed: int, start: str, out: 
         return
     from rich.console import Console
     from rich.progress import (
-        BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+        BarColumn, Progress, TextColumn, TimeElapsedColumn,
         TimeRemainingColumn,
     )
 

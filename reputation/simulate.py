@@ -8,7 +8,7 @@ the rules of events.md and of the top-rated perk (rules.md).
 
 How it works
 ------------
-* Freelancers are simulated in cohorts (`cohort_size`, default 4096). Inside a cohort one heap
+* Freelancers are simulated in cohorts (`cohort_size`, default 65536). Inside a cohort one heap
   holds, per freelancer, the time it opens its next contract and, per open contract, the next
   event of its planned schedule; popping the heap yields the cohort's events in time order.
   Memory is bounded by the cohort size (pending events of open contracts only), never by months
@@ -68,7 +68,7 @@ HOUR = 3600
 DAY = 86_400
 WINDOW = 14 * DAY  # feedback window, edit window, bonus window
 PERK_END = 1_725_321_600  # 2024-09-03T00:00:00Z: the top-rated perk is gone from then on
-DEFAULT_COHORT = 4096
+DEFAULT_COHORT = 65536  # beyond this many freelancers, later cohorts arrive as a backfill
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _EPOCH_DATE = date(1970, 1, 1)

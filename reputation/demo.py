@@ -38,8 +38,7 @@ def demo_command(freelancers: int, months: int, seed: int, drops: int) -> None:
     from reputation.commands import ingest_lines
 
     cfg = settings()
-    if not click.get_current_context().find_root().params.get("home"):
-        cfg.home = str(Path(cfg.home) / "demo")  # its own home unless told otherwise
+    cfg.home = str(Path(cfg.home) / "demo")  # its own folder: never mixed with a real store
     home = Path(cfg.home)
     home.mkdir(parents=True, exist_ok=True)
     console.rule("[bold]reputation demo")

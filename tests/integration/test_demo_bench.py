@@ -1,0 +1,48 @@
+"""`reputation demo` end to end (small), and `reputation bench --json` on a tiny size."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+CLI = [sys.executable, "-c", "from reputation.cli import main; main()"]
+
+
+def run(args, home, **kw):
+    env = {**os.environ, "REPUTATION_HOME": str(home), "COLUMNS": "200"}
+    env.pop("REPUTATION_KAFKA", None)
+    return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=600, **kw)
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end_and_twice(tmp_path):
+    first = run(["demo", "--freelancers", "30", "--months", "60", "--drops", "2"], tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    out = first.stdout
+    for section in ("1. simulated 30 freelancers", "2. ingested", "3. projected", "largest JSS drops",
+                    "public stars and JSS that disagree", "try next"):
+        assert section in out, out[-3000:]
+    assert "0 rejected" in out
+    assert (tmp_path / "demo" / "events.sqlite").exists()  # its own home below REPUTATION_HOME
+    second = run(["demo", "--freelancers", "30", "--months", "60", "--drops", "2"], tmp_path)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "ingested 0 new events" in second.stdout  # idempotent: nothing written twice
+    assert "projected 0 events" in second.stdout
+
+
+@pytest.mark.slow
+def test_bench_json_yields_every_named_figure(tmp_path):
+    result = run(["bench", "--events", "1500", "--json"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    figures = json.loads(result.stdout)
+    names = {f["name"] for f in figures}
+    for name in ("ingest", "rebuild", "memory_per_contract", "jss_as_of"):
+        assert name in names, names
+    assert any(n.startswith("score_p99_") for n in names) and any(n.startswith("explain_p99_") for n in names)
+    for f in figures:
+        assert set(f) == {"name", "value", "unit", "baseline", "baseline_value", "ratio"}
+        assert f["value"] > 0 and f["unit"] and f["baseline"]

@@ -184,6 +184,18 @@ class SQLiteEventStore(SqlEventStore):
         # the recorder's own table and INSERT statement, without a StoredEvent object per row
         return [(stream_uuid(e.stream).hex, e.version, TOPIC_PREFIX + e.type, e.state) for e in batch.events]
 
+    def read(self, after: int, limit: int, upto: int | None = None) -> list[tuple[int, bytes]]:
+        # the notification log's own table and order, without a Notification (and UUID) per row
+        table = self.recorder.events_table_name
+        statement = f"SELECT rowid, state FROM {table} WHERE rowid > ?"
+        params: list[int] = [after]
+        if upto is not None:
+            statement += " AND rowid <= ?"
+            params.append(upto)
+        with self.sql.transaction(commit=False) as c:
+            c.execute(statement + " ORDER BY rowid LIMIT ?", (*params, limit))
+            return [(row[0], row[1]) for row in c.fetchall()]
+
     def _insert(self, cursor: Any, rows: list) -> list[int]:
         # Write first (so the transaction holds the write lock from its first statement); a
         # rowid is max(rowid) + 1, and no one else writes inside this transaction, so these

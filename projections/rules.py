@@ -162,10 +162,6 @@ def _max_pos(c: Contract) -> int:
     return pos
 
 
-def view(c: Contract, cut: Cut, cache: Cache | None = None) -> View | None:
-    return cache.view(c, cut)[0] if cache is not None else _view(c, cut)
-
-
 def _view(c: Contract, cut: Cut) -> View | None:
     sees = cut.sees
     if not sees(c.opened_at, c.opened_pos):
@@ -359,10 +355,6 @@ def round_half_up(x: Fraction | None, digits: int = 0) -> Fraction | None:
         return None
     scale = 10**digits
     return Fraction((x * scale + Fraction(1, 2)).__floor__(), scale)
-
-
-def window_score(counted: list[Assessment], at: int, months: int) -> WindowScore:
-    return _window_scores(counted, at, (months,))[0]
 
 
 def _window_scores(counted: list[Assessment], at: int, windows: tuple[int, ...]) -> list[WindowScore]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Iterable, NamedTuple
 
-from reputation import events as ev
 from reputation.contract import FEEDBACK_WINDOW, Contract
 
 from projections.rules import INF, SWITCHES, WINDOWS, Assessment, Score, window_exit
@@ -26,14 +25,6 @@ class Happening(NamedTuple):
     client_id: str | None
     event_id: str | None
     detail: str = ""
-
-
-EVENT_KINDS = {
-    "payments": "payment",
-    "refunds": "refund",
-    "client_public": "feedback_submitted",
-    "freelancer_public": "feedback_submitted",
-}
 
 
 def contract_happenings(c: Contract, known: int = INF) -> Iterable[Happening]:
@@ -122,10 +113,6 @@ def happenings(
     return out
 
 
-def change_times(contracts: list[Contract], flags: dict, known: int, lo: int, hi: int) -> list[int]:
-    return sorted({h.at for h in happenings(contracts, flags, known, lo, hi) if h.kind not in INERT})
-
-
 # -- words -------------------------------------------------------------------------
 
 
@@ -155,7 +142,7 @@ def describe(h: Happening, before: Score, after: Score) -> tuple[str, str]:
         return "window_exit", f"{who} left the {h.detail}-month window"
     if h.kind == "window_end":
         c = next((a for a in after.assessments if a.contract_id == h.contract_id), None)
-        one_sided = _one_sided_feedback(h, after)
+        one_sided = h.detail  # the side whose lone public feedback the window end reveals
         if one_sided:  # the day-14 reveal of one side's public feedback (and the settlement)
             settled = " and the contract settled" if newly_settled else ""
             # named after its effect: a JSS move is the settlement, a feedback-only move the reveal
@@ -192,10 +179,3 @@ def describe(h: Happening, before: Score, after: Score) -> tuple[str, str]:
     return h.kind, f"{h.kind.replace('_', ' ')} on {who}"
 
 
-def _one_sided_feedback(h: Happening, score: Score) -> str | None:
-    """Which side's public feedback a window end reveals (only one side gave it), if any."""
-    return h.detail or None
-
-
-def t(at: int) -> str:
-    return ev.format_time(at)

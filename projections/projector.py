@@ -25,7 +25,7 @@ from reputation import contract as ct
 from reputation import events as ev
 
 from projections.ledger import Cause, ScoreChange
-from projections.rules import INF, SWITCHES, WINDOWS, Archive, Cache, Cut, Score, archive_of, evaluate, round_half_up, window_exit
+from projections.rules import INF, SWITCHES, WINDOWS, Archive, Cache, Cut, Score, archive_of, evaluate, window_exit
 from projections.timeline import INERT, Happening, contract_happenings, deadlines_at, describe, flag_happenings, happenings
 
 
@@ -108,8 +108,8 @@ class Repo(ABC):
 
 
 def fb_hundredths(fb: Fraction | None) -> int | None:
-    r = round_half_up(fb, 2)
-    return None if r is None else int(r * 100)
+    """The displayed feedback score (rounded half up to 2 decimals), in hundredths."""
+    return None if fb is None else (200 * fb.numerator + fb.denominator) // (2 * fb.denominator)
 
 
 def exact_float(x: Fraction | None) -> float | None:

@@ -330,7 +330,12 @@ def flagged_at(flags: list[tuple[int, int, bool]] | None, cut: Cut) -> bool:
 class WindowScore(NamedTuple):
     months: int
     contracts: int
-    exact: Fraction | None
+    num: int  # the exact score is num / den (den > 0 when the window holds contracts)
+    den: int
+
+    @property
+    def exact(self) -> Fraction | None:
+        return Fraction(self.num, self.den) if self.contracts else None
 
 
 class Score(NamedTuple):
@@ -354,7 +359,8 @@ def round_half_up(x: Fraction | None, digits: int = 0) -> Fraction | None:
     if x is None:
         return None
     scale = 10**digits
-    return Fraction((x * scale + Fraction(1, 2)).__floor__(), scale)
+    n, d = x.numerator, x.denominator  # floor(x * scale + 1/2), in integers
+    return Fraction((2 * n * scale + d) // (2 * d), scale)
 
 
 def _window_scores(counted: list[Assessment], at: int, windows: tuple[int, ...]) -> list[WindowScore]:
@@ -370,10 +376,7 @@ def _window_scores(counted: list[Assessment], at: int, windows: tuple[int, ...])
                 t[0] += 1
                 t[1] += signed
                 t[2] += w
-    return [
-        WindowScore(m, n, None if n == 0 else Fraction(100 * max(net, 0), total))
-        for m, (n, net, total) in zip(windows, tallies)
-    ]
+    return [WindowScore(m, n, 100 * max(net, 0), total) for m, (n, net, total) in zip(windows, tallies)]
 
 
 def jss(assessments: list[Assessment], at: int, rules: RuleSet):
@@ -383,15 +386,15 @@ def jss(assessments: list[Assessment], at: int, rules: RuleSet):
     windows = [w for w in scores if w.months in rules.windows]
     long = next(w for w in scores if w.months == 24)
     best: WindowScore | None = None
-    for w in windows:  # shortest first: a tie keeps the shortest
-        if w.exact is not None and (best is None or w.exact > best.exact):  # type: ignore[operator]
+    for w in windows:  # shortest first: a tie keeps the shortest; compare num/den exactly
+        if w.contracts and (best is None or w.num * best.den > best.num * w.den):
             best = w
     visible = long.contracts >= rules.min_contracts
     if visible:
         clients = {a.client_id for a in counted if at < a.exits[2]}
         visible = len(clients) >= rules.min_clients
     exact = best.exact if best else None
-    shown = int(round_half_up(exact)) if visible and exact is not None else None  # type: ignore[arg-type]
+    shown = (2 * best.num + best.den) // (2 * best.den) if visible and best else None  # half up
     hidden = None if shown is not None else "insufficient_history"
     return shown, exact, best.months if best else None, hidden, windows
 
@@ -420,8 +423,9 @@ def feedback_score(views: list[View], at: int, side: str = "client", base: Archi
         return (num, den, exact) if den else None
     if not den:
         return None
-    total = Fraction(num, STAR_SCALE) + (exact or 0)
-    return total / den
+    if exact is None:
+        return Fraction(num, STAR_SCALE * den)
+    return (Fraction(num, STAR_SCALE) + exact) / den
 
 
 STAR_SCALE = 10**6

@@ -297,6 +297,28 @@ def _contracts_select(where: str) -> str:
     )
 
 
+def _star_score_macro(name: str, key: str, side: str, column: str, exact: str) -> str:
+    """A star score per `key` at ts: `side`'s revealed, not profile-removed public stars,
+    weighted by earnings (>= $1), rounded half up to 2 decimals (the feedback and client scores)."""
+    return f"""CREATE OR REPLACE MACRO {name}(ts, known := NULL) AS TABLE
+WITH f AS (
+    SELECT {key},
+           sum(round({side}_stars * 1000000)::HUGEINT * earnings_cents) FILTER (WHERE ok) AS num,
+           sum(earnings_cents::HUGEINT) FILTER (WHERE ok) AS den,
+           count(*) FILTER (WHERE ok) AS reviews
+    FROM (SELECT *, {side}_stars IS NOT NULL AND {side}_revealed AND earnings_cents >= 100
+                    AND coalesce({side}_removal_scope, '') <> 'jss_and_profile' AS ok
+          FROM contract_state(ts, known := known))
+    GROUP BY {key}
+)
+SELECT {key},
+       CASE WHEN den > 0 THEN ((num * 200 + den * 1000000) // (den * 2000000))::DECIMAL(5, 0) / 100 END
+           ::DECIMAL(3, 2) AS {column},
+       CASE WHEN den > 0 THEN num::DOUBLE / (den::DOUBLE * 1000000) END AS {exact},
+       reviews
+FROM f;"""
+
+
 def _macros_sql() -> str:
     in_force = _in_force_sql()
     cut = "occurred_at <= ts::TIMESTAMPTZ AND (known IS NULL OR position <= known)"
@@ -409,43 +431,11 @@ FROM k;
 -- Feedback score of every freelancer at ts (rules.md): earnings-weighted mean of the latest
 -- revealed, not profile-removed client stars on contracts with earnings >= $1; exact integer
 -- arithmetic (stars to 1e-6), rounded half up to 2 decimals.
-CREATE OR REPLACE MACRO feedback_as_of(ts, known := NULL) AS TABLE
-WITH f AS (
-    SELECT freelancer_id,
-           sum(round(client_stars * 1000000)::HUGEINT * earnings_cents) FILTER (WHERE ok) AS num,
-           sum(earnings_cents::HUGEINT) FILTER (WHERE ok) AS den,
-           count(*) FILTER (WHERE ok) AS reviews
-    FROM (SELECT *, client_stars IS NOT NULL AND client_revealed AND earnings_cents >= 100
-                    AND coalesce(client_removal_scope, '') <> 'jss_and_profile' AS ok
-          FROM contract_state(ts, known := known))
-    GROUP BY freelancer_id
-)
-SELECT freelancer_id,
-       CASE WHEN den > 0 THEN ((num * 200 + den * 1000000) // (den * 2000000))::DECIMAL(5, 0) / 100 END
-           ::DECIMAL(3, 2) AS feedback_score,
-       CASE WHEN den > 0 THEN num::DOUBLE / (den::DOUBLE * 1000000) END AS feedback_exact,
-       reviews
-FROM f;
+{_star_score_macro("feedback_as_of", "freelancer_id", "client", "feedback_score", "feedback_exact")}
 
 -- Client score of every client at ts: the freelancers' public stars about the client,
 -- weighted by what the client paid on the contract.
-CREATE OR REPLACE MACRO client_score_as_of(ts, known := NULL) AS TABLE
-WITH f AS (
-    SELECT client_id,
-           sum(round(freelancer_stars * 1000000)::HUGEINT * earnings_cents) FILTER (WHERE ok) AS num,
-           sum(earnings_cents::HUGEINT) FILTER (WHERE ok) AS den,
-           count(*) FILTER (WHERE ok) AS reviews
-    FROM (SELECT *, freelancer_stars IS NOT NULL AND freelancer_revealed AND earnings_cents >= 100
-                    AND coalesce(freelancer_removal_scope, '') <> 'jss_and_profile' AS ok
-          FROM contract_state(ts, known := known))
-    GROUP BY client_id
-)
-SELECT client_id,
-       CASE WHEN den > 0 THEN ((num * 200 + den * 1000000) // (den * 2000000))::DECIMAL(5, 0) / 100 END
-           ::DECIMAL(3, 2) AS client_score,
-       CASE WHEN den > 0 THEN num::DOUBLE / (den::DOUBLE * 1000000) END AS client_score_exact,
-       reviews
-FROM f;
+{_star_score_macro("client_score_as_of", "client_id", "freelancer", "client_score", "client_score_exact")}
 
 -- The JSS of every freelancer at ts computed directly from `events` (rules.md): windows,
 -- best of windows (tie -> shortest), visibility, half-up rounding; exact integer arithmetic

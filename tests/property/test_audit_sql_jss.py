@@ -22,35 +22,15 @@ from hypothesis import strategies as st
 
 from projections import audit
 from projections.rules import INF, RULE_SETS, Cut, evaluate, in_force, round_half_up
-from reputation import contract as ct
 from reputation import events as ev
 from reputation.commands import ingest_lines
 from reputation.simulate import simulate
 from reputation.store import MemoryStore
+from projections.replay import fold  # the full-replay reference
 from tests.property.histories import histories
 
 RULES = [None, *RULE_SETS]  # None: the rule set in force at ts
 US = 1
-
-
-def fold(rows, known: int = INF):
-    """The full-replay reference: contracts per freelancer and client flags."""
-    contracts: dict[str, ct.Contract] = {}
-    flags: dict[str, list[tuple[int, int, bool]]] = {}
-    for pos, data in rows:
-        if pos > known:
-            break
-        e = ev.decode_recorded(data).event
-        if isinstance(e, ev.ContractOpened):
-            contracts[e.contract_id] = ct.open_contract(e, pos)
-        elif isinstance(e, (ev.ClientFlagged, ev.ClientUnflagged)):
-            flags.setdefault(e.client_id, []).append((e.at, pos, isinstance(e, ev.ClientFlagged)))
-        elif not isinstance(e, ev.ClockAdvanced):
-            ct.apply(contracts[e.contract_id], e, e.at, pos)
-    by_freelancer: dict[str, list[ct.Contract]] = {}
-    for c in contracts.values():
-        by_freelancer.setdefault(c.freelancer, []).append(c)
-    return by_freelancer, flags
 
 
 _TEMPLATE: dict[str, str] = {}

@@ -132,7 +132,7 @@ class Projector:
         self._all_freelancers: set[str] | None = None
         self.cache = Cache()
         self.archives: dict[str, Archive | None] = {}  # per freelancer, rebuilt as time passes
-        self._archive_checked: dict[str, int] = {}
+        self._archive_built: dict[str, int] = {}
         self.heap: list[tuple[int, str]] = []  # deadlines to process, loaded up to `horizon`
         self.horizon = self.clock
         self._reset_batch()
@@ -270,7 +270,8 @@ class Projector:
                 raise RuntimeError(f"position {pos}: unknown contract {e.contract_id}")
             ct.apply(c, e, at, pos)  # type: ignore[arg-type]
             self.cache.forget(c.id)
-            self.archives.pop(c.freelancer, None)
+            self.archives.pop(c.freelancer, None)  # a new fact: rebuild it next time
+            self._archive_built.pop(c.freelancer, None)
             self.dirty_contracts.add(c.id)
             late_close = False
             if isinstance(e, ev.ContractClosed):
@@ -367,18 +368,16 @@ class Projector:
     ARCHIVE_EVERY = 90 * ev.DAY
 
     def _archive(self, f: Freelancer, contracts: list[ct.Contract], at: int, known: int) -> Archive | None:
-        """The freelancer's archive, rebuilt every 90 days of clock (never used for earlier cuts)."""
+        """The freelancer's archive, rebuilt at most every 90 days of clock; `evaluate` uses
+        it only for cuts it applies to, so an older archive is never wrong, just smaller."""
         if len(contracts) < self.ARCHIVE_AFTER:
             return None
-        current = self.archives.get(f.id)
-        if current is not None and current.since <= at < current.since + self.ARCHIVE_EVERY and current.known <= known:
-            return current
-        if f.id in self.archives and current is None and self._archive_checked.get(f.id, -INF) + self.ARCHIVE_EVERY > at >= self._archive_checked.get(f.id, -INF):
-            return None
-        self._archive_checked[f.id] = at
-        fresh = archive_of(contracts, self.cache, at, known)
-        self.archives[f.id] = fresh
-        return fresh
+        built = self._archive_built.get(f.id)
+        if built is not None and at < built + self.ARCHIVE_EVERY:
+            return self.archives.get(f.id)
+        self._archive_built[f.id] = at
+        archive = self.archives[f.id] = archive_of(contracts, self.cache, at, known)
+        return archive
 
     def _causes(self, contracts, flags, at, known, before: Score, after: Score, trigger, prev) -> list[Cause]:
         causes = []

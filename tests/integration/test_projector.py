@@ -19,6 +19,7 @@ from reputation.store import MemoryStore
 
 from projections.ledger import to_json
 from projections.projector import Projector
+from projections.replay import fold
 from projections.rules import perk_outcome_guard
 from projections.service import Projections
 from projections.store import MemoryRepo, postgres_repo, sqlite_repo
@@ -125,3 +126,15 @@ def test_project_killed_mid_batch_resumes_to_the_same_ledger(tmp_path, market):
     # recorded_at comes from the store in both: the ledgers must be byte-identical
     assert got == want
     assert len(got) > 50
+
+
+def test_the_archive_changes_no_ledger_entry(reference, monkeypatch):
+    """The archive of contracts out of every window is a shortcut: without it (every
+    freelancer evaluated in full at every point) the ledger is byte-identical."""
+    store, expected = reference
+    by_freelancer, _ = fold(store.read(0, 10**9))
+    assert max(len(c) for c in by_freelancer.values()) >= Projector.ARCHIVE_AFTER  # it is used here
+    monkeypatch.setattr(Projector, "ARCHIVE_AFTER", 10**9)
+    repo = MemoryRepo()
+    Projections(repo).catch_up(store, batch=977)
+    assert ledger_of(repo) == expected

@@ -15,7 +15,7 @@ class Cause(msgspec.Struct, omit_defaults=True):
     at: str  # valid time of the change point
     kind: str  # contract_settled, feedback_revealed, feedback_revised, feedback_removed,
     # feedback_submitted, payment, refund, client_flagged, client_unflagged, window_exit,
-    # rules_changed, late_event, contract_closed, contract_opened, scope_changed
+    # rules_changed, late_event, window_end, contract_closed, contract_opened, scope_changed
     text: str
     contract_id: str | None = None
     client_id: str | None = None

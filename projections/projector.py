@@ -25,7 +25,7 @@ from reputation import contract as ct
 from reputation import events as ev
 
 from projections.ledger import Cause, ScoreChange
-from projections.rules import INF, SWITCHES, WINDOWS, Archive, Cache, Cut, Score, archive_of, evaluate, window_exit
+from projections.rules import INF, SWITCHES, WINDOWS, Archive, Cache, Cut, Score, archive_of, evaluate, half_up, window_exit
 from projections.timeline import INERT, Happening, contract_happenings, deadlines_at, describe, flag_happenings, happenings
 
 
@@ -109,15 +109,11 @@ class Repo(ABC):
 
 def fb_hundredths(fb: Fraction | None) -> int | None:
     """The displayed feedback score (rounded half up to 2 decimals), in hundredths."""
-    return None if fb is None else (200 * fb.numerator + fb.denominator) // (2 * fb.denominator)
+    return None if fb is None else half_up(100 * fb.numerator, fb.denominator)
 
 
 def exact_float(x: Fraction | None) -> float | None:
     return None if x is None else float(x)
-
-
-def to_builtin_time(at: int) -> str:
-    return ev.format_time(at)
 
 
 class Projector:
@@ -146,35 +142,29 @@ class Projector:
 
     # -- state access (lazy, cached) ----------------------------------------------
 
+    def _load(self, cache: dict, prefix: str, ids: Iterable[str], loader) -> None:
+        """Load the ids not in `cache` from the repo, remembering those it does not have."""
+        need = [i for i in ids if i not in cache and prefix + i not in self.missing]
+        if need:
+            got = loader(need)
+            cache.update(got)
+            self.missing.update(prefix + i for i in need if i not in got)
+
     def _prefetch(self, events: list[ev.Event]) -> None:
         cids = {e.contract_id for e in events if hasattr(e, "contract_id")}
-        kids = {e.client_id for e in events if hasattr(e, "client_id")}
-        need = [c for c in cids if c not in self.contracts and "c:" + c not in self.missing]
-        if need:
-            got = self.repo.load_contracts(need)
-            self.contracts.update(got)
-            self.missing.update("c:" + c for c in need if c not in got)
-        fids = {c.freelancer for c in (self.contracts.get(i) for i in cids) if c is not None}
-        fids |= {e.freelancer_id for e in events if isinstance(e, ev.ContractOpened)}
+        self._load(self.contracts, "c:", cids, self.repo.load_contracts)
+        known = [c for c in (self.contracts.get(i) for i in cids) if c is not None]
+        fids = {c.freelancer for c in known} | {e.freelancer_id for e in events if isinstance(e, ev.ContractOpened)}
         self._load_freelancers(fids)
-        kids |= {c.client for c in (self.contracts.get(i) for i in cids) if c is not None}
-        need = [k for k in kids if k not in self.clients and "k:" + k not in self.missing]
-        if need:
-            got = self.repo.load_clients(need)
-            self.clients.update(got)
-            self.missing.update("k:" + k for k in need if k not in got)
+        kids = {e.client_id for e in events if hasattr(e, "client_id")} | {c.client for c in known}
+        self._load(self.clients, "k:", kids, self.repo.load_clients)
 
     def _load_freelancers(self, fids: Iterable[str]) -> None:
-        need = [f for f in fids if f not in self.freelancers and "f:" + f not in self.missing]
-        if need:
-            got = self.repo.load_freelancers(need)
-            self.freelancers.update(got)
-            self.missing.update("f:" + f for f in need if f not in got)
+        fids = list(fids)
+        self._load(self.freelancers, "f:", fids, self.repo.load_freelancers)
         # a freelancer's score needs all its contracts
         cids = [c for f in fids if f in self.freelancers for c in self.freelancers[f].contracts]
-        need = [c for c in cids if c not in self.contracts]
-        if need:
-            self.contracts.update(self.repo.load_contracts(need))
+        self._load(self.contracts, "c:", cids, self.repo.load_contracts)
 
     def freelancer(self, fid: str) -> Freelancer:
         if fid not in self.freelancers:
@@ -187,13 +177,8 @@ class Projector:
         return f
 
     def client(self, kid: str) -> Client:
-        k = self.clients.get(kid)
-        if k is None and "k:" + kid not in self.missing:
-            k = self.repo.load_clients([kid]).get(kid)
-        if k is None:
-            k = Client(kid)
-        self.clients[kid] = k
-        return k
+        self._load(self.clients, "k:", [kid], self.repo.load_clients)
+        return self.clients.setdefault(kid, Client(kid))
 
     def contracts_of(self, f: Freelancer) -> list[ct.Contract]:
         return [self.contracts[c] for c in f.contracts]
@@ -202,8 +187,7 @@ class Projector:
         out = {}
         for c in contracts:
             if c.client not in out:
-                k = self.clients.get(c.client) or self.client(c.client)
-                out[c.client] = k.flags
+                out[c.client] = (self.clients.get(c.client) or self.client(c.client)).flags
         return out
 
     def all_freelancers(self) -> list[str]:

@@ -355,12 +355,16 @@ class Score(NamedTuple):
         return self.jss, round_half_up(self.feedback, 2)
 
 
+def half_up(num: int, den: int) -> int:
+    """num / den rounded half up to an integer, in integers (den > 0)."""
+    return (2 * num + den) // (2 * den)
+
+
 def round_half_up(x: Fraction | None, digits: int = 0) -> Fraction | None:
     if x is None:
         return None
     scale = 10**digits
-    n, d = x.numerator, x.denominator  # floor(x * scale + 1/2), in integers
-    return Fraction((2 * n * scale + d) // (2 * d), scale)
+    return Fraction(half_up(x.numerator * scale, x.denominator), scale)
 
 
 def _window_scores(counted: list[Assessment], at: int, windows: tuple[int, ...]) -> list[WindowScore]:
@@ -394,7 +398,7 @@ def jss(assessments: list[Assessment], at: int, rules: RuleSet):
         clients = {a.client_id for a in counted if at < a.exits[2]}
         visible = len(clients) >= rules.min_clients
     exact = best.exact if best else None
-    shown = (2 * best.num + best.den) // (2 * best.den) if visible and best else None  # half up
+    shown = half_up(best.num, best.den) if visible and best else None
     hidden = None if shown is not None else "insufficient_history"
     return shown, exact, best.months if best else None, hidden, windows
 

@@ -16,7 +16,7 @@ from reputation.store import EventStore
 from projections import rules as rs
 from projections.explain import Explained, explain, redact
 from projections.ledger import ScoreChange
-from projections.projector import Projector
+from projections.projector import Projector, exact_float
 from projections.rules import INF, Cut, Score, client_score, evaluate, round_half_up, window_exit
 from projections.store import MemoryRepo, ReadRepo
 
@@ -189,8 +189,7 @@ def _two(x) -> float | None:
     return None if r is None else float(r)
 
 
-def _f(x) -> float | None:
-    return None if x is None else float(x)
+_f = exact_float
 
 
 def score_json(freelancer_id: str, s: Score, known_at: int | None, clock: int, audience: str = "trust") -> dict:

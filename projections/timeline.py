@@ -141,7 +141,6 @@ def describe(h: Happening, before: Score, after: Score) -> tuple[str, str]:
     if h.kind == "window_exit":
         return "window_exit", f"{who} left the {h.detail}-month window"
     if h.kind == "window_end":
-        c = next((a for a in after.assessments if a.contract_id == h.contract_id), None)
         one_sided = h.detail  # the side whose lone public feedback the window end reveals
         if one_sided:  # the day-14 reveal of one side's public feedback (and the settlement)
             settled = " and the contract settled" if newly_settled else ""
@@ -151,8 +150,9 @@ def describe(h: Happening, before: Score, after: Score) -> tuple[str, str]:
                 f"feedback window of {who} ended: the {one_sided}'s public feedback is revealed{settled}"
                 + (f"; {outcome_words}" if outcome_words else "")
             )
-        if newly_settled or c is not None:
+        if newly_settled:
             return "contract_settled", f"feedback window of {who} ended with no public feedback; settled and {outcome_words}"
+        return "window_end", f"feedback window of {who} ended (both sides' feedback was already revealed)"
     if newly_settled:
         return "contract_settled", f"{who} settled and {outcome_words}"
     if h.kind in ("client_flagged", "client_unflagged"):

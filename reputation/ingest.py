@@ -191,7 +191,6 @@ def ingest(
     recorded_at: str | None = None,
     first_line: int = 1,
     progress: Callable[[int], None] | None = None,
-    max_reported: int | None = None,
 ) -> Result:
     """Check all `lines`, then append the accepted events in one transaction.
 
@@ -202,7 +201,13 @@ def ingest(
     checker = Checker(store, outcome_guard)
     rejects: list[Reject] = []
     pending: list[tuple[int, bytes, ev.Event | None, str | None]] = []
-    seen: list[tuple[int, bytes, ev.Event | None, str | None]] = []  # for a re-check
+    seen: list[tuple[int, bytes]] = []  # the raw lines, for a re-check (decoded again: less memory)
+
+    def decoded(number: int, raw: bytes) -> tuple[int, bytes, ev.Event | None, str | None]:
+        try:
+            return number, raw, ev.decode_event(raw), None
+        except ev.InvalidEvent as exc:
+            return number, raw, None, exc.reason
 
     def flush(checker: Checker, pending, rejects: list[Reject], progress=progress) -> None:
         decoded = [p[2] for p in pending if p[2] is not None]
@@ -219,21 +224,16 @@ def ingest(
         if progress:
             progress(len(pending))
 
-    number = first_line - 1
     for number, raw in enumerate(lines, start=first_line):
         raw = raw.rstrip(b"\r\n") if isinstance(raw, bytes) else raw.rstrip("\r\n").encode()
         if not raw.strip():
             continue  # blank lines are not events
-        try:
-            pending.append((number, raw, ev.decode_event(raw), None))
-        except ev.InvalidEvent as exc:
-            pending.append((number, raw, None, exc.reason))
+        pending.append(decoded(number, raw))
+        seen.append((number, raw))
         if len(pending) >= PREFETCH:
             flush(checker, pending, rejects)
-            seen.extend(pending)
             pending.clear()
     flush(checker, pending, rejects)
-    seen.extend(pending)
     pending.clear()
 
     for attempt in range(APPEND_ATTEMPTS):
@@ -249,7 +249,7 @@ def ingest(
                 raise
             checker, rejects = Checker(store, outcome_guard), []
             for i in range(0, len(seen), PREFETCH):
-                flush(checker, seen[i : i + PREFETCH], rejects, progress=None)
+                flush(checker, [decoded(n, raw) for n, raw in seen[i : i + PREFETCH]], rejects, progress=None)
             continue
         return Result(len(positions), checker.duplicates, rejects, (positions[0], positions[-1]), True)
     raise AssertionError("unreachable")

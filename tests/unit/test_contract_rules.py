@@ -310,14 +310,20 @@ def rows_contract():
     return R
 
 
-@pytest.mark.parametrize("build, fragments", rows_contract())
-def test_contract_rules(build, fragments):
+def check_row(build, fragments) -> None:
+    """Build a history; `fragments` None: every line is accepted; else its last line is
+    rejected alone, with a reason containing the fragments, and nothing is written."""
     h = History()
     build(h)
     if fragments is None:
         assert_accepted(h.lines)
     else:
         assert_rejected_alone(h.lines, fragments)
+
+
+@pytest.mark.parametrize("build, fragments", rows_contract())
+def test_contract_rules(build, fragments):
+    check_row(build, fragments)
 
 
 # -- every bad line is reported, not only the first ----------------------------------------
@@ -481,12 +487,7 @@ PERK = [
 
 @pytest.mark.parametrize("build, fragments", [pytest.param(b, f, id=i) for i, b, f in PERK])
 def test_top_rated_perk(build, fragments):
-    h = History()
-    build(h)
-    if fragments is None:
-        assert_accepted(h.lines)
-    else:
-        assert_rejected_alone(h.lines, fragments)
+    check_row(build, fragments)
 
 
 def test_perk_contracts_closed_at_the_first_removal_do_not_count():

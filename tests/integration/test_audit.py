@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from projections import audit
 from reputation.cli import main_group
 from reputation.commands import ingest_lines
+from tests.services import PG_URL, pg_admin
 from reputation.config import Settings, open_store
 from reputation.simulate import simulate
 from tests.scenarios import worked_example
@@ -129,7 +130,6 @@ def test_incremental_sync_equals_a_full_sync(env, tmp_path):
         proj.close()
 
 
-PG_URL = os.environ.get("REPUTATION_TEST_POSTGRES") or "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture
@@ -137,12 +137,7 @@ def pg_settings(tmp_path):
     """Settings of a PostgreSQL store in a fresh schema (skipped, visibly, without a server)."""
     import uuid
 
-    import psycopg
-
-    try:
-        admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
-    except Exception as exc:  # noqa: BLE001 - any failure to connect means: skip, visibly
-        pytest.skip(f"PostgreSQL at {PG_URL} is unreachable ({type(exc).__name__})")
+    admin = pg_admin()
     schema = "ra_" + uuid.uuid4().hex[:12]
     admin.execute(f'CREATE SCHEMA "{schema}"')
     try:

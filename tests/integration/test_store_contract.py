@@ -15,9 +15,9 @@ import pytest
 from projections.rules import perk_outcome_guard
 from reputation.ingest import ingest
 from reputation.store import Batch, Conflict, EventStore, MemoryStore, NewEvent
+from tests.services import PG_URL, pg_admin
 from tests.write_side import History, every_type, t
 
-PG_URL = os.environ.get("REPUTATION_TEST_POSTGRES") or "postgresql://postgres@127.0.0.1:5432/test"
 RECORDED = "2030-01-01T00:00:00.123456Z"
 
 
@@ -223,13 +223,7 @@ class TestSQLiteStore(StoreContract):
 
 
 def _pg_admin():
-    import psycopg
-
-    try:
-        return psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
-    except Exception as exc:  # noqa: BLE001 - any failure to connect means: skip, visibly
-        detail = " ".join(str(exc).split())[:200]
-        pytest.skip(f"PostgreSQL at {PG_URL} is unreachable ({type(exc).__name__}: {detail})")
+    return pg_admin()
 
 
 @pytest.fixture

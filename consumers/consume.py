@@ -1,7 +1,7 @@
 """`consume`: ingests events from the Kafka topic `contract-events`.
 
 Each polled batch of messages is validated and appended with exactly the code of
-`reputation ingest --skip-invalid` (`reputation.commands.ingest_lines(store, lines,
+`reputation ingest --skip-invalid` (`reputation.ingest.ingest_lines(store, lines,
 skip_invalid=True)`). Then:
 
 1. every rejected message (bad JSON, bad event, broken rule, empty message) goes to
@@ -25,10 +25,11 @@ import sys
 import time
 from typing import Callable, NamedTuple
 
-from reputation.commands import ingest_lines
 from reputation.config import Settings
-from reputation.ingest import Reject
+from reputation.ingest import Reject, ingest_lines
 from reputation.store import Conflict, EventStore
+
+from projections.rules import perk_outcome_guard
 
 from consumers.kafka import (
     CONTRACT_EVENTS,
@@ -167,7 +168,7 @@ class Consumer:
         if lines:
             for attempt in range(CONFLICT_RETRIES):
                 try:
-                    result = ingest_lines(self.store, lines, skip_invalid=True)
+                    result = ingest_lines(self.store, lines, skip_invalid=True, outcome_guard=perk_outcome_guard)
                     break
                 except Conflict:  # another writer appended meanwhile: check again
                     if attempt == CONFLICT_RETRIES - 1:

@@ -13,8 +13,8 @@ import socket
 import threading
 from typing import Any, Iterable
 
-from reputation.cli import EXIT_UNAVAILABLE, Failure
 from reputation.config import Settings
+from reputation.errors import Unavailable
 
 CONTRACT_EVENTS = "contract-events"
 REJECTED = "contract-events.rejected"
@@ -61,11 +61,8 @@ CONSUMER_DEFAULTS: dict[str, Any] = {
 }
 
 
-class KafkaUnavailable(Failure):
-    """Kafka is not configured or cannot be reached (exit code 5)."""
-
-    def __init__(self, message: str):
-        super().__init__(message, EXIT_UNAVAILABLE)
+class KafkaUnavailable(Unavailable):
+    """Kafka is not configured or cannot be reached (exit code 5 at the CLI)."""
 
 
 def bootstrap(settings: Settings) -> list[str]:

@@ -6,11 +6,13 @@ next to the event store, or the same PostgreSQL database).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Callable
 
 from reputation import events as ev
 from reputation.config import Settings
+from reputation.errors import BadRequest, NotFound
 from reputation.store import EventStore
 
 from projections import rules as rs
@@ -21,14 +23,11 @@ from projections.rules import INF, Cut, Score, client_score, evaluate, round_hal
 from projections.store import MemoryRepo, ReadRepo
 
 BATCH = 2000
+log = logging.getLogger("projections")
 
 
-class NotFound(LookupError):
-    pass
-
-
-class UnknownRules(ValueError):
-    pass
+class UnknownRules(BadRequest):
+    """A rule set name that is not one of RULE_SETS (the message lists them)."""
 
 
 def rules_named(name: str | None) -> rs.RuleSet | None:
@@ -37,6 +36,49 @@ def rules_named(name: str | None) -> rs.RuleSet | None:
     if name not in rs.RULE_SETS:
         raise UnknownRules(f"unknown rule set {name!r}; known: {', '.join(rs.RULE_SETS)}")
     return rs.RULE_SETS[name]
+
+
+def as_time(text: str | None, name: str) -> int | None:
+    """An RFC 3339 option value -> microseconds (None stays None)."""
+    if text is None:
+        return None
+    try:
+        return ev.parse_time(ev.canonical_time(text, name))
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+
+
+def known_position(text: str | None, store: EventStore) -> int | None:
+    """`@N` is a log position; a timestamp means the last position recorded by then."""
+    if text is None:
+        return None
+    if text.startswith("@"):
+        try:
+            return int(text[1:])
+        except ValueError:
+            raise BadRequest("write a log position as @N") from None
+    when = ev.canonical_time(text, "--known-at")
+    lo, hi = 0, store.max_position()
+    while lo < hi:  # recorded_at grows with the position
+        mid = (lo + hi + 1) // 2
+        ((_, data),) = store.read(mid - 1, 1)
+        if ev.decode_recorded(data).recorded_at <= when:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def bring_up_to_date(store: EventStore, proj: "Projections", progress: Callable[[int, int], None] | None = None) -> int:
+    """Fold what the log has beyond the projections; `progress(done, behind)` after each batch."""
+    behind = store.max_position() - proj.position
+    if behind <= 0:
+        return 0
+    start = proj.position
+    log.info("projecting %d events from @%d", behind, start)
+    if progress is None:
+        return proj.catch_up(store)
+    return proj.catch_up(store, lambda pos, last: progress(pos - start, behind))
 
 
 class Projections:

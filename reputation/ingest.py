@@ -8,13 +8,16 @@ bulk from the store's write-side state table.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable, Iterable, NamedTuple
 
 import msgspec
 
 from reputation import contract as ct
 from reputation import events as ev
+from reputation.export import unwrap
 from reputation.store import Batch, Conflict, EventStore, NewEvent, digest
 
 PREFETCH = 20_000  # lines decoded before their state is fetched in bulk
@@ -253,3 +256,18 @@ def ingest(
             continue
         return Result(len(positions), checker.duplicates, rejects, (positions[0], positions[-1]), True)
     raise AssertionError("unreachable")
+
+
+def ingest_lines(store: EventStore, lines: Iterable[bytes], **kwargs) -> Result:
+    """`ingest` over raw lines, which may also be `export` lines."""
+    return ingest(store, (unwrap(line) for line in lines), **kwargs)
+
+
+def write_dead_letters(path: Path, rejects: list[Reject]) -> None:
+    """The rejects of `--skip-invalid`, one JSON object a line: line, event id, error, original text."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        for r in rejects:
+            record = {"line": r.line, "event_id": r.event_id, "error": r.reason,
+                      "original": r.raw.decode("utf-8", "replace")}
+            f.write(json.dumps(record).encode() + b"\n")

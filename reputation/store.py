@@ -14,6 +14,8 @@ from abc import ABC, abstractmethod
 from functools import lru_cache
 from typing import Iterable, NamedTuple, Sequence
 
+from reputation.errors import Conflict, Unavailable  # noqa: F401  (the port raises them)
+
 NAMESPACE = uuid.UUID("6f1c7a8e-3d0b-4a55-9a53-5e2b1a8f0c11")
 TOPIC_PREFIX = "reputation.events:"
 
@@ -40,14 +42,6 @@ class Batch(NamedTuple):
     events: Sequence[NewEvent]
     states: dict[str, tuple[int, bytes]]  # key -> (version, encoded state)
     ids: dict[str, bytes]  # event id -> digest of its canonical bytes
-
-
-class Unavailable(RuntimeError):
-    """A required service (the PostgreSQL store) cannot be reached."""
-
-
-class Conflict(RuntimeError):
-    """Another writer appended to the same stream meanwhile; nothing was written."""
 
 
 class EventStore(ABC):

@@ -19,8 +19,8 @@ import pytest
 from click.testing import CliRunner
 
 from projections import audit
-from reputation.cli import main_group
-from reputation.commands import ingest_lines
+from engine.cli import main_group
+from engine.cli.write import ingest_lines
 from tests.services import PG_URL, pg_admin
 from reputation.config import Settings, open_store
 from reputation.simulate import simulate

@@ -24,7 +24,7 @@ SCRIPT = Path(sys.executable).with_name("reputation")
 def command(path: Path) -> list[str]:
     if SCRIPT.exists():
         return [str(SCRIPT), "ingest", "--no-progress", str(path)]
-    return [sys.executable, "-c", "from reputation.cli import main; main()", "ingest", "--no-progress", str(path)]
+    return [sys.executable, "-c", "from engine.cli import main; main()", "ingest", "--no-progress", str(path)]
 
 
 def env(home: Path) -> dict:

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-CLI = [sys.executable, "-c", "from reputation.cli import main; main()"]
+CLI = [sys.executable, "-c", "from engine.cli import main; main()"]
 
 
 def run(args, home, **kw):

@@ -21,7 +21,7 @@ def run(home: Path, *args: str, input: bytes | None = None, env: dict | None = N
     if SCRIPT.exists():
         cmd = [str(SCRIPT), *args]
     else:  # not installed as a script: same entry point
-        cmd = [sys.executable, "-c", "from reputation.cli import main; main()", *args]
+        cmd = [sys.executable, "-c", "from engine.cli import main; main()", *args]
     environment = {k: v for k, v in os.environ.items() if not k.startswith("REPUTATION_")}
     environment.update({"REPUTATION_HOME": str(home), **(env or {})})
     return subprocess.run(cmd, input=input, capture_output=True, env=environment, timeout=timeout, cwd=home.parent)
@@ -271,7 +271,7 @@ def test_two_concurrent_ingests_of_the_same_file(home, tmp_path):
     path = write(tmp_path / "in.jsonl", lines)
     home.mkdir()
     cmd = [str(SCRIPT), "ingest", str(path)] if SCRIPT.exists() else [
-        sys.executable, "-c", "from reputation.cli import main; main()", "ingest", str(path)]
+        sys.executable, "-c", "from engine.cli import main; main()", "ingest", str(path)]
     environment = {k: v for k, v in os.environ.items() if not k.startswith("REPUTATION_")}
     environment["REPUTATION_HOME"] = str(home)
     procs = [subprocess.Popen(cmd, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]

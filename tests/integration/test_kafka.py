@@ -16,8 +16,8 @@ from click.testing import CliRunner
 
 from projections.ledger import from_json
 from projections.service import open_projections
-from reputation.cli import main_group
-from reputation.commands import ingest_lines
+from engine.cli import main_group
+from engine.cli.write import ingest_lines
 from reputation.config import Settings, open_store
 from tests.integration.kafka_broker import TEST_CONSUMER, Broker, free_port
 from tests.scenarios.worked_example import lines as worked_example
@@ -333,7 +333,7 @@ def test_exit_5_when_kafka_is_unset_or_unreachable(command, tmp_path, monkeypatc
 
 def test_latency_helper_measures_ingest_to_subscriber(kafka_broker, monkeypatch):
     from consumers import kafka as k
-    from consumers.latency import measure_latency
+    from engine.latency import measure_latency
 
     monkeypatch.setitem(k.CONSUMER_DEFAULTS, "session_timeout_ms", 2000)
     report = measure_latency(kafka_broker, events=800, rate=1000, freelancers=100, months=12)
@@ -354,7 +354,7 @@ def test_consume_and_relay_follow_feed_subscribers_and_stop_on_sigterm(kafka_set
     cfg = kafka_settings
     ensure_topics(cfg, [CONTRACT_EVENTS, REJECTED, SCORE_CHANGES])
     env = {**os.environ}  # REPUTATION_* of this test (kafka_settings)
-    run = [sys.executable, "-c", "from reputation.cli import main; main()"]
+    run = [sys.executable, "-c", "from engine.cli import main; main()"]
     procs = [subprocess.Popen(run + [cmd, "--follow"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
              for cmd in ("consume", "relay")]
     try:

@@ -100,7 +100,7 @@ class TestPostgresRepo(ProjectionStoreContract):
 
 
 def _reputation() -> list[str]:
-    return [sys.executable, "-c", "from reputation.cli import main; main()"]
+    return [sys.executable, "-c", "from engine.cli import main; main()"]
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from projections.rules import perk_outcome_guard
-from reputation.cli import main_group
+from engine.cli import main_group
 from reputation.ingest import ingest
 from reputation.sqlstore import SQLiteEventStore
 from reputation.store import MemoryStore

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 import pytest
 
-from reputation.cli import COMMANDS, main_group
+from engine.cli import COMMANDS, main_group
 from reputation.config import ENV_NAMES
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"

@@ -8,7 +8,8 @@ import json
 import pytest
 
 from projections.service import memory_projections
-from reputation.commands import ingest_lines
+from engine.cli import exit_code
+from engine.cli.write import ingest_lines
 from reputation.config import Settings
 from reputation.ingest import Reject
 from reputation.store import MemoryStore
@@ -81,7 +82,7 @@ def test_relay_cursor_stops_before_the_first_unacknowledged_change(history, acks
     relay = Relay(Settings(kafka="x:1"), store, proj, producer=FakeProducer(acks))
     with pytest.raises(KafkaUnavailable) as failure:
         relay.run()
-    assert failure.value.exit_code == 5 and f"cursor is at {cursor}" in failure.value.message
+    assert exit_code(failure.value) == 5 and f"cursor is at {cursor}" in str(failure.value)
     assert relay.cursor == cursor
     again = FakeProducer()
     assert Relay(Settings(kafka="x:1"), store, proj, producer=again).run().cursor == 4
@@ -109,7 +110,7 @@ def test_bootstrap_needs_configuration():
     assert bootstrap(Settings(kafka="a:1, b:2")) == ["a:1", "b:2"]
     with pytest.raises(KafkaUnavailable) as failure:
         bootstrap(Settings())
-    assert failure.value.exit_code == 5 and "REPUTATION_KAFKA" in failure.value.message
+    assert exit_code(failure.value) == 5 and "REPUTATION_KAFKA" in str(failure.value)
 
 
 def test_seen_is_bounded_and_one_line_reads_well(history):

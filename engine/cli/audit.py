@@ -21,9 +21,13 @@ from typing import Any
 import click
 import duckdb
 
-from projections import audit
-from reputation.cli import EXIT_INVALID, Failure, settings
 from reputation.config import open_store
+
+from projections import audit
+from projections.service import open_projections
+
+from engine.cli import EXIT_INVALID, Failure, settings
+from engine.cli.read import catch_up_shown
 
 TABLE_ROWS = 1000  # rows shown by the table output (use --csv or --json for more)
 _PARAM = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -54,25 +58,12 @@ def _sync(progress: bool | None) -> None:
     Path(cfg.audit_path).parent.mkdir(parents=True, exist_ok=True)
     store = open_store(cfg)
     try:
-        proj = None
+        proj = open_projections(cfg, store)
         try:
-            from projections.service import open_projections
-        except ImportError:  # the read side is not built: events and contracts only
-            open_projections = None  # type: ignore[assignment]
-        if open_projections is not None:
-            proj = open_projections(cfg, store)
-        try:
-            if proj is not None:
-                try:
-                    from projections.commands import bring_up_to_date
-
-                    bring_up_to_date(store, proj, progress)
-                except ImportError:
-                    proj.catch_up(store)
+            catch_up_shown(store, proj, progress)
             audit.sync(store, proj, cfg.audit_path, progress, catch_up=False)
         finally:
-            if proj is not None:
-                proj.close()
+            proj.close()
     except audit.AuditError as exc:
         raise Failure(str(exc), EXIT_INVALID) from None
     finally:

@@ -8,36 +8,17 @@ from pathlib import Path
 from typing import IO, Iterator
 
 import click
-import msgspec
 
 from reputation import events as ev
-from reputation.cli import EXIT_INVALID, settings
+from reputation import ingest
 from reputation.config import Settings, open_store
-from reputation.ingest import Reject, Result, ingest, now_utc
+from reputation.export import export_lines
+from reputation.ingest import Result, now_utc, write_dead_letters
 from reputation.store import EventStore
 
+from engine.cli import EXIT_INVALID, settings
+
 MAX_REPORTED = 100
-
-
-class Exported(msgspec.Struct, forbid_unknown_fields=True):
-    """One line of `reputation export`; `ingest` reads it back."""
-
-    position: int
-    recorded_at: str
-    event: ev.Event
-
-
-_exported = msgspec.json.Decoder(Exported)
-
-
-def unwrap(raw: bytes) -> bytes:
-    """An export line -> its event line; other lines unchanged."""
-    if raw.startswith(b'{"position"'):
-        try:
-            return ev.encode_event(_exported.decode(raw).event)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            return raw
-    return raw
 
 
 def outcome_guard():
@@ -48,7 +29,7 @@ def outcome_guard():
 
 
 def ingest_lines(store: EventStore, lines, **kwargs) -> Result:
-    return ingest(store, (unwrap(line) for line in lines), outcome_guard=outcome_guard(), **kwargs)
+    return ingest.ingest_lines(store, lines, outcome_guard=outcome_guard(), **kwargs)
 
 
 def _lines(stream: IO[bytes]) -> Iterator[bytes]:
@@ -61,19 +42,6 @@ def report(result: Result, out=sys.stderr, where: str = "line") -> None:
         click.echo(reject.message(where), err=True)
     if len(result.rejects) > MAX_REPORTED:
         click.echo(f"... and {len(result.rejects) - MAX_REPORTED} more rejected lines", err=True)
-
-
-def write_dead_letters(path: Path, rejects: list[Reject]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as f:
-        for r in rejects:
-            f.write(
-                json.dumps(
-                    {"line": r.line, "event_id": r.event_id, "error": r.reason,
-                     "original": r.raw.decode("utf-8", "replace")}
-                ).encode()
-                + b"\n"
-            )
 
 
 @click.command("ingest")
@@ -163,24 +131,14 @@ def export_command(start: str | None, end: str | None, out: str) -> None:
     store = open_store(settings())
     sink = sys.stdout.buffer if out == "-" else open(out, "wb")
     try:
-        for position, state in read_log(store, first - 1, last):
-            rec = ev.decode_recorded(state)
-            sink.write(msgspec.json.encode(Exported(position, rec.recorded_at, rec.event)) + b"\n")
+        for line in export_lines(store, first, last):
+            sink.write(line)
     finally:
         store.close()
         if sink is not sys.stdout.buffer:
             sink.close()
         else:
             sink.flush()
-
-
-def read_log(store: EventStore, after: int = 0, upto: int | None = None, page: int = 1000):
-    while True:
-        rows = store.read(after, page, upto)
-        if not rows:
-            return
-        yield from rows
-        after = rows[-1][0]
 
 
 @click.command("tick")

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from reputation import events as ev
-from reputation.cli import settings
+from engine.cli import settings
 from reputation.config import open_store
 from reputation.simulate import simulate
 
@@ -35,7 +35,7 @@ def _stage(label: str):
 def demo_command(freelancers: int, months: int, seed: int, drops: int) -> None:
     """Build a realistic marketplace, ingest, project, and explain the biggest score drops."""
     from projections.service import open_projections
-    from reputation.commands import ingest_lines
+    from engine.cli.write import ingest_lines
 
     cfg = settings()
     cfg.home = str(Path(cfg.home) / "demo")  # its own folder: never mixed with a real store

@@ -13,13 +13,14 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from reputation import events as ev
-from reputation.cli import EXIT_NOT_FOUND, Failure, settings
 from reputation.config import open_store
+from reputation.errors import BadRequest
 from reputation.store import EventStore
 
 from projections.rules import RULE_SETS
-from projections.service import NotFound, Projections, UnknownRules, open_projections
+from projections.service import Projections, as_time, bring_up_to_date, known_position, open_projections
+
+from engine.cli import settings
 
 console = Console()
 
@@ -32,60 +33,38 @@ def engine(catch_up: bool = True, progress: bool | None = None) -> Iterator[tupl
     proj = open_projections(cfg, store)
     try:
         if catch_up:
-            bring_up_to_date(store, proj, progress)
+            catch_up_shown(store, proj, progress)
         yield store, proj
-    except NotFound as exc:
-        raise Failure(str(exc), EXIT_NOT_FOUND) from None
-    except UnknownRules as exc:
-        raise Failure(str(exc), 2) from None
     finally:
         proj.close()
         store.close()
 
 
-def bring_up_to_date(store: EventStore, proj: Projections, progress: bool | None = None) -> int:
+def catch_up_shown(store: EventStore, proj: Projections, progress: bool | None = None) -> int:
+    """`bring_up_to_date` with a progress bar when it is long and stderr is a terminal."""
     behind = store.max_position() - proj.position
-    if behind <= 0:
-        return 0
     show = progress if progress is not None else (behind > 20_000 and sys.stderr.isatty())
-    if not show:
-        return proj.catch_up(store)
+    if behind <= 0 or not show:
+        return bring_up_to_date(store, proj)
     from rich.progress import Progress
 
     with Progress(console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("projecting", total=behind)
-        start = proj.position
-        return proj.catch_up(store, lambda pos, last: bar.update(task, completed=pos - start))
+        return bring_up_to_date(store, proj, lambda done, total: bar.update(task, completed=done))
 
 
 def parse_time_opt(text: str | None, name: str) -> int | None:
-    if text is None:
-        return None
     try:
-        return ev.parse_time(ev.canonical_time(text, name))
-    except ValueError as exc:
+        return as_time(text, name)
+    except BadRequest as exc:
         raise click.BadParameter(str(exc), param_hint=name) from None
 
 
 def parse_known(text: str | None, store: EventStore) -> int | None:
-    """`@N` is a log position; a timestamp means the last position recorded by then."""
-    if text is None:
-        return None
-    if text.startswith("@"):
-        try:
-            return int(text[1:])
-        except ValueError:
-            raise click.BadParameter("write a log position as @N", param_hint="--known-at") from None
-    when = ev.canonical_time(text, "--known-at")
-    lo, hi = 0, store.max_position()
-    while lo < hi:  # recorded_at grows with the position
-        mid = (lo + hi + 1) // 2
-        (_, data), = store.read(mid - 1, 1)
-        if ev.decode_recorded(data).recorded_at <= when:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
+    try:
+        return known_position(text, store)
+    except BadRequest as exc:
+        raise click.BadParameter(str(exc), param_hint="--known-at") from None
 
 
 def check_rules(name: str | None) -> None:
@@ -128,7 +107,7 @@ def project_command(follow: bool, interval: float, rebuild: bool, progress: bool
             proj.rebuild()
             click.echo("projections dropped; replaying the log (the ledger is rebuilt with the same change ids)")
         started = time.perf_counter()
-        done = bring_up_to_date(store, proj, progress)
+        done = catch_up_shown(store, proj, progress)
         elapsed = time.perf_counter() - started
         rate = f" ({done / elapsed:,.0f} events/s)" if done and elapsed > 0 else ""
         click.echo(f"projected {done} events{rate}; position @{proj.position}, ledger seq {proj.max_seq()}")

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from reputation.cli import settings
+from engine.cli import settings
 from reputation.config import Settings, open_store
 
 from consumers.kafka import DEFAULT_PARTITIONS, StopSignal, check_reachable

@@ -78,7 +78,7 @@ def _baseline_app(path: str):
 
 
 def bench_ingest(lines: list[bytes], home: Path, baseline_events: int) -> tuple[Figure, object, float]:
-    from reputation.commands import ingest_lines
+    from engine.cli.write import ingest_lines
 
     store = open_store(Settings(home=str(home)))
     t0 = time.perf_counter()
@@ -217,7 +217,7 @@ def bench_audit(store, proj, home: Path) -> Figure | None:
 
 def bench_relay(kafka: str) -> list[Figure]:
     try:
-        from consumers.latency import measure_latency, measure_relay
+        from engine.latency import measure_latency, measure_relay
     except ImportError:
         return []
     fast = measure_relay(kafka, batch=1000)
@@ -245,7 +245,7 @@ def run(events: int = 20_000, kafka: str | None = None, small: int = 5_000, echo
         echo(f"  rebuild {rebuild.value:,.0f} events/s")
         small_home = home / "small"
         small_lines = lines[: min(small, len(lines))]
-        from reputation.commands import ingest_lines
+        from engine.cli.write import ingest_lines
         from projections.service import Projections
         from projections.store import sqlite_repo
 
@@ -273,7 +273,7 @@ def run(events: int = 20_000, kafka: str | None = None, small: int = 5_000, echo
 @click.option("--json", "as_json", is_flag=True, help="A list of {name, value, unit, baseline, baseline_value, ratio}.")
 def bench_command(events: int, as_json: bool) -> None:
     """Run the benchmark suite: each figure next to its naive path, in the same run."""
-    from reputation.cli import settings
+    from engine.cli import settings
 
     cfg = settings()
     figures = run(events, cfg.kafka, echo=(lambda s: None) if as_json else (lambda s: click.echo(s, err=True)))

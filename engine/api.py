@@ -59,7 +59,7 @@ class ContractScore(msgspec.Struct):
     leaves_windows: dict[str, str] | None
 
 
-class Score(msgspec.Struct):
+class Score(msgspec.Struct, omit_defaults=True):
     """A freelancer's JSS and feedback score at a cut (`reputation score --json`)."""
 
     freelancer_id: str
@@ -94,7 +94,7 @@ class Cause(msgspec.Struct):
     text: str
 
 
-class Counterfactual(msgspec.Struct):
+class Counterfactual(msgspec.Struct, omit_defaults=True):
     contract_id: str
     outcome: str
     jss_without: float | None

@@ -35,3 +35,21 @@ def lines(base_day: int = 1) -> list[bytes]:
     add(type="PrivateFeedbackSubmitted", occurred_at=t(base_day + 4, 1), contract_id="X1", by="client", recommend=9)
     add(type="PublicFeedbackSubmitted", occurred_at=t(base_day + 5), contract_id="X1", by="freelancer", stars=5.0)
     return out
+
+
+def copies(freelancers: int) -> list[bytes]:
+    """`freelancers` copies of the worked example, each with its own ids (f-0, f-1, ...)."""
+    import json
+
+    out = []
+    for i in range(freelancers):
+        for raw in lines():
+            e = json.loads(raw)
+            e["event_id"] = f"{e['event_id']}-{i}"
+            for k in ("contract_id", "continues", "client_id"):
+                if k in e:
+                    e[k] = f"{e[k]}-{i}"
+            if "freelancer_id" in e:
+                e["freelancer_id"] = f"f-{i}"
+            out.append(json.dumps(e).encode())
+    return out

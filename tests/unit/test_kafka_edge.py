@@ -121,32 +121,3 @@ def test_seen_is_bounded_and_one_line_reads_well(history):
     last = proj.ledger_after(3, 1)[0]
     line = one_line(last)
     assert "f-cathy" in line and "JSS 100 -> 75 (-25)" in line and "change 50.0" in line
-
-
-def test_relay_continues_when_another_projector_got_ahead(tmp_path):
-    from projections.service import open_projections
-    from reputation.config import open_store
-    from tests.integration.test_kafka import marketplace
-
-    cfg = Settings(home=str(tmp_path), kafka="x:1")
-    store = open_store(cfg)
-    history = marketplace(3)
-    ingest_lines(store, history[:50])
-    opened = []
-
-    def reopen():
-        opened.append(open_projections(cfg, store))
-        return opened[-1]
-
-    producer = FakeProducer()
-    relay = Relay(cfg, store, open_projections(cfg, store), producer=producer, reopen=reopen)
-    assert relay.run_once() == 4
-    ingest_lines(store, history[50:])
-    other = open_projections(cfg, store)  # `reputation project --follow` in another process
-    assert other.catch_up(store) == 100
-    ingest_lines(store, marketplace(4)[150:])
-    assert relay.run_once() == 12 and len(opened) == 1  # the relay's projector was stale
-    assert [json.loads(v)["seq"] for *_, v, _ in producer.sent] == list(range(1, 17))
-    other.close()
-    relay.proj.close()
-    store.close()

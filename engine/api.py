@@ -26,7 +26,14 @@ from reputation.ingest import Result as _IngestResult
 from reputation.store import EventStore
 
 from projections.ledger import ScoreChange
-from projections.service import Projections, as_time, bring_up_to_date, known_position, open_projections
+from projections.service import (
+    Projections,
+    as_time,
+    bring_up_to_date,
+    default_as_of,
+    known_position,
+    open_projections,
+)
 
 AUDIENCES = ("trust", "freelancer")
 
@@ -210,18 +217,18 @@ class Engine:
     def score(self, freelancer_id: str, *, as_of: str | None = None, known_at: str | None = None,
               rules: str | None = None, audience: str = "trust") -> Score:
         self.project()
-        out = self.projections.score(freelancer_id, as_of=as_time(as_of, "as_of"),
-                                     known_at=known_position(known_at, self.store), rules=rules,
-                                     audience=_audience(audience))
+        known = known_position(known_at, self.store)
+        out = self.projections.score(freelancer_id, as_of=default_as_of(as_time(as_of, "as_of"), known, self.store),
+                                     known_at=known, rules=rules, audience=_audience(audience))
         return msgspec.convert(out, Score)
 
     def explain(self, freelancer_id: str, *, start: str, end: str | None = None, known_at: str | None = None,
                 rules: str | None = None, audience: str = "trust") -> Explanation:
         self.project()
         t1 = as_time(start, "start")
-        t2 = as_time(end, "end") if end is not None else self.projections.clock
-        out = self.projections.explain(freelancer_id, t1, t2, known_position(known_at, self.store),  # type: ignore[arg-type]
-                                       rules, _audience(audience))
+        known = known_position(known_at, self.store)
+        t2 = as_time(end, "end") if end is not None else (default_as_of(None, known, self.store) or self.projections.clock)
+        out = self.projections.explain(freelancer_id, t1, t2, known, rules, _audience(audience))  # type: ignore[arg-type]
         return msgspec.convert(out, Explanation)
 
     def history(self, freelancer_id: str) -> list[ScoreChange]:
@@ -230,7 +237,8 @@ class Engine:
 
     def client(self, client_id: str, *, as_of: str | None = None, known_at: str | None = None) -> ClientScore:
         self.project()
-        out = self.projections.client(client_id, as_time(as_of, "as_of"), known_position(known_at, self.store))
+        known = known_position(known_at, self.store)
+        out = self.projections.client(client_id, default_as_of(as_time(as_of, "as_of"), known, self.store), known)
         return msgspec.convert(out, ClientScore)
 
     def audit(self, sql: str, params: dict[str, Any] | None = None) -> Table:

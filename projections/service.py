@@ -57,7 +57,10 @@ def known_position(text: str | None, store: EventStore) -> int | None:
             return int(text[1:])
         except ValueError:
             raise BadRequest("write a log position as @N") from None
-    when = ev.canonical_time(text, "--known-at")
+    try:
+        when = ev.canonical_time(text, "--known-at")
+    except ValueError as exc:
+        raise BadRequest(f"{exc}; or a log position written @N") from None
     lo, hi = 0, store.max_position()
     while lo < hi:  # recorded_at grows with the position
         mid = (lo + hi + 1) // 2
@@ -67,6 +70,27 @@ def known_position(text: str | None, store: EventStore) -> int | None:
         else:
             hi = mid - 1
     return lo
+
+
+def clock_known_at(store: EventStore, known: int) -> int:
+    """The engine clock as the log stood at position `known`: what the engine showed then.
+
+    A scan of the log prefix (the clock is the latest occurred_at or ClockAdvanced.to)."""
+    from reputation.export import read_log
+
+    clock = -INF
+    for _, data in read_log(store, 0, known, page=5000):
+        e = ev.decode_recorded(data).event
+        at = max(e.at, ev.parse_time(e.to)) if isinstance(e, ev.ClockAdvanced) else e.at
+        clock = max(clock, at)
+    return clock
+
+
+def default_as_of(as_of: int | None, known: int | None, store: EventStore) -> int | None:
+    """No --as-of: the engine clock, as known at K when K is given."""
+    if as_of is not None or known is None:
+        return as_of
+    return clock_known_at(store, known)
 
 
 def bring_up_to_date(store: EventStore, proj: "Projections", progress: Callable[[int, int], None] | None = None) -> int:
@@ -165,6 +189,8 @@ class Projections:
 
     def explain(self, freelancer_id: str, t1: int, t2: int, known_at: int | None = None,
                 rules: str | None = None, audience: str = "trust") -> dict:
+        if t1 > t2:
+            raise BadRequest(f"--from {ev.format_time(t1)} is after --to {ev.format_time(t2)}")
         _, contracts, flags = self._freelancer(freelancer_id)
         known = INF if known_at is None else known_at
         result = explain(contracts, flags, t1, t2, known, rules_named(rules))
@@ -211,8 +237,8 @@ def open_projections(settings: Settings, store: EventStore | None = None) -> Pro
         return Projections(postgres_repo(owner.sql.datastore), owns_connection=not shared)  # type: ignore[union-attr]
     from projections.store import sqlite_repo
 
-    Path(settings.home).mkdir(parents=True, exist_ok=True)
-    return Projections(sqlite_repo(str(Path(settings.home) / "projections.sqlite")))
+    Path(settings.projections_path).parent.mkdir(parents=True, exist_ok=True)
+    return Projections(sqlite_repo(settings.projections_path))
 
 
 def memory_projections() -> Projections:
@@ -280,7 +306,8 @@ def score_json(freelancer_id: str, s: Score, known_at: int | None, clock: int, a
     if s.at > clock:
         out["note"] = (
             f"as_of is after the engine clock ({ev.format_time(clock) if clock > -INF else 'no events yet'}): "
-            "answered with what is known now; events and deadlines after the clock are not in it"
+            "answered with the events known now (none after the clock); deadlines up to as_of (feedback "
+            "windows ending, contracts leaving a window, rule switches) are applied"
         )
     return out
 

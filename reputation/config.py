@@ -7,6 +7,7 @@ from pathlib import Path
 
 import msgspec
 
+from reputation.errors import BadRequest, NotFound
 from reputation.store import EventStore
 
 ENV_HOME = "REPUTATION_HOME"
@@ -15,6 +16,8 @@ ENV_KAFKA = "REPUTATION_KAFKA"
 ENV_TOPIC_PREFIX = "REPUTATION_TOPIC_PREFIX"
 ENV_AUDIT_DB = "REPUTATION_AUDIT_DB"
 ENV_NAMES = (ENV_HOME, ENV_STORE, ENV_KAFKA, ENV_TOPIC_PREFIX, ENV_AUDIT_DB)
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+SQLITE_URL = "sqlite:///"
 
 
 class Settings(msgspec.Struct, kw_only=True):
@@ -39,11 +42,30 @@ class Settings(msgspec.Struct, kw_only=True):
 
     @property
     def is_postgres(self) -> bool:
-        return self.store.startswith(("postgresql://", "postgres://"))
+        return self.store.startswith(POSTGRES_SCHEMES)
 
     @property
     def sqlite_path(self) -> str:
+        """The SQLite event store: HOME/events.sqlite, or the file of a sqlite:///PATH URL."""
+        if self.store.startswith(SQLITE_URL):
+            return self.store[len(SQLITE_URL):]  # sqlite:///rel/path, sqlite:////abs/path
         return str(Path(self.home) / "events.sqlite")
+
+    @property
+    def projections_path(self) -> str:
+        """The SQLite projection store: next to the SQLite event store."""
+        return str(Path(self.sqlite_path).with_name("projections.sqlite"))
+
+    def check(self) -> None:
+        """Refuse a store setting that is not one of the accepted forms (never guess)."""
+        ok = self.store == "sqlite" or self.is_postgres or (
+            self.store.startswith(SQLITE_URL) and len(self.store) > len(SQLITE_URL)
+        )
+        if not ok:
+            raise BadRequest(
+                f"{ENV_STORE} / --store {self.store!r} is not a store: use `sqlite` (HOME/events.sqlite), "
+                "`sqlite:///path/to/events.sqlite` or `postgresql://user@host:port/db`"
+            )
 
     @property
     def audit_path(self) -> str:
@@ -53,17 +75,20 @@ class Settings(msgspec.Struct, kw_only=True):
         return self.topic_prefix + name
 
 
-def open_store(settings: Settings) -> EventStore:
-    """The event store named by the settings (SQLite file by default)."""
+def open_store(settings: Settings, *, create: bool = True) -> EventStore:
+    """The event store named by the settings (SQLite file by default).
+
+    With `create=False` (the read commands) a SQLite store that does not exist yet is not
+    created: NotFound names the file, so a mistyped home is not mistaken for an empty store."""
+    settings.check()
     if settings.is_postgres:
         from reputation.sqlstore import PostgresEventStore
 
         return PostgresEventStore(settings.store, schema=settings.pg_schema)
-    if settings.store not in ("sqlite", "", None) and not settings.store.startswith("sqlite"):
-        raise ValueError(
-            f"REPUTATION_STORE must be `sqlite` or a postgresql:// URL, not {settings.store!r}"
-        )
     from reputation.sqlstore import SQLiteEventStore
 
-    Path(settings.home).mkdir(parents=True, exist_ok=True)
-    return SQLiteEventStore(settings.sqlite_path)
+    path = Path(settings.sqlite_path)
+    if not create and not path.exists():
+        raise NotFound(f"no event store at {path} (home {settings.home}): ingest events first, or give --home / --store")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SQLiteEventStore(str(path))

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from reputation import errors
+from reputation import config, errors
 from reputation.config import Settings
 
 EXIT_USAGE = 2
@@ -93,24 +93,74 @@ def _version() -> str:
         return "unknown"
 
 
+# (option, Settings field, environment variable, help): accepted before the command and after it
+STORE_OPTIONS = (
+    ("--home", "home", config.ENV_HOME, "Folder of the embedded stores [default ./.reputation]."),
+    ("--store", "store", config.ENV_STORE, "`sqlite`, `sqlite:///path/events.sqlite` or a postgresql://user@host:port/db URL."),
+    ("--kafka", "kafka", config.ENV_KAFKA, "Kafka bootstrap servers host:port,..."),
+    ("--topic-prefix", "topic_prefix", config.ENV_TOPIC_PREFIX, "Prefix of the Kafka topic names."),
+    ("--audit-db", "audit_db", config.ENV_AUDIT_DB, "DuckDB audit file [default HOME/audit.duckdb]."),
+)
+
+
+def _late(flag: str, field: str, env: str, help: str) -> click.Option:
+    """The same option after the command (`score f-1 --home X`): it overrides the group's."""
+
+    def keep(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            setattr(ctx.find_root().obj, field, value)
+
+    return click.Option([flag], default=None, expose_value=False, callback=keep, help=f"{help} [{env}]")
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        command: click.Command = getattr(importlib.import_module(module), attr)
+        if not getattr(command, "_late_options", False):
+            command.params.extend(_late(*option) for option in STORE_OPTIONS)
+            command._late_options = True  # type: ignore[attr-defined]  # added once per process
+        return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except errors.EngineError as exc:  # the edge: a typed error becomes an exit code
+            raise Failure(str(exc), exit_code(exc)) from None
+
+
+def _version() -> str:
+    try:
+        return version("reputation-engine")
+    except PackageNotFoundError:  # running from a source tree that was not installed
+        return "unknown"
+
+
+def _store_options(f: Any) -> Any:
+    for flag, field, env, help in reversed(STORE_OPTIONS):
+        f = click.option(flag, field, envvar=env, default=None, help=f"{help} [{env}]")(f)
+    return f
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(_version(), "--version", prog_name="reputation")
-@click.option("--home", envvar="REPUTATION_HOME", default=None, help="Folder of the embedded stores [REPUTATION_HOME, default ./.reputation].")
-@click.option("--store", envvar="REPUTATION_STORE", default=None, help="`sqlite` or a postgresql://user@host:port/db URL [REPUTATION_STORE].")
-@click.option("--kafka", envvar="REPUTATION_KAFKA", default=None, help="Kafka bootstrap servers host:port,... [REPUTATION_KAFKA].")
-@click.option("--topic-prefix", envvar="REPUTATION_TOPIC_PREFIX", default=None, help="Prefix of the Kafka topic names [REPUTATION_TOPIC_PREFIX].")
-@click.option("--audit-db", envvar="REPUTATION_AUDIT_DB", default=None, help="DuckDB audit file [REPUTATION_AUDIT_DB, default HOME/audit.duckdb].")
+@_store_options
 @click.option("-v", "--verbose", count=True, help="Log what the engine does to stderr (-v info, -vv debug).")
 @click.pass_context
-def main_group(ctx: click.Context, home: str | None, store: str | None, kafka: str | None, topic_prefix: str | None,
-               audit_db: str | None, verbose: int) -> None:
+def main_group(ctx: click.Context, verbose: int, **options: str | None) -> None:
     """Event-sourced reputation engine: Job Success Scores you can replay, time-travel and explain."""
     if verbose:
         logging.basicConfig(
             level=logging.DEBUG if verbose > 1 else logging.INFO,
             format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr,
         )
-    ctx.obj = Settings.from_env(home=home, store=store, kafka=kafka, topic_prefix=topic_prefix, audit_db=audit_db)
+    ctx.obj = Settings.from_env(**options)
 
 
 def settings() -> Settings:

@@ -10,26 +10,30 @@ from contextlib import contextmanager
 from typing import Iterator
 
 import click
+import msgspec
 from rich.console import Console
-from rich.table import Table
 
 from reputation.config import open_store
-from reputation.errors import BadRequest
+from reputation.errors import BadRequest, NotFound
 from reputation.store import EventStore
 
 from projections.rules import RULE_SETS
-from projections.service import Projections, as_time, bring_up_to_date, known_position, open_projections
+from projections.service import Projections, as_time, bring_up_to_date, default_as_of, known_position, open_projections
 
 from engine.cli import settings
-
-console = Console()
-
+from engine.cli.render import num, plural, print_explain, print_history, print_score, restated
 
 @contextmanager
-def engine(catch_up: bool = True, progress: bool | None = None) -> Iterator[tuple[EventStore, Projections]]:
-    """The store and projections, brought up to date (with a progress bar when it is long)."""
+def engine(catch_up: bool = True, progress: bool | None = None, reading: bool = True) -> Iterator[tuple[EventStore, Projections]]:
+    """The store and projections, brought up to date (with a progress bar when it is long).
+
+    `reading`: a missing or empty store is NotFound naming where it looked (never created)."""
     cfg = settings()
-    store = open_store(cfg)
+    store = open_store(cfg, create=not reading)
+    if reading and store.max_position() == 0:
+        store.close()
+        where = "the PostgreSQL store" if cfg.is_postgres else cfg.sqlite_path
+        raise NotFound(f"the event store at {where} is empty (home {cfg.home}): ingest events first, or give --home / --store")
     proj = open_projections(cfg, store)
     try:
         if catch_up:
@@ -72,10 +76,6 @@ def check_rules(name: str | None) -> None:
         raise click.UsageError(f"unknown rule set {name!r}; known: {', '.join(RULE_SETS)}")
 
 
-def _num(x) -> str:
-    return "null" if x is None else (f"{x:g}" if isinstance(x, float) else str(x))
-
-
 common = [
     click.option("--as-of", default=None, help="Valid time T (RFC 3339); default: the engine clock."),
     click.option("--known-at", default=None, help="Transaction time K: RFC 3339 or a log position @N; default: all."),
@@ -102,7 +102,7 @@ def project_command(follow: bool, interval: float, rebuild: bool, progress: bool
     if follow:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.append(1))
-    with engine(catch_up=False) as (store, proj):
+    with engine(catch_up=False, reading=False) as (store, proj):
         if rebuild:
             proj.rebuild()
             click.echo("projections dropped; replaying the log (the ledger is rebuilt with the same change ids)")
@@ -129,34 +129,12 @@ def score_command(freelancer_id: str, as_of: str | None, known_at: str | None, r
     check_rules(rules)
     t = parse_time_opt(as_of, "--as-of")
     with engine() as (store, proj):
-        out = proj.score(freelancer_id, t, parse_known(known_at, store), rules, audience)
+        known = parse_known(known_at, store)
+        out = proj.score(freelancer_id, default_as_of(t, known, store), known, rules, audience)
     if as_json:
         click.echo(json.dumps(out))
         return
     print_score(out)
-
-
-def print_score(out: dict) -> None:
-    jss = out["jss"]
-    shown = f"{jss}%" if jss is not None else f"hidden ({out['jss_hidden_reason']}; exact {_num(out['jss_exact'])})"
-    console.print(
-        f"[bold]{out['freelancer_id']}[/] as of {out['as_of']} (known at {out['known_at']}), rules {out['rules']}: "
-        f"JSS [bold]{shown}[/] from the {out['jss_window_months']}-month window, feedback score "
-        f"{_num(out['feedback_score'])}"
-    )
-    if "note" in out:
-        console.print(f"[yellow]note:[/] {out['note']}")
-    c = out["counted"]
-    console.print(f"{c['window_months']}-month window: {c['contracts']} counted contracts: {c['positive']} positive, {c['neutral']} neutral, {c['negative']} negative (weight {c['weight']:g})")
-    table = Table("contract", "client", "outcome", "weight", "closed", "leaves 6/12/24 months", "why")
-    for k in out["contracts"]:
-        lw = k["leaves_windows"] or {}
-        table.add_row(
-            k["contract_id"], k["client_id"], (k["outcome"] or "-") + ("" if k["counted"] else " (not counted)"),
-            f"{k['weight']:g}", (k["closed_at"] or "open")[:10],
-            " / ".join(v[:10] for v in lw.values()) if lw else "-", "; ".join(k["why"]),
-        )
-    console.print(table)
 
 
 @click.command("client")
@@ -167,14 +145,15 @@ def client_command(client_id: str, as_of: str | None, known_at: str | None, as_j
     """A client's score: freelancers' public stars about the client, weighted by what it paid."""
     t = parse_time_opt(as_of, "--as-of")
     with engine() as (store, proj):
-        out = proj.client(client_id, t, parse_known(known_at, store))
+        known = parse_known(known_at, store)
+        out = proj.client(client_id, default_as_of(t, known, store), known)
     if as_json:
         click.echo(json.dumps(out))
     else:
-        console.print(
-            f"[bold]{out['client_id']}[/] as of {out['as_of']}: client score {_num(out['client_score'])} over "
-            f"{out['contracts']} contracts with {out['freelancers']} freelancers"
-            + (" [red](flagged)[/]" if out["flagged"] else "")
+        click.echo(
+            f"{out['client_id']} as of {out['as_of']}: client score {num(out['client_score'])} over "
+            f"{plural(out['contracts'], 'contract')} with {plural(out['freelancers'], 'freelancer')}"
+            + (" (flagged)" if out["flagged"] else "")
         )
 
 
@@ -191,44 +170,23 @@ def explain_command(freelancer_id: str, start: str, end: str | None, known_at: s
     check_rules(rules)
     t1 = parse_time_opt(start, "--from")
     with engine() as (store, proj):
-        t2 = parse_time_opt(end, "--to") if end else proj.clock
-        out = proj.explain(freelancer_id, t1, t2, parse_known(known_at, store), rules, audience)  # type: ignore[arg-type]
+        known = parse_known(known_at, store)
+        t2 = parse_time_opt(end, "--to") if end else (default_as_of(None, known, store) or proj.clock)
+        out = proj.explain(freelancer_id, t1, t2, known, rules, audience)  # type: ignore[arg-type]
     if as_json:
         click.echo(json.dumps(out))
     else:
         print_explain(out)
 
 
-def print_explain(out: dict) -> None:
-    a, b = out["from"], out["to"]
-
-    def shown(s: dict) -> str:
-        return f"{s['jss']}%" if s["jss"] is not None else f"no JSS shown ({s['jss_hidden_reason']})"
-
-    console.print(
-        f"[bold]{out['freelancer_id']}[/]: JSS {shown(a)} on {a['as_of'][:10]} -> {shown(b)} on {b['as_of'][:10]} "
-        f"(exact {_num(a['jss_exact'])} -> {_num(b['jss_exact'])}, change {out['jss_delta']:+g})"
-    )
-    for c in out["causes"]:
-        delta = f"{c['jss_delta']:+.2f}" if c["jss_delta"] else "  0.00"
-        console.print(f"  {c['at'][:19]}  {delta:>7}  [cyan]{c['kind']}[/]  {c['text']}")
-    for cf in out["counterfactuals"]:
-        leaves = next((k["leaves_windows"] for k in b["contracts"] if k["contract_id"] == cf["contract_id"]), None)
-        when = f"; it leaves the {b['jss_window_months']}-month window on {leaves[str(b['jss_window_months'])][:10]}" if leaves and b["jss_window_months"] else ""
-        console.print(
-            f"  what if {cf['contract_id']} ({cf['outcome']}) were not there: JSS {_num(cf['jss_without'])}; "
-            f"neutral: {_num(cf['jss_if_neutral'])}; positive: {_num(cf['jss_if_positive'])}{when}"
-        )
-
-
 @click.command("history")
 @click.argument("freelancer_id")
 @click.option("--audience", type=click.Choice(["trust", "freelancer"]), default="trust", help="freelancer: causes without private answers.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per ledger entry.")
-def history_command(freelancer_id: str, audience: str, as_json: bool) -> None:
-    """The freelancer's score-change ledger."""
+@click.option("--all", "show_all", is_flag=True, help="Also the entries that late events restated (marked).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per ledger entry (with restated_by).")
+def history_command(freelancer_id: str, audience: str, show_all: bool, as_json: bool) -> None:
+    """The freelancer's score-change ledger: the current history, or every entry with --all."""
     from projections.explain import redact
-    from projections.ledger import to_json
 
     with engine() as (_, proj):
         changes = proj.history(freelancer_id)
@@ -236,16 +194,10 @@ def history_command(freelancer_id: str, audience: str, as_json: bool) -> None:
         for ch in changes:
             for c in ch.causes:
                 c.text = redact(c.text)
+    replaced = restated(changes)
     if as_json:
         for ch in changes:
-            click.echo(to_json(ch).decode())
+            if show_all or ch.seq not in replaced:
+                click.echo(json.dumps({**msgspec.to_builtins(ch), "restated_by": replaced.get(ch.seq)}))
         return
-    table = Table("seq", "effective", "@pos", "rules", "JSS", "feedback", "causes")
-    for ch in changes:
-        table.add_row(
-            str(ch.seq), ch.effective_at[:19], str(ch.position), ch.rules,
-            f"{_num(ch.jss_before)} -> {_num(ch.jss_after)}",
-            f"{_num(ch.feedback_before)} -> {_num(ch.feedback_after)}",
-            "; ".join(c.text for c in ch.causes),
-        )
-    console.print(table)
+    print_history(changes, replaced, show_all)

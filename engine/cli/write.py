@@ -12,6 +12,7 @@ import click
 from reputation import events as ev
 from reputation import ingest
 from reputation.config import Settings, open_store
+from reputation.errors import InvalidInput
 from reputation.export import export_lines
 from reputation.ingest import Result, now_utc, write_dead_letters
 from reputation.store import EventStore
@@ -141,6 +142,18 @@ def export_command(start: str | None, end: str | None, out: str) -> None:
             sink.flush()
 
 
+def engine_clock(cfg: Settings, store: EventStore) -> int:
+    """The engine clock: the latest occurred_at or ClockAdvanced.to of the log."""
+    from projections.service import bring_up_to_date, open_projections
+
+    proj = open_projections(cfg, store)
+    try:
+        bring_up_to_date(store, proj)
+        return proj.clock
+    finally:
+        proj.close()
+
+
 @click.command("tick")
 @click.option("--to", "to", required=True, help="RFC 3339 time the engine clock moves to.")
 def tick_command(to: str) -> None:
@@ -149,9 +162,17 @@ def tick_command(to: str) -> None:
         when = ev.canonical_time(to, "--to")
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--to") from None
-    line = ev.encode_event(ev.ClockAdvanced(event_id="clock:" + when, occurred_at=when, to=when))
-    store = open_store(settings())
+    event_id = "clock:" + when
+    line = ev.encode_event(ev.ClockAdvanced(event_id=event_id, occurred_at=when, to=when))
+    cfg = settings()
+    store = open_store(cfg)
     try:
+        clock = engine_clock(cfg, store)
+        if ev.parse_time(when) <= clock and not store.load_digests([event_id]):
+            raise InvalidInput(
+                f"the engine clock is already at {ev.format_time(clock)}: `tick --to {when}` would not move it "
+                "(the clock only moves forward)"
+            )
         result = ingest_lines(store, [line])
     finally:
         store.close()

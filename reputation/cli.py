@@ -22,7 +22,7 @@ EXIT_UNAVAILABLE = 5
 # command name -> "module:attribute"; imported only when the command runs
 COMMANDS = {
     "demo": "reputation.demo:demo_command",
-    "simulate": "reputation.simulate:simulate_command",
+    "simulate": "engine.simulate.command:simulate_command",
     "ingest": "reputation.commands:ingest_command",
     "export": "reputation.commands:export_command",
     "tick": "reputation.commands:tick_command",

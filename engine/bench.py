@@ -46,7 +46,7 @@ def _p99(values: list[float]) -> float:
 
 
 def _lines(events: int, seed: int = 11) -> list[bytes]:
-    from reputation.simulate import simulate
+    from engine.simulate import simulate
 
     freelancers = max(4, events // 130)  # ~130 events per freelancer over 84 months
     out = []

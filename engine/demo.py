@@ -17,7 +17,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from reputation import events as ev
 from engine.cli import settings
 from reputation.config import open_store
-from reputation.simulate import simulate
+from engine.simulate import simulate
 
 console = Console()
 

@@ -50,7 +50,7 @@ class RelayReport(NamedTuple):
 
 
 def _events(freelancers: int, months: int, seed: int) -> Iterable[bytes]:
-    from reputation.simulate import simulate
+    from engine.simulate import simulate
 
     return simulate(freelancers, months, seed)
 

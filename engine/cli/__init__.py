@@ -33,7 +33,7 @@ EXIT_CODES: tuple[tuple[type[errors.EngineError], int], ...] = (
 # command name -> "module:attribute"; imported only when the command runs
 COMMANDS = {
     "demo": "engine.demo:demo_command",
-    "simulate": "reputation.simulate:simulate_command",
+    "simulate": "engine.simulate.command:simulate_command",
     "ingest": "engine.cli.write:ingest_command",
     "export": "engine.cli.write:export_command",
     "tick": "engine.cli.write:tick_command",

@@ -1,4 +1,4 @@
-"""The Kafka commands: `relay`, `consume`, `subscribe` (registered lazily by reputation.cli)."""
+"""The Kafka commands: `relay`, `consume`, `subscribe` (registered lazily by engine.cli)."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from engine.cli import main_group
 from engine.cli.write import ingest_lines
 from tests.services import PG_URL, pg_admin
 from reputation.config import Settings, open_store
-from reputation.simulate import simulate
+from engine.simulate import simulate
 from tests.scenarios import worked_example
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from reputation.ingest import ingest
-from reputation.simulate import simulate
+from engine.simulate import simulate
 from reputation.sqlstore import PostgresEventStore, SQLiteEventStore
 from reputation.store import MemoryStore
 

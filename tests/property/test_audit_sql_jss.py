@@ -24,7 +24,7 @@ from projections import audit
 from projections.rules import INF, RULE_SETS, Cut, evaluate, in_force, round_half_up
 from reputation import events as ev
 from engine.cli.write import ingest_lines
-from reputation.simulate import simulate
+from engine.simulate import simulate
 from reputation.store import MemoryStore
 from projections.replay import fold  # the full-replay reference
 from tests.property.histories import histories

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from reputation import events as ev
 from engine.cli import settings
+from engine.cli.render import restated
 from reputation.config import open_store
 from engine.simulate import simulate
 
@@ -86,42 +87,49 @@ def demo_command(freelancers: int, months: int, seed: int, drops: int) -> None:
     console.print(f"3. projected {done:,} events into scores and the ledger ({dt:.1f} s{rate}); "
                   f"engine clock {ev.format_time(proj.clock)}; ledger has {proj.max_seq():,} score changes")
 
-    # 4. the largest drops, explained the way a trust team reads them
-    changes = []
+    # 4. the largest drops of the current history (entries a late event restated are not
+    #    today's history), explained the way a trust team reads them
+    changes: list = []
     seq = 0
-    while True:
-        batch = proj.ledger_after(seq, 5000)
-        if not batch:
-            break
-        changes.extend(c for c in batch if c.jss_before is not None and c.jss_after is not None)
+    while batch := proj.ledger_after(seq, 5000):
+        changes.extend(batch)
         seq = batch[-1].seq
+    replaced = restated(changes)
     # mature histories only (the last four years): early drops of a two-contract record say little
     mature = ev.format_time(ev.parse_time(end) - 4 * 365 * ev.DAY)
-    worst = sorted(
-        (c for c in changes if c.effective_at >= mature),
+    candidates = sorted(
+        (c for c in changes if c.seq not in replaced and c.effective_at >= mature
+         and c.jss_before is not None and c.jss_after is not None and c.jss_after < c.jss_before),
         key=lambda c: (c.jss_after - c.jss_before, c.seq),
     )
-    shown: set[str] = set()
     console.rule("4. the largest JSS drops, explained")
-    for ch in worst:
+    shown: set[str] = set()
+    for ch in candidates:
         if len(shown) >= drops:
             break
-        if ch.freelancer_id in shown or ch.jss_after >= ch.jss_before:
+        if ch.freelancer_id in shown:
             continue
-        shown.add(ch.freelancer_id)
         at = ev.parse_time(ch.effective_at)
         out = proj.explain(ch.freelancer_id, at - 1, at)
+        before, after = out["from"], out["to"]
+        if before["jss"] is None or after["jss"] is None or after["jss"] >= before["jss"]:
+            continue  # not a drop as the engine sees it now
+        shown.add(ch.freelancer_id)
+        window = after["jss_window_months"]
         console.print(
-            f"\n[bold]{ch.freelancer_id}[/]: JSS {ch.jss_before} -> [bold red]{ch.jss_after}[/] on "
-            f"{ch.effective_at[:10]} (rules {ch.rules}); feedback score {ch.feedback_after}"
+            f"\n[bold]{ch.freelancer_id}[/]: JSS {before['jss']} -> [bold red]{after['jss']}[/] on "
+            f"{ch.effective_at[:10]} (rules {ch.rules}; the {window}-month window sets the score); "
+            f"feedback score {ch.feedback_after}"
         )
-        for c in ch.causes:  # the ledger's own causes (a late event's restatement included)
-            delta = f"{c.jss_delta:+7.2f}" if c.jss_delta is not None else "       "
-            console.print(f"   {c.at[:10]} {delta}  [cyan]{c.kind}[/]  {c.text}")
-        for cf in out["counterfactuals"][:3]:
+        for c in out["causes"]:
+            delta = f"{c['jss_delta']:+7.2f}" if c["jss_delta"] else "       "
+            console.print(f"   {c['at'][:10]} {delta}  [cyan]{c['kind']}[/]  {c['text']}")
+        current = after["jss_exact"] or 0
+        ranked = sorted(out["counterfactuals"], key=lambda cf: -abs((cf["jss_without"] or 0) - current))
+        for cf in ranked[:3]:
+            alt = f"; if it were neutral {_n(cf['jss_if_neutral'])}" if cf["outcome"] != "neutral" else ""
             console.print(
-                f"   without {cf['contract_id']} ({cf['outcome']}) the JSS would be {_n(cf['jss_without'])}; "
-                f"if it were neutral {_n(cf['jss_if_neutral'])}"
+                f"   without {cf['contract_id']} ({cf['outcome']}) the JSS would be {_n(cf['jss_without'])}{alt}"
             )
     if not shown:
         console.print("no JSS drop in this marketplace (try another --seed)")
@@ -152,7 +160,7 @@ def demo_command(freelancers: int, months: int, seed: int, drops: int) -> None:
     store.close()
 
     console.rule("try next")
-    h = f"--home {home}"
+    h = f"--home {home.resolve()}"
     for cmd in [
         f"reputation {h} score {example}",
         f"reputation {h} score {example} --as-of 2020-02-29T00:00:00Z --rules jss-2020 --json",

@@ -159,7 +159,9 @@ def bench_rebuild(store, home: Path, baseline) -> tuple[Figure, object, Figure]:
 def bench_point_queries(store, proj, label: str, samples: int = 200) -> list[Figure]:
     from projections.replay import fold
     from projections.explain import explain
-    from projections.rules import Cut, evaluate
+    from reputation.outcome import Cut
+
+    from projections.rules.score import evaluate
 
     fids = proj.freelancers()
     rnd = random.Random(5)

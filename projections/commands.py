@@ -18,8 +18,9 @@ from reputation.cli import EXIT_NOT_FOUND, Failure, settings
 from reputation.config import open_store
 from reputation.store import EventStore
 
-from projections.rules import RULE_SETS
-from projections.service import NotFound, Projections, UnknownRules, open_projections
+from reputation.rulesets import UnknownRules, rule_set
+
+from projections.service import NotFound, Projections, open_projections
 
 console = Console()
 
@@ -89,8 +90,11 @@ def parse_known(text: str | None, store: EventStore) -> int | None:
 
 
 def check_rules(name: str | None) -> None:
-    if name is not None and name not in RULE_SETS:
-        raise click.UsageError(f"unknown rule set {name!r}; known: {', '.join(RULE_SETS)}")
+    if name is not None:
+        try:
+            rule_set(name)
+        except UnknownRules as exc:
+            raise click.UsageError(str(exc)) from None
 
 
 def _num(x) -> str:

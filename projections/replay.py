@@ -9,8 +9,11 @@ from typing import Iterable
 
 from reputation import contract as ct
 from reputation import events as ev
+from reputation.clock import INF
+from reputation.outcome import Cut
+from reputation.rulesets import RuleSet
 
-from projections.rules import INF, Cut, RuleSet, Score, evaluate
+from projections.rules.score import Score, evaluate
 
 
 def fold(rows: Iterable[tuple[int, bytes]], known: int = INF, until: int = INF):

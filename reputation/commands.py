@@ -40,15 +40,8 @@ def unwrap(raw: bytes) -> bytes:
     return raw
 
 
-def outcome_guard():
-    """The perk rule 'never when it would lower the score' needs the rule sets."""
-    from projections.rules import perk_outcome_guard
-
-    return perk_outcome_guard
-
-
 def ingest_lines(store: EventStore, lines, **kwargs) -> Result:
-    return ingest(store, (unwrap(line) for line in lines), outcome_guard=outcome_guard(), **kwargs)
+    return ingest(store, (unwrap(line) for line in lines), **kwargs)
 
 
 def _lines(stream: IO[bytes]) -> Iterator[bytes]:

@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from reputation import clock
 from reputation import events as ev
 from reputation.cli import settings
 from reputation.config import open_store
@@ -168,9 +169,7 @@ def _n(x) -> str:
 
 
 def _end_of(start: str, months: int) -> str:
-    from projections.rules import window_exit
-
-    return ev.format_time(window_exit(ev.parse_time(start), months) - ev.DAY)
+    return clock.format_time(clock.to_micros(clock.add_months(clock.to_datetime(clock.parse_time(start)), months)))
 
 
 def _last_time(store) -> int:

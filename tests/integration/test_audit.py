@@ -498,7 +498,7 @@ def test_worked_example_through_the_sql_jss(populated):
 
 def test_month_end_windows_clamp_like_add_months(tmp_path):
     """`closed_at + INTERVAL N MONTH` clamps the 31st to the month's last day, like rules.md."""
-    from projections.rules import window_exit
+    from projections.rules.windows import window_exit
     from reputation import events as ev
 
     con = duckdb.connect()

@@ -20,7 +20,6 @@ from reputation.store import MemoryStore
 from projections.ledger import to_json
 from projections.projector import Projector
 from projections.replay import fold
-from projections.rules import perk_outcome_guard
 from projections.service import Projections
 from projections.store import MemoryRepo, postgres_repo, sqlite_repo
 
@@ -39,7 +38,7 @@ def ledger_of(repo) -> list[bytes]:
 @pytest.fixture(scope="module")
 def reference(market):
     store = MemoryStore()
-    assert not ingest(store, market, outcome_guard=perk_outcome_guard, recorded_at="2026-01-01T00:00:00Z").rejects
+    assert not ingest(store, market, recorded_at="2026-01-01T00:00:00Z").rejects
     repo = MemoryRepo()
     Projections(repo).catch_up(store, batch=10**6)
     return store, ledger_of(repo)

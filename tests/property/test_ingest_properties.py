@@ -16,7 +16,6 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from projections.rules import perk_outcome_guard
 from reputation.cli import main_group
 from reputation.ingest import ingest
 from reputation.sqlstore import SQLiteEventStore
@@ -238,7 +237,7 @@ def snapshot(store: MemoryStore):
 def test_one_corrupted_line_leaves_the_store_unchanged(data, lines, kind):
     store = MemoryStore()
     k = data.draw(st.integers(0, len(lines)), label="prefix")
-    first = ingest(store, lines[:k], outcome_guard=perk_outcome_guard)
+    first = ingest(store, lines[:k])
     assert first.rejects == []
     before = snapshot(store)
     rest = list(lines[k:])
@@ -287,7 +286,7 @@ def test_one_corrupted_line_leaves_the_store_unchanged(data, lines, kind):
         where = data.draw(st.integers(max(0, j + 1 - k), len(rest)), label="at")
         rest.insert(where, json.dumps(copy).encode())
 
-    result = ingest(store, rest, outcome_guard=perk_outcome_guard, first_line=k + 1)
+    result = ingest(store, rest, first_line=k + 1)
     assert k + 1 + where in [r.line for r in result.rejects], (kind, [r.message() for r in result.rejects])
     assert not result.written and result.accepted == 0
     assert snapshot(store) == before
@@ -302,6 +301,6 @@ def test_one_corrupted_line_leaves_the_store_unchanged(data, lines, kind):
 def test_the_generated_histories_are_valid(lines):
     """The strategy itself: its histories are accepted whole (else the properties prove little)."""
     store = MemoryStore()
-    result = ingest(store, lines, outcome_guard=perk_outcome_guard)
+    result = ingest(store, lines)
     assert result.rejects == [], [r.message() for r in result.rejects]
     assert store.max_position() == len(lines)

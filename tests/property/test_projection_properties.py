@@ -8,13 +8,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reputation import events as ev
+from reputation.clock import INF
 from reputation.ingest import ingest
+from reputation.outcome import Cut
+from reputation.rulesets import RULE_SETS
 from reputation.store import MemoryStore
 
 from projections.explain import explain
 from projections.projector import Freelancer, Entry, Projector, fb_hundredths
 from projections.replay import clock_at, fold, reference_score
-from projections.rules import INF, RULE_SETS, Cut, perk_outcome_guard
 from projections.store import MemoryRepo
 
 from tests.property.histories import histories
@@ -24,7 +26,7 @@ SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[Heal
 
 def log_of(lines: list[bytes]) -> list[tuple[int, bytes]]:
     store = MemoryStore()
-    ingest(store, lines, skip_invalid=True, outcome_guard=perk_outcome_guard, recorded_at="2026-01-01T00:00:00Z")
+    ingest(store, lines, skip_invalid=True, recorded_at="2026-01-01T00:00:00Z")
     return store.read(0, 10**9)
 
 
@@ -95,7 +97,7 @@ def test_summaries_at_t_k_equal_full_replay_of_the_prefix(lines, data):
         contracts = list(repo.load_contracts(f.contracts).values())
         client_flags = {k2: v.flags for k2, v in repo.load_clients(sorted({c.client for c in contracts})).items()}
         ts = data.draw(st.integers(ev.parse_time("2019-08-01T00:00:00Z"), ev.parse_time("2027-01-01T00:00:00Z")), label="T")
-        from projections.rules import evaluate
+        from projections.rules.score import evaluate
 
         got = evaluate(contracts, client_flags, Cut(ts, INF, k), rules)
         ref = reference_score(rows, fid, ts, k, rules)

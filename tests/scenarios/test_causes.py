@@ -17,7 +17,6 @@ from typing import Callable, NamedTuple
 
 import pytest
 
-from projections.rules import perk_outcome_guard
 from projections.service import memory_projections
 from reputation.ingest import ingest
 from tests.scenarios import worked_example
@@ -315,7 +314,7 @@ def test_window_exit_is_recorded_when_tick_passes_it():
     proj = memory_projections_of(store)
     exit_at = "2019-07-16T10:00:00Z"
     assert not [ch for ch in proj.history(F) if ch.effective_at == exit_at]
-    assert ingest(store, [tick], outcome_guard=perk_outcome_guard).accepted == 1
+    assert ingest(store, [tick]).accepted == 1
     proj.catch_up(store)
     (ch,) = [ch for ch in proj.history(F) if ch.effective_at == exit_at]
     assert (ch.jss_before, ch.jss_after, ch.position) == (50, 100, store.max_position())
@@ -362,7 +361,7 @@ def test_late_event_is_recorded_when_it_arrives_effective_at_its_occurred_at():
     known_before = store.max_position()
     late = json.dumps({"type": "PrivateFeedbackSubmitted", "event_id": "late-1", "occurred_at": "2019-02-05T00:00:00Z",
                        "contract_id": "L", "by": "client", "recommend": 3}).encode()
-    assert ingest(store, [late], outcome_guard=perk_outcome_guard).accepted == 1
+    assert ingest(store, [late]).accepted == 1
     proj.catch_up(store)
     changes = [ch for ch in proj.history(F) if ch.position == store.max_position()]
     assert [(ch.effective_at, ch.jss_before, ch.jss_after) for ch in changes] == [("2019-02-05T00:00:00Z", 100, 60)]
@@ -393,7 +392,7 @@ def test_late_contract_settling_before_the_clock_is_recorded_at_its_deadline():
     proj = memory_projections_of(store)
     late = Market(prefix="late").contract("N", closed=d("2019-03-01"), opened=d("2019-02-01"), client="k-2",
                                           reason="freelancer_unresponsive")
-    assert ingest(store, late.log_lines(), outcome_guard=perk_outcome_guard).accepted == 3
+    assert ingest(store, late.log_lines()).accepted == 3
     proj.catch_up(store)
     new = [ch for ch in proj.history(F) if ch.position > len(m.lines)]
     assert [(ch.effective_at, ch.jss_before, ch.jss_after) for ch in new] == [("2019-03-15T00:00:00Z", 100, 60)]

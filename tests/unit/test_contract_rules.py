@@ -12,7 +12,6 @@ from typing import Callable
 
 import pytest
 
-from projections.rules import perk_outcome_guard
 from reputation.ingest import ingest
 from reputation.store import MemoryStore
 from tests.write_side import History, line, t
@@ -22,7 +21,7 @@ W = 14  # days: feedback window, bonus window, edit windows
 
 def run(lines, store=None, **kw):
     store = store if store is not None else MemoryStore()
-    return store, ingest(store, lines, outcome_guard=perk_outcome_guard, **kw)
+    return store, ingest(store, lines, **kw)
 
 
 def assert_accepted(lines, store=None):

@@ -515,17 +515,11 @@ def test_simulation_progress_reaches_one_and_reruns_identically():
 
 
 def test_engine_accepts_the_whole_simulation():
-    try:
-        from reputation.ingest import ingest
-        from reputation.store import MemoryStore
-    except ImportError as exc:  # pragma: no cover - the engine is written in parallel
-        pytest.skip(f"engine ingest not available: {exc}")
-    try:
-        from projections.rules import perk_outcome_guard
-    except ImportError:  # pragma: no cover
-        perk_outcome_guard = None
+    from reputation.ingest import ingest
+    from reputation.store import MemoryStore
+
     lines = list(simulate(12, 84, seed=2))
-    result = ingest(MemoryStore(), lines, outcome_guard=perk_outcome_guard)
+    result = ingest(MemoryStore(), lines)
     assert [r.message() for r in result.rejects[:5]] == []
     assert result.written and result.accepted == len(lines)
     assert any(b"top_rated_perk" in x for x in lines)

@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+from eventsourcing.persistence import IntegrityError
 
 from reputation.ingest import ingest
 from reputation.simulate import simulate
@@ -67,7 +68,7 @@ class ProjectionStoreContract:
         Projector(repo).run(rows)
         stale = Projector(MemoryRepo())  # another projector that thinks it is at 0
         stale.repo = repo
-        with pytest.raises(Exception):
+        with pytest.raises(IntegrityError):
             stale.run(rows)  # same positions again: the tracking record refuses, nothing written
         assert repo.meta().position == 300
         assert len(ledger_of(repo)) == len({c.change_id for c in repo.ledger_after(0, 10**9)})

@@ -3,7 +3,7 @@ ledger macro `jss_as_of` against the projection service.
 
 `jss_sql(ts, rules, known)` is an independent implementation of rules.md in SQL over the
 `events` table; here it must give, for every freelancer, exactly what
-`projections.rules.score.evaluate` gives on a full replay of the same log: displayed JSS, exact
+`projections.rules.score.evaluate` gives on a batch replay of the same log: displayed JSS, exact
 value, window, visibility and feedback score, under each rule set, at instants chosen to be
 hard (rule switches, settle times and window exits to the microsecond, equal instants).
 """
@@ -29,7 +29,7 @@ from reputation.rulesets import RULE_SETS, in_force
 from reputation.commands import ingest_lines
 from reputation.simulate import simulate
 from reputation.store import MemoryStore
-from projections.replay import fold  # the full-replay reference
+from projections.replay import fold  # the Python side: a batch fold of the log
 from tests.property.histories import histories
 
 RULES = [None, *RULE_SETS]  # None: the rule set in force at ts

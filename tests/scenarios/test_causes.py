@@ -256,8 +256,12 @@ def test_one_sided_reveal_changes_only_the_feedback_score_in_explain():
     revealed_day_14(m)
     out = project(m).explain(F, micros(d("2019-02-01")), micros(d("2019-03-01")))
     (cause,) = out["causes"]
+    assert (cause["at"], cause["kind"], cause["contract_id"]) == ("2019-02-15T06:00:00Z", "feedback_revealed", "S")
     assert (cause["feedback_before"], cause["feedback_after"]) == (5.0, 4.8)
-    assert "S" in cause["text"]
+    # the JSS did not move: exact, displayed, and over the whole explained span
+    assert (cause["jss_before"], cause["jss_after"], cause["jss_delta_exact"]) == (100.0, 100.0, "0")
+    assert (cause["jss_shown_before"], cause["jss_shown_after"]) == (100, 100)
+    assert (out["from"]["jss"], out["to"]["jss"], out["jss_delta_exact"]) == (100, 100, "0")
 
 
 def test_one_sided_reveal_is_named_as_a_reveal():
@@ -265,9 +269,10 @@ def test_one_sided_reveal_is_named_as_a_reveal():
     revealed_day_14(m)
     proj = project(m)
     (ch,) = [ch for ch in proj.history(F) if ch.effective_at == "2019-02-15T06:00:00Z"]
-    assert any(c.kind == "feedback_revealed" or "reveal" in c.text for c in ch.causes), ch.causes
+    assert [(c.kind, c.contract_id) for c in ch.causes] == [("feedback_revealed", "S")]
+    assert (ch.jss_before, ch.jss_after, ch.feedback_before, ch.feedback_after) == (100, 100, 5.0, 4.8)
     out = proj.explain(F, micros(d("2019-02-01")), micros(d("2019-03-01")))
-    assert any(c["kind"] == "feedback_revealed" or "reveal" in c["text"] for c in out["causes"]), out["causes"]
+    assert [(c["kind"], c["contract_id"]) for c in out["causes"]] == [("feedback_revealed", "S")]
 
 
 def test_freelancer_audience_explain_hides_private_end_reason_and_recommend():

@@ -23,15 +23,14 @@ import msgspec
 
 from reputation import contract as ct
 from reputation import events as ev
-
-from projections.ledger import Cause, ScoreChange
-from projections.rules.score import Score, evaluate, half_up
-from projections.rules.windows import WINDOWS, window_exit
 from reputation.clock import INF
 from reputation.outcome import Cut
 from reputation.rulesets import SWITCHES
 
 from projections.cache import Archive, Cache, archive_of
+from projections.ledger import Cause, ScoreChange
+from projections.rules.score import Score, evaluate, half_up
+from projections.rules.windows import WINDOWS, window_exit
 from projections.timeline import INERT, Happening, contract_happenings, deadlines_at, describe, flag_happenings, happenings
 
 

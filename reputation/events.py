@@ -15,8 +15,9 @@ from typing import Annotated, Literal, Union, get_args
 
 import msgspec
 
-# The times of events: callers read them as `ev.parse_time`, `ev.DAY`, ... (kept importable here).
-from reputation.clock import DAY, EPOCH, MICROS, format_time, parse_time  # noqa: F401
+# parse_time / format_time are the catalogue's own; DAY and MICROS stay importable as
+# `ev.DAY`, `ev.MICROS` for the many callers that read event times with them.
+from reputation.clock import DAY, MICROS, format_time, parse_time  # noqa: F401
 
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 # RFC 3339 with a mandatory offset, at most microseconds.

@@ -29,8 +29,6 @@ from reputation.config import Settings
 from reputation.ingest import Reject, ingest_lines
 from reputation.store import Conflict, EventStore
 
-from projections.rules import perk_outcome_guard
-
 from consumers.kafka import (
     CONTRACT_EVENTS,
     DEFAULT_PARTITIONS,
@@ -168,7 +166,7 @@ class Consumer:
         if lines:
             for attempt in range(CONFLICT_RETRIES):
                 try:
-                    result = ingest_lines(self.store, lines, skip_invalid=True, outcome_guard=perk_outcome_guard)
+                    result = ingest_lines(self.store, lines, skip_invalid=True)
                     break
                 except Conflict:  # another writer appended meanwhile: check again
                     if attempt == CONFLICT_RETRIES - 1:

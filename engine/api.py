@@ -196,12 +196,10 @@ class Engine:
         """Append event lines, all or nothing (or the good ones with `skip_invalid`).
 
         Raises InvalidInput listing the rejects when a line is bad and nothing was written."""
-        from projections.rules import perk_outcome_guard
         from reputation.ingest import ingest_lines
 
         raw = (line.encode() if isinstance(line, str) else line for line in lines)
-        result: _IngestResult = ingest_lines(self.store, raw, skip_invalid=skip_invalid,
-                                             outcome_guard=perk_outcome_guard)
+        result: _IngestResult = ingest_lines(self.store, raw, skip_invalid=skip_invalid)
         out = Ingested(result.accepted, result.duplicates, len(result.rejects), result.written,
                        result.positions, [r.message() for r in result.rejects])
         if result.rejects and not skip_invalid:

@@ -78,7 +78,7 @@ def _baseline_app(path: str):
 
 
 def bench_ingest(lines: list[bytes], home: Path, baseline_events: int) -> tuple[Figure, object, float]:
-    from engine.cli.write import ingest_lines
+    from reputation.ingest import ingest_lines
 
     store = open_store(Settings(home=str(home)))
     t0 = time.perf_counter()
@@ -159,7 +159,9 @@ def bench_rebuild(store, home: Path, baseline) -> tuple[Figure, object, Figure]:
 def bench_point_queries(store, proj, label: str, samples: int = 200) -> list[Figure]:
     from projections.replay import fold
     from projections.explain import explain
-    from projections.rules import Cut, evaluate
+    from reputation.outcome import Cut
+
+    from projections.rules.score import evaluate
 
     fids = proj.freelancers()
     rnd = random.Random(5)
@@ -245,7 +247,7 @@ def run(events: int = 20_000, kafka: str | None = None, small: int = 5_000, echo
         echo(f"  rebuild {rebuild.value:,.0f} events/s")
         small_home = home / "small"
         small_lines = lines[: min(small, len(lines))]
-        from engine.cli.write import ingest_lines
+        from reputation.ingest import ingest_lines
         from projections.service import Projections
         from projections.store import sqlite_repo
 

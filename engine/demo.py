@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from reputation import clock
 from reputation import events as ev
 from engine.cli import settings
 from engine.cli.render import restated
@@ -36,7 +37,7 @@ def _stage(label: str):
 def demo_command(freelancers: int, months: int, seed: int, drops: int) -> None:
     """Build a realistic marketplace, ingest, project, and explain the biggest score drops."""
     from projections.service import open_projections
-    from engine.cli.write import ingest_lines
+    from reputation.ingest import ingest_lines
 
     cfg = settings()
     cfg.home = str(Path(cfg.home) / "demo")  # its own folder: never mixed with a real store
@@ -176,9 +177,7 @@ def _n(x) -> str:
 
 
 def _end_of(start: str, months: int) -> str:
-    from projections.rules import window_exit
-
-    return ev.format_time(window_exit(ev.parse_time(start), months) - ev.DAY)
+    return clock.format_time(clock.to_micros(clock.add_months(clock.to_datetime(clock.parse_time(start)), months)))
 
 
 def _last_time(store) -> int:

@@ -22,7 +22,7 @@ import time
 import uuid
 from typing import Iterable, NamedTuple
 
-from engine.cli.write import ingest_lines
+from reputation.ingest import ingest_lines
 from reputation.config import Settings, open_store
 
 

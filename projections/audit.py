@@ -36,8 +36,10 @@ import duckdb
 import msgspec
 import pyarrow as pa
 
-from projections import rules as R
+from reputation.clock import INF
 from reputation.events import format_time
+from reputation.outcome import LONG_TERM
+from reputation.rulesets import NEGATIVE_REASONS, RULE_SETS
 from reputation.store import EventStore
 
 TABLES_VERSION = 1  # the layout of the tables: a change rebuilds the file from the log
@@ -162,8 +164,8 @@ def _ts_literal(micros: int) -> str:
 
 def _rule_sets_sql() -> str:
     rows = []
-    for r in R.RULE_SETS.values():
-        starts = "NULL" if r.starts <= -R.INF else _ts_literal(r.starts)
+    for r in RULE_SETS.values():
+        starts = "NULL" if r.starts <= -INF else _ts_literal(r.starts)
         windows = "[" + ", ".join(str(w) for w in r.windows) + "]"
         rows.append(
             f"('{r.name}', {starts}, {windows}, {r.neutral_reasons}, {r.weighted}, "
@@ -182,16 +184,16 @@ def _rule_sets_sql() -> str:
 def _in_force_sql() -> str:
     cases = " ".join(
         f"WHEN ts::TIMESTAMPTZ >= {_ts_literal(r.starts)} THEN '{r.name}'"
-        for r in sorted(R.RULE_SETS.values(), key=lambda r: -r.starts)
-        if r.starts > -R.INF
+        for r in sorted(RULE_SETS.values(), key=lambda r: -r.starts)
+        if r.starts > -INF
     )
-    first = min(R.RULE_SETS.values(), key=lambda r: r.starts).name
+    first = min(RULE_SETS.values(), key=lambda r: r.starts).name
     return f"CASE {cases} ELSE '{first}' END"
 
 
-_NEGATIVE = ", ".join(f"'{r}'" for r in sorted(R.NEGATIVE_REASONS))
-_LONG_TERM_US = R.LONG_TERM  # 90 days in microseconds
-_ALL_RULES = "[" + ", ".join(f"'{n}'" for n in R.RULE_SETS) + "]"
+_NEGATIVE = ", ".join(f"'{r}'" for r in sorted(NEGATIVE_REASONS))
+_LONG_TERM_US = LONG_TERM  # 90 days in microseconds
+_ALL_RULES = "[" + ", ".join(f"'{n}'" for n in RULE_SETS) + "]"
 
 # The contract columns as of a cut, from `events` (used by `contracts` and by the macros).
 # `{where}` filters the events; the result has one row per contract.
@@ -354,8 +356,8 @@ CREATE OR REPLACE MACRO contract_assessments(ts, rules := NULL, known := NULL) A
 WITH chosen AS (
     SELECT CASE WHEN rules IS NULL THEN [rules_in_force(ts)]
                 WHEN rules = 'all' THEN {_ALL_RULES}
-                WHEN rules IN {tuple(R.RULE_SETS)} THEN [rules]
-                ELSE error('unknown rule set ' || rules || ' (known: {", ".join(R.RULE_SETS)})')
+                WHEN rules IN {tuple(RULE_SETS)} THEN [rules]
+                ELSE error('unknown rule set ' || rules || ' (known: {", ".join(RULE_SETS)})')
            END AS names
 ),
 rs AS (SELECT * FROM rule_sets WHERE name IN (SELECT unnest(names) FROM chosen)),

@@ -12,8 +12,12 @@ from fractions import Fraction
 from typing import NamedTuple
 
 from reputation import contract as ct
+from reputation.clock import INF
+from reputation.outcome import Cut
+from reputation.rulesets import RuleSet
 
-from projections.rules import INF, Cache, Cut, RuleSet, Score, evaluate
+from projections.cache import Cache
+from projections.rules.score import Score, evaluate
 from projections.timeline import INERT, Happening, describe, happenings
 
 

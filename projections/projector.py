@@ -23,9 +23,14 @@ import msgspec
 
 from reputation import contract as ct
 from reputation import events as ev
+from reputation.clock import INF
+from reputation.outcome import Cut
+from reputation.rulesets import SWITCHES
 
+from projections.cache import Archive, Cache, archive_of
 from projections.ledger import Cause, ScoreChange
-from projections.rules import INF, SWITCHES, WINDOWS, Archive, Cache, Cut, Score, archive_of, evaluate, half_up, window_exit
+from projections.rules.score import Score, evaluate, half_up
+from projections.rules.windows import WINDOWS, window_exit
 from projections.timeline import INERT, Happening, contract_happenings, deadlines_at, describe, flag_happenings, happenings
 
 

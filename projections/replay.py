@@ -1,6 +1,10 @@
-"""The full-replay reference: fold the whole log (prefix) from scratch, no summaries kept.
+"""Batch replay: fold the log (prefix) from scratch, no summaries, caches or archives kept.
 
-Tests compare the projector and the per-freelancer summaries against this.
+It uses the same fold (`reputation.contract.apply`) and the same rules (`evaluate`) as the
+projector, so comparing the two proves that the incremental path (stored summaries, late
+events, deadlines, caches, archives) equals the batch one, not that the rules are right.
+The independent references for the rules are the hand-worked tables (tests/unit/test_rules.py,
+tests/scenarios) and the SQL implementation of the audit database (`jss_sql`).
 """
 
 from __future__ import annotations
@@ -9,8 +13,11 @@ from typing import Iterable
 
 from reputation import contract as ct
 from reputation import events as ev
+from reputation.clock import INF
+from reputation.outcome import Cut
+from reputation.rulesets import RuleSet
 
-from projections.rules import INF, Cut, RuleSet, Score, evaluate
+from projections.rules.score import Score, evaluate
 
 
 def fold(rows: Iterable[tuple[int, bytes]], known: int = INF, until: int = INF):
@@ -37,7 +44,7 @@ def fold(rows: Iterable[tuple[int, bytes]], known: int = INF, until: int = INF):
     return by_freelancer, flags
 
 
-def reference_score(rows: list[tuple[int, bytes]], freelancer_id: str, at: int, known: int = INF,
+def batch_score(rows: list[tuple[int, bytes]], freelancer_id: str, at: int, known: int = INF,
                     rules: RuleSet | None = None) -> Score | None:
     by_freelancer, flags = fold(rows, known, at)
     if freelancer_id not in by_freelancer:

@@ -11,31 +11,27 @@ from pathlib import Path
 from typing import Callable
 
 from reputation import events as ev
+from reputation.clock import INF
 from reputation.config import Settings
 from reputation.errors import BadRequest, NotFound
+from reputation.outcome import Cut, flagged_at
+from reputation.rulesets import RuleSet, rule_set
 from reputation.store import EventStore
 
-from projections import rules as rs
 from projections.explain import Explained, explain, redact
 from projections.ledger import ScoreChange
 from projections.projector import Projector, exact_float
-from projections.rules import INF, Cut, Score, client_score, evaluate, round_half_up, window_exit
+from projections.rules.score import Score, client_score, evaluate, round_half_up
+from projections.rules.windows import window_exit
 from projections.store import MemoryRepo, ReadRepo
 
 BATCH = 2000
 log = logging.getLogger("projections")
 
 
-class UnknownRules(BadRequest):
-    """A rule set name that is not one of RULE_SETS (the message lists them)."""
-
-
-def rules_named(name: str | None) -> rs.RuleSet | None:
-    if name is None:
-        return None
-    if name not in rs.RULE_SETS:
-        raise UnknownRules(f"unknown rule set {name!r}; known: {', '.join(rs.RULE_SETS)}")
-    return rs.RULE_SETS[name]
+def rules_named(name: str | None) -> RuleSet | None:
+    """None: the rule set in force at the cut; a wrong name raises UnknownRules."""
+    return None if name is None else rule_set(name)
 
 
 def as_time(text: str | None, name: str) -> int | None:
@@ -182,7 +178,7 @@ class Projections:
             "known_at": known_label(known_at),
             "client_score": _two(value),
             "client_score_exact": None if value is None else float(value),
-            "flagged": rs.flagged_at(flags.flags if flags else [], cut),
+            "flagged": flagged_at(flags.flags if flags else [], cut),
             "contracts": sum(1 for c in contracts if cut.sees(c.opened_at, c.opened_pos)),
             "freelancers": len({c.freelancer for c in contracts if cut.sees(c.opened_at, c.opened_pos)}),
         }

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 
 from reputation import contract as ct
 from reputation.sqlstore import Sql
@@ -83,7 +83,7 @@ class MemoryRepo(ReadRepo):
 
     def commit(self, changes: Changes) -> None:
         if changes.meta.position <= self._meta.position:  # as the tracking recorder: exactly once
-            raise RuntimeError(f"position {changes.meta.position} was already committed")
+            raise IntegrityError(f"position {changes.meta.position} was already committed")
         self.contracts.update({k: _enc.encode(v) for k, v in changes.contracts.items()})
         self.freelancers.update({k: _enc.encode(v) for k, v in changes.freelancers.items()})
         self.clients.update({k: _enc.encode(v) for k, v in changes.clients.items()})

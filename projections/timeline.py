@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from typing import Iterable, NamedTuple
 
+from reputation.clock import INF
 from reputation.contract import FEEDBACK_WINDOW, Contract
+from reputation.rulesets import SWITCHES
 
-from projections.rules import INF, SWITCHES, WINDOWS, Assessment, Score, window_exit
+from projections.rules.score import Score
+from projections.rules.windows import WINDOWS, Assessment, window_exit
 
 
 class Happening(NamedTuple):

@@ -8,12 +8,10 @@ same summaries and looks at them as of any (valid time, position). One fold, two
 
 from __future__ import annotations
 
-from typing import Callable
-
 import msgspec
 
 from reputation import events as ev
-from reputation.events import DAY
+from reputation.clock import DAY
 
 FEEDBACK_WINDOW = 14 * DAY
 EDIT_WINDOW = 14 * DAY
@@ -198,11 +196,6 @@ def apply_client(k: Client, e: ev.ClientEvent, at: int, pos: int = 0) -> None:
 
 
 # -- the rules of events.md ------------------------------------------------------
-
-# Given (contract, freelancer, event, at) -> None or raise RuleBroken. Injected by the
-# composition root: it needs the rule sets' outcome, which live in `projections`.
-PerkPolicy = Callable[[Contract, "Freelancer", ev.FeedbackRemoved, int], None]
-
 
 def check_opened(e: ev.ContractOpened, existing: Contract | None, continued: Contract | None) -> None:
     if existing is not None:

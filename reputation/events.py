@@ -10,13 +10,14 @@ content always encodes to the same bytes (idempotency compares those bytes).
 from __future__ import annotations
 
 import re
-import time as _time
-from functools import lru_cache
-from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal, Union, get_args
 
 import msgspec
+
+# parse_time / format_time are the catalogue's own; DAY and MICROS stay importable as
+# `ev.DAY`, `ev.MICROS` for the many callers that read event times with them.
+from reputation.clock import DAY, MICROS, format_time, parse_time  # noqa: F401
 
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 # RFC 3339 with a mandatory offset, at most microseconds.
@@ -41,33 +42,8 @@ Reason = Literal[
     "client_unresponsive",
     "other",
 ]
-REASONS: tuple[str, ...] = Reason.__args__  # type: ignore[attr-defined]
+REASONS: tuple[str, ...] = get_args(Reason)
 SCHEMA_VERSIONS = (1,)
-
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-MICROS = 1_000_000
-DAY = 86_400 * MICROS
-
-
-@lru_cache(maxsize=1 << 16)  # an event's time is read several times on its way in
-def parse_time(text: str) -> int:
-    """RFC 3339 text -> integer microseconds since the epoch (UTC)."""
-    dt = datetime.fromisoformat(text.replace("z", "Z").replace("t", "T", 1))
-    if dt.tzinfo is None:
-        raise ValueError(f"timestamp {text!r} has no offset")
-    delta = dt - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * MICROS + delta.microseconds
-
-
-def format_time(micros: int) -> str:
-    """Integer microseconds since the epoch -> canonical UTC RFC 3339 text."""
-    seconds, us = divmod(micros, MICROS)
-    if 0 <= seconds < 253402300800:  # years 1970..9999: the fast path
-        text = "%04d-%02d-%02dT%02d:%02d:%02d" % _time.gmtime(seconds)[:6]
-    else:  # (%Y would not pad years below 1000)
-        dt = EPOCH + timedelta(seconds=seconds)
-        text = "%04d-%02d-%02dT%02d:%02d:%02d" % (dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second)
-    return text + (".%06dZ" % us if us else "Z")
 
 
 def _looks_canonical(text: str) -> bool:
@@ -230,21 +206,7 @@ ContractEvent = Union[
 ]
 ClientEvent = Union[ClientFlagged, ClientUnflagged]
 Event = Union[ContractEvent, ClientEvent, ClockAdvanced]
-EVENT_TYPES: tuple[type[Base], ...] = (
-    ContractOpened,
-    ScopeChanged,
-    PaymentMade,
-    PaymentRefunded,
-    ContractClosed,
-    PublicFeedbackSubmitted,
-    PrivateFeedbackSubmitted,
-    FeedbackEditAllowed,
-    PublicFeedbackRevised,
-    FeedbackRemoved,
-    ClientFlagged,
-    ClientUnflagged,
-    ClockAdvanced,
-)
+EVENT_TYPES: tuple[type[Base], ...] = get_args(Event)  # the union flattens, in order
 TYPE_NAMES = tuple(t.__name__ for t in EVENT_TYPES)
 BY_NAME: dict[str, type[Base]] = {t.__name__: t for t in EVENT_TYPES}
 

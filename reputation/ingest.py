@@ -18,6 +18,7 @@ import msgspec
 from reputation import contract as ct
 from reputation import events as ev
 from reputation.export import unwrap
+from reputation.outcome import check_perk_outcome
 from reputation.store import Batch, Conflict, EventStore, NewEvent, digest
 
 PREFETCH = 20_000  # lines decoded before their state is fetched in bulk
@@ -42,10 +43,6 @@ class Result(NamedTuple):
     positions: tuple[int, int] | None  # first and last position written
     written: bool
 
-
-# The perk policy: (contract, at) -> None, or raise RuleBroken when the contract's outcome
-# at that moment is positive. Injected (it needs the rule sets of `projections`).
-OutcomeGuard = Callable[[ct.Contract, int], None]
 
 _STATE_TYPES = {"contract": ct.Contract, "client": ct.Client, "freelancer": ct.Freelancer}
 _decoders = {k: msgspec.msgpack.Decoder(t) for k, t in _STATE_TYPES.items()}
@@ -105,9 +102,8 @@ def _keys_of(e: ev.Event) -> list[str]:
 class Checker:
     """Checks events one by one against a WriteModel and records what to write."""
 
-    def __init__(self, store: EventStore, outcome_guard: OutcomeGuard | None = None):
+    def __init__(self, store: EventStore):
         self.model = WriteModel(store)
-        self.outcome_guard = outcome_guard
         self.new_events: list[NewEvent] = []
         self.duplicates = 0
         self.clock_version: int | None = None
@@ -151,8 +147,7 @@ class Checker:
             if isinstance(e, ev.FeedbackRemoved) and e.basis == "top_rated_perk":
                 f = self._freelancer(c.freelancer)  # type: ignore[union-attr]
                 ct.check_perk_frequency(f, e, at)
-                if self.outcome_guard is not None:
-                    self.outcome_guard(c, at)  # type: ignore[arg-type]
+                check_perk_outcome(c, at)  # type: ignore[arg-type]
                 f.perk_removals.append(at)
                 self.model.put("freelancer:" + f.id, 0, f)
             ct.apply(c, e, at)  # type: ignore[arg-type]
@@ -190,7 +185,6 @@ def ingest(
     lines: Iterable[bytes],
     *,
     skip_invalid: bool = False,
-    outcome_guard: OutcomeGuard | None = None,
     recorded_at: str | None = None,
     first_line: int = 1,
     progress: Callable[[int], None] | None = None,
@@ -201,7 +195,7 @@ def ingest(
     written: the lines are checked again against the new state and the append retried.
     """
     recorded_at = recorded_at or now_utc()
-    checker = Checker(store, outcome_guard)
+    checker = Checker(store)
     rejects: list[Reject] = []
     pending: list[tuple[int, bytes, ev.Event | None, str | None]] = []
     seen: list[tuple[int, bytes]] = []  # the raw lines, for a re-check (decoded again: less memory)
@@ -250,7 +244,7 @@ def ingest(
         except Conflict:
             if attempt == APPEND_ATTEMPTS - 1:
                 raise
-            checker, rejects = Checker(store, outcome_guard), []
+            checker, rejects = Checker(store), []
             for i in range(0, len(seen), PREFETCH):
                 flush(checker, [decoded(n, raw) for n, raw in seen[i : i + PREFETCH]], rejects, progress=None)
             continue

@@ -140,3 +140,24 @@ def big_file_lines(contracts: int, tag: str = "x") -> list[bytes]:
             f'{{"type":"PublicFeedbackSubmitted","event_id":"{c}-pf",{common}5:00:00Z","by":"freelancer","stars":5}}'.encode()
         )
     return out
+
+
+def store_snapshot(store, lines: list[bytes]) -> tuple:
+    """What `store` holds for the streams and event ids that `lines` name, read through the
+    EventStore interface only (so it means the same on every store): the log, the
+    write-side states, the known event ids. Unparsable lines name nothing."""
+    keys, ids = {"engine:clock"}, set()
+    for raw in lines:
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            continue
+        if not isinstance(body, dict):
+            continue
+        for field, prefix in (("contract_id", "contract:"), ("client_id", "client:"), ("freelancer_id", "freelancer:")):
+            if isinstance(body.get(field), str):
+                keys.add(prefix + body[field])
+        if isinstance(body.get("event_id"), str):
+            ids.add(body["event_id"])
+    return (store.max_position(), store.read(0, 10**9), store.load_states(sorted(keys)),
+            store.load_digests(sorted(ids)))

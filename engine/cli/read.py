@@ -17,7 +17,8 @@ from reputation.config import open_store
 from reputation.errors import BadRequest, NotFound
 from reputation.store import EventStore
 
-from projections.rules import RULE_SETS
+from reputation.rulesets import UnknownRules, rule_set
+
 from projections.service import Projections, as_time, bring_up_to_date, default_as_of, known_position, open_projections
 
 from engine.cli import settings
@@ -72,8 +73,11 @@ def parse_known(text: str | None, store: EventStore) -> int | None:
 
 
 def check_rules(name: str | None) -> None:
-    if name is not None and name not in RULE_SETS:
-        raise click.UsageError(f"unknown rule set {name!r}; known: {', '.join(RULE_SETS)}")
+    if name is not None:
+        try:
+            rule_set(name)
+        except UnknownRules as exc:
+            raise click.UsageError(str(exc)) from None
 
 
 common = [

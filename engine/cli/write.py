@@ -10,11 +10,11 @@ from typing import IO, Iterator
 import click
 
 from reputation import events as ev
-from reputation import ingest
+
 from reputation.config import Settings, open_store
 from reputation.errors import InvalidInput
 from reputation.export import export_lines
-from reputation.ingest import Result, now_utc, write_dead_letters
+from reputation.ingest import Result, ingest_lines, now_utc, write_dead_letters
 from reputation.store import EventStore
 
 from engine.cli import EXIT_INVALID, settings
@@ -22,15 +22,6 @@ from engine.cli import EXIT_INVALID, settings
 MAX_REPORTED = 100
 
 
-def outcome_guard():
-    """The perk rule 'never when it would lower the score' needs the rule sets."""
-    from projections.rules import perk_outcome_guard
-
-    return perk_outcome_guard
-
-
-def ingest_lines(store: EventStore, lines, **kwargs) -> Result:
-    return ingest.ingest_lines(store, lines, outcome_guard=outcome_guard(), **kwargs)
 
 
 def _lines(stream: IO[bytes]) -> Iterator[bytes]:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import calendar
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from reputation.events import EPOCH, MICROS, format_time
+from reputation.clock import EPOCH, MICROS, add_months, format_time
 
 MINUTE = 60
 HOUR = 3600
@@ -15,14 +14,6 @@ PERK_END = 1_725_321_600  # 2024-09-03T00:00:00Z: the top-rated perk is gone fro
 
 _HHMM = tuple(f"{m // 60:02d}:{m % 60:02d}:" for m in range(24 * 60))
 _SSZ = tuple(f"{s:02d}Z" for s in range(60))
-
-
-def add_months(dt: datetime, months: int) -> datetime:
-    """`dt` plus calendar months, the day clamped to the month's end (Jan 31 + 1 -> Feb 28/29)."""
-    years, month0 = divmod(dt.month - 1 + months, 12)
-    year, month = dt.year + years, month0 + 1
-    last = calendar.monthrange(year, month)[1]
-    return dt.replace(year=year, month=month, day=min(dt.day, last))
 
 
 def months_after(t: int, months: int) -> int:

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from projections import audit
 from engine.cli import main_group
-from engine.cli.write import ingest_lines
+from reputation.ingest import ingest_lines
 from tests.services import PG_URL, pg_admin
 from reputation.config import Settings, open_store
 from engine.simulate import simulate
@@ -498,7 +498,7 @@ def test_worked_example_through_the_sql_jss(populated):
 
 def test_month_end_windows_clamp_like_add_months(tmp_path):
     """`closed_at + INTERVAL N MONTH` clamps the 31st to the month's last day, like rules.md."""
-    from projections.rules import window_exit
+    from projections.rules.windows import window_exit
     from reputation import events as ev
 
     con = duckdb.connect()

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from projections.ledger import from_json
 from projections.service import open_projections
 from engine.cli import main_group
-from engine.cli.write import ingest_lines
+from reputation.ingest import ingest_lines
 from reputation.config import Settings, open_store
 from tests.integration.kafka_broker import TEST_CONSUMER, Broker, free_port
 from tests.scenarios.worked_example import copies, lines as worked_example

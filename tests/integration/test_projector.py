@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+from eventsourcing.persistence import IntegrityError
 
 from reputation.ingest import ingest
 from engine.simulate import simulate
@@ -20,7 +21,6 @@ from reputation.store import MemoryStore
 from projections.ledger import to_json
 from projections.projector import Projector
 from projections.replay import fold
-from projections.rules import perk_outcome_guard
 from projections.service import Projections
 from projections.store import MemoryRepo, postgres_repo, sqlite_repo
 
@@ -39,7 +39,7 @@ def ledger_of(repo) -> list[bytes]:
 @pytest.fixture(scope="module")
 def reference(market):
     store = MemoryStore()
-    assert not ingest(store, market, outcome_guard=perk_outcome_guard, recorded_at="2026-01-01T00:00:00Z").rejects
+    assert not ingest(store, market, recorded_at="2026-01-01T00:00:00Z").rejects
     repo = MemoryRepo()
     Projections(repo).catch_up(store, batch=10**6)
     return store, ledger_of(repo)
@@ -68,7 +68,7 @@ class ProjectionStoreContract:
         Projector(repo).run(rows)
         stale = Projector(MemoryRepo())  # another projector that thinks it is at 0
         stale.repo = repo
-        with pytest.raises(Exception):
+        with pytest.raises(IntegrityError):
             stale.run(rows)  # same positions again: the tracking record refuses, nothing written
         assert repo.meta().position == 300
         assert len(ledger_of(repo)) == len({c.change_id for c in repo.ledger_after(0, 10**9)})

@@ -8,7 +8,6 @@ import json
 from reputation.config import Settings, open_store
 from reputation.ingest import ingest_lines
 
-from projections.rules import perk_outcome_guard
 from projections.service import memory_projections, open_projections
 from reputation.store import MemoryStore
 from tests.scenarios.worked_example import copies
@@ -22,7 +21,7 @@ EVENTS_PER_COPY = 50  # lines of the worked example
 def ledger_size(lines: list[bytes]) -> int:
     """How many score changes these lines make, by an independent projection in memory."""
     store, proj = MemoryStore(), memory_projections()
-    assert not ingest_lines(store, lines, outcome_guard=perk_outcome_guard).rejects
+    assert not ingest_lines(store, lines).rejects
     proj.catch_up(store)
     return proj.max_seq()
 
@@ -32,7 +31,7 @@ def test_relay_continues_when_another_projector_got_ahead(tmp_path):
     store = open_store(cfg)
     history = copies(4)
     first, second, third = history[:50], history[50:150], history[150:]
-    ingest_lines(store, first, outcome_guard=perk_outcome_guard)
+    ingest_lines(store, first)
     opened = []
 
     def reopen():
@@ -42,10 +41,10 @@ def test_relay_continues_when_another_projector_got_ahead(tmp_path):
     producer = FakeProducer()
     relay = Relay(cfg, store, open_projections(cfg, store), producer=producer, reopen=reopen)
     assert relay.run_once() == ledger_size(first)
-    ingest_lines(store, second, outcome_guard=perk_outcome_guard)
+    ingest_lines(store, second)
     other = open_projections(cfg, store)  # `reputation project --follow` in another process
     assert other.catch_up(store) == len(second)
-    ingest_lines(store, third, outcome_guard=perk_outcome_guard)
+    ingest_lines(store, third)
     # the relay's projector is stale (the other one committed past it): it reopens once, then
     # publishes what the other projector wrote and what the last lines add
     assert relay.run_once() == ledger_size(history) - ledger_size(first) and len(opened) == 1

@@ -12,7 +12,6 @@ import uuid
 import msgspec
 import pytest
 
-from projections.rules import perk_outcome_guard
 from reputation.ingest import ingest
 from reputation.store import Batch, Conflict, EventStore, MemoryStore, NewEvent
 from tests.services import PG_URL, pg_admin
@@ -169,7 +168,7 @@ class StoreContract:
     def test_every_event_type_round_trips_byte_exact(self, store):
         lines = every_type()
         rec = Recording(store)
-        result = ingest(rec, lines, recorded_at=RECORDED, outcome_guard=perk_outcome_guard)
+        result = ingest(rec, lines, recorded_at=RECORDED)
         assert result.rejects == [] and result.accepted == len(lines)
         assert len(rec.batches) == 1
         sent = [e.state for e in rec.batches[0].events]
@@ -306,7 +305,7 @@ def _all_keys(lines):
 
 def test_ingest_all_or_nothing(any_store):
     lines = _history_with_one_bad_line()
-    result = ingest(any_store, lines, outcome_guard=perk_outcome_guard)
+    result = ingest(any_store, lines)
     assert [r.line for r in result.rejects] == [5] and "immutable" in result.rejects[0].reason
     keys, ids = _all_keys(lines)
     assert any_store.max_position() == 0 and any_store.read(0, 100) == []
@@ -315,7 +314,7 @@ def test_ingest_all_or_nothing(any_store):
 
 def test_ingest_skip_invalid_writes_the_good_lines(any_store):
     lines = _history_with_one_bad_line()
-    result = ingest(any_store, lines, skip_invalid=True, outcome_guard=perk_outcome_guard)
+    result = ingest(any_store, lines, skip_invalid=True)
     assert [r.line for r in result.rejects] == [5]
     assert result.accepted == 6 and result.written
     rows = any_store.read(0, 100)
@@ -324,7 +323,7 @@ def test_ingest_skip_invalid_writes_the_good_lines(any_store):
     assert set(any_store.load_digests(ids)) == {"e-1", "e-2", "e-3", "e-4", "e-6", "e-7"}
     assert set(any_store.load_states(keys)) == {"contract:c-1", "client:k-1", "freelancer:f-1"}
     # the rejected line is still rejected next time; the good ones are duplicates
-    again = ingest(any_store, lines, skip_invalid=True, outcome_guard=perk_outcome_guard)
+    again = ingest(any_store, lines, skip_invalid=True)
     assert [r.line for r in again.rejects] == [5] and again.duplicates == 6 and again.accepted == 0
     assert any_store.max_position() == rows[-1][0]
 
@@ -336,7 +335,7 @@ def test_ingest_in_two_calls_sees_the_first(any_store):
     h.pay(t(1), "10.00")
     h.close(t(2))
     h.private(t(3))
-    first = ingest(any_store, h.lines, outcome_guard=perk_outcome_guard)
+    first = ingest(any_store, h.lines)
     assert first.accepted == 4
     h2 = History("x")
     h2.refund(t(4), "10.01")  # more than paid
@@ -345,14 +344,14 @@ def test_ingest_in_two_calls_sees_the_first(any_store):
     h2.scope(t(5))  # closed
     h2.open(t(5), cid="c-2", continues="c-1")  # fine
     h2.open(t(5), cid="c-3", continues="c-1", client="k-9")  # other client
-    second = ingest(any_store, h2.lines, outcome_guard=perk_outcome_guard)
+    second = ingest(any_store, h2.lines)
     assert [r.line for r in second.rejects] == [1, 2, 3, 4, 6]
     assert any_store.max_position() == first.positions[1]
 
 
 def test_stored_body_is_the_recorded_event(any_store):
     lines = every_type("rt")
-    ingest(any_store, lines, recorded_at=RECORDED, outcome_guard=perk_outcome_guard)
+    ingest(any_store, lines, recorded_at=RECORDED)
     rows = any_store.read(0, 100)
     assert len(rows) == len(lines)
     for (_, body), raw in zip(rows, lines):
@@ -370,7 +369,7 @@ class ConcurrentWriter(Recording):
     def append(self, b):
         if self.other_lines:
             lines, self.other_lines = self.other_lines, []
-            other = ingest(self.inner, lines, outcome_guard=perk_outcome_guard)
+            other = ingest(self.inner, lines)
             assert other.rejects == [] and other.written
         return super().append(b)
 
@@ -379,7 +378,7 @@ def test_ingest_rechecks_after_a_concurrent_writer_wrote_the_same_events(any_sto
     lines = _history_with_one_bad_line()
     del lines[4]  # now valid
     store = ConcurrentWriter(any_store, lines[:3])
-    result = ingest(store, lines, outcome_guard=perk_outcome_guard)
+    result = ingest(store, lines)
     assert result.rejects == [] and result.accepted == 3 and result.duplicates == 3
     assert len(store.batches) == 2  # the first append conflicted, the second wrote the rest
     rows = any_store.read(0, 100)
@@ -395,7 +394,7 @@ def test_ingest_rechecks_after_a_concurrent_writer_broke_our_rule(any_store):
     theirs = History("theirs")
     theirs.close(t(1))  # ...but another writer closes the contract first
     store = ConcurrentWriter(any_store, theirs.lines)
-    result = ingest(store, ours.lines, outcome_guard=perk_outcome_guard)
+    result = ingest(store, ours.lines)
     assert [r.line for r in result.rejects] == [1] and "closed" in result.rejects[0].reason
     assert not result.written
     assert [json.loads(body)[0]["event_id"] for _, body in any_store.read(0, 100)] == ["e-1", "theirs-1"]

@@ -3,7 +3,7 @@ ledger macro `jss_as_of` against the projection service.
 
 `jss_sql(ts, rules, known)` is an independent implementation of rules.md in SQL over the
 `events` table; here it must give, for every freelancer, exactly what
-`projections.rules.evaluate` gives on a full replay of the same log: displayed JSS, exact
+`projections.rules.score.evaluate` gives on a batch replay of the same log: displayed JSS, exact
 value, window, visibility and feedback score, under each rule set, at instants chosen to be
 hard (rule switches, settle times and window exits to the microsecond, equal instants).
 """
@@ -21,12 +21,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from projections import audit
-from projections.rules import INF, RULE_SETS, Cut, evaluate, in_force, round_half_up
+from projections.rules.score import evaluate, round_half_up
 from reputation import events as ev
-from engine.cli.write import ingest_lines
+from reputation.clock import INF
+from reputation.outcome import Cut
+from reputation.rulesets import RULE_SETS, in_force
+from reputation.ingest import ingest_lines
 from engine.simulate import simulate
 from reputation.store import MemoryStore
-from projections.replay import fold  # the full-replay reference
+from projections.replay import fold  # the Python side: a batch fold of the log
 from tests.property.histories import histories
 
 RULES = [None, *RULE_SETS]  # None: the rule set in force at ts

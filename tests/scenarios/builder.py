@@ -1,6 +1,6 @@
 """Small read-side history builder: a few contracts of one or more freelancers as event lines
 (events.md shapes, plain JSON), stored with `ingest(MemoryStore(), ...)` and evaluated on the
-stored contract states with `projections.rules.evaluate`, or projected with
+stored contract states with `projections.rules.score.evaluate`, or projected with
 `memory_projections()`.
 
 Times are plain `datetime`s (UTC) and are converted here, by hand, so expected values never
@@ -16,11 +16,13 @@ from typing import Iterable
 
 import msgspec
 
-from projections.rules import RULE_SETS, Cut, evaluate, perk_outcome_guard
-from projections.rules import client_score as rules_client_score
+from projections.rules.score import client_score as rules_client_score
+from projections.rules.score import evaluate
 from projections.service import memory_projections
 from reputation import contract as ct
 from reputation.ingest import ingest
+from reputation.outcome import Cut
+from reputation.rulesets import RULE_SETS
 from reputation.store import MemoryStore
 
 UTC = timezone.utc
@@ -140,7 +142,7 @@ class Market:
     def store(self) -> MemoryStore:
         if self._store is None:
             store = MemoryStore()
-            result = ingest(store, self.log_lines(), outcome_guard=perk_outcome_guard, recorded_at="2030-01-01T00:00:00Z")
+            result = ingest(store, self.log_lines(), recorded_at="2030-01-01T00:00:00Z")
             assert result.rejects == [], [r.message() for r in result.rejects]
             self._store = store
         return self._store

@@ -17,7 +17,6 @@ from typing import Callable, NamedTuple
 
 import pytest
 
-from projections.rules import perk_outcome_guard
 from projections.service import memory_projections
 from reputation.ingest import ingest
 from tests.scenarios import worked_example
@@ -257,8 +256,12 @@ def test_one_sided_reveal_changes_only_the_feedback_score_in_explain():
     revealed_day_14(m)
     out = project(m).explain(F, micros(d("2019-02-01")), micros(d("2019-03-01")))
     (cause,) = out["causes"]
+    assert (cause["at"], cause["kind"], cause["contract_id"]) == ("2019-02-15T06:00:00Z", "feedback_revealed", "S")
     assert (cause["feedback_before"], cause["feedback_after"]) == (5.0, 4.8)
-    assert "S" in cause["text"]
+    # the JSS did not move: exact, displayed, and over the whole explained span
+    assert (cause["jss_before"], cause["jss_after"], cause["jss_delta_exact"]) == (100.0, 100.0, "0")
+    assert (cause["jss_shown_before"], cause["jss_shown_after"]) == (100, 100)
+    assert (out["from"]["jss"], out["to"]["jss"], out["jss_delta_exact"]) == (100, 100, "0")
 
 
 def test_one_sided_reveal_is_named_as_a_reveal():
@@ -266,9 +269,10 @@ def test_one_sided_reveal_is_named_as_a_reveal():
     revealed_day_14(m)
     proj = project(m)
     (ch,) = [ch for ch in proj.history(F) if ch.effective_at == "2019-02-15T06:00:00Z"]
-    assert any(c.kind == "feedback_revealed" or "reveal" in c.text for c in ch.causes), ch.causes
+    assert [(c.kind, c.contract_id) for c in ch.causes] == [("feedback_revealed", "S")]
+    assert (ch.jss_before, ch.jss_after, ch.feedback_before, ch.feedback_after) == (100, 100, 5.0, 4.8)
     out = proj.explain(F, micros(d("2019-02-01")), micros(d("2019-03-01")))
-    assert any(c["kind"] == "feedback_revealed" or "reveal" in c["text"] for c in out["causes"]), out["causes"]
+    assert [(c["kind"], c["contract_id"]) for c in out["causes"]] == [("feedback_revealed", "S")]
 
 
 def test_freelancer_audience_explain_hides_private_end_reason_and_recommend():
@@ -315,7 +319,7 @@ def test_window_exit_is_recorded_when_tick_passes_it():
     proj = memory_projections_of(store)
     exit_at = "2019-07-16T10:00:00Z"
     assert not [ch for ch in proj.history(F) if ch.effective_at == exit_at]
-    assert ingest(store, [tick], outcome_guard=perk_outcome_guard).accepted == 1
+    assert ingest(store, [tick]).accepted == 1
     proj.catch_up(store)
     (ch,) = [ch for ch in proj.history(F) if ch.effective_at == exit_at]
     assert (ch.jss_before, ch.jss_after, ch.position) == (50, 100, store.max_position())
@@ -362,7 +366,7 @@ def test_late_event_is_recorded_when_it_arrives_effective_at_its_occurred_at():
     known_before = store.max_position()
     late = json.dumps({"type": "PrivateFeedbackSubmitted", "event_id": "late-1", "occurred_at": "2019-02-05T00:00:00Z",
                        "contract_id": "L", "by": "client", "recommend": 3}).encode()
-    assert ingest(store, [late], outcome_guard=perk_outcome_guard).accepted == 1
+    assert ingest(store, [late]).accepted == 1
     proj.catch_up(store)
     changes = [ch for ch in proj.history(F) if ch.position == store.max_position()]
     assert [(ch.effective_at, ch.jss_before, ch.jss_after) for ch in changes] == [("2019-02-05T00:00:00Z", 100, 60)]
@@ -393,7 +397,7 @@ def test_late_contract_settling_before_the_clock_is_recorded_at_its_deadline():
     proj = memory_projections_of(store)
     late = Market(prefix="late").contract("N", closed=d("2019-03-01"), opened=d("2019-02-01"), client="k-2",
                                           reason="freelancer_unresponsive")
-    assert ingest(store, late.log_lines(), outcome_guard=perk_outcome_guard).accepted == 3
+    assert ingest(store, late.log_lines()).accepted == 3
     proj.catch_up(store)
     new = [ch for ch in proj.history(F) if ch.position > len(m.lines)]
     assert [(ch.effective_at, ch.jss_before, ch.jss_after) for ch in new] == [("2019-03-15T00:00:00Z", 100, 60)]

@@ -12,17 +12,16 @@ from typing import Callable
 
 import pytest
 
-from projections.rules import perk_outcome_guard
 from reputation.ingest import ingest
 from reputation.store import MemoryStore
-from tests.write_side import History, line, t
+from tests.write_side import History, line, store_snapshot, t
 
 W = 14  # days: feedback window, bonus window, edit windows
 
 
 def run(lines, store=None, **kw):
     store = store if store is not None else MemoryStore()
-    return store, ingest(store, lines, outcome_guard=perk_outcome_guard, **kw)
+    return store, ingest(store, lines, **kw)
 
 
 def assert_accepted(lines, store=None):
@@ -49,7 +48,7 @@ def assert_rejected_alone(lines, fragments, line_number=None):
     assert reject.raw == lines[line_number - 1]
     # all or nothing: not one event, state or id was written
     assert not result.written and result.accepted == 0 and result.positions is None
-    assert store.max_position() == 0 and store.log == [] and store.states == {} and store.ids == {}
+    assert store_snapshot(store, lines) == (0, [], {}, {})
     return reject
 
 
@@ -341,7 +340,7 @@ def test_every_bad_line_is_reported_and_nothing_written():
     assert [r.line for r in result.rejects] == [5, 6, 7]
     assert "immutable" in result.rejects[0].reason
     assert "2 decimals" in result.rejects[2].reason
-    assert store.max_position() == 0 and store.states == {} and store.ids == {}
+    assert store_snapshot(store, h.lines) == (0, [], {}, {})
 
 
 def test_a_rejected_line_does_not_change_the_state_the_next_lines_see():
@@ -373,11 +372,11 @@ def test_resending_a_file_is_a_noop():
     lines = _small_history()
     store, first = run(lines)
     assert first.accepted == len(lines) and first.duplicates == 0
-    before = (list(store.log), dict(store.states), dict(store.ids))
+    before = store_snapshot(store, lines)
     _, again = run(lines, store)
     assert again.rejects == [] and again.accepted == 0 and again.duplicates == len(lines)
     assert not again.written and again.positions is None
-    assert (store.log, store.states, store.ids) == before
+    assert store_snapshot(store, lines) == before
 
 
 IDEMPOTENCY = [

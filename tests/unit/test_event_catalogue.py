@@ -330,3 +330,23 @@ def test_any_timestamp_with_offset_round_trips_to_the_same_utc_instant(when, off
     expected = f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}" + (f".{utc.microsecond:06d}" if utc.microsecond else "") + "Z"
     assert event.occurred_at == expected
     assert decode_event(encode_event(event)) == event
+
+
+def _subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def test_the_catalogue_has_each_event_type_of_events_md_once():
+    from reputation import events as ev
+
+    assert sorted(ev.TYPE_NAMES) == sorted(BASES)  # BASES: written by hand from events.md
+    assert len(set(ev.TYPE_NAMES)) == len(ev.TYPE_NAMES)
+    # every public event struct is in the decoded union (private bases like _MoneyMoved are not)
+    structs = {c for c in _subclasses(ev.Base) if not c.__name__.startswith("_")}
+    assert structs == set(ev.EVENT_TYPES)
+    for name, cls in ev.BY_NAME.items():
+        assert cls.__struct_config__.tag == name
+        line = json.dumps({"type": name, "event_id": "e-1", "occurred_at": "2023-01-02T00:00:00Z", **BASES[name]})
+        assert type(decode_event(line)) is cls

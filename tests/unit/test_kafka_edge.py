@@ -9,7 +9,7 @@ import pytest
 
 from projections.service import memory_projections
 from engine.cli import exit_code
-from engine.cli.write import ingest_lines
+from reputation.ingest import ingest_lines
 from reputation.config import Settings
 from reputation.ingest import Reject
 from reputation.store import MemoryStore

@@ -2,7 +2,7 @@
 
 Each row builds one or a few contracts as event lines (tests/scenarios/builder.py), stores
 them with `ingest(MemoryStore(), ...)` and evaluates the stored contract states with
-`projections.rules.evaluate`. Every expected value is worked by hand from rules.md; the
+`projections.rules.score.evaluate`. Every expected value is worked by hand from rules.md; the
 comment of a row shows the arithmetic.
 """
 
@@ -13,7 +13,9 @@ from fractions import Fraction
 
 import pytest
 
-from projections.rules import in_force, window_exit
+from reputation.rulesets import in_force
+
+from projections.rules.windows import window_exit
 from projections.service import score_json
 from tests.scenarios import worked_example
 from tests.scenarios.builder import DAY, HOUR, SEC, US, Market, assessment, d, micros

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 import engine.simulate.market as market
 from engine.simulate import Simulation, add_months, simulate
 from engine.simulate.command import simulate_command
-from projections.rules import perk_outcome_guard
+from reputation import clock
 from reputation import events as ev
 from reputation.ingest import ingest
 from reputation.store import MemoryStore
@@ -28,7 +28,7 @@ UTC = timezone.utc
 
 def end_of(months: int, start: str = START) -> int:
     """The simulated end in microseconds: `months` calendar months after the start's whole second."""
-    first = ev.EPOCH + timedelta(seconds=-(-ev.parse_time(start) // ev.MICROS))
+    first = clock.EPOCH + timedelta(seconds=-(-ev.parse_time(start) // ev.MICROS))
     return ev.parse_time(add_months(first, months).isoformat())
 
 
@@ -288,9 +288,9 @@ def test_simulation_progress_reaches_one_and_reruns_identically():
 
 
 def test_engine_accepts_the_whole_simulation():
-    """The real ingest, with the top-rated perk guard, accepts every line (perks included)."""
+    """The real ingest (the top-rated perk check is always on) accepts every line (perks included)."""
     lines = list(simulate(12, 84, seed=2))
     assert any(b"top_rated_perk" in x for x in lines)
-    result = ingest(MemoryStore(), lines, outcome_guard=perk_outcome_guard)
+    result = ingest(MemoryStore(), lines)
     assert [r.message() for r in result.rejects[:5]] == []
     assert result.written and result.accepted == len(lines)

@@ -1,0 +1,176 @@
+"""One contract at a cut, and its outcome (positive / neutral / negative) under a rule set.
+
+Everything is seen at a *cut*: valid time `at` (microseconds) and, for several facts at
+the same instant, the last position included at that instant (`pos`), seen with what was
+recorded up to position `known`. The write side asks for the outcome at the latest state
+(the perk-removal rule of events.md); the read side scores with it at any cut.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from reputation.clock import DAY, INF
+from reputation.contract import FEEDBACK_WINDOW, Contract, RuleBroken
+from reputation.rulesets import RuleSet, in_force, reason_is_negative
+
+LONG_TERM = 90 * DAY
+
+
+class Cut(NamedTuple):
+    at: int
+    pos: int = INF
+    known: int = INF
+
+    def sees(self, at: int, pos: int) -> bool:
+        return pos <= self.known and (at < self.at or (at == self.at and pos <= self.pos))
+
+
+class View(NamedTuple):
+    """The facts of one contract visible at a cut (latest values)."""
+
+    contract: Contract
+    closed_at: int | None
+    closed_by: str | None
+    close_reason: str | None
+    settled_at: int | None  # when it settles (may be after the cut)
+    earnings: int  # cents: payments - refunds
+    first_paid: int | None
+    last_paid: int | None
+    client_stars: float | None  # latest revision
+    client_recommend: int | None
+    client_end_reason: str | None
+    client_removed: tuple[str, str] | None  # (basis, scope) of a removal of the client's feedback
+    freelancer_stars: float | None
+    freelancer_removed: tuple[str, str] | None
+    both_public: bool  # both sides' public feedback exists: revealed (double-blind)
+
+    def revealed(self, side: str, at: int) -> bool:
+        """Is `side`'s public feedback revealed at `at`? (both given, or the window ended)"""
+        stars = self.client_stars if side == "client" else self.freelancer_stars
+        if stars is None:
+            return False
+        return self.both_public or at >= self.closed_at + FEEDBACK_WINDOW  # type: ignore[operator]
+
+
+def view(c: Contract, cut: Cut) -> View | None:
+    """The contract as seen at `cut`; None if it was not opened yet (or not known)."""
+    sees = cut.sees
+    if not sees(c.opened_at, c.opened_pos):
+        return None
+    closed = c.closed if c.closed is not None and sees(c.closed.at, c.closed.pos) else None
+    paid = [m for m in c.payments if sees(m.at, m.pos)]
+    refunded = sum(m.cents for m in c.refunds if sees(m.at, m.pos))
+    cpub = [s for s in c.client_public if sees(s.at, s.pos)]
+    fpub = [s for s in c.freelancer_public if sees(s.at, s.pos)]
+    cpriv = c.client_private if c.client_private and sees(c.client_private.at, c.client_private.pos) else None
+    removed = {r.of: (r.basis, r.scope) for r in c.removals if sees(r.at, r.pos)}
+    settled_at = None
+    if closed is not None:
+        end = closed.at + FEEDBACK_WINDOW
+        settled_at = min(max(cpub[0].at, fpub[0].at), end) if cpub and fpub else end
+    return View(
+        contract=c,
+        closed_at=closed.at if closed else None,
+        closed_by=closed.by if closed else None,
+        close_reason=closed.reason if closed else None,
+        settled_at=settled_at,
+        earnings=sum(m.cents for m in paid) - refunded,
+        first_paid=paid[0].at if paid else None,
+        last_paid=paid[-1].at if paid else None,
+        client_stars=cpub[-1].stars if cpub else None,
+        client_recommend=cpriv.recommend if cpriv else None,
+        client_end_reason=cpriv.end_reason if cpriv else None,
+        client_removed=removed.get("client"),
+        freelancer_stars=fpub[-1].stars if fpub else None,
+        freelancer_removed=removed.get("freelancer"),
+        both_public=bool(cpub and fpub),
+    )
+
+
+def client_reason(v: View) -> str | None:
+    """The client's reason: the private end_reason, else the close reason when the client
+    or the platform closed, else none."""
+    if v.client_end_reason is not None:
+        return v.client_end_reason
+    if v.closed_by in ("client", "platform"):
+        return v.close_reason
+    return None
+
+
+def is_long_term(v: View) -> bool:
+    return v.first_paid is not None and v.last_paid - v.first_paid >= LONG_TERM  # type: ignore[operator]
+
+
+def flagged_at(flags: list[tuple[int, int, bool]] | None, cut: Cut) -> bool:
+    """Is the client flagged at `cut`, given its flag history (at, pos, flagged)?"""
+    state = False
+    for at, pos, value in flags or ():
+        if cut.sees(at, pos):
+            state = value
+    return state
+
+
+class Signals(NamedTuple):
+    reason: str | None
+    private_reason: bool  # the reason is the private end_reason (never shown to the freelancer)
+    recommend: int | None
+    stars: float | None
+    stripped: str | None  # why the client's signals do not count, if they don't
+
+    @property
+    def any(self) -> bool:
+        return self.reason is not None or self.recommend is not None or self.stars is not None
+
+
+def signals(v: View, rules: RuleSet, flagged: bool) -> Signals:
+    if v.client_removed is not None:
+        return Signals(None, False, None, None, f"client feedback removed ({v.client_removed[0]})")
+    if flagged and rules.ignores_flagged_clients:
+        return Signals(None, False, None, None, f"client is flagged; its feedback does not count under {rules.name}")
+    return Signals(client_reason(v), v.client_end_reason is not None, v.client_recommend, v.client_stars, None)
+
+
+def outcome(v: View, s: Signals, rules: RuleSet) -> tuple[str, list[str]]:
+    """negative / positive / neutral, with the reasons (private values included: callers
+    redact them for freelancer-facing output)."""
+    why: list[str] = []
+    if reason_is_negative(s.reason, rules):
+        source = "private end reason" if s.private_reason else "client reason"
+        why.append(f"{source} {s.reason} is negative under {rules.name}")
+    if s.recommend is not None and s.recommend <= 6:
+        why.append(f"private recommend {s.recommend} <= 6")
+    if s.stars is not None and s.stars < 3.0:
+        why.append(f"public stars {s.stars:g} < 3.0")
+    if why:
+        return "negative", why
+    if s.recommend is not None and s.recommend >= 9:
+        why.append(f"private recommend {s.recommend} >= 9")
+    if s.stars is not None and s.stars >= 4.5 and s.recommend is None:
+        why.append(f"public stars {s.stars:g} >= 4.5 with no private feedback")
+    if is_long_term(v):
+        why.append("long-term: payments span 90 days or more")
+    if why:
+        return "positive", why
+    if s.recommend is not None:
+        why.append(f"private recommend {s.recommend} is neither <= 6 nor >= 9")
+    elif s.any:
+        why.append("client signals are neither negative nor positive")
+    else:
+        why.append("no client feedback")
+    return "neutral", why
+
+
+def check_perk_outcome(c: Contract, at: int) -> None:
+    """A top-rated perk removal is rejected when the contract's outcome at that moment is
+    positive (a removal never lowers the JSS). `c` is the latest state, before the removal."""
+    rules = in_force(at)
+    v = view(c, Cut(at))
+    if v is None:
+        return
+    result, _ = outcome(v, signals(v, rules, False), rules)
+    if result == "positive":
+        raise RuleBroken(
+            f"the top-rated perk cannot remove feedback on contract {c.id}: its outcome is "
+            f"positive under {rules.name}, and a removal never lowers the JSS"
+        )

@@ -86,7 +86,8 @@ def check_statement(con: duckdb.DuckDBPyConnection, sql: str) -> set[str]:
     st = statements[0]
     kind = _kind(st)
     if kind == "EXPLAIN":
-        inner = _statements(con, _after_explain(st.query)) if _after_explain(st.query) else []
+        explained = _after_explain(st.query)
+        inner = _statements(con, explained) if explained.strip() else []
         if len(inner) != 1 or _kind(inner[0]) != "SELECT":
             raise QueryRefused(f"EXPLAIN is allowed only of a SELECT; {ALLOWED}")
         _check_tree(con, inner[0].query)

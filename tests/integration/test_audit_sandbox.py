@@ -86,7 +86,11 @@ def test_the_campaign_is_big_and_has_no_duplicates():
     assert len(set(CASES)) == len(CASES)
 
 
-@pytest.mark.parametrize("statement,args", CASES, ids=[f"{i:03d}" for i in range(len(CASES))])
+def _case_id(i: int, statement: str) -> str:
+    return f"{i:03d}-" + "".join(ch if ch.isascii() and ch.isprintable() else "?" for ch in statement)[:48]
+
+
+@pytest.mark.parametrize("statement,args", CASES, ids=[_case_id(i, s) for i, (s, _a) in enumerate(CASES)])
 def test_escape_attempt_is_refused_and_writes_nothing(box, statement, args):
     before = box.files()
     result = run_cli(box.home, "audit", "--no-sync", "--sql", box.fmt(statement),

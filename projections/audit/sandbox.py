@@ -134,13 +134,14 @@ def _walk(node: Any) -> None:
         return
     kind = node.get("type")
     if "info_type" in node or (isinstance(kind, str) and kind.endswith("_NODE") and kind not in _READ_NODES):
-        what = str(kind or node["info_type"]).removesuffix("_NODE").removesuffix("_QUERY").replace("_", " ")
+        what = str(node.get("info_type") or kind).removesuffix("_INFO").removesuffix("_NODE")
+        what = what.removesuffix("_QUERY").replace("_", " ")  # COPY_QUERY_NODE -> COPY
         raise QueryRefused(
             f"{what} inside a query is refused: the audit database is read-only and "
             f"`reputation audit` writes nothing anywhere; {ALLOWED}"
         )
     if kind == "TABLE_FUNCTION":
-        name = str(node["function"].get("function_name", "")).lower()
+        name = str((node.get("function") or {}).get("function_name", "")).lower()
         if name not in SAFE_TABLE_FUNCTIONS:
             raise QueryRefused(
                 f"the table function {name}() is refused: {OUT_OF_SCOPE}; query the audit "

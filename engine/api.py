@@ -17,7 +17,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable
 
-import duckdb
 import msgspec
 
 from reputation.config import Settings, open_store
@@ -243,21 +242,14 @@ class Engine:
         """One read-only query over the DuckDB audit database, synced first."""
         from projections import audit
 
+        bound = audit.check_query(sql, params or {})  # refused before any file is touched
+        self.project()
+        audit.sync(self.store, self.projections, self.settings.audit_path, False, catch_up=False)
+        con = audit.open_readonly(self.settings.audit_path)
         try:
-            parser = duckdb.connect(":memory:", config={"enable_external_access": False})
-            try:
-                audit.check_statement(parser, sql)
-            finally:
-                parser.close()
-            self.project()
-            audit.sync(self.store, self.projections, self.settings.audit_path, False, catch_up=False)
-            con = audit.open_readonly(self.settings.audit_path)
-            try:
-                names, types, rows = audit.query(con, sql, params)
-            finally:
-                con.close()
-        except audit.AuditError as exc:
-            raise InvalidInput(str(exc)) from None
+            names, types, rows = audit.query(con, sql, bound)
+        finally:
+            con.close()
         return Table(list(names), [str(t) for t in types], [tuple(r) for r in rows])
 
 

@@ -10,13 +10,23 @@ content always encodes to the same bytes (idempotency compares those bytes).
 from __future__ import annotations
 
 import re
-import time as _time
-from functools import lru_cache
-from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 from typing import Annotated, Literal, Union
 
 import msgspec
+
+from reputation.values import (  # noqa: F401 - re-exported: the catalogue's value rules
+    DAY,
+    EPOCH,
+    MICROS,
+    TIME_LIMIT,
+    TIME_LIMIT_TEXT,
+    canonical_time,
+    check_time_range,
+    exact_money,
+    exact_stars,
+    format_time,
+    parse_time,
+)
 
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 # RFC 3339 with a mandatory offset, at most microseconds.
@@ -26,8 +36,10 @@ TIMESTAMP_PATTERN = (
 
 Id = Annotated[str, msgspec.Meta(pattern=ID_PATTERN)]
 Timestamp = Annotated[str, msgspec.Meta(pattern=TIMESTAMP_PATTERN)]
-Money = Decimal  # positive, <= 1e9, at most 2 decimals: checked in __post_init__
-Stars = Annotated[float, msgspec.Meta(ge=1.0, le=5.0)]
+# Money and stars are taken raw and parsed exactly in __post_init__ (a float would round
+# 4.49999999999999999 to 4.5): money becomes a two-decimal Decimal, stars a float.
+Money = msgspec.Raw
+Stars = msgspec.Raw
 Rating = Annotated[int, msgspec.Meta(ge=1, le=5)]
 Recommend = Annotated[int, msgspec.Meta(ge=0, le=10)]
 Side = Literal["client", "freelancer"]
@@ -43,54 +55,6 @@ Reason = Literal[
 ]
 REASONS: tuple[str, ...] = Reason.__args__  # type: ignore[attr-defined]
 SCHEMA_VERSIONS = (1,)
-
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-MICROS = 1_000_000
-DAY = 86_400 * MICROS
-
-
-@lru_cache(maxsize=1 << 16)  # an event's time is read several times on its way in
-def parse_time(text: str) -> int:
-    """RFC 3339 text -> integer microseconds since the epoch (UTC)."""
-    dt = datetime.fromisoformat(text.replace("z", "Z").replace("t", "T", 1))
-    if dt.tzinfo is None:
-        raise ValueError(f"timestamp {text!r} has no offset")
-    delta = dt - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * MICROS + delta.microseconds
-
-
-def format_time(micros: int) -> str:
-    """Integer microseconds since the epoch -> canonical UTC RFC 3339 text."""
-    seconds, us = divmod(micros, MICROS)
-    if 0 <= seconds < 253402300800:  # years 1970..9999: the fast path
-        text = "%04d-%02d-%02dT%02d:%02d:%02d" % _time.gmtime(seconds)[:6]
-    else:  # (%Y would not pad years below 1000)
-        dt = EPOCH + timedelta(seconds=seconds)
-        text = "%04d-%02d-%02dT%02d:%02d:%02d" % (dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second)
-    return text + (".%06dZ" % us if us else "Z")
-
-
-def _looks_canonical(text: str) -> bool:
-    n = len(text)
-    return text[-1] == "Z" and text[10] == "T" and (n == 20 or (n == 27 and text[19] == "." and text[20:26] != "000000"))
-
-
-def canonical_time(text: str, name: str = "occurred_at") -> str:
-    try:
-        micros = parse_time(text)  # validates the calendar too
-        return text if _looks_canonical(text) else format_time(micros)
-    except (ValueError, OverflowError) as exc:
-        raise ValueError(f"`{name}` is not a valid timestamp: {exc}") from None
-
-
-def _check_money(value: Decimal, name: str) -> Decimal:
-    if not value.is_finite():
-        raise ValueError(f"`{name}` must be a finite number, got {value}")
-    if value <= 0 or value > 1_000_000_000:
-        raise ValueError(f"`{name}` must be positive and at most 1e9, got {value}")
-    if value != value.quantize(Decimal("0.01")):
-        raise ValueError(f"`{name}` must have at most 2 decimals, got {value}")
-    return value.quantize(Decimal("0.01"))
 
 
 class Base(
@@ -144,7 +108,7 @@ class _MoneyMoved(Base):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.amount = _check_money(self.amount, "amount")
+        self.amount = exact_money(self.amount)
 
 
 class PaymentMade(_MoneyMoved, tag="PaymentMade"):
@@ -168,6 +132,10 @@ class PublicFeedbackSubmitted(Base, tag="PublicFeedbackSubmitted"):
     attributes: Attributes | None = None
     comment: Annotated[str, msgspec.Meta(max_length=5000)] | None = None
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.stars = exact_stars(self.stars)
+
 
 class PrivateFeedbackSubmitted(Base, tag="PrivateFeedbackSubmitted"):
     contract_id: Id
@@ -187,6 +155,10 @@ class PublicFeedbackRevised(Base, tag="PublicFeedbackRevised"):
     stars: Stars
     attributes: Attributes | None = None
     comment: Annotated[str, msgspec.Meta(max_length=5000)] | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.stars = exact_stars(self.stars)
 
 
 class FeedbackRemoved(Base, tag="FeedbackRemoved"):
@@ -299,15 +271,19 @@ def _sentence(message: str) -> str:
 def event_id_of(line: bytes | str) -> str | None:
     try:
         probe = _probe.decode(line)
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return None
     return probe.event_id if isinstance(probe.event_id, str) else None
 
 
 def decode_event(line: bytes | str) -> Event:
-    """Decode one JSON line into a canonical event, or raise `InvalidEvent`."""
+    """Decode one JSON line into a canonical event, or raise `InvalidEvent`.
+
+    Timestamps at or past TIME_LIMIT are refused here, on the way in, not when stored events
+    are read back: a read path must never fail on an event the log holds.
+    """
     try:
-        return _decoder.decode(line)
+        event = _decoder.decode(line)
     except msgspec.ValidationError as exc:
         reason = _sentence(str(exc))
         if "matching regex" in reason and ("occurred_at`" in reason or "$.to`" in reason):
@@ -322,6 +298,15 @@ def decode_event(line: bytes | str) -> Event:
         raise InvalidEvent(f"not a JSON event object ({exc})", None) from None
     except UnicodeDecodeError:
         raise InvalidEvent("not UTF-8 text", None) from None
+    except RecursionError:  # msgspec gives up on very deep nesting (about 1,000 levels)
+        raise InvalidEvent("not a JSON event object (nested too deeply)", None) from None
+    try:
+        check_time_range(event.occurred_at)
+        if type(event) is ClockAdvanced:
+            check_time_range(event.to, "to")
+    except ValueError as exc:
+        raise InvalidEvent(str(exc), event.event_id) from None
+    return event
 
 
 def encode_event(event: Event) -> bytes:

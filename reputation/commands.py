@@ -11,9 +11,9 @@ import click
 import msgspec
 
 from reputation import events as ev
-from reputation.cli import EXIT_INVALID, settings
+from reputation.cli import EXIT_INVALID, Failure, settings
 from reputation.config import Settings, open_store
-from reputation.ingest import Reject, Result, ingest, now_utc
+from reputation.ingest import DeadLetterUnusable, Reject, Result, check_dead_letter, ingest, now_utc
 from reputation.store import EventStore
 
 MAX_REPORTED = 100
@@ -90,6 +90,16 @@ def ingest_command(file: str, skip_invalid: bool, dead_letter: str | None, as_js
     reported (exit 3). Re-sending accepted events is a no-op. Export lines are accepted too.
     """
     cfg: Settings = settings()
+    dead_path = None
+    if skip_invalid:  # checked before anything is written
+        dead_path = Path(dead_letter) if dead_letter else Path(cfg.home) / "dead-letter" / (
+            now_utc().replace(":", "-") + ".jsonl"
+        )
+        try:
+            check_dead_letter(dead_path, [0] if file == "-" else [Path(file)])
+        except DeadLetterUnusable as exc:
+            hint = "--dead-letter: " if dead_letter else ""
+            raise Failure(f"{hint}{exc}; nothing was read or written", 2) from None
     store = open_store(cfg)
     try:
         if file == "-":
@@ -110,12 +120,17 @@ def ingest_command(file: str, skip_invalid: bool, dead_letter: str | None, as_js
                     result = ingest_lines(store, f, skip_invalid=skip_invalid)
     finally:
         store.close()
-    dead_path = None
-    if skip_invalid and result.rejects:
-        dead_path = Path(dead_letter) if dead_letter else Path(cfg.home) / "dead-letter" / (
-            now_utc().replace(":", "-") + ".jsonl"
-        )
-        write_dead_letters(dead_path, result.rejects)
+    if not result.rejects:
+        dead_path = None
+    elif dead_path is not None:
+        try:
+            write_dead_letters(dead_path, result.rejects)
+        except OSError as exc:  # the path was checked: only a change meanwhile gets here
+            report(result)
+            raise Failure(
+                f"accepted {result.accepted} events, but the {len(result.rejects)} rejects above could "
+                f"not be written to {dead_path}: {exc.strerror or exc}", EXIT_INVALID
+            ) from None
     if as_json:
         click.echo(json.dumps({
             "accepted": result.accepted, "duplicates": result.duplicates,

@@ -31,8 +31,14 @@ class Reject(NamedTuple):
     raw: bytes
 
     def message(self, where: str = "line") -> str:
-        ident = f" (event {self.event_id})" if self.event_id else ""
-        return f"{where} {self.line}{ident}: {self.reason}"
+        ident = f" (event {one_line(self.event_id)})" if self.event_id else ""
+        return f"{where} {self.line}{ident}: {one_line(self.reason)}"
+
+
+def one_line(text: str) -> str:
+    """`text` with control characters and line separators escaped (a bad line's id or field
+    name may hold any of them): one reject, one line."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class Result(NamedTuple):

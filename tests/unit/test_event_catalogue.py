@@ -377,3 +377,18 @@ def test_any_timestamp_with_offset_round_trips_to_the_same_utc_instant(when, off
     expected = f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}" + (f".{utc.microsecond:06d}" if utc.microsecond else "") + "Z"
     assert event.occurred_at == expected
     assert decode_event(encode_event(event)) == event
+
+
+@settings(max_examples=300, deadline=None)
+@given(digits=st.integers(10**14, 5 * 10**14), scale=st.integers(0, 14))
+def test_stars_of_up_to_15_significant_digits_are_kept_exactly(digits, scale):
+    """The README's promise: stars are the exact decimals sent (the read side uses repr)."""
+    from fractions import Fraction
+
+    value = Fraction(digits, 10**14)  # 1 .. 5 with 15 significant digits
+    value = round(value * 10**scale) / Fraction(10**scale)  # fewer digits too
+    if not 1 <= value <= 5:
+        return
+    text = str(Decimal(value.numerator) / Decimal(value.denominator))
+    event = decode_event(make("PublicFeedbackSubmitted", {"stars": Num(text)}))
+    assert Fraction(repr(event.stars)) == value

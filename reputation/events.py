@@ -18,7 +18,6 @@ from reputation.values import (  # noqa: F401 - re-exported: the catalogue's val
     DAY,
     EPOCH,
     MICROS,
-    TIME_LIMIT,
     TIME_LIMIT_TEXT,
     canonical_time,
     check_time_range,
@@ -279,7 +278,7 @@ def event_id_of(line: bytes | str) -> str | None:
 def decode_event(line: bytes | str) -> Event:
     """Decode one JSON line into a canonical event, or raise `InvalidEvent`.
 
-    Timestamps at or past TIME_LIMIT are refused here, on the way in, not when stored events
+    Timestamps at or past TIME_LIMIT_TEXT are refused here, on the way in, not when stored events
     are read back: a read path must never fail on an event the log holds.
     """
     try:

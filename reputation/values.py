@@ -21,7 +21,6 @@ DAY = 86_400 * MICROS
 # Accepted timestamps end well before year 9999 so that every deadline derived from an event
 # (window exits up to 24 months + 1 day, feedback and edit windows) can still be computed.
 TIME_LIMIT_TEXT = "9000-01-01T00:00:00Z"
-TIME_LIMIT = (datetime(9000, 1, 1, tzinfo=timezone.utc) - EPOCH) // timedelta(microseconds=1)
 _LIMIT_YEAR = TIME_LIMIT_TEXT[:4]  # canonical texts start with a 4-digit year: compare as text
 
 
@@ -60,7 +59,7 @@ def canonical_time(text: str, name: str = "occurred_at") -> str:
 
 
 def check_time_range(text: str, name: str = "occurred_at") -> None:
-    """Refuse a canonical timestamp at or past TIME_LIMIT; the lower end is year 1."""
+    """Refuse a canonical timestamp at or past TIME_LIMIT_TEXT; the lower end is year 1."""
     if text >= _LIMIT_YEAR:
         raise ValueError(
             f"`{name}` {text} is out of the supported range: timestamps must be before "

@@ -309,6 +309,18 @@ def check_perk_frequency(f: Freelancer, e: ev.FeedbackRemoved, at: int) -> None:
         )
     if f.perk_removals:
         previous = f.perk_removals[-1]
+        if at < previous:  # a late arrival: it would become the previous removal of `previous`
+            closed = sum(1 for t in f.closed_at if at < t <= previous)
+            why = (
+                "it comes less than 90 days before it" if previous < at + 90 * DAY
+                else f"only {closed} contracts closed between them (10 needed)" if closed < 10
+                else None
+            )
+            raise RuleBroken(
+                f"freelancer {f.id} already used the top-rated perk later, on {ev.format_time(previous)}; "
+                + (f"this earlier removal would invalidate that one ({why})" if why else
+                   "perk removals must arrive in time order (each is checked against the one before)")
+            )
         if at < previous + 90 * DAY:
             raise RuleBroken(
                 f"freelancer {f.id} used the top-rated perk less than 90 days ago "

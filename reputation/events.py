@@ -10,14 +10,22 @@ content always encodes to the same bytes (idempotency compares those bytes).
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from typing import Annotated, Literal, Union, get_args
 
 import msgspec
 
-# parse_time / format_time are the catalogue's own; DAY and MICROS stay importable as
-# `ev.DAY`, `ev.MICROS` for the many callers that read event times with them.
-from reputation.clock import DAY, MICROS, format_time, parse_time  # noqa: F401
+from reputation.values import (  # noqa: F401 - re-exported: the catalogue's value rules
+    DAY,
+    EPOCH,
+    MICROS,
+    TIME_LIMIT_TEXT,
+    canonical_time,
+    check_time_range,
+    exact_money,
+    exact_stars,
+    format_time,
+    parse_time,
+)
 
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 # RFC 3339 with a mandatory offset, at most microseconds.
@@ -27,8 +35,10 @@ TIMESTAMP_PATTERN = (
 
 Id = Annotated[str, msgspec.Meta(pattern=ID_PATTERN)]
 Timestamp = Annotated[str, msgspec.Meta(pattern=TIMESTAMP_PATTERN)]
-Money = Decimal  # positive, <= 1e9, at most 2 decimals: checked in __post_init__
-Stars = Annotated[float, msgspec.Meta(ge=1.0, le=5.0)]
+# Money and stars are taken raw and parsed exactly in __post_init__ (a float would round
+# 4.49999999999999999 to 4.5): money becomes a two-decimal Decimal, stars a float.
+Money = msgspec.Raw
+Stars = msgspec.Raw
 Rating = Annotated[int, msgspec.Meta(ge=1, le=5)]
 Recommend = Annotated[int, msgspec.Meta(ge=0, le=10)]
 Side = Literal["client", "freelancer"]
@@ -44,29 +54,6 @@ Reason = Literal[
 ]
 REASONS: tuple[str, ...] = get_args(Reason)
 SCHEMA_VERSIONS = (1,)
-
-
-def _looks_canonical(text: str) -> bool:
-    n = len(text)
-    return text[-1] == "Z" and text[10] == "T" and (n == 20 or (n == 27 and text[19] == "." and text[20:26] != "000000"))
-
-
-def canonical_time(text: str, name: str = "occurred_at") -> str:
-    try:
-        micros = parse_time(text)  # validates the calendar too
-        return text if _looks_canonical(text) else format_time(micros)
-    except (ValueError, OverflowError) as exc:
-        raise ValueError(f"`{name}` is not a valid timestamp: {exc}") from None
-
-
-def _check_money(value: Decimal, name: str) -> Decimal:
-    if not value.is_finite():
-        raise ValueError(f"`{name}` must be a finite number, got {value}")
-    if value <= 0 or value > 1_000_000_000:
-        raise ValueError(f"`{name}` must be positive and at most 1e9, got {value}")
-    if value != value.quantize(Decimal("0.01")):
-        raise ValueError(f"`{name}` must have at most 2 decimals, got {value}")
-    return value.quantize(Decimal("0.01"))
 
 
 class Base(
@@ -120,7 +107,7 @@ class _MoneyMoved(Base):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.amount = _check_money(self.amount, "amount")
+        self.amount = exact_money(self.amount)
 
 
 class PaymentMade(_MoneyMoved, tag="PaymentMade"):
@@ -144,6 +131,10 @@ class PublicFeedbackSubmitted(Base, tag="PublicFeedbackSubmitted"):
     attributes: Attributes | None = None
     comment: Annotated[str, msgspec.Meta(max_length=5000)] | None = None
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.stars = exact_stars(self.stars)
+
 
 class PrivateFeedbackSubmitted(Base, tag="PrivateFeedbackSubmitted"):
     contract_id: Id
@@ -163,6 +154,10 @@ class PublicFeedbackRevised(Base, tag="PublicFeedbackRevised"):
     stars: Stars
     attributes: Attributes | None = None
     comment: Annotated[str, msgspec.Meta(max_length=5000)] | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.stars = exact_stars(self.stars)
 
 
 class FeedbackRemoved(Base, tag="FeedbackRemoved"):
@@ -261,15 +256,19 @@ def _sentence(message: str) -> str:
 def event_id_of(line: bytes | str) -> str | None:
     try:
         probe = _probe.decode(line)
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return None
     return probe.event_id if isinstance(probe.event_id, str) else None
 
 
 def decode_event(line: bytes | str) -> Event:
-    """Decode one JSON line into a canonical event, or raise `InvalidEvent`."""
+    """Decode one JSON line into a canonical event, or raise `InvalidEvent`.
+
+    Timestamps at or past TIME_LIMIT_TEXT are refused here, on the way in, not when stored events
+    are read back: a read path must never fail on an event the log holds.
+    """
     try:
-        return _decoder.decode(line)
+        event = _decoder.decode(line)
     except msgspec.ValidationError as exc:
         reason = _sentence(str(exc))
         if "matching regex" in reason and ("occurred_at`" in reason or "$.to`" in reason):
@@ -284,6 +283,15 @@ def decode_event(line: bytes | str) -> Event:
         raise InvalidEvent(f"not a JSON event object ({exc})", None) from None
     except UnicodeDecodeError:
         raise InvalidEvent("not UTF-8 text", None) from None
+    except RecursionError:  # msgspec gives up on very deep nesting (about 1,000 levels)
+        raise InvalidEvent("not a JSON event object (nested too deeply)", None) from None
+    try:
+        check_time_range(event.occurred_at)
+        if type(event) is ClockAdvanced:
+            check_time_range(event.to, "to")
+    except ValueError as exc:
+        raise InvalidEvent(str(exc), event.event_id) from None
+    return event
 
 
 def encode_event(event: Event) -> bytes:

@@ -9,6 +9,8 @@ bulk from the store's write-side state table.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, NamedTuple
@@ -17,6 +19,7 @@ import msgspec
 
 from reputation import contract as ct
 from reputation import events as ev
+from reputation.errors import BadRequest
 from reputation.export import unwrap
 from reputation.outcome import check_perk_outcome
 from reputation.store import Batch, Conflict, EventStore, NewEvent, digest
@@ -32,8 +35,14 @@ class Reject(NamedTuple):
     raw: bytes
 
     def message(self, where: str = "line") -> str:
-        ident = f" (event {self.event_id})" if self.event_id else ""
-        return f"{where} {self.line}{ident}: {self.reason}"
+        ident = f" (event {one_line(self.event_id)})" if self.event_id else ""
+        return f"{where} {self.line}{ident}: {one_line(self.reason)}"
+
+
+def one_line(text: str) -> str:
+    """`text` with control characters and line separators escaped (a bad line's id or field
+    name may hold any of them): one reject, one line."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class Result(NamedTuple):
@@ -174,6 +183,39 @@ class Checker:
 
     def batch(self) -> Batch:
         return Batch(self.new_events, self.model.encoded_states(), dict(self.model.new_ids))
+
+
+class DeadLetterUnusable(BadRequest):
+    """The dead-letter path cannot be written, or would overwrite an input; one sentence."""
+
+
+def check_dead_letter(path: Path, inputs: Iterable[Path | int] = ()) -> None:
+    """Raise DeadLetterUnusable unless `path` can be created or overwritten as a file that is
+    none of `inputs` (paths, or open file descriptors such as 0 for stdin). Checked before
+    anything is written, so that a bad path never leaves a half-done ingest."""
+    try:
+        target = os.stat(path)
+    except FileNotFoundError:
+        target = None
+    except OSError as exc:  # e.g. a parent that is a file
+        raise DeadLetterUnusable(f"dead-letter file {path} cannot be written: {exc.strerror}") from None
+    if target is not None:
+        for source in inputs:
+            try:
+                st = os.fstat(source) if isinstance(source, int) else os.stat(source)
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) == (target.st_dev, target.st_ino):
+                raise DeadLetterUnusable(f"dead-letter file {path} is the input file: it would overwrite it")
+        if stat.S_ISDIR(target.st_mode):
+            raise DeadLetterUnusable(f"dead-letter file {path} is a folder")
+        where = path
+    else:
+        where = path.parent
+        while not where.exists():  # the folders that will be created (none is a file: stat said so)
+            where = where.parent
+    if not os.access(where, os.W_OK):
+        raise DeadLetterUnusable(f"dead-letter file {path} cannot be written: permission denied on {where}")
 
 
 def now_utc() -> str:

@@ -14,14 +14,13 @@ from reputation import events as ev
 from reputation.config import Settings, open_store
 from reputation.errors import InvalidInput
 from reputation.export import export_lines
-from reputation.ingest import Result, ingest_lines, now_utc, write_dead_letters
+from reputation.ingest import DeadLetterUnusable, Result, check_dead_letter, ingest_lines, now_utc, write_dead_letters
 from reputation.store import EventStore
 
-from engine.cli import EXIT_INVALID, settings
+from engine.cli import EXIT_INVALID, Failure, settings
+from engine.cli.render import plural
 
 MAX_REPORTED = 100
-
-
 
 
 def _lines(stream: IO[bytes]) -> Iterator[bytes]:
@@ -33,7 +32,7 @@ def report(result: Result, out=sys.stderr, where: str = "line") -> None:
     for reject in result.rejects[:MAX_REPORTED]:
         click.echo(reject.message(where), err=True)
     if len(result.rejects) > MAX_REPORTED:
-        click.echo(f"... and {len(result.rejects) - MAX_REPORTED} more rejected lines", err=True)
+        click.echo(f"... and {plural(len(result.rejects) - MAX_REPORTED, 'more rejected line')}", err=True)
 
 
 @click.command("ingest")
@@ -50,6 +49,16 @@ def ingest_command(file: str, skip_invalid: bool, dead_letter: str | None, as_js
     reported (exit 3). Re-sending accepted events is a no-op. Export lines are accepted too.
     """
     cfg: Settings = settings()
+    dead_path = None
+    if skip_invalid:  # checked before anything is written
+        dead_path = Path(dead_letter) if dead_letter else Path(cfg.home) / "dead-letter" / (
+            now_utc().replace(":", "-") + ".jsonl"
+        )
+        try:
+            check_dead_letter(dead_path, [0] if file == "-" else [Path(file)])
+        except DeadLetterUnusable as exc:
+            hint = "--dead-letter: " if dead_letter else ""
+            raise Failure(f"{hint}{exc}; nothing was read or written", 2) from None
     store = open_store(cfg)
     try:
         if file == "-":
@@ -70,12 +79,17 @@ def ingest_command(file: str, skip_invalid: bool, dead_letter: str | None, as_js
                     result = ingest_lines(store, f, skip_invalid=skip_invalid)
     finally:
         store.close()
-    dead_path = None
-    if skip_invalid and result.rejects:
-        dead_path = Path(dead_letter) if dead_letter else Path(cfg.home) / "dead-letter" / (
-            now_utc().replace(":", "-") + ".jsonl"
-        )
-        write_dead_letters(dead_path, result.rejects)
+    if not result.rejects:
+        dead_path = None
+    elif dead_path is not None:
+        try:
+            write_dead_letters(dead_path, result.rejects)
+        except OSError as exc:  # the path was checked: only a change meanwhile gets here
+            report(result)
+            raise Failure(
+                f"accepted {result.accepted} events, but the {len(result.rejects)} rejects above could "
+                f"not be written to {dead_path}: {exc.strerror or exc}", EXIT_INVALID
+            ) from None
     if as_json:
         click.echo(json.dumps({
             "accepted": result.accepted, "duplicates": result.duplicates,
@@ -87,10 +101,10 @@ def ingest_command(file: str, skip_invalid: bool, dead_letter: str | None, as_js
     else:
         report(result)
         if result.rejects and not skip_invalid:
-            click.echo(f"rejected {len(result.rejects)} lines; nothing was written", err=True)
+            click.echo(f"rejected {plural(len(result.rejects), 'line')}; nothing was written", err=True)
         else:
             span = f" (positions {result.positions[0]}..{result.positions[1]})" if result.positions else ""
-            click.echo(f"accepted {result.accepted} events{span}, {result.duplicates} already known, {len(result.rejects)} rejected")
+            click.echo(f"accepted {plural(result.accepted, 'event')}{span}, {result.duplicates} already known, {len(result.rejects)} rejected")
             if dead_path:
                 click.echo(f"rejects written to {dead_path}")
     if result.rejects:

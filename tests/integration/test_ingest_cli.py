@@ -8,11 +8,12 @@ import os
 import re
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from tests.write_side import History, every_type, t
+from tests.write_side import History, every_type, line, t
 
 SCRIPT = Path(sys.executable).with_name("reputation")
 
@@ -209,6 +210,8 @@ GARBAGE = [
     ("truncated", good_history()[0][:30] + b"\n"),
     ("huge-number", b'{"type":"PaymentMade","event_id":"e","occurred_at":"2024-01-01T00:00:00Z","contract_id":"c","amount":1e999999}\n'),
     ("deep-nesting", b"[" * 100_000 + b"]" * 100_000 + b"\n"),
+    ("deep-nesting-in-an-id", b'{"type":"ClientFlagged","event_id":' + b"[" * 1000 + b"]" * 1000 + b"}\n"),
+    ("deep-nesting-in-an-unknown-field", b'{"event_id":"e-1","x":' + b'{"a":' * 1000 + b"1" + b"}" * 1001 + b"\n"),
     ("utf16", json.dumps({"type": "ClientFlagged"}).encode("utf-16")),
 ]
 
@@ -283,3 +286,83 @@ def test_two_concurrent_ingests_of_the_same_file(home, tmp_path):
     assert accepted == [0, len(lines)]
     rows = export(home)
     assert len(rows) == len(lines) and len({r["event"]["event_id"] for r in rows}) == len(lines)
+
+
+# -- the supported time range: no stored event may break a read ------------------------------
+
+READS = [
+    ["project"], ["score", "f-1"], ["history", "f-1"], ["client", "k-1"],
+    ["explain", "f-1", "--from", "8999-01-01T00:00:00Z", "--to", "8999-12-31T00:00:00Z"],
+    ["audit", "--sql", "SELECT count(*) FROM contracts"],
+]
+
+
+def late_history(base: datetime, prefix: str) -> list[bytes]:
+    h = History(prefix)
+    cid = f"{prefix}-c"
+    h.open(t(0, base=base), cid=cid)
+    h.pay(t(1, base=base), "100.00", cid=cid)
+    h.close(t(2, base=base), cid=cid)
+    h.public(t(3, base=base), stars=4.5, cid=cid)
+    h.private(t(3, base=base), recommend=9, cid=cid)
+    return h.lines
+
+
+def test_events_up_to_the_supported_range_can_all_be_read_back(home, tmp_path):
+    lines = late_history(datetime(8999, 12, 20, tzinfo=timezone.utc), "end")
+    lines.append(line("ClockAdvanced", "clock-end", "8999-12-31T23:59:59.999999Z", to="8999-12-31T23:59:59.999999Z"))
+    assert run(home, "ingest", str(write(tmp_path / "in.jsonl", lines))).returncode == 0
+    for args in READS:
+        proc = run(home, *args)
+        assert proc.returncode == 0, (args, proc.stderr)
+        assert_no_traceback(proc)
+
+
+def test_an_event_past_the_supported_range_is_rejected_and_reads_keep_working(home, tmp_path):
+    """A contract closed in year 9999 used to be accepted, then every read failed computing
+    its window exit (year 10000). It is now a bad line that names the rule."""
+    assert run(home, "ingest", str(write(tmp_path / "ok.jsonl", good_history()))).returncode == 0
+    late = late_history(datetime(9999, 6, 1, tzinfo=timezone.utc), "late")
+    proc = run(home, "ingest", str(write(tmp_path / "late.jsonl", late)))
+    assert proc.returncode == 3, proc.stdout
+    assert_no_traceback(proc)
+    reported = re.findall(r"^line (\d+) \(event ([^)]+)\): (.+)$", proc.stderr.decode(), re.M)
+    assert [(int(n), i) for n, i, _ in reported] == [(n, f"late-{n}") for n in range(1, 6)]
+    assert all("before 9000-01-01T00:00:00Z" in why and "occurred_at" in why for _, _, why in reported)
+    assert len(export(home)) == len(good_history())
+    tick = run(home, "tick", "--to", "9999-12-31T00:00:00Z")
+    assert tick.returncode in (2, 3) and b"9000-01-01" in tick.stderr
+    for args in READS:
+        proc = run(home, *args)
+        assert proc.returncode in (0, 4), (args, proc.stderr)  # 4: f-1 / k-1 unknown here
+        assert_no_traceback(proc)
+
+
+# -- the dead-letter path is checked before anything is written ------------------------------
+
+
+def test_an_unwritable_dead_letter_path_writes_nothing(home, tmp_path):
+    (tmp_path / "afile").write_text("")
+    target = tmp_path / "afile" / "dl.jsonl"
+    lines = good_history() + [b"garbage"]
+    proc = run(home, "ingest", "--skip-invalid", "--dead-letter", str(target), str(write(tmp_path / "in.jsonl", lines)))
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert_no_traceback(proc)
+    err = proc.stderr.decode().strip().splitlines()
+    assert len(err) == 1 and str(target) in err[0] and "dead-letter" in err[0], err
+    assert export(home) == []  # the good lines were not committed either
+
+
+@pytest.mark.parametrize("spelling", ["same", "relative"])
+def test_a_dead_letter_path_equal_to_the_input_is_refused(home, tmp_path, spelling):
+    lines = good_history() + [b"garbage"]
+    source = write(tmp_path / "in.jsonl", lines)
+    before = source.read_bytes()
+    target = str(source) if spelling == "same" else "./in.jsonl"  # run() works in tmp_path
+    proc = run(home, "ingest", "--skip-invalid", "--dead-letter", target, str(source))
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert_no_traceback(proc)
+    err = proc.stderr.decode().strip().splitlines()
+    assert len(err) == 1 and "input" in err[0], err
+    assert source.read_bytes() == before
+    assert export(home) == []

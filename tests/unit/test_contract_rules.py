@@ -451,6 +451,20 @@ def perk_frequency(closed_since: int, second_at_day_us: tuple[float, int]):
     return build
 
 
+def perk_late(accepted_day: int, late_day: int, closed_between: int):
+    """A removal on `accepted_day` is accepted; one that occurred on `late_day` arrives after it."""
+
+    def build(h):
+        perk_contract(h, "a", 0)
+        perk_contract(h, "z", 0)
+        for i in range(closed_between):
+            perk_contract(h, f"b{i}", late_day + 10 + i, client_stars=5.0)
+        perk(h, t(accepted_day), "z")
+        perk(h, t(late_day), "a")
+
+    return build
+
+
 def perk_date(at: str):
     def build(h):
         from datetime import datetime, timezone
@@ -481,6 +495,14 @@ PERK = [
     ("perk-second-1us-before-90d", perk_frequency(10, (100, -1)), ["90 days"]),
     ("perk-second-only-9-closed", perk_frequency(9, (100, 0)), ["10", "closed only 9"]),
     ("perk-second-much-later-9-closed", perk_frequency(9, (300, 0)), ["closed only 9"]),
+    # a late-arriving removal that occurred before an accepted one: the reason cites the later
+    # removal as later, and says what accepting the earlier one would break
+    ("perk-late-50-days-before-accepted", perk_late(60, 10, closed_between=10),
+     ["later, on 2023-03-03T00:00:00Z", "invalidate", "less than 90 days before"]),
+    ("perk-late-132-days-before-accepted-9-closed", perk_late(142, 10, closed_between=9),
+     ["later, on 2023-05-24T00:00:00Z", "invalidate", "only 9 contracts closed between"]),
+    ("perk-late-not-in-time-order", perk_late(200, 10, closed_between=10),
+     ["later, on 2023-07-21T00:00:00Z", "time order"]),
 ]
 
 

@@ -14,9 +14,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reputation.events import InvalidEvent, decode_event, encode_event
+from reputation.events import InvalidEvent, decode_event, encode_event, event_id_of
 
 DROP = object()
+
+
+class Num(str):
+    """A JSON number written exactly as given (json.dumps would round it through a float)."""
 
 BASES: dict[str, dict] = {
     "ContractOpened": dict(contract_id="c-1", freelancer_id="f-1", client_id="k-1", pricing="fixed"),
@@ -38,12 +42,18 @@ COMMON = dict(event_id="e-1", occurred_at="2024-05-01T12:00:00Z")
 
 def make(type_: str, changes: dict | None = None) -> bytes:
     body = {"type": type_, **COMMON, **BASES[type_]}
+    numbers = {}
     for k, v in (changes or {}).items():
         if v is DROP:
             body.pop(k, None)
+        elif isinstance(v, Num):
+            body[k], numbers[k] = f"@@{k}@@", v
         else:
             body[k] = v
-    return json.dumps(body, ensure_ascii=False).encode()
+    text = json.dumps(body, ensure_ascii=False)
+    for k, v in numbers.items():
+        text = text.replace(f'"@@{k}@@"', v)
+    return text.encode()
 
 
 def assert_one_sentence(reason: str) -> None:
@@ -85,6 +95,15 @@ ACCEPTED = [
     ("money-1e9-number", "PaymentMade", {"amount": 1000000000}, {"amount": Decimal("1000000000.00")}),
     ("money-1e9-string", "PaymentRefunded", {"amount": "1000000000.00"}, {"amount": Decimal("1000000000.00")}),
     ("money-trailing-zeros", "PaymentMade", {"amount": "7.500"}, {"amount": Decimal("7.50")}),
+    ("money-number-exponent", "PaymentMade", {"amount": Num("1e3")}, {"amount": Decimal("1000.00")}),
+    ("money-number-many-zeros", "PaymentMade", {"amount": Num("2.50000000000000000000")}, {"amount": Decimal("2.50")}),
+    ("stars-3-decimals", "PublicFeedbackSubmitted", {"stars": Num("4.875")}, {"stars": 4.875}),
+    ("stars-16-digits-exact", "PublicFeedbackRevised", {"stars": Num("4.333333333333333")}, {"stars": 4.333333333333333}),
+    ("stars-exponent", "PublicFeedbackSubmitted", {"stars": Num("45e-1")}, {"stars": 4.5}),
+    ("stars-trailing-zeros", "PublicFeedbackSubmitted", {"stars": Num("4.50000000000000000000")}, {"stars": 4.5}),
+    ("time-last-accepted-instant", "PaymentMade", {"occurred_at": "8999-12-31T23:59:59.999999Z"}, {"occurred_at": "8999-12-31T23:59:59.999999Z"}),
+    ("time-year-1", "PaymentMade", {"occurred_at": "0001-01-01T00:00:00Z"}, {"occurred_at": "0001-01-01T00:00:00Z"}),
+    ("clock-to-last-accepted-instant", "ClockAdvanced", {"to": "8999-12-31T23:59:59.999999Z"}, {"to": "8999-12-31T23:59:59.999999Z"}),
     ("stars-1.0", "PublicFeedbackSubmitted", {"stars": 1.0}, {"stars": 1.0}),
     ("stars-5.0", "PublicFeedbackSubmitted", {"stars": 5.0}, {"stars": 5.0}),
     ("stars-int", "PublicFeedbackSubmitted", {"stars": 4}, {"stars": 4.0}),
@@ -149,6 +168,11 @@ REJECTED = [
     ("time-epoch-number", "PaymentMade", {"occurred_at": 1714564800}, ["occurred_at", "str"]),
     ("clock-to-no-offset", "ClockAdvanced", {"to": "2024-05-01T12:00:00"}, ["offset", "to"]),
     ("clock-to-7-digits", "ClockAdvanced", {"to": "2024-05-01T12:00:00.0000001Z"}, ["microseconds", "to"]),
+    # every deadline derived from an event (window exit: + 24 months + 1 day) must fit in year 9999
+    ("time-at-the-limit", "PaymentMade", {"occurred_at": "9000-01-01T00:00:00Z"}, ["occurred_at", "before 9000-01-01T00:00:00Z"]),
+    ("time-year-9999", "ContractClosed", {"occurred_at": "9999-06-03T00:00:00Z"}, ["occurred_at", "9999-06-03T00:00:00Z", "range"]),
+    ("time-past-the-limit-in-utc", "PaymentMade", {"occurred_at": "8999-12-31T23:30:00-01:00"}, ["9000-01-01T00:30:00Z", "range"]),
+    ("clock-to-past-the-limit", "ClockAdvanced", {"to": "9500-01-01T00:00:00Z"}, ["`to`", "before 9000-01-01T00:00:00Z"]),
     ("money-3-decimals-number", "PaymentMade", {"amount": 12.345}, ["2 decimals", "amount"]),
     ("money-3-decimals-string", "PaymentRefunded", {"amount": "12.345"}, ["2 decimals", "amount"]),
     ("money-3rd-decimal-tiny", "PaymentMade", {"amount": "0.001"}, ["2 decimals", "amount"]),
@@ -164,12 +188,26 @@ REJECTED = [
     ("money-bool", "PaymentMade", {"amount": True}, ["bool", "amount"]),
     ("money-null", "PaymentRefunded", {"amount": None}, ["null", "amount"]),
     ("money-missing", "PaymentMade", {"amount": DROP}, ["amount", "missing"]),
+    # a decimal string is digits with an optional fraction: a typo must not pass silently
+    ("money-string-leading-space", "PaymentMade", {"amount": " 5"}, ["digits", "amount", '" 5"']),
+    ("money-string-trailing-space", "PaymentMade", {"amount": "5 "}, ["digits", "amount"]),
+    ("money-string-plus", "PaymentRefunded", {"amount": "+5"}, ["digits", "amount", '"+5"']),
+    ("money-string-exponent", "PaymentMade", {"amount": "1e3"}, ["digits", "amount", '"1e3"']),
+    ("money-string-bare-fraction", "PaymentMade", {"amount": ".5"}, ["digits", "amount"]),
+    ("money-string-bare-point", "PaymentMade", {"amount": "5."}, ["digits", "amount"]),
+    ("money-string-underscore", "PaymentMade", {"amount": "1_000"}, ["digits", "amount"]),
+    ("money-string-escaped-digit", "PaymentMade", {"amount": Num(r'"\u0035"')}, ["digits", "amount"]),
     ("stars-0.99", "PublicFeedbackSubmitted", {"stars": 0.99}, [">= 1.0", "stars"]),
     ("stars-5.01", "PublicFeedbackSubmitted", {"stars": 5.01}, ["<= 5.0", "stars"]),
     ("revised-stars-5.01", "PublicFeedbackRevised", {"stars": 5.01}, ["<= 5.0", "stars"]),
     ("revised-stars-0", "PublicFeedbackRevised", {"stars": 0}, [">= 1.0", "stars"]),
     ("stars-bool", "PublicFeedbackSubmitted", {"stars": True}, ["bool", "stars"]),
     ("stars-string", "PublicFeedbackSubmitted", {"stars": "5"}, ["str", "stars"]),
+    # exact decimals: a float would round these to 4.5, 5.0 and 1.0
+    ("stars-rounds-up-to-4.5", "PublicFeedbackSubmitted", {"stars": Num("4.49999999999999999")},
+     ["4.49999999999999999", "exactly", "stars"]),
+    ("stars-just-above-5", "PublicFeedbackRevised", {"stars": Num("5.00000000000000001")}, ["between 1.0 and 5.0", "stars"]),
+    ("stars-just-below-1", "PublicFeedbackSubmitted", {"stars": Num("0.99999999999999999")}, ["between 1.0 and 5.0", "stars"]),
     ("recommend-minus-1", "PrivateFeedbackSubmitted", {"recommend": -1}, [">= 0", "recommend"]),
     ("recommend-11", "PrivateFeedbackSubmitted", {"recommend": 11}, ["<= 10", "recommend"]),
     ("recommend-float", "PrivateFeedbackSubmitted", {"recommend": 9.5}, ["float", "recommend"]),
@@ -251,6 +289,10 @@ GARBAGE = [
     ("nan-literal", b'{"type":"PublicFeedbackSubmitted","event_id":"e-1","occurred_at":"2024-05-01T12:00:00Z",'
                     b'"contract_id":"c-1","by":"client","stars":NaN}', []),
     ("empty", b"", []),
+    ("deep-nesting-in-a-field", b'{"type":"PaymentMade","event_id":' + b"[" * 1000 + b"]" * 1000 + b"}",
+     ["array", "event_id"]),
+    ("deep-nesting-in-an-unknown-field", b'{"event_id":"e-1","x":' + b'{"a":' * 1000 + b"1" + b"}" * 1001,
+     ["nested too deeply"]),
 ]
 
 
@@ -261,6 +303,11 @@ def test_garbage_is_an_invalid_event_with_one_sentence(raw, fragments):
     assert_one_sentence(info.value.reason)
     for fragment in fragments:
         assert fragment.lower() in info.value.reason.lower(), info.value.reason
+
+
+def test_the_id_of_a_deeply_nested_line_is_unknown_not_a_crash():
+    assert event_id_of(b'{"event_id":' + b"[" * 1000 + b"]" * 1000 + b"}") is None
+    assert event_id_of(b'{"x":' + b"[" * 1000 + b"]" * 1000 + b',"event_id":"e-7"}') in ("e-7", None)
 
 
 def test_a_str_line_is_decoded_like_its_bytes():
@@ -312,7 +359,7 @@ def test_same_content_in_other_spellings_gives_the_same_canonical_bytes():
 
 @settings(max_examples=200, deadline=None)
 @given(
-    when=st.datetimes(min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 31)),
+    when=st.datetimes(min_value=datetime(2, 1, 1), max_value=datetime(8999, 12, 30)),  # accepted: before 9000
     offset_minutes=st.integers(-23 * 60 - 59, 23 * 60 + 59),
     type_=st.sampled_from(sorted(BASES)),
 )
@@ -350,3 +397,18 @@ def test_the_catalogue_has_each_event_type_of_events_md_once():
         assert cls.__struct_config__.tag == name
         line = json.dumps({"type": name, "event_id": "e-1", "occurred_at": "2023-01-02T00:00:00Z", **BASES[name]})
         assert type(decode_event(line)) is cls
+
+
+@settings(max_examples=300, deadline=None)
+@given(digits=st.integers(10**14, 5 * 10**14), scale=st.integers(0, 14))
+def test_stars_of_up_to_15_significant_digits_are_kept_exactly(digits, scale):
+    """The README's promise: stars are the exact decimals sent (the read side uses repr)."""
+    from fractions import Fraction
+
+    value = Fraction(digits, 10**14)  # 1 .. 5 with 15 significant digits
+    value = round(value * 10**scale) / Fraction(10**scale)  # fewer digits too
+    if not 1 <= value <= 5:
+        return
+    text = str(Decimal(value.numerator) / Decimal(value.denominator))
+    event = decode_event(make("PublicFeedbackSubmitted", {"stars": Num(text)}))
+    assert Fraction(repr(event.stars)) == value

@@ -1,0 +1,187 @@
+//! Stored log rows (`Recorded`: `[event, recorded_at]`, as reputation/events.py writes them).
+
+use serde::Deserialize;
+use std::borrow::Cow;
+
+use crate::time::parse_time;
+
+pub enum Kind {
+    Opened { freelancer: String, client: String, pricing: String, continues: Option<String> },
+    ScopeChanged,
+    Payment(i64),
+    Refund(i64),
+    Closed { by: String, reason: String },
+    Public { by: String, stars: f64 },
+    Revised { by: String, stars: f64 },
+    Private { by: String, recommend: i64, end_reason: Option<String> },
+    EditAllowed { by: String },
+    Removed { of: String, basis: String, scope: String },
+    Flagged,
+    Unflagged,
+    Clock { to: i64 },
+}
+
+pub struct Event {
+    pub kind: Kind,
+    pub type_name: &'static str,
+    pub event_id: String,
+    pub at: i64,
+    pub contract_id: Option<String>,
+    pub client_id: Option<String>,
+}
+
+pub struct Recorded {
+    pub event: Event,
+    pub recorded_at: String,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Amount<'a> {
+    Text(#[serde(borrow)] Cow<'a, str>),
+    Number(serde_json::Number),
+}
+
+#[derive(Deserialize)]
+struct Raw<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    event_id: Cow<'a, str>,
+    #[serde(borrow)]
+    occurred_at: Cow<'a, str>,
+    #[serde(borrow)]
+    contract_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    freelancer_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    client_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pricing: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    continues: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    amount: Option<Amount<'a>>,
+    #[serde(borrow)]
+    closed_by: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    reason: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    by: Option<Cow<'a, str>>,
+    stars: Option<f64>,
+    recommend: Option<i64>,
+    #[serde(borrow)]
+    end_reason: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    of: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    basis: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    scope: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    to: Option<Cow<'a, str>>,
+}
+
+/// "12.5" / "12.50" / 12 -> cents (the log holds at most 2 decimals).
+fn cents(text: &str) -> Result<i64, String> {
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    let frac = frac.trim_end_matches('0');
+    if frac.len() > 2 || whole.is_empty() || !whole.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return Err(format!("amount {text:?} is not money with at most 2 decimals"));
+    }
+    let f: i64 = format!("{frac:0<2}").parse().map_err(|_| format!("bad amount {text:?}"))?;
+    let w: i64 = whole.parse().map_err(|_| format!("bad amount {text:?}"))?;
+    Ok(w * 100 + f)
+}
+
+fn need<'a>(v: Option<Cow<'a, str>>, name: &str, t: &str) -> Result<String, String> {
+    v.map(Cow::into_owned).ok_or_else(|| format!("{t} event without `{name}`"))
+}
+
+pub fn decode_recorded(data: &[u8]) -> Result<Recorded, String> {
+    let (raw, recorded_at): (Raw, Cow<str>) =
+        serde_json::from_slice(data).map_err(|e| format!("not a stored event row: {e}"))?;
+    let t = raw.kind.as_ref();
+    let amount = || -> Result<i64, String> {
+        match &raw.amount {
+            Some(Amount::Text(s)) => cents(s),
+            Some(Amount::Number(n)) => cents(&n.to_string()),
+            None => Err(format!("{t} event without `amount`")),
+        }
+    };
+    let stars = || raw.stars.ok_or_else(|| format!("{t} event without `stars`"));
+    let (kind, type_name) = match t {
+        "ContractOpened" => (
+            Kind::Opened {
+                freelancer: need(raw.freelancer_id.clone(), "freelancer_id", t)?,
+                client: need(raw.client_id.clone(), "client_id", t)?,
+                pricing: need(raw.pricing.clone(), "pricing", t)?,
+                continues: raw.continues.clone().map(Cow::into_owned),
+            },
+            "ContractOpened",
+        ),
+        "ScopeChanged" => (Kind::ScopeChanged, "ScopeChanged"),
+        "PaymentMade" => (Kind::Payment(amount()?), "PaymentMade"),
+        "PaymentRefunded" => (Kind::Refund(amount()?), "PaymentRefunded"),
+        "ContractClosed" => (
+            Kind::Closed { by: need(raw.closed_by.clone(), "closed_by", t)?, reason: need(raw.reason.clone(), "reason", t)? },
+            "ContractClosed",
+        ),
+        "PublicFeedbackSubmitted" => {
+            (Kind::Public { by: need(raw.by.clone(), "by", t)?, stars: stars()? }, "PublicFeedbackSubmitted")
+        }
+        "PublicFeedbackRevised" => {
+            (Kind::Revised { by: need(raw.by.clone(), "by", t)?, stars: stars()? }, "PublicFeedbackRevised")
+        }
+        "PrivateFeedbackSubmitted" => (
+            Kind::Private {
+                by: need(raw.by.clone(), "by", t)?,
+                recommend: raw.recommend.ok_or_else(|| format!("{t} event without `recommend`"))?,
+                end_reason: raw.end_reason.clone().map(Cow::into_owned),
+            },
+            "PrivateFeedbackSubmitted",
+        ),
+        "FeedbackEditAllowed" => (Kind::EditAllowed { by: need(raw.by.clone(), "by", t)? }, "FeedbackEditAllowed"),
+        "FeedbackRemoved" => (
+            Kind::Removed {
+                of: need(raw.of.clone(), "of", t)?,
+                basis: need(raw.basis.clone(), "basis", t)?,
+                scope: raw.scope.clone().map_or_else(|| "jss_and_profile".to_string(), Cow::into_owned),
+            },
+            "FeedbackRemoved",
+        ),
+        "ClientFlagged" => (Kind::Flagged, "ClientFlagged"),
+        "ClientUnflagged" => (Kind::Unflagged, "ClientUnflagged"),
+        "ClockAdvanced" => (Kind::Clock { to: parse_time(&need(raw.to.clone(), "to", t)?)? }, "ClockAdvanced"),
+        other => return Err(format!("unknown event type {other:?} in the log")),
+    };
+    let contract_id = raw.contract_id.map(Cow::into_owned);
+    if contract_id.is_none() && !matches!(kind, Kind::Flagged | Kind::Unflagged | Kind::Clock { .. }) {
+        return Err(format!("{t} event without `contract_id`"));
+    }
+    if raw.client_id.is_none() && matches!(kind, Kind::Flagged | Kind::Unflagged) {
+        return Err(format!("{t} event without `client_id`"));
+    }
+    Ok(Recorded {
+        event: Event {
+            at: parse_time(&raw.occurred_at)?,
+            kind,
+            type_name,
+            event_id: raw.event_id.into_owned(),
+            contract_id,
+            client_id: raw.client_id.map(Cow::into_owned),
+        },
+        recorded_at: recorded_at.into_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cents_are_exact() {
+        assert_eq!(super::cents("250.01").unwrap(), 25001);
+        assert_eq!(super::cents("1.5").unwrap(), 150);
+        assert_eq!(super::cents("1000").unwrap(), 100000);
+        assert!(super::cents("1.001").is_err());
+    }
+}

@@ -1,0 +1,96 @@
+"""The native projector: `reputation._core` (Rust, native/) behind the Python projector's
+interface (`run`, `position`, `clock`, `seq`).
+
+The core keeps the whole projection state in memory, decodes the stored rows itself and
+returns, per batch, the rows the store writes (state as msgpack, ledger entries as JSON, byte
+for byte what the Python projector would write); they are committed here with the tracked
+position in one transaction, through the same `Repo.commit_rows` as the Python projector.
+
+State that is already in the projection store (a resumed projector) is loaded lazily: the
+core calls back `load`, `due_deadlines` and `freelancer_ids` below, as the Python projector
+asks its repo. A store that is empty at start is never asked (everything in it afterwards
+was written by this projector, which keeps it all).
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from projections.ledger import ScoreChange
+from projections.projector import Meta
+from projections.store import ReadRepo, Rows
+
+ENGINES = ("python", "native")
+_enc = msgspec.msgpack.Encoder()
+_ledger = msgspec.json.Decoder(list[ScoreChange])
+
+
+class NativeUnavailable(RuntimeError):
+    """The Rust extension is not built (reinstall the package: pip install -e .)."""
+
+
+def _core():
+    try:
+        from reputation import _core
+    except ImportError as exc:
+        raise NativeUnavailable(
+            f"the native projector (reputation._core) is not built: {exc}; reinstall with `pip install -e .`"
+        ) from None
+    return _core
+
+
+class _Loader:
+    """What the core asks of the projection store (state as msgpack bytes)."""
+
+    def __init__(self, repo: ReadRepo):
+        self.repo = repo
+
+    def load(self, table: str, ids: list[str]) -> list[tuple[str, bytes]]:
+        found = getattr(self.repo, f"load_{table}")(ids)
+        return [(k, _enc.encode(v)) for k, v in found.items()]
+
+    def due_deadlines(self, after: int, upto: int) -> list[tuple[int, str]]:
+        return self.repo.due_deadlines(after, upto)
+
+    def freelancer_ids(self) -> list[str]:
+        return self.repo.freelancer_ids()
+
+
+class NativeProjector:
+    def __init__(self, repo: ReadRepo):
+        self.repo = repo
+        meta = repo.meta()
+        empty = meta.position == 0 and not repo.freelancer_ids()
+        self._core = _core().CoreProjector(meta.position, meta.clock, meta.seq, None if empty else _Loader(repo))
+
+    @property
+    def position(self) -> int:
+        return self._core.position
+
+    @property
+    def clock(self) -> int:
+        return self._core.clock
+
+    @property
+    def seq(self) -> int:
+        return self._core.seq
+
+    def run(self, rows: list[tuple[int, bytes]]) -> list[ScoreChange]:
+        """Project a batch of log rows and commit it (state + ledger + position)."""
+        before = self._core.position
+        contracts, freelancers, clients, ledger, deadlines, meta = self._core.run(rows)
+        if meta[0] == before:
+            return []
+        self.repo.commit_rows(Rows(contracts, freelancers, clients, ledger, deadlines, Meta(*meta)))
+        return _ledger.decode(b"[" + b",".join(r[5] for r in ledger) + b"]")
+
+
+def projector_for(engine: str, repo: ReadRepo):
+    """The projector of an engine: the Python reference or the native core."""
+    if engine == "native":
+        return NativeProjector(repo)
+    if engine == "python":
+        from projections.projector import Projector
+
+        return Projector(repo)
+    raise ValueError(f"unknown projector engine {engine!r}; known: {', '.join(ENGINES)}")

@@ -16,6 +16,7 @@ from reputation.store import EventStore
 from projections import rules as rs
 from projections.explain import Explained, explain, redact
 from projections.ledger import ScoreChange
+from projections.native import projector_for
 from projections.projector import Projector, exact_float
 from projections.rules import INF, Cut, Score, client_score, evaluate, round_half_up, window_exit
 from projections.store import MemoryRepo, ReadRepo
@@ -40,9 +41,10 @@ def rules_named(name: str | None) -> rs.RuleSet | None:
 
 
 class Projections:
-    def __init__(self, repo: ReadRepo, owns_connection: bool = True):
+    def __init__(self, repo: ReadRepo, owns_connection: bool = True, engine: str = "python"):
         self.repo = repo
         self.owns_connection = owns_connection  # False when it shares the event store's pool
+        self.engine = engine  # "python" (the reference) or "native" (projections.native)
         self._projector: Projector | None = None
 
     # -- writing -----------------------------------------------------------------------
@@ -50,7 +52,7 @@ class Projections:
     @property
     def projector(self) -> Projector:
         if self._projector is None:
-            self._projector = Projector(self.repo)
+            self._projector = projector_for(self.engine, self.repo)  # type: ignore[assignment]
         return self._projector
 
     def catch_up(self, store: EventStore, progress: Callable[[int, int], None] | None = None, batch: int = BATCH) -> int:

@@ -58,14 +58,14 @@ pub fn evaluate(contracts: &mut [Contract], ids: &[usize], clients: &Clients, cu
         let a = if full {
             let v = e.full;
             let settled = v.settled_at.is_some_and(|s| cut.at >= s);
-            match e.memo.iter().find(|m| m.0 == rules.name && m.1 == flagged && m.2 == settled) {
+            match e.memo.iter().find(|m| std::ptr::eq(m.0, rules.name) && m.1 == flagged && m.2 == settled) {
                 Some(m) => {
                     let a = m.3;
                     fb.add(&contracts[ci], &v, cut.at);
                     a
                 }
                 None => {
-                    let a = assess_fast(&contracts[ci], &v, cut.at, rules, flagged);
+                    let a = assess_fast(&contracts[ci], &v, cut, rules, flagged);
                     entry(contracts, ci).memo.push((rules.name, flagged, settled, a));
                     fb.add(&contracts[ci], &v, cut.at);
                     a
@@ -75,7 +75,7 @@ pub fn evaluate(contracts: &mut [Contract], ids: &[usize], clients: &Clients, cu
             let c = &contracts[ci];
             let Some(v) = view(c, ci, cut) else { continue };
             fb.add(c, &v, cut.at);
-            assess_fast(c, &v, cut.at, rules, flagged)
+            assess_fast(c, &v, cut, rules, flagged)
         };
         assessments.push(a);
     }

@@ -43,22 +43,6 @@ mod python {
         }
     }
 
-    /// A store that is empty when the projector starts: everything it holds later was
-    /// written by this projector, which keeps all of it in memory.
-    struct Empty;
-
-    impl Repo for Empty {
-        fn load(&mut self, _: Table, _: &[String]) -> Res<Vec<(String, Vec<u8>)>> {
-            Ok(vec![])
-        }
-        fn due_deadlines(&mut self, _: i64, _: i64) -> Res<Vec<(i64, String)>> {
-            Ok(vec![])
-        }
-        fn freelancer_ids(&mut self) -> Res<Vec<String>> {
-            Ok(vec![])
-        }
-    }
-
     fn to_py(e: Error) -> PyErr {
         match e.downcast::<PyErr>() {
             Ok(e) => *e,
@@ -76,10 +60,7 @@ mod python {
         #[new]
         #[pyo3(signature = (position, clock, seq, repo=None))]
         fn new(position: i64, clock: i64, seq: i64, repo: Option<PyObject>) -> Self {
-            let repo: Box<dyn Repo + Send> = match repo {
-                Some(r) => Box::new(PyRepo(r)),
-                None => Box::new(Empty),
-            };
+            let repo = repo.map(|r| Box::new(PyRepo(r)) as Box<dyn Repo + Send>);
             CoreProjector(Projector::new(position, clock, seq, repo))
         }
 

@@ -6,7 +6,7 @@ use crate::msgpack::{Reader, Writer, R};
 use crate::eval::CacheEntry;
 
 #[derive(Clone)]
-pub struct Stars { pub at: i64, pub pos: i64, pub stars: f64, pub event_id: String }
+pub struct Stars { pub at: i64, pub pos: i64, pub stars: f64, pub event_id: String, pub scaled: (i128, bool) }
 #[derive(Clone)]
 pub struct Private { pub at: i64, pub pos: i64, pub recommend: i64, pub end_reason: Option<String>, pub event_id: String }
 #[derive(Clone)]
@@ -67,6 +67,14 @@ pub struct Client {
     pub flags: Vec<(i64, i64, bool)>,
     pub last_at: i64,
     pub freelancers: Vec<String>,
+    pub members: std::collections::HashSet<String>, // the same ids, to look up
+}
+
+impl Client {
+    pub fn new(id: String, flags: Vec<(i64, i64, bool)>, last_at: i64, freelancers: Vec<String>) -> Client {
+        let members = freelancers.iter().cloned().collect();
+        Client { id, flags, last_at, freelancers, members }
+    }
 }
 
 impl Contract {
@@ -107,7 +115,7 @@ impl Contract {
                 self.closed = Some(Closed { at, pos, by: by.clone(), reason: reason.clone(), event_id: id })
             }
             Kind::Public { by, stars } | Kind::Revised { by, stars } => {
-                let s = Stars { at, pos, stars: *stars, event_id: id };
+                let s = Stars { at, pos, stars: *stars, event_id: id, scaled: crate::rules::scaled_stars(*stars) };
                 if by == "client" { self.client_public.push(s) } else { self.freelancer_public.push(s) }
             }
             Kind::Private { by, recommend, end_reason } => {
@@ -245,7 +253,8 @@ impl Contract {
         c.refunds = r.list(money)?;
         let stars = |r: &mut Reader| -> R<Stars> {
             r.array()?;
-            Ok(Stars { at: r.int()?, pos: r.int()?, stars: r.float()?, event_id: r.str()? })
+            let (at, pos, stars, event_id) = (r.int()?, r.int()?, r.float()?, r.str()?);
+            Ok(Stars { at, pos, stars, event_id, scaled: crate::rules::scaled_stars(stars) })
         };
         c.client_public = r.list(stars)?;
         c.freelancer_public = r.list(stars)?;
@@ -349,15 +358,13 @@ impl Client {
     pub fn decode(data: &[u8]) -> R<Client> {
         let r = &mut Reader::new(data);
         r.array()?;
-        Ok(Client {
-            id: r.str()?,
-            flags: r.list(|r| {
-                r.array()?;
-                Ok((r.int()?, r.int()?, r.bool()?))
-            })?,
-            last_at: r.int()?,
-            freelancers: r.list(|r| r.str())?,
-        })
+        let id = r.str()?;
+        let flags = r.list(|r| {
+            r.array()?;
+            Ok((r.int()?, r.int()?, r.bool()?))
+        })?;
+        let last_at = r.int()?;
+        Ok(Client::new(id, flags, last_at, r.list(|r| r.str())?))
     }
 }
 

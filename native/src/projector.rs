@@ -29,6 +29,22 @@ pub trait Repo {
     fn freelancer_ids(&mut self) -> Res<Vec<String>>;
 }
 
+/// A store that is empty when the projector starts: everything it holds later was
+/// written by this projector, which keeps all of it in memory.
+struct Empty;
+
+impl Repo for Empty {
+    fn load(&mut self, _: Table, _: &[String]) -> Res<Vec<(String, Vec<u8>)>> {
+        Ok(vec![])
+    }
+    fn due_deadlines(&mut self, _: i64, _: i64) -> Res<Vec<(i64, String)>> {
+        Ok(vec![])
+    }
+    fn freelancer_ids(&mut self) -> Res<Vec<String>> {
+        Ok(vec![])
+    }
+}
+
 /// The event that moved a score (timeline.Happening of the trigger).
 #[derive(Clone)]
 pub struct Trigger {
@@ -69,7 +85,8 @@ pub struct Projector {
     pub freelancers: Vec<Freelancer>,
     freelancer_index: HashMap<String, usize>,
     pub clients: Clients,
-    missing: HashSet<(Table, String)>,
+    missing: [HashSet<String>; 3],
+    empty: bool, // the repo had nothing at start: never ask it
     all_freelancers: Option<BTreeSet<String>>,
     pub archives: HashMap<usize, Option<Archive>>,
     pub archive_built: HashMap<usize, i64>,
@@ -84,11 +101,13 @@ pub struct Projector {
 }
 
 impl Projector {
-    pub fn new(position: i64, clock: i64, seq: i64, repo: Box<dyn Repo + Send>) -> Projector {
+    pub fn new(position: i64, clock: i64, seq: i64, repo: Option<Box<dyn Repo + Send>>) -> Projector {
+        let empty = repo.is_none();
+        let repo = repo.unwrap_or_else(|| Box::new(Empty));
         Projector {
             position, clock, seq, repo,
             contracts: vec![], contract_index: HashMap::new(), freelancers: vec![], freelancer_index: HashMap::new(),
-            clients: Clients::default(), missing: HashSet::new(), all_freelancers: None, archives: HashMap::new(),
+            clients: Clients::default(), missing: Default::default(), empty, all_freelancers: None, archives: HashMap::new(),
             archive_built: HashMap::new(), heap: BinaryHeap::new(), horizon: clock,
             dirty: Dirty::default(), ledger: vec![], new_deadlines: vec![], n: 0,
         }
@@ -98,13 +117,18 @@ impl Projector {
 
     fn wanted(&self, table: Table, ids: impl IntoIterator<Item = String>) -> Vec<String> {
         let mut need: Vec<String> = vec![];
+        if self.empty {
+            return need;
+        }
+        let missing = &self.missing[table as usize];
+        let mut asked: HashSet<String> = HashSet::new();
         for id in ids {
             let cached = match table {
                 Table::Contracts => self.contract_index.contains_key(&id),
                 Table::Freelancers => self.freelancer_index.contains_key(&id),
                 Table::Clients => self.clients.index.contains_key(&id),
             };
-            if !cached && !self.missing.contains(&(table, id.clone())) && !need.contains(&id) {
+            if !cached && !missing.contains(&id) && asked.insert(id.clone()) {
                 need.push(id);
             }
         }
@@ -147,7 +171,7 @@ impl Projector {
         }
         for id in need {
             if !found.contains(&id) {
-                self.missing.insert((table, id));
+                self.missing[table as usize].insert(id);
             }
         }
         Ok(())
@@ -181,18 +205,18 @@ impl Projector {
             return Ok(i);
         }
         let i = self.clients.list.len();
-        self.clients.list.push(Client { id: kid.to_string(), flags: vec![], last_at: 0, freelancers: vec![] });
+        self.clients.list.push(Client::new(kid.to_string(), vec![], 0, vec![]));
         self.clients.index.insert(kid.to_string(), i);
         Ok(i)
     }
 
     /// projector.flags_of: the clients of a freelancer's contracts, loaded.
     pub fn load_clients_of(&mut self, fi: usize) -> Res<()> {
-        let kids: Vec<String> = self.freelancers[fi].contracts.iter().map(|&c| self.contracts[c].client.clone()).collect();
+        let index = &self.clients.index;
+        let kids: Vec<String> = self.freelancers[fi].contracts.iter().map(|&c| &self.contracts[c].client)
+            .filter(|k| !index.contains_key(*k)).cloned().collect();
         for k in kids {
-            if !self.clients.index.contains_key(&k) {
-                self.client(&k)?;
-            }
+            self.client(&k)?;
         }
         Ok(())
     }
@@ -274,8 +298,9 @@ impl Projector {
                 self.freelancers[fi].contracts.push(ci);
                 self.dirty.mark(Table::Freelancers, fi);
                 let ki = self.client(&kid)?;
-                if !self.clients.list[ki].freelancers.contains(&fid) {
-                    self.clients.list[ki].freelancers.push(fid);
+                let k = &mut self.clients.list[ki];
+                if k.members.insert(fid.clone()) {
+                    k.freelancers.push(fid);
                     self.dirty.mark(Table::Clients, ki);
                 }
             }

@@ -89,6 +89,7 @@ pub struct View {
     pub first_paid: Option<i64>,
     pub last_paid: Option<i64>,
     pub client_stars: Option<f64>,
+    pub client_scaled: (i128, bool),
     pub client_recommend: Option<i64>,
     pub client_end_reason: bool, // the client's private feedback has an end reason (visible)
     pub client_removed: Option<usize>, // index into contract.removals of the latest of the client
@@ -150,6 +151,7 @@ pub fn view(c: &Contract, ci: usize, cut: Cut) -> Option<View> {
         first_paid: first.map(|m| m.at),
         last_paid: last.map(|m| m.at),
         client_stars: clast.map(|s| s.stars),
+        client_scaled: clast.map_or((0, false), |s| s.scaled),
         client_recommend: cpriv.map(|p| p.recommend),
         client_end_reason: cpriv.is_some_and(|p| p.end_reason.is_some()),
         client_removed,
@@ -327,8 +329,8 @@ fn weight4(v: &View, rules: &RuleSet) -> i64 {
 
 #[derive(Clone, Copy)]
 pub struct Assessment {
-    pub view: View,
-    pub cut_at: i64,
+    pub ci: usize,
+    pub cut: Cut, // the view it assessed is the contract's at this cut
     pub flagged: bool,
     pub counted: bool,
     pub outcome: Option<Outcome>,
@@ -336,8 +338,9 @@ pub struct Assessment {
     pub exits: [i64; 3],
 }
 
-pub fn assess(c: &Contract, v: &View, at: i64, rules: &RuleSet, flagged: bool, why: &mut impl Why) -> Assessment {
-    let mut a = Assessment { view: *v, cut_at: at, flagged, counted: false, outcome: None, weight4: 0, exits: [0; 3] };
+pub fn assess(c: &Contract, v: &View, cut: Cut, rules: &RuleSet, flagged: bool, why: &mut impl Why) -> Assessment {
+    let at = cut.at;
+    let mut a = Assessment { ci: v.ci, cut, flagged, counted: false, outcome: None, weight4: 0, exits: [0; 3] };
     match v.settled_at {
         Some(s) if at >= s => {}
         _ => {
@@ -379,12 +382,13 @@ pub fn assess(c: &Contract, v: &View, at: i64, rules: &RuleSet, flagged: bool, w
 /// The reasons of an assessment (recomputed: assessing is deterministic).
 pub fn why_of(c: &Contract, a: &Assessment, rules: &RuleSet) -> Vec<String> {
     let mut w = Words(vec![]);
-    assess(c, &a.view, a.cut_at, rules, a.flagged, &mut w);
+    let v = view(c, a.ci, a.cut).expect("an assessed contract is visible");
+    assess(c, &v, a.cut, rules, a.flagged, &mut w);
     w.0
 }
 
-pub fn assess_fast(c: &Contract, v: &View, at: i64, rules: &RuleSet, flagged: bool) -> Assessment {
-    assess(c, v, at, rules, flagged, &mut NoWords(false))
+pub fn assess_fast(c: &Contract, v: &View, cut: Cut, rules: &RuleSet, flagged: bool) -> Assessment {
+    assess(c, v, cut, rules, flagged, &mut NoWords(false))
 }
 
 pub fn flagged_at(flags: &[(i64, i64, bool)], cut: Cut) -> bool {
@@ -408,7 +412,9 @@ pub struct FbSum {
 
 impl FbSum {
     pub fn add(&mut self, c: &Contract, v: &View, at: i64) {
-        let Some(stars) = v.client_stars else { return };
+        if v.client_stars.is_none() {
+            return;
+        }
         if v.earnings < 100 || !v.revealed_client(at) {
             return;
         }
@@ -416,7 +422,7 @@ impl FbSum {
             return;
         }
         let e = i128::from(v.earnings);
-        match scaled_stars(stars) {
+        match v.client_scaled {
             (s, false) => self.num += s * e,
             (s, true) => *self.exact.get_or_insert(0) += s.checked_mul(e).expect("feedback sum out of range"),
         }
@@ -442,7 +448,7 @@ impl FbSum {
 
 /// Stars as the decimal that was sent (its shortest repr) x 10^6, or x 10^16 (flag true)
 /// beyond 6 decimals.
-fn scaled_stars(stars: f64) -> (i128, bool) {
+pub fn scaled_stars(stars: f64) -> (i128, bool) {
     let text = format!("{stars}");
     let (whole, frac) = text.split_once('.').unwrap_or((&text, ""));
     let digits = if frac.len() <= 6 { 6 } else { 16 };
@@ -480,7 +486,7 @@ pub fn jss(contracts: &[Contract], assessments: &[Assessment], at: i64, rules: &
             }
         }
         if at < a.exits[2] {
-            let k = contracts[a.view.ci].client.as_str();
+            let k = contracts[a.ci].client.as_str();
             if !clients.contains(&k) {
                 clients.push(k);
             }

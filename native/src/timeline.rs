@@ -147,7 +147,7 @@ pub fn change_times(contracts: &[Contract], ids: &[usize], table: &Clients, know
 
 fn assessment(score: &Score, ci: Option<usize>) -> Option<&Assessment> {
     let ci = ci?;
-    score.assessments.iter().find(|a| a.view.ci == ci)
+    score.assessments.iter().find(|a| a.ci == ci)
 }
 
 /// (kind, text) of a happening, given the scores just before and after it.
@@ -160,7 +160,7 @@ pub fn describe(h: &Happening, before: &Score, after: &Score, contracts: &[Contr
     };
     let outcome_words = || match a_after {
         Some(a) if a.counted || a.outcome.is_some() => {
-            let why = why_of(&contracts[a.view.ci], a, after.rules).join("; ");
+            let why = why_of(&contracts[a.ci], a, after.rules).join("; ");
             if a.counted {
                 format!("counted as {}: {why}", a.outcome.map_or("None", |o| o.as_str()))
             } else {

@@ -57,6 +57,8 @@ class _Loader:
 
 
 class NativeProjector:
+    BATCH = 20_000  # rows per transaction: fewer rewrites of the same contracts' state
+
     def __init__(self, repo: ReadRepo):
         self.repo = repo
         meta = repo.meta()

@@ -55,9 +55,10 @@ class Projections:
             self._projector = projector_for(self.engine, self.repo)  # type: ignore[assignment]
         return self._projector
 
-    def catch_up(self, store: EventStore, progress: Callable[[int, int], None] | None = None, batch: int = BATCH) -> int:
+    def catch_up(self, store: EventStore, progress: Callable[[int, int], None] | None = None, batch: int | None = None) -> int:
         """Fold every new log event into the projections and the ledger; return how many."""
         p = self.projector
+        batch = batch or getattr(p, "BATCH", BATCH)  # the native projector takes bigger batches
         done = 0
         last = store.max_position()
         while True:

@@ -4,7 +4,7 @@
 use crate::model::{Clients, Contract};
 use crate::ratio::Ratio;
 use crate::rules::{assess_fast, flagged_at, in_force, jss, max_pos, view, Assessment, Cut, FbSum, RuleSet, View};
-use crate::time::{window_exit, FEEDBACK_WINDOW, INF};
+use crate::time::{FEEDBACK_WINDOW, INF};
 
 pub struct CacheEntry {
     pub max_pos: i64,
@@ -93,7 +93,8 @@ pub fn archive_of(contracts: &mut [Contract], ids: &[usize], at: i64, known: i64
         if mp > known {
             continue;
         }
-        let done = window_exit(closed_at, 24).max(last_at).max(closed_at + FEEDBACK_WINDOW);
+        let exit24 = contracts[ci].closed.as_ref().map_or(0, |x| x.exits[2]);
+        let done = exit24.max(last_at).max(closed_at + FEEDBACK_WINDOW);
         if done > at {
             continue;
         }

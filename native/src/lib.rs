@@ -3,6 +3,7 @@
 //! store keeps it) out. No I/O here: what is not in memory is asked of the Python repo.
 
 pub mod eval;
+pub mod hash;
 pub mod event;
 pub mod ledger;
 pub mod model;

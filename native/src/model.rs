@@ -14,7 +14,13 @@ pub struct Money { pub at: i64, pub pos: i64, pub cents: i64, pub event_id: Stri
 #[derive(Clone)]
 pub struct Mark { pub at: i64, pub pos: i64, pub event_id: String }
 #[derive(Clone)]
-pub struct Closed { pub at: i64, pub pos: i64, pub by: String, pub reason: String, pub event_id: String }
+pub struct Closed { pub at: i64, pub pos: i64, pub by: String, pub reason: String, pub event_id: String, pub exits: [i64; 3] }
+
+impl Closed {
+    pub fn new(at: i64, pos: i64, by: String, reason: String, event_id: String) -> Closed {
+        Closed { at, pos, by, reason, event_id, exits: crate::rules::WINDOWS.map(|m| crate::time::window_exit(at, m)) }
+    }
+}
 #[derive(Clone)]
 pub struct Removal { pub at: i64, pub pos: i64, pub of: String, pub basis: String, pub scope: String, pub event_id: String }
 
@@ -67,12 +73,12 @@ pub struct Client {
     pub flags: Vec<(i64, i64, bool)>,
     pub last_at: i64,
     pub freelancers: Vec<String>,
-    pub members: std::collections::HashSet<String>, // the same ids, to look up
+    pub members: crate::hash::Set<String>, // the same ids, to look up
 }
 
 impl Client {
     pub fn new(id: String, flags: Vec<(i64, i64, bool)>, last_at: i64, freelancers: Vec<String>) -> Client {
-        let members = freelancers.iter().cloned().collect();
+        let members = freelancers.iter().cloned().collect::<crate::hash::Set<String>>();
         Client { id, flags, last_at, freelancers, members }
     }
 }
@@ -112,7 +118,7 @@ impl Contract {
             Kind::Payment(cents) => self.payments.push(Money { at, pos, cents: *cents, event_id: id }),
             Kind::Refund(cents) => self.refunds.push(Money { at, pos, cents: *cents, event_id: id }),
             Kind::Closed { by, reason } => {
-                self.closed = Some(Closed { at, pos, by: by.clone(), reason: reason.clone(), event_id: id })
+                self.closed = Some(Closed::new(at, pos, by.clone(), reason.clone(), id))
             }
             Kind::Public { by, stars } | Kind::Revised { by, stars } => {
                 let s = Stars { at, pos, stars: *stars, event_id: id, scaled: crate::rules::scaled_stars(*stars) };
@@ -243,7 +249,8 @@ impl Contract {
         };
         if !r.is_nil()? {
             r.array()?;
-            c.closed = Some(Closed { at: r.int()?, pos: r.int()?, by: r.str()?, reason: r.str()?, event_id: r.str()? });
+            let (at, pos, by, reason, event_id) = (r.int()?, r.int()?, r.str()?, r.str()?, r.str()?);
+            c.closed = Some(Closed::new(at, pos, by, reason, event_id));
         }
         let money = |r: &mut Reader| -> R<Money> {
             r.array()?;
@@ -371,7 +378,7 @@ impl Client {
 /// Clients by id (flags are looked up by the contract's client id).
 #[derive(Default)]
 pub struct Clients {
-    pub index: std::collections::HashMap<String, usize>,
+    pub index: crate::hash::Map<String, usize>,
     pub list: Vec<Client>,
 }
 

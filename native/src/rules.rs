@@ -3,7 +3,7 @@
 
 use crate::model::Contract;
 use crate::ratio::{half_up, Ratio};
-use crate::time::{window_exit, DAY, FEEDBACK_WINDOW, INF};
+use crate::time::{DAY, FEEDBACK_WINDOW, INF};
 
 pub const LONG_TERM: i64 = 90 * DAY;
 pub const WINDOWS: [i64; 3] = [6, 12, 24];
@@ -372,8 +372,7 @@ pub fn assess(c: &Contract, v: &View, cut: Cut, rules: &RuleSet, flagged: bool, 
     a.outcome = Some(result);
     a.counted = counted;
     if counted {
-        let closed = v.closed_at.unwrap_or(0);
-        a.exits = WINDOWS.map(|m| window_exit(closed, m));
+        a.exits = c.closed.as_ref().map_or([0; 3], |x| x.exits); // the view's close is the contract's
         a.weight4 = weight4(v, rules);
     }
     a
@@ -470,7 +469,7 @@ pub struct Jss {
 /// rules.jss: all windows in one pass, the best of the rule set's windows, visibility.
 pub fn jss(contracts: &[Contract], assessments: &[Assessment], at: i64, rules: &RuleSet) -> Jss {
     let mut t = [(0i64, 0i64, 0i64); 3]; // contracts, positive - negative, total (quarters)
-    let mut clients: Vec<&str> = vec![];
+    let mut clients: Vec<&str> = vec![]; // distinct, up to min_clients
     for a in assessments.iter().filter(|a| a.counted) {
         let w = a.weight4;
         let signed = match a.outcome {
@@ -487,7 +486,7 @@ pub fn jss(contracts: &[Contract], assessments: &[Assessment], at: i64, rules: &
         }
         if at < a.exits[2] {
             let k = contracts[a.ci].client.as_str();
-            if !clients.contains(&k) {
+            if clients.len() < rules.min_clients && !clients.contains(&k) {
                 clients.push(k);
             }
         }

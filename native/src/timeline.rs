@@ -3,7 +3,7 @@
 use crate::eval::Score;
 use crate::model::{Clients, Contract};
 use crate::rules::{why_of, Assessment, SWITCHES, WINDOWS};
-use crate::time::{window_exit, FEEDBACK_WINDOW};
+use crate::time::FEEDBACK_WINDOW;
 
 #[derive(Clone, Copy)]
 pub enum Detail<'a> {
@@ -69,8 +69,8 @@ pub fn contract_happenings<'a>(c: &'a Contract, ci: usize, known: i64, mut f: im
     if let Some(closed) = c.closed.as_ref().filter(|x| x.pos <= known) {
         f(h(closed.at, closed.pos, "contract_closed", &closed.event_id, Detail::Text(&closed.reason)));
         f(Happening { event_id: None, ..h(closed.at + FEEDBACK_WINDOW, -1, "window_end", "", Detail::Text(window_end_side(c, known))) });
-        for m in WINDOWS {
-            f(Happening { event_id: None, ..h(window_exit(closed.at, m), -1, "window_exit", "", Detail::Months(m)) });
+        for (m, exit) in WINDOWS.into_iter().zip(closed.exits) {
+            f(Happening { event_id: None, ..h(exit, -1, "window_exit", "", Detail::Months(m)) });
         }
     }
 }
@@ -110,8 +110,8 @@ pub fn deadlines_at<'a>(contracts: &'a [Contract], ids: &[usize], at: i64, known
                 }
             });
         }
-        for m in WINDOWS {
-            if window_exit(closed.at, m) == at {
+        for (m, exit) in WINDOWS.into_iter().zip(closed.exits) {
+            if exit == at {
                 out.push(Happening {
                     at, pos: -1, kind: "window_exit", contract: Some(ci), contract_id: Some(&c.id), client_id: &c.client,
                     event_id: None, detail: Detail::Months(m),

@@ -14,7 +14,12 @@ was written by this projector, which keeps it all).
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable
+
 import msgspec
+
+from reputation.store import EventStore
 
 from projections.ledger import ScoreChange
 from projections.projector import Meta
@@ -79,12 +84,43 @@ class NativeProjector:
 
     def run(self, rows: list[tuple[int, bytes]]) -> list[ScoreChange]:
         """Project a batch of log rows and commit it (state + ledger + position)."""
+        changes = self._project(rows)
+        if changes is None:
+            return []
+        self.repo.commit_rows(changes)
+        return _ledger.decode(b"[" + b",".join(r[5] for r in changes.ledger) + b"]")
+
+    def catch_up(self, store: EventStore, progress: Callable[[int, int], None] | None = None,
+                 batch: int | None = None) -> int:
+        """Project every new log row, batch by batch. The next batch is read and the last one
+        committed while the core projects (it lets go of the GIL); commits stay in log order,
+        one transaction per batch, and the first failure stops the rest."""
+        batch = batch or self.BATCH
+        last, done = store.max_position(), 0
+        with ThreadPoolExecutor(1) as reader, ThreadPoolExecutor(1) as committer:
+            ahead = reader.submit(store.read, self.position, batch)
+            pending: Future | None = None
+            try:
+                while rows := ahead.result():
+                    ahead = reader.submit(store.read, rows[-1][0], batch)
+                    changes = self._project(rows)
+                    if pending is not None:
+                        pending.result()
+                    pending = committer.submit(self.repo.commit_rows, changes) if changes else None
+                    done += len(rows)
+                    if progress:
+                        progress(self.position, max(last, self.position))
+            finally:
+                if pending is not None:
+                    pending.result()
+        return done
+
+    def _project(self, rows: list[tuple[int, bytes]]) -> Rows | None:
         before = self._core.position
         contracts, freelancers, clients, ledger, deadlines, meta = self._core.run(rows)
         if meta[0] == before:
-            return []
-        self.repo.commit_rows(Rows(contracts, freelancers, clients, ledger, deadlines, Meta(*meta)))
-        return _ledger.decode(b"[" + b",".join(r[5] for r in ledger) + b"]")
+            return None
+        return Rows(contracts, freelancers, clients, ledger, deadlines, Meta(*meta))
 
 
 def projector_for(engine: str, repo: ReadRepo):

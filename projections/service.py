@@ -58,20 +58,24 @@ class Projections:
     def catch_up(self, store: EventStore, progress: Callable[[int, int], None] | None = None, batch: int | None = None) -> int:
         """Fold every new log event into the projections and the ledger; return how many."""
         p = self.projector
-        batch = batch or getattr(p, "BATCH", BATCH)  # the native projector takes bigger batches
+        try:
+            if hasattr(p, "catch_up"):  # the native projector pipelines reads, projection and commits
+                return p.catch_up(store, progress, batch)
+            return self._catch_up(p, store, progress, batch or BATCH)
+        except BaseException:
+            # the batch was rolled back (e.g. another projector committed it first): the
+            # in-memory state ran ahead of the store, so start again from what is stored
+            self._projector = None
+            raise
+
+    def _catch_up(self, p: Projector, store: EventStore, progress, batch: int) -> int:
         done = 0
         last = store.max_position()
         while True:
             rows = store.read(p.position, batch)
             if not rows:
                 return done
-            try:
-                p.run(rows)
-            except BaseException:
-                # the batch was rolled back (e.g. another projector committed it first): the
-                # in-memory state ran ahead of the store, so start again from what is stored
-                self._projector = None
-                raise
+            p.run(rows)
             done += len(rows)
             if progress:
                 progress(p.position, max(last, p.position))

@@ -51,7 +51,7 @@ mod python {
         }
     }
 
-    #[pyclass(module = "reputation._core", unsendable)]
+    #[pyclass(module = "reputation._core")]
     struct CoreProjector(Projector);
 
     #[pymethods]
@@ -61,7 +61,7 @@ mod python {
         #[new]
         #[pyo3(signature = (position, clock, seq, repo=None))]
         fn new(position: i64, clock: i64, seq: i64, repo: Option<PyObject>) -> Self {
-            let repo = repo.map(|r| Box::new(PyRepo(r)) as Box<dyn Repo + Send>);
+            let repo = repo.map(|r| Box::new(PyRepo(r)) as Box<dyn Repo + Send + Sync>);
             CoreProjector(Projector::new(position, clock, seq, repo))
         }
 
@@ -85,7 +85,8 @@ mod python {
         fn run<'py>(&mut self, py: Python<'py>, rows: Vec<(i64, Bound<'py, PyBytes>)>) -> PyResult<Bound<'py, PyTuple>> {
             let rows: Vec<(i64, &[u8])> = rows.iter().map(|(p, b)| (*p, b.as_bytes())).collect();
             let p = &mut self.0;
-            p.run(&rows).map_err(to_py)?;
+            // other Python threads (reading the next batch, committing the last) run meanwhile
+            py.allow_threads(|| p.run(&rows)).map_err(to_py)?;
             let bytes = |w: Writer| PyBytes::new(py, &w.0);
             let contracts = PyList::empty(py);
             for &ci in &p.dirty.contracts {

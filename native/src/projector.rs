@@ -94,7 +94,7 @@ pub struct Projector {
     pub archive_built: HashMap<usize, i64>,
     heap: BinaryHeap<Reverse<(i64, String)>>,
     horizon: i64,
-    pub repo: Box<dyn Repo + Send>,
+    pub repo: Box<dyn Repo + Send + Sync>,
     // the batch
     pub dirty: Dirty,
     pub ledger: Vec<ScoreChange>,
@@ -103,7 +103,7 @@ pub struct Projector {
 }
 
 impl Projector {
-    pub fn new(position: i64, clock: i64, seq: i64, repo: Option<Box<dyn Repo + Send>>) -> Projector {
+    pub fn new(position: i64, clock: i64, seq: i64, repo: Option<Box<dyn Repo + Send + Sync>>) -> Projector {
         let empty = repo.is_none();
         let repo = repo.unwrap_or_else(|| Box::new(Empty));
         Projector {

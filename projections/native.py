@@ -15,6 +15,7 @@ was written by this projector, which keeps it all).
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
+from threading import Lock
 from typing import Callable
 
 import msgspec
@@ -47,18 +48,21 @@ def _core():
 class _Loader:
     """What the core asks of the projection store (state as msgpack bytes)."""
 
-    def __init__(self, repo: ReadRepo):
-        self.repo = repo
+    def __init__(self, repo: ReadRepo, lock: Lock):
+        self.repo, self.lock = repo, lock
 
     def load(self, table: str, ids: list[str]) -> list[tuple[str, bytes]]:
-        found = getattr(self.repo, f"load_{table}")(ids)
+        with self.lock:
+            found = getattr(self.repo, f"load_{table}")(ids)
         return [(k, _enc.encode(v)) for k, v in found.items()]
 
     def due_deadlines(self, after: int, upto: int) -> list[tuple[int, str]]:
-        return self.repo.due_deadlines(after, upto)
+        with self.lock:
+            return self.repo.due_deadlines(after, upto)
 
     def freelancer_ids(self) -> list[str]:
-        return self.repo.freelancer_ids()
+        with self.lock:
+            return self.repo.freelancer_ids()
 
 
 class NativeProjector:
@@ -68,7 +72,10 @@ class NativeProjector:
         self.repo = repo
         meta = repo.meta()
         empty = meta.position == 0 and not repo.freelancer_ids()
-        self._core = _core().CoreProjector(meta.position, meta.clock, meta.seq, None if empty else _Loader(repo))
+        # one call at a time into the projection store's datastore: eventsourcing's PostgreSQL
+        # datastore is not safe to enter from two threads at once (its pool's `wait` asserts)
+        self._io = Lock()
+        self._core = _core().CoreProjector(meta.position, meta.clock, meta.seq, None if empty else _Loader(repo, self._io))
 
     @property
     def position(self) -> int:
@@ -97,16 +104,27 @@ class NativeProjector:
         one transaction per batch, and the first failure stops the rest."""
         batch = batch or self.BATCH
         last, done = store.max_position(), 0
+        shared = _datastore(store) is _datastore(self.repo)  # one PostgreSQL pool for both
+        reading = self._io if shared else Lock()
+
+        def read(after: int) -> list[tuple[int, bytes]]:
+            with reading:
+                return store.read(after, batch)
+
+        def commit(changes: Rows) -> None:
+            with self._io:
+                self.repo.commit_rows(changes)
+
         with ThreadPoolExecutor(1) as reader, ThreadPoolExecutor(1) as committer:
-            ahead = reader.submit(store.read, self.position, batch)
+            ahead = reader.submit(read, self.position)
             pending: Future | None = None
             try:
                 while rows := ahead.result():
-                    ahead = reader.submit(store.read, rows[-1][0], batch)
+                    ahead = reader.submit(read, rows[-1][0])
                     changes = self._project(rows)
                     if pending is not None:
                         pending.result()
-                    pending = committer.submit(self.repo.commit_rows, changes) if changes else None
+                    pending = committer.submit(commit, changes) if changes else None
                     done += len(rows)
                     if progress:
                         progress(self.position, max(last, self.position))
@@ -121,6 +139,11 @@ class NativeProjector:
         if meta[0] == before:
             return None
         return Rows(contracts, freelancers, clients, ledger, deadlines, Meta(*meta))
+
+
+def _datastore(x: object) -> object:
+    sql = getattr(x, "sql", None)
+    return getattr(sql, "datastore", x)
 
 
 def projector_for(engine: str, repo: ReadRepo):

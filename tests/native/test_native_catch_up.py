@@ -24,6 +24,8 @@ from projections.rules import perk_outcome_guard
 from projections.service import Projections
 from projections.store import MemoryRepo, sqlite_repo
 
+from tests.integration.test_store_contract import PG_URL, pg_schema  # noqa: F401 (fixture)
+
 SEED = 4
 
 
@@ -121,3 +123,25 @@ def test_project_native_killed_at_any_moment_resumes_to_the_same_ledger(tmp_path
     finally:
         resumed.close()
         events.close()
+
+
+@pytest.mark.postgres
+def test_pipelined_catch_up_on_postgresql(reference, pg_schema):  # noqa: F811
+    """Log and projections in one PostgreSQL database (one pool, as `open_projections` sets
+    up): reads and commits from the pipeline's threads, a resume, the reference ledger."""
+    from reputation.sqlstore import PostgresEventStore
+
+    from projections.store import postgres_repo
+
+    pg = PostgresEventStore(PG_URL, schema=pg_schema)
+    try:
+        lines = list(simulate(40, 60, seed=SEED))
+        assert not ingest(pg, lines, outcome_guard=perk_outcome_guard, recorded_at="2026-01-01T00:00:00Z").rejects
+        repo = postgres_repo(pg.sql.datastore)
+        first = Projections(repo, owns_connection=False, engine="native")
+        first.projector.run(pg.read(0, 1500))  # a first part, then a fresh projector resumes
+        Projections(repo, owns_connection=False, engine="native").catch_up(pg, batch=700)
+        assert ledger(repo) == reference
+        assert repo.meta().position == pg.max_position()
+    finally:
+        pg.close()

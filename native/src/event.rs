@@ -5,34 +5,37 @@ use std::borrow::Cow;
 
 use crate::time::parse_time;
 
-pub enum Kind {
-    Opened { freelancer: String, client: String, pricing: String, continues: Option<String> },
+/// Text of the row, borrowed unless it had escapes.
+pub type S<'a> = Cow<'a, str>;
+
+pub enum Kind<'a> {
+    Opened { freelancer: S<'a>, client: S<'a>, pricing: S<'a>, continues: Option<S<'a>> },
     ScopeChanged,
     Payment(i64),
     Refund(i64),
-    Closed { by: String, reason: String },
-    Public { by: String, stars: f64 },
-    Revised { by: String, stars: f64 },
-    Private { by: String, recommend: i64, end_reason: Option<String> },
-    EditAllowed { by: String },
-    Removed { of: String, basis: String, scope: String },
+    Closed { by: S<'a>, reason: S<'a> },
+    Public { by: S<'a>, stars: f64 },
+    Revised { by: S<'a>, stars: f64 },
+    Private { by: S<'a>, recommend: i64, end_reason: Option<S<'a>> },
+    EditAllowed { by: S<'a> },
+    Removed { of: S<'a>, basis: S<'a>, scope: S<'a> },
     Flagged,
     Unflagged,
     Clock { to: i64 },
 }
 
-pub struct Event {
-    pub kind: Kind,
+pub struct Event<'a> {
+    pub kind: Kind<'a>,
     pub type_name: &'static str,
-    pub event_id: String,
+    pub event_id: S<'a>,
     pub at: i64,
-    pub contract_id: Option<String>,
-    pub client_id: Option<String>,
+    pub contract_id: Option<S<'a>>,
+    pub client_id: Option<S<'a>>,
 }
 
-pub struct Recorded {
-    pub event: Event,
-    pub recorded_at: String,
+pub struct Recorded<'a> {
+    pub event: Event<'a>,
+    pub recorded_at: S<'a>,
 }
 
 #[derive(Deserialize)]
@@ -94,12 +97,12 @@ fn cents(text: &str) -> Result<i64, String> {
     Ok(w * 100 + f)
 }
 
-fn need<'a>(v: Option<Cow<'a, str>>, name: &str, t: &str) -> Result<String, String> {
-    v.map(Cow::into_owned).ok_or_else(|| format!("{t} event without `{name}`"))
+fn need<'a>(v: Option<S<'a>>, name: &str, t: &str) -> Result<S<'a>, String> {
+    v.ok_or_else(|| format!("{t} event without `{name}`"))
 }
 
-pub fn decode_recorded(data: &[u8]) -> Result<Recorded, String> {
-    let (raw, recorded_at): (Raw, Cow<str>) =
+pub fn decode_recorded(data: &[u8]) -> Result<Recorded<'_>, String> {
+    let (raw, recorded_at): (Raw, S) =
         serde_json::from_slice(data).map_err(|e| format!("not a stored event row: {e}"))?;
     let t = raw.kind.as_ref();
     let amount = || -> Result<i64, String> {
@@ -116,7 +119,7 @@ pub fn decode_recorded(data: &[u8]) -> Result<Recorded, String> {
                 freelancer: need(raw.freelancer_id.clone(), "freelancer_id", t)?,
                 client: need(raw.client_id.clone(), "client_id", t)?,
                 pricing: need(raw.pricing.clone(), "pricing", t)?,
-                continues: raw.continues.clone().map(Cow::into_owned),
+                continues: raw.continues.clone(),
             },
             "ContractOpened",
         ),
@@ -137,7 +140,7 @@ pub fn decode_recorded(data: &[u8]) -> Result<Recorded, String> {
             Kind::Private {
                 by: need(raw.by.clone(), "by", t)?,
                 recommend: raw.recommend.ok_or_else(|| format!("{t} event without `recommend`"))?,
-                end_reason: raw.end_reason.clone().map(Cow::into_owned),
+                end_reason: raw.end_reason.clone(),
             },
             "PrivateFeedbackSubmitted",
         ),
@@ -146,7 +149,7 @@ pub fn decode_recorded(data: &[u8]) -> Result<Recorded, String> {
             Kind::Removed {
                 of: need(raw.of.clone(), "of", t)?,
                 basis: need(raw.basis.clone(), "basis", t)?,
-                scope: raw.scope.clone().map_or_else(|| "jss_and_profile".to_string(), Cow::into_owned),
+                scope: raw.scope.clone().unwrap_or(Cow::Borrowed("jss_and_profile")),
             },
             "FeedbackRemoved",
         ),
@@ -155,7 +158,7 @@ pub fn decode_recorded(data: &[u8]) -> Result<Recorded, String> {
         "ClockAdvanced" => (Kind::Clock { to: parse_time(&need(raw.to.clone(), "to", t)?)? }, "ClockAdvanced"),
         other => return Err(format!("unknown event type {other:?} in the log")),
     };
-    let contract_id = raw.contract_id.map(Cow::into_owned);
+    let contract_id = raw.contract_id;
     if contract_id.is_none() && !matches!(kind, Kind::Flagged | Kind::Unflagged | Kind::Clock { .. }) {
         return Err(format!("{t} event without `contract_id`"));
     }
@@ -167,11 +170,11 @@ pub fn decode_recorded(data: &[u8]) -> Result<Recorded, String> {
             at: parse_time(&raw.occurred_at)?,
             kind,
             type_name,
-            event_id: raw.event_id.into_owned(),
+            event_id: raw.event_id,
             contract_id,
-            client_id: raw.client_id.map(Cow::into_owned),
+            client_id: raw.client_id,
         },
-        recorded_at: recorded_at.into_owned(),
+        recorded_at,
     })
 }
 

@@ -87,14 +87,14 @@ impl Contract {
     pub fn open(e: &Event, pos: i64) -> Contract {
         let Kind::Opened { freelancer, client, pricing, continues } = &e.kind else { unreachable!() };
         Contract {
-            id: e.contract_id.clone().unwrap_or_default(),
-            freelancer: freelancer.clone(),
-            client: client.clone(),
-            pricing: pricing.clone(),
-            continues: continues.clone(),
+            id: e.contract_id.as_deref().unwrap_or_default().to_string(),
+            freelancer: freelancer.to_string(),
+            client: client.to_string(),
+            pricing: pricing.to_string(),
+            continues: continues.as_deref().map(str::to_string),
             opened_at: e.at,
             opened_pos: pos,
-            opened_event: e.event_id.clone(),
+            opened_event: e.event_id.to_string(),
             last_at: e.at,
             closed: None,
             payments: vec![],
@@ -113,30 +113,30 @@ impl Contract {
     /// reputation.contract.apply: fold one (already checked) contract event.
     pub fn apply(&mut self, e: &Event, at: i64, pos: i64) {
         self.last_at = self.last_at.max(at);
-        let id = e.event_id.clone();
+        let id = e.event_id.to_string();
         match &e.kind {
             Kind::Payment(cents) => self.payments.push(Money { at, pos, cents: *cents, event_id: id }),
             Kind::Refund(cents) => self.refunds.push(Money { at, pos, cents: *cents, event_id: id }),
             Kind::Closed { by, reason } => {
-                self.closed = Some(Closed::new(at, pos, by.clone(), reason.clone(), id))
+                self.closed = Some(Closed::new(at, pos, by.to_string(), reason.to_string(), id))
             }
             Kind::Public { by, stars } | Kind::Revised { by, stars } => {
                 let s = Stars { at, pos, stars: *stars, event_id: id, scaled: crate::rules::scaled_stars(*stars) };
                 if by == "client" { self.client_public.push(s) } else { self.freelancer_public.push(s) }
             }
             Kind::Private { by, recommend, end_reason } => {
-                let p = Some(Private { at, pos, recommend: *recommend, end_reason: end_reason.clone(), event_id: id });
+                let p = Some(Private { at, pos, recommend: *recommend, end_reason: end_reason.as_deref().map(str::to_string), event_id: id });
                 if by == "client" { self.client_private = p } else { self.freelancer_private = p }
             }
             Kind::EditAllowed { by } => {
                 let m = Mark { at, pos, event_id: id };
                 match self.edit_allowed.iter_mut().find(|(k, _)| k == by) {
                     Some(slot) => slot.1 = m,
-                    None => self.edit_allowed.push((by.clone(), m)),
+                    None => self.edit_allowed.push((by.to_string(), m)),
                 }
             }
             Kind::Removed { of, basis, scope } => self.removals.push(Removal {
-                at, pos, of: of.clone(), basis: basis.clone(), scope: scope.clone(), event_id: id,
+                at, pos, of: of.to_string(), basis: basis.to_string(), scope: scope.to_string(), event_id: id,
             }),
             Kind::ScopeChanged => self.scope_changes.push(Mark { at, pos, event_id: id }),
             _ => {}

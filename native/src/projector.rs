@@ -257,17 +257,20 @@ impl Projector {
 
     /// projector._prefetch: one look-up per table for a batch.
     fn prefetch(&mut self, recorded: &[(i64, Recorded)]) -> Res<()> {
+        if self.empty {
+            return Ok(());
+        }
         let events: Vec<&Recorded> = recorded.iter().map(|(_, r)| r).collect();
-        let cids: Vec<String> = events.iter().filter_map(|r| r.event.contract_id.clone()).collect();
+        let cids: Vec<String> = events.iter().filter_map(|r| r.event.contract_id.as_deref().map(str::to_string)).collect();
         self.load(Table::Contracts, cids.clone())?;
         let known: Vec<usize> = cids.iter().filter_map(|c| self.contract_index.get(c).copied()).collect();
         let mut fids: Vec<String> = known.iter().map(|&c| self.contracts[c].freelancer.clone()).collect();
         let mut kids: Vec<String> = known.iter().map(|&c| self.contracts[c].client.clone()).collect();
         for r in &events {
             if let Kind::Opened { freelancer, .. } = &r.event.kind {
-                fids.push(freelancer.clone());
+                fids.push(freelancer.to_string());
             }
-            kids.extend(r.event.client_id.clone());
+            kids.extend(r.event.client_id.as_deref().map(str::to_string));
         }
         self.load(Table::Freelancers, fids)?;
         self.load(Table::Clients, kids)
@@ -317,7 +320,7 @@ impl Projector {
                 k.last_at = k.last_at.max(at);
                 self.dirty.mark(Table::Clients, ki);
                 affected = k.freelancers.clone();
-                trigger = Some(Trigger { at, pos, contract: None, client_id: k.id.clone(), event_id: e.event_id.clone() });
+                trigger = Some(Trigger { at, pos, contract: None, client_id: k.id.clone(), event_id: e.event_id.to_string() });
             }
             Kind::Clock { .. } => {}
             _ => {
@@ -348,7 +351,7 @@ impl Projector {
                 let unsettled_money = matches!(e.kind, Kind::Payment(_) | Kind::Refund(_)) && open;
                 if late_close || (!still && !unsettled_money) {
                     affected = vec![fid];
-                    trigger = Some(Trigger { at, pos, contract: Some(ci), client_id: kid, event_id: e.event_id.clone() });
+                    trigger = Some(Trigger { at, pos, contract: Some(ci), client_id: kid, event_id: e.event_id.to_string() });
                 }
             }
         }

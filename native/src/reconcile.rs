@@ -90,7 +90,7 @@ impl Projector {
             freelancer_id: self.freelancers[fi].id.clone(),
             rules: after.rules.name,
             effective_at: format_time(at),
-            recorded_at: rec.recorded_at.clone(),
+            recorded_at: rec.recorded_at.to_string(),
             position: pos,
             jss_before: prev.and_then(|p| p.jss),
             jss_after: jss,

@@ -3,7 +3,8 @@
 
 use crate::model::{Clients, Contract};
 use crate::ratio::Ratio;
-use crate::rules::{assess_fast, flagged_at, in_force, jss, max_pos, view, Assessment, Cut, FbSum, RuleSet, View};
+use crate::rules::{assess_fast, flagged_at, in_force, max_pos, view, Assessment, Cut, RuleSet, View};
+use crate::tally::{jss, FbSum};
 use crate::time::{FEEDBACK_WINDOW, INF};
 
 pub struct CacheEntry {

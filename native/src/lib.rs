@@ -12,6 +12,7 @@ pub mod projector;
 pub mod ratio;
 pub mod reconcile;
 pub mod rules;
+pub mod tally;
 pub mod time;
 pub mod timeline;
 

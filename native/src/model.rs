@@ -121,7 +121,7 @@ impl Contract {
                 self.closed = Some(Closed::new(at, pos, by.to_string(), reason.to_string(), id))
             }
             Kind::Public { by, stars } | Kind::Revised { by, stars } => {
-                let s = Stars { at, pos, stars: *stars, event_id: id, scaled: crate::rules::scaled_stars(*stars) };
+                let s = Stars { at, pos, stars: *stars, event_id: id, scaled: crate::tally::scaled_stars(*stars) };
                 if by == "client" { self.client_public.push(s) } else { self.freelancer_public.push(s) }
             }
             Kind::Private { by, recommend, end_reason } => {
@@ -261,7 +261,7 @@ impl Contract {
         let stars = |r: &mut Reader| -> R<Stars> {
             r.array()?;
             let (at, pos, stars, event_id) = (r.int()?, r.int()?, r.float()?, r.str()?);
-            Ok(Stars { at, pos, stars, event_id, scaled: crate::rules::scaled_stars(stars) })
+            Ok(Stars { at, pos, stars, event_id, scaled: crate::tally::scaled_stars(stars) })
         };
         c.client_public = r.list(stars)?;
         c.freelancer_public = r.list(stars)?;

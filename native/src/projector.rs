@@ -180,6 +180,9 @@ impl Projector {
     }
 
     pub fn contract(&mut self, id: &str) -> Res<Option<usize>> {
+        if let Some(&i) = self.contract_index.get(id) {
+            return Ok(Some(i));
+        }
         self.load(Table::Contracts, [id.to_string()])?;
         Ok(self.contract_index.get(id).copied())
     }
@@ -202,6 +205,9 @@ impl Projector {
     }
 
     pub fn client(&mut self, kid: &str) -> Res<usize> {
+        if let Some(&i) = self.clients.index.get(kid) {
+            return Ok(i);
+        }
         self.load(Table::Clients, [kid.to_string()])?;
         if let Some(&i) = self.clients.index.get(kid) {
             return Ok(i);

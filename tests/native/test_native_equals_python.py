@@ -67,6 +67,15 @@ def test_random_histories_give_the_same_ledger_and_state(lines, cuts_python, cut
     assert scores(native) == scores(python)
 
 
+@given(histories(max_contracts=30), st.lists(st.integers(1, 150), max_size=3))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_long_histories_give_the_same_ledger_and_state(lines, cuts):
+    """Freelancers with 12 contracts or more: the projector's archive of contracts out of
+    every window is in play."""
+    rows = log_of(lines)
+    assert_same(project("python", rows), project("native", rows, cuts))
+
+
 @given(histories(max_contracts=3))
 @settings(max_examples=30, deadline=None)
 def test_engines_can_take_turns_on_one_store(lines):

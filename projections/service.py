@@ -20,6 +20,7 @@ from reputation.store import EventStore
 
 from projections.explain import Explained, explain, redact
 from projections.ledger import ScoreChange
+from projections.native import projector_for
 from projections.projector import Projector, exact_float
 from projections.rules.score import Score, client_score, evaluate, round_half_up
 from projections.rules.windows import window_exit
@@ -102,9 +103,10 @@ def bring_up_to_date(store: EventStore, proj: "Projections", progress: Callable[
 
 
 class Projections:
-    def __init__(self, repo: ReadRepo, owns_connection: bool = True):
+    def __init__(self, repo: ReadRepo, owns_connection: bool = True, engine: str = "python"):
         self.repo = repo
         self.owns_connection = owns_connection  # False when it shares the event store's pool
+        self.engine = engine  # "python" (the reference) or "native" (projections.native)
         self._projector: Projector | None = None
 
     # -- writing -----------------------------------------------------------------------
@@ -112,25 +114,30 @@ class Projections:
     @property
     def projector(self) -> Projector:
         if self._projector is None:
-            self._projector = Projector(self.repo)
+            self._projector = projector_for(self.engine, self.repo)  # type: ignore[assignment]
         return self._projector
 
-    def catch_up(self, store: EventStore, progress: Callable[[int, int], None] | None = None, batch: int = BATCH) -> int:
+    def catch_up(self, store: EventStore, progress: Callable[[int, int], None] | None = None, batch: int | None = None) -> int:
         """Fold every new log event into the projections and the ledger; return how many."""
         p = self.projector
+        try:
+            if hasattr(p, "catch_up"):  # the native projector pipelines reads, projection and commits
+                return p.catch_up(store, progress, batch)
+            return self._catch_up(p, store, progress, batch or BATCH)
+        except BaseException:
+            # the batch was rolled back (e.g. another projector committed it first): the
+            # in-memory state ran ahead of the store, so start again from what is stored
+            self._projector = None
+            raise
+
+    def _catch_up(self, p: Projector, store: EventStore, progress, batch: int) -> int:
         done = 0
         last = store.max_position()
         while True:
             rows = store.read(p.position, batch)
             if not rows:
                 return done
-            try:
-                p.run(rows)
-            except BaseException:
-                # the batch was rolled back (e.g. another projector committed it first): the
-                # in-memory state ran ahead of the store, so start again from what is stored
-                self._projector = None
-                raise
+            p.run(rows)
             done += len(rows)
             if progress:
                 progress(p.position, max(last, p.position))

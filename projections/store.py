@@ -6,7 +6,7 @@ recorder), so a crash never applies a batch twice or loses one.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from eventsourcing.persistence import IntegrityError, Tracking
@@ -24,8 +24,37 @@ _dec_freelancer = msgspec.msgpack.Decoder(Freelancer)
 _dec_client = msgspec.msgpack.Decoder(Client)
 
 
+class Rows(NamedTuple):
+    """A batch's changes as the rows the store writes (state encoded), with the position."""
+
+    contracts: list[tuple[str, str, str, bytes]]  # (contract_id, freelancer_id, client_id, state)
+    freelancers: list[tuple[str, bytes]]
+    clients: list[tuple[str, bytes]]
+    ledger: list[tuple[int, str, str, str, int, bytes]]  # (seq, change_id, freelancer_id, effective_at, position, body)
+    deadlines: list[tuple[int, str]]
+    meta: Meta
+
+
+def encode_changes(changes: Changes) -> Rows:
+    return Rows(
+        [(k, v.freelancer, v.client, _enc.encode(v)) for k, v in changes.contracts.items()],
+        [(k, _enc.encode(v)) for k, v in changes.freelancers.items()],
+        [(k, _enc.encode(v)) for k, v in changes.clients.items()],
+        [(s.seq, s.change_id, s.freelancer_id, s.effective_at, s.position, to_json(s)) for s in changes.ledger],
+        changes.deadlines,
+        changes.meta,
+    )
+
+
 class ReadRepo(Repo):
     """Read access the commands need besides the projector's."""
+
+    def commit(self, changes: Changes) -> None:
+        self.commit_rows(encode_changes(changes))
+
+    def commit_rows(self, rows: Rows) -> None:
+        """Write encoded changes and the new position in one transaction (exactly once)."""
+        raise NotImplementedError
 
     def ledger_after(self, seq: int, limit: int) -> list[ScoreChange]:
         raise NotImplementedError
@@ -81,15 +110,15 @@ class MemoryRepo(ReadRepo):
     def freelancer_ids(self):
         return sorted(self.freelancers)
 
-    def commit(self, changes: Changes) -> None:
-        if changes.meta.position <= self._meta.position:  # as the tracking recorder: exactly once
-            raise IntegrityError(f"position {changes.meta.position} was already committed")
-        self.contracts.update({k: _enc.encode(v) for k, v in changes.contracts.items()})
-        self.freelancers.update({k: _enc.encode(v) for k, v in changes.freelancers.items()})
-        self.clients.update({k: _enc.encode(v) for k, v in changes.clients.items()})
-        self.ledger.extend(changes.ledger)
-        self.deadlines.update(changes.deadlines)
-        self._meta = changes.meta
+    def commit_rows(self, rows: Rows) -> None:
+        if rows.meta.position <= self._meta.position:  # as the tracking recorder: exactly once
+            raise IntegrityError(f"position {rows.meta.position} was already committed")
+        self.contracts.update({k: state for k, _, _, state in rows.contracts})
+        self.freelancers.update(rows.freelancers)
+        self.clients.update(rows.clients)
+        self.ledger.extend(from_json(r[5]) for r in rows.ledger)
+        self.deadlines.update(rows.deadlines)
+        self._meta = rows.meta
 
     def ledger_after(self, seq, limit):
         return [c for c in self.ledger if c.seq > seq][:limit]
@@ -176,31 +205,24 @@ class SqlRepo(ReadRepo):
             self.sql.execute(c, "SELECT freelancer_id FROM {proj_freelancers} ORDER BY freelancer_id")
             return [r["freelancer_id"] for r in c.fetchall()]
 
-    def commit(self, changes: Changes) -> None:
+    def commit_rows(self, rows: Rows) -> None:
         sql = self.sql
         with sql.transaction() as c:
             sql.executemany(
-                c, sql.upsert("proj_contracts", "contract_id", ["freelancer_id", "client_id", "state"]),
-                [(k, v.freelancer, v.client, _enc.encode(v)) for k, v in changes.contracts.items()],
+                c, sql.upsert("proj_contracts", "contract_id", ["freelancer_id", "client_id", "state"]), rows.contracts
             )
-            sql.executemany(
-                c, sql.upsert("proj_freelancers", "freelancer_id", ["state"]),
-                [(k, _enc.encode(v)) for k, v in changes.freelancers.items()],
-            )
-            sql.executemany(
-                c, sql.upsert("proj_clients", "client_id", ["state"]),
-                [(k, _enc.encode(v)) for k, v in changes.clients.items()],
-            )
+            sql.executemany(c, sql.upsert("proj_freelancers", "freelancer_id", ["state"]), rows.freelancers)
+            sql.executemany(c, sql.upsert("proj_clients", "client_id", ["state"]), rows.clients)
             sql.executemany(
                 c, "INSERT INTO {proj_ledger} (seq, change_id, freelancer_id, effective_at, position, body) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                [(s.seq, s.change_id, s.freelancer_id, s.effective_at, s.position, to_json(s)) for s in changes.ledger],
+                rows.ledger,
             )
             sql.executemany(
                 c, "INSERT INTO {proj_deadlines} (at, freelancer_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                sorted(set(changes.deadlines)),
+                sorted(set(rows.deadlines)),
             )
-            meta = changes.meta
+            meta = rows.meta
             sql.executemany(
                 c, sql.upsert("proj_meta", "key", ["value"]),
                 [("clock", max(meta.clock, -(1 << 62))), ("seq", meta.seq)],

@@ -100,13 +100,16 @@ def with_options(options):
 @click.option("--interval", default=0.5, show_default=True, help="Seconds between polls with --follow.")
 @click.option("--rebuild", is_flag=True, help="Drop all projections and the ledger (not the relay cursors) and replay the log.")
 @click.option("--progress/--no-progress", default=None)
-def project_command(follow: bool, interval: float, rebuild: bool, progress: bool | None) -> None:
+@click.option("--engine", "engine_name", type=click.Choice(["python", "native"]), default="python", show_default=True,
+              help="The projector: the Python reference or the native (Rust) core; both write the same ledger.")
+def project_command(follow: bool, interval: float, rebuild: bool, progress: bool | None, engine_name: str) -> None:
     """Bring the projections and the score-change ledger up to date with the log."""
     stop = []
     if follow:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.append(1))
     with engine(catch_up=False, reading=False) as (store, proj):
+        proj.engine = engine_name
         if rebuild:
             proj.rebuild()
             click.echo("projections dropped; replaying the log (the ledger is rebuilt with the same change ids)")

@@ -1,0 +1,31 @@
+//! Replays a dump of stored rows through the core, without Python (for profiling):
+//! `cargo run --release --no-default-features --example replay -- rows.bin`, where rows.bin
+//! holds (position: i64 LE, length: u32 LE, bytes) records.
+
+use std::time::Instant;
+
+fn main() {
+    let path = std::env::args().nth(1).expect("a rows dump");
+    let data = std::fs::read(path).expect("readable dump");
+    let mut rows: Vec<(i64, &[u8])> = vec![];
+    let mut at = 0;
+    while at < data.len() {
+        let pos = i64::from_le_bytes(data[at..at + 8].try_into().unwrap());
+        let n = u32::from_le_bytes(data[at + 8..at + 12].try_into().unwrap()) as usize;
+        rows.push((pos, &data[at + 12..at + 12 + n]));
+        at += 12 + n;
+    }
+    let start = Instant::now();
+    let mut p = _core::projector::Projector::new(0, -(1 << 62), 0, None);
+    let (mut ledger, mut state) = (0, 0);
+    for batch in rows.chunks(20_000) {
+        p.run(batch).expect("a valid log");
+        ledger += p.ledger.len();
+        state += p.dirty.contracts.len() + p.dirty.freelancers.len();
+        p.ledger.clear();
+        p.dirty = Default::default();
+        p.new_deadlines.clear();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!("{} rows, {ledger} ledger entries, {state} state rows: {secs:.3} s ({:.0} rows/s)", rows.len(), rows.len() as f64 / secs);
+}

@@ -1,0 +1,114 @@
+//! rules.evaluate with the projector's shortcuts: per-contract full views and assessments
+//! (rules.Cache) and the archive of contracts out of every window (rules.Archive).
+
+use crate::model::{Clients, Contract};
+use crate::ratio::Ratio;
+use crate::rules::{assess_fast, flagged_at, in_force, max_pos, view, Assessment, Cut, RuleSet, View};
+use crate::tally::{jss, FbSum};
+use crate::time::{FEEDBACK_WINDOW, INF};
+
+pub struct CacheEntry {
+    pub max_pos: i64,
+    pub last_at: i64,
+    pub full: View,
+    memo: Vec<(&'static str, bool, bool, Assessment)>,
+}
+
+fn entry(contracts: &mut [Contract], ci: usize) -> &mut CacheEntry {
+    let c = &mut contracts[ci];
+    if c.cache.is_none() {
+        let full = view(c, ci, Cut::new(INF, INF, INF)).expect("a contract is visible at the end of time");
+        c.cache = Some(Box::new(CacheEntry { max_pos: max_pos(c), last_at: c.last_at, full, memo: vec![] }));
+    }
+    c.cache.as_mut().unwrap()
+}
+
+pub struct Score {
+    pub rules: &'static RuleSet,
+    pub jss: Option<i64>,
+    pub exact: Option<Ratio>,
+    pub fb: Option<Ratio>,
+    pub assessments: Vec<Assessment>,
+}
+
+pub struct Archive {
+    since: i64,
+    known: i64,
+    ids: Vec<usize>, // sorted contract indexes
+    fb: FbSum,
+}
+
+impl Archive {
+    fn applies(&self, cut: Cut) -> bool {
+        cut.at >= self.since && cut.known >= self.known
+    }
+}
+
+pub fn evaluate(contracts: &mut [Contract], ids: &[usize], clients: &Clients, cut: Cut, archive: Option<&Archive>) -> Score {
+    let rules = in_force(cut.at);
+    let skip = archive.filter(|a| a.applies(cut));
+    let mut fb = skip.map_or(FbSum::default(), |a| a.fb);
+    let mut assessments = Vec::with_capacity(ids.len());
+    for &ci in ids {
+        if skip.is_some_and(|a| a.ids.binary_search(&ci).is_ok()) {
+            continue;
+        }
+        let flagged = rules.ignores_flagged_clients && flagged_at(clients.flags(&contracts[ci].client), cut);
+        let e = entry(contracts, ci);
+        let full = cut.known >= e.max_pos && (cut.at > e.last_at || (cut.at == e.last_at && cut.pos >= e.max_pos));
+        let a = if full {
+            let v = e.full;
+            let settled = v.settled_at.is_some_and(|s| cut.at >= s);
+            match e.memo.iter().find(|m| std::ptr::eq(m.0, rules.name) && m.1 == flagged && m.2 == settled) {
+                Some(m) => {
+                    let a = m.3;
+                    fb.add(&contracts[ci], &v, cut.at);
+                    a
+                }
+                None => {
+                    let a = assess_fast(&contracts[ci], &v, cut, rules, flagged);
+                    entry(contracts, ci).memo.push((rules.name, flagged, settled, a));
+                    fb.add(&contracts[ci], &v, cut.at);
+                    a
+                }
+            }
+        } else {
+            let c = &contracts[ci];
+            let Some(v) = view(c, ci, cut) else { continue };
+            fb.add(c, &v, cut.at);
+            assess_fast(c, &v, cut, rules, flagged)
+        };
+        assessments.push(a);
+    }
+    let j = jss(contracts, &assessments, cut.at, rules);
+    Score { rules, jss: j.shown, exact: j.exact, fb: fb.value(), assessments }
+}
+
+/// The contracts that left the 24-month window (and whose last fact is) before `at`.
+pub fn archive_of(contracts: &mut [Contract], ids: &[usize], at: i64, known: i64) -> Option<Archive> {
+    let mut out = Archive { since: -INF, known: -INF, ids: vec![], fb: FbSum::default() };
+    for &ci in ids {
+        let e = entry(contracts, ci);
+        let (v, mp, last_at) = (e.full, e.max_pos, e.last_at);
+        let Some(closed_at) = v.closed_at else { continue };
+        if mp > known {
+            continue;
+        }
+        let exit24 = contracts[ci].closed.as_ref().map_or(0, |x| x.exits[2]);
+        let done = exit24.max(last_at).max(closed_at + FEEDBACK_WINDOW);
+        if done > at {
+            continue;
+        }
+        out.ids.push(ci);
+        out.since = out.since.max(done);
+        out.known = out.known.max(mp);
+        let mut part = FbSum::default();
+        part.add(&contracts[ci], &v, INF);
+        out.fb.merge(&part);
+    }
+    if out.ids.is_empty() {
+        return None;
+    }
+    out.ids.sort_unstable();
+    Some(out)
+}

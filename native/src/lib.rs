@@ -1,0 +1,132 @@
+//! The projector's hot path in Rust (see projections/native.py for the Python side).
+//! Batches of stored rows in; ledger rows and the dirty state (msgpack, as the projection
+//! store keeps it) out. No I/O here: what is not in memory is asked of the Python repo.
+
+pub mod eval;
+pub mod hash;
+pub mod event;
+pub mod ledger;
+pub mod model;
+pub mod msgpack;
+pub mod projector;
+pub mod ratio;
+pub mod reconcile;
+pub mod rules;
+pub mod tally;
+pub mod time;
+pub mod timeline;
+
+#[cfg(feature = "python")]
+mod python {
+    use pyo3::exceptions::PyRuntimeError;
+    use pyo3::prelude::*;
+    use pyo3::types::{PyBytes, PyList, PyTuple};
+
+    use crate::msgpack::Writer;
+    use crate::projector::{Error, Projector, Repo, Res, Table};
+
+    /// The Python repo, called back for what is not in memory.
+    struct PyRepo(PyObject);
+
+    impl Repo for PyRepo {
+        fn load(&mut self, table: Table, ids: &[String]) -> Res<Vec<(String, Vec<u8>)>> {
+            let name = match table {
+                Table::Contracts => "contracts",
+                Table::Freelancers => "freelancers",
+                Table::Clients => "clients",
+            };
+            Python::with_gil(|py| Ok(self.0.call_method1(py, "load", (name, ids.to_vec()))?.extract(py)?))
+        }
+        fn due_deadlines(&mut self, after: i64, upto: i64) -> Res<Vec<(i64, String)>> {
+            Python::with_gil(|py| Ok(self.0.call_method1(py, "due_deadlines", (after, upto))?.extract(py)?))
+        }
+        fn freelancer_ids(&mut self) -> Res<Vec<String>> {
+            Python::with_gil(|py| Ok(self.0.call_method0(py, "freelancer_ids")?.extract(py)?))
+        }
+    }
+
+    fn to_py(e: Error) -> PyErr {
+        match e.downcast::<PyErr>() {
+            Ok(e) => *e,
+            Err(e) => PyRuntimeError::new_err(e.to_string()),
+        }
+    }
+
+    #[pyclass(module = "reputation._core")]
+    struct CoreProjector(Projector);
+
+    #[pymethods]
+    impl CoreProjector {
+        /// `repo` answers load(table, ids) -> [(id, msgpack)], due_deadlines(after, upto) and
+        /// freelancer_ids(); None for a projection store that is empty now.
+        #[new]
+        #[pyo3(signature = (position, clock, seq, repo=None))]
+        fn new(position: i64, clock: i64, seq: i64, repo: Option<PyObject>) -> Self {
+            let repo = repo.map(|r| Box::new(PyRepo(r)) as Box<dyn Repo + Send + Sync>);
+            CoreProjector(Projector::new(position, clock, seq, repo))
+        }
+
+        #[getter]
+        fn position(&self) -> i64 {
+            self.0.position
+        }
+        #[getter]
+        fn clock(&self) -> i64 {
+            self.0.clock
+        }
+        #[getter]
+        fn seq(&self) -> i64 {
+            self.0.seq
+        }
+
+        /// Project a batch of (position, stored row) and return what it changes:
+        /// (contracts [(id, freelancer, client, state)], freelancers [(id, state)],
+        ///  clients [(id, state)], ledger [(seq, change_id, freelancer_id, effective_at,
+        ///  position, json)], deadlines [(at, freelancer_id)], (position, clock, seq)).
+        fn run<'py>(&mut self, py: Python<'py>, rows: Vec<(i64, Bound<'py, PyBytes>)>) -> PyResult<Bound<'py, PyTuple>> {
+            let rows: Vec<(i64, &[u8])> = rows.iter().map(|(p, b)| (*p, b.as_bytes())).collect();
+            let p = &mut self.0;
+            // other Python threads (reading the next batch, committing the last) run meanwhile
+            py.allow_threads(|| p.run(&rows)).map_err(to_py)?;
+            let bytes = |w: Writer| PyBytes::new(py, &w.0);
+            let contracts = PyList::empty(py);
+            for &ci in &p.dirty.contracts {
+                let c = &p.contracts[ci];
+                let mut w = Writer(Vec::with_capacity(256));
+                c.encode(&mut w);
+                contracts.append((&c.id, &c.freelancer, &c.client, bytes(w)))?;
+            }
+            let freelancers = PyList::empty(py);
+            for &fi in &p.dirty.freelancers {
+                let f = &p.freelancers[fi];
+                let mut w = Writer(Vec::with_capacity(256));
+                f.encode(&mut w, &p.contracts);
+                freelancers.append((&f.id, bytes(w)))?;
+            }
+            let clients = PyList::empty(py);
+            for &ki in &p.dirty.clients {
+                let k = &p.clients.list[ki];
+                let mut w = Writer(Vec::with_capacity(64));
+                k.encode(&mut w);
+                clients.append((&k.id, bytes(w)))?;
+            }
+            let ledger = PyList::empty(py);
+            for s in &p.ledger {
+                let body = PyBytes::new(py, &s.to_json());
+                ledger.append((s.seq, &s.change_id, &s.freelancer_id, &s.effective_at, s.position, body))?;
+            }
+            let deadlines = PyList::new(py, &p.new_deadlines)?;
+            let meta = (p.position, p.clock, p.seq);
+            p.dirty = Default::default();
+            p.ledger.clear();
+            p.new_deadlines.clear();
+            PyTuple::new(py, [contracts.into_any(), freelancers.into_any(), clients.into_any(), ledger.into_any(), deadlines.into_any(), meta.into_pyobject(py)?.into_any()])
+        }
+    }
+
+    #[pymodule]
+    fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add_class::<CoreProjector>()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,406 @@
+//! projections/projector.py: the fold, the deadline queue and the batch's changes. The state
+//! stays here between batches; what the projection store does not have yet is asked of a
+//! `Repo` (the Python store) by id, as the Python projector does.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap};
+
+use crate::hash::{Map as HashMap, Set as HashSet};
+
+use crate::eval::Archive;
+use crate::event::{decode_recorded, Event, Kind, Recorded};
+use crate::ledger::ScoreChange;
+use crate::model::{Client, Clients, Contract, Freelancer};
+use crate::rules::SWITCHES;
+use crate::time::{window_exit, DAY, FEEDBACK_WINDOW};
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+pub type Res<T> = Result<T, Error>;
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Table {
+    Contracts,
+    Freelancers,
+    Clients,
+}
+
+/// What the projection store already holds (msgpack state by id).
+pub trait Repo {
+    fn load(&mut self, table: Table, ids: &[String]) -> Res<Vec<(String, Vec<u8>)>>;
+    fn due_deadlines(&mut self, after: i64, upto: i64) -> Res<Vec<(i64, String)>>;
+    fn freelancer_ids(&mut self) -> Res<Vec<String>>;
+}
+
+/// A store that is empty when the projector starts: everything it holds later was
+/// written by this projector, which keeps all of it in memory.
+struct Empty;
+
+impl Repo for Empty {
+    fn load(&mut self, _: Table, _: &[String]) -> Res<Vec<(String, Vec<u8>)>> {
+        Ok(vec![])
+    }
+    fn due_deadlines(&mut self, _: i64, _: i64) -> Res<Vec<(i64, String)>> {
+        Ok(vec![])
+    }
+    fn freelancer_ids(&mut self) -> Res<Vec<String>> {
+        Ok(vec![])
+    }
+}
+
+/// The event that moved a score (timeline.Happening of the trigger).
+#[derive(Clone)]
+pub struct Trigger {
+    pub at: i64,
+    pub pos: i64,
+    pub contract: Option<usize>,
+    pub client_id: String,
+    pub event_id: String,
+}
+
+#[derive(Default)]
+pub struct Dirty {
+    pub contracts: Vec<usize>,
+    pub freelancers: Vec<usize>,
+    pub clients: Vec<usize>,
+    seen: HashSet<(u8, usize)>,
+}
+
+impl Dirty {
+    pub fn mark(&mut self, table: Table, i: usize) {
+        let (tag, list) = match table {
+            Table::Contracts => (0, &mut self.contracts),
+            Table::Freelancers => (1, &mut self.freelancers),
+            Table::Clients => (2, &mut self.clients),
+        };
+        if self.seen.insert((tag, i)) {
+            list.push(i);
+        }
+    }
+}
+
+pub struct Projector {
+    pub position: i64,
+    pub clock: i64,
+    pub seq: i64,
+    pub contracts: Vec<Contract>,
+    contract_index: HashMap<String, usize>,
+    pub freelancers: Vec<Freelancer>,
+    freelancer_index: HashMap<String, usize>,
+    pub clients: Clients,
+    missing: [HashSet<String>; 3],
+    empty: bool, // the repo had nothing at start: never ask it
+    all_freelancers: Option<BTreeSet<String>>,
+    pub archives: HashMap<usize, Option<Archive>>,
+    pub archive_built: HashMap<usize, i64>,
+    heap: BinaryHeap<Reverse<(i64, String)>>,
+    horizon: i64,
+    pub repo: Box<dyn Repo + Send + Sync>,
+    // the batch
+    pub dirty: Dirty,
+    pub ledger: Vec<ScoreChange>,
+    pub new_deadlines: Vec<(i64, String)>,
+    pub n: i64,
+}
+
+impl Projector {
+    pub fn new(position: i64, clock: i64, seq: i64, repo: Option<Box<dyn Repo + Send + Sync>>) -> Projector {
+        let empty = repo.is_none();
+        let repo = repo.unwrap_or_else(|| Box::new(Empty));
+        Projector {
+            position, clock, seq, repo,
+            contracts: vec![], contract_index: HashMap::default(), freelancers: vec![], freelancer_index: HashMap::default(),
+            clients: Clients::default(), missing: Default::default(), empty, all_freelancers: None, archives: HashMap::default(),
+            archive_built: HashMap::default(), heap: BinaryHeap::new(), horizon: clock,
+            dirty: Dirty::default(), ledger: vec![], new_deadlines: vec![], n: 0,
+        }
+    }
+
+    // -- state access (lazy, cached) ----------------------------------------------
+
+    fn wanted(&self, table: Table, ids: impl IntoIterator<Item = String>) -> Vec<String> {
+        let mut need: Vec<String> = vec![];
+        if self.empty {
+            return need;
+        }
+        let missing = &self.missing[table as usize];
+        let mut asked: HashSet<String> = HashSet::default();
+        for id in ids {
+            let cached = match table {
+                Table::Contracts => self.contract_index.contains_key(&id),
+                Table::Freelancers => self.freelancer_index.contains_key(&id),
+                Table::Clients => self.clients.index.contains_key(&id),
+            };
+            if !cached && !missing.contains(&id) && asked.insert(id.clone()) {
+                need.push(id);
+            }
+        }
+        need
+    }
+
+    /// Load the ids not cached from the repo, remembering those it does not have.
+    fn load(&mut self, table: Table, ids: impl IntoIterator<Item = String>) -> Res<()> {
+        let need = self.wanted(table, ids);
+        if need.is_empty() {
+            return Ok(());
+        }
+        let got = self.repo.load(table, &need)?;
+        let mut found: HashSet<String> = HashSet::default();
+        let mut contract_ids: Vec<String> = vec![];
+        for (id, data) in got {
+            match table {
+                Table::Contracts => {
+                    let c = Contract::decode(&data)?;
+                    self.contract_index.insert(id.clone(), self.contracts.len());
+                    self.contracts.push(c);
+                }
+                Table::Clients => {
+                    let k = Client::decode(&data)?;
+                    self.clients.index.insert(id.clone(), self.clients.list.len());
+                    self.clients.list.push(k);
+                }
+                Table::Freelancers => {
+                    let (fid, cids, timeline) = Freelancer::decode(&data)?;
+                    self.load(Table::Contracts, cids.clone())?; // a score needs all its contracts
+                    let contracts = cids.iter().map(|c| {
+                        self.contract_index.get(c).copied().ok_or_else(|| format!("freelancer {fid}: contract {c} is not in the projection store"))
+                    }).collect::<Result<Vec<_>, _>>()?;
+                    contract_ids.extend(cids);
+                    self.freelancer_index.insert(id.clone(), self.freelancers.len());
+                    self.freelancers.push(Freelancer { id: fid, contracts, timeline });
+                }
+            }
+            found.insert(id);
+        }
+        for id in need {
+            if !found.contains(&id) {
+                self.missing[table as usize].insert(id);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn contract(&mut self, id: &str) -> Res<Option<usize>> {
+        if let Some(&i) = self.contract_index.get(id) {
+            return Ok(Some(i));
+        }
+        self.load(Table::Contracts, [id.to_string()])?;
+        Ok(self.contract_index.get(id).copied())
+    }
+
+    pub fn freelancer(&mut self, fid: &str) -> Res<usize> {
+        if let Some(&i) = self.freelancer_index.get(fid) {
+            return Ok(i);
+        }
+        self.load(Table::Freelancers, [fid.to_string()])?;
+        if let Some(&i) = self.freelancer_index.get(fid) {
+            return Ok(i);
+        }
+        let i = self.freelancers.len();
+        self.freelancers.push(Freelancer { id: fid.to_string(), contracts: vec![], timeline: vec![] });
+        self.freelancer_index.insert(fid.to_string(), i);
+        if let Some(all) = self.all_freelancers.as_mut() {
+            all.insert(fid.to_string());
+        }
+        Ok(i)
+    }
+
+    pub fn client(&mut self, kid: &str) -> Res<usize> {
+        if let Some(&i) = self.clients.index.get(kid) {
+            return Ok(i);
+        }
+        self.load(Table::Clients, [kid.to_string()])?;
+        if let Some(&i) = self.clients.index.get(kid) {
+            return Ok(i);
+        }
+        let i = self.clients.list.len();
+        self.clients.list.push(Client::new(kid.to_string(), vec![], 0, vec![]));
+        self.clients.index.insert(kid.to_string(), i);
+        Ok(i)
+    }
+
+    /// projector.flags_of: the clients of a freelancer's contracts, loaded.
+    pub fn load_clients_of(&mut self, fi: usize) -> Res<()> {
+        if self.empty {
+            return Ok(()); // every client is in memory (an unknown one has no flags either way)
+        }
+        let index = &self.clients.index;
+        let kids: Vec<String> = self.freelancers[fi].contracts.iter().map(|&c| &self.contracts[c].client)
+            .filter(|k| !index.contains_key(*k)).cloned().collect();
+        for k in kids {
+            self.client(&k)?;
+        }
+        Ok(())
+    }
+
+    fn all_freelancers(&mut self) -> Res<Vec<String>> {
+        if self.all_freelancers.is_none() {
+            let mut all: BTreeSet<String> = self.repo.freelancer_ids()?.into_iter().collect();
+            all.extend(self.freelancers.iter().map(|f| f.id.clone()));
+            self.all_freelancers = Some(all);
+        }
+        Ok(self.all_freelancers.as_ref().unwrap().iter().cloned().collect())
+    }
+
+    // -- the fold --------------------------------------------------------------------
+
+    /// Project a batch of log rows; the changes wait in `dirty`, `ledger`, `new_deadlines`.
+    pub fn run(&mut self, rows: &[(i64, &[u8])]) -> Res<()> {
+        let mut recorded = Vec::with_capacity(rows.len());
+        for &(pos, data) in rows {
+            if pos > self.position {
+                recorded.push((pos, decode_recorded(data).map_err(|e| format!("position {pos}: {e}"))?));
+            }
+        }
+        if recorded.is_empty() {
+            return Ok(());
+        }
+        self.prefetch(&recorded)?;
+        for (pos, rec) in &recorded {
+            self.apply(*pos, rec)?;
+        }
+        Ok(())
+    }
+
+    /// projector._prefetch: one look-up per table for a batch.
+    fn prefetch(&mut self, recorded: &[(i64, Recorded)]) -> Res<()> {
+        if self.empty {
+            return Ok(());
+        }
+        let events: Vec<&Recorded> = recorded.iter().map(|(_, r)| r).collect();
+        let cids: Vec<String> = events.iter().filter_map(|r| r.event.contract_id.as_deref().map(str::to_string)).collect();
+        self.load(Table::Contracts, cids.clone())?;
+        let known: Vec<usize> = cids.iter().filter_map(|c| self.contract_index.get(c).copied()).collect();
+        let mut fids: Vec<String> = known.iter().map(|&c| self.contracts[c].freelancer.clone()).collect();
+        let mut kids: Vec<String> = known.iter().map(|&c| self.contracts[c].client.clone()).collect();
+        for r in &events {
+            if let Kind::Opened { freelancer, .. } = &r.event.kind {
+                fids.push(freelancer.to_string());
+            }
+            kids.extend(r.event.client_id.as_deref().map(str::to_string));
+        }
+        self.load(Table::Freelancers, fids)?;
+        self.load(Table::Clients, kids)
+    }
+
+    fn apply(&mut self, pos: i64, rec: &Recorded) -> Res<()> {
+        let e: &Event = &rec.event;
+        let at = e.at;
+        self.n = 0;
+        let target = if let Kind::Clock { to } = e.kind { at.max(to) } else { at };
+        if target > self.clock {
+            self.advance(target, pos, rec)?;
+        }
+        let mut affected: Vec<String> = vec![];
+        let mut trigger: Option<Trigger> = None;
+        match &e.kind {
+            Kind::Opened { .. } => {
+                let c = Contract::open(e, pos);
+                let (fid, kid) = (c.freelancer.clone(), c.client.clone());
+                let ci = match self.contract_index.get(&c.id) {
+                    Some(&ci) => {
+                        self.contracts[ci] = c;
+                        ci
+                    }
+                    None => {
+                        self.contract_index.insert(c.id.clone(), self.contracts.len());
+                        self.contracts.push(c);
+                        self.contracts.len() - 1
+                    }
+                };
+                self.dirty.mark(Table::Contracts, ci);
+                let fi = self.freelancer(&fid)?;
+                self.freelancers[fi].contracts.push(ci);
+                self.dirty.mark(Table::Freelancers, fi);
+                let ki = self.client(&kid)?;
+                let k = &mut self.clients.list[ki];
+                if k.members.insert(fid.clone()) {
+                    k.freelancers.push(fid);
+                    self.dirty.mark(Table::Clients, ki);
+                }
+            }
+            Kind::Flagged | Kind::Unflagged => {
+                let kid = e.client_id.as_deref().unwrap_or_default();
+                let ki = self.client(kid)?;
+                let k = &mut self.clients.list[ki];
+                k.flags.push((at, pos, matches!(e.kind, Kind::Flagged)));
+                k.last_at = k.last_at.max(at);
+                self.dirty.mark(Table::Clients, ki);
+                affected = k.freelancers.clone();
+                trigger = Some(Trigger { at, pos, contract: None, client_id: k.id.clone(), event_id: e.event_id.to_string() });
+            }
+            Kind::Clock { .. } => {}
+            _ => {
+                let cid = e.contract_id.as_deref().unwrap_or_default();
+                let Some(ci) = self.contract(cid)? else {
+                    return Err(format!("position {pos}: unknown contract {cid}").into());
+                };
+                let c = &mut self.contracts[ci];
+                c.apply(e, at, pos);
+                c.cache = None;
+                let (fid, kid, open) = (c.freelancer.clone(), c.client.clone(), c.closed.is_none());
+                let fi = self.freelancer(&fid)?;
+                self.archives.remove(&fi); // a new fact: rebuild it next time
+                self.archive_built.remove(&fi);
+                self.dirty.mark(Table::Contracts, ci);
+                let mut late_close = false;
+                if matches!(e.kind, Kind::Closed { .. }) {
+                    for d in [at + FEEDBACK_WINDOW, window_exit(at, 6), window_exit(at, 12), window_exit(at, 24)] {
+                        if d > self.clock {
+                            self.heap.push(Reverse((d, fid.clone())));
+                            self.new_deadlines.push((d, fid.clone()));
+                        } else {
+                            late_close = true; // its deadlines already passed: reconcile them now
+                        }
+                    }
+                }
+                let still = matches!(e.kind, Kind::ScopeChanged | Kind::EditAllowed { .. } | Kind::Closed { .. });
+                let unsettled_money = matches!(e.kind, Kind::Payment(_) | Kind::Refund(_)) && open;
+                if late_close || (!still && !unsettled_money) {
+                    affected = vec![fid];
+                    trigger = Some(Trigger { at, pos, contract: Some(ci), client_id: kid, event_id: e.event_id.to_string() });
+                }
+            }
+        }
+        self.position = pos;
+        for fid in affected {
+            let clock = self.clock;
+            self.reconcile(&fid, at, clock, pos, rec, trigger.as_ref())?;
+        }
+        Ok(())
+    }
+
+    /// Move the clock to `target`; deadlines passed take effect at their own times.
+    fn advance(&mut self, target: i64, pos: i64, rec: &Recorded) -> Res<()> {
+        if target > self.horizon {
+            let upto = target.max(self.horizon + 60 * DAY);
+            for d in self.repo.due_deadlines(self.horizon, upto)? {
+                self.heap.push(Reverse(d));
+            }
+            self.horizon = upto;
+        }
+        let mut due: BTreeSet<(i64, String)> = BTreeSet::new();
+        while self.heap.peek().is_some_and(|Reverse(d)| d.0 <= target) {
+            let Reverse(d) = self.heap.pop().unwrap();
+            if d.0 > self.clock {
+                due.insert(d);
+            }
+        }
+        for s in SWITCHES {
+            if self.clock < s && s <= target {
+                for fid in self.all_freelancers()? {
+                    due.insert((s, fid));
+                }
+            }
+        }
+        if !due.is_empty() {
+            let fids: Vec<String> = due.iter().map(|d| d.1.clone()).collect();
+            self.load(Table::Freelancers, fids)?;
+        }
+        for (at, fid) in due {
+            let fi = self.freelancer(&fid)?;
+            self.reconcile_at(fi, at, pos - 1, pos, rec, None)?;
+        }
+        self.clock = target;
+        Ok(())
+    }
+}

@@ -1,0 +1,168 @@
+//! projector._reconcile / _reconcile_at / _causes: compare the score at a time with what the
+//! ledger says for it; a difference is a score change, with its causes in words.
+
+use crate::eval::{archive_of, evaluate, Archive, Score};
+use crate::event::Recorded;
+use crate::ledger::{Cause, ScoreChange};
+use crate::model::Entry;
+use crate::projector::{Projector, Res, Table, Trigger};
+use crate::ratio::{half_up, Ratio};
+use crate::rules::Cut;
+use crate::time::{format_time, DAY, INF};
+use crate::timeline::{change_times, contract_happenings, deadlines_at, describe, flag_happenings, inert, Happening};
+
+const ARCHIVE_AFTER: usize = 12; // contracts; below this a freelancer is evaluated in full
+const ARCHIVE_EVERY: i64 = 90 * DAY;
+
+fn fb_hundredths(fb: Option<Ratio>) -> Option<i64> {
+    fb.map(|r| half_up(100 * r.n, r.d))
+}
+
+fn exact_float(x: Option<Ratio>) -> Option<f64> {
+    x.map(Ratio::to_f64)
+}
+
+impl Projector {
+    pub fn reconcile(&mut self, fid: &str, lo: i64, hi: i64, pos: i64, rec: &Recorded, trigger: Option<&Trigger>) -> Res<()> {
+        let fi = self.freelancer(fid)?;
+        if lo >= hi {
+            return self.reconcile_at(fi, lo, pos, pos, rec, trigger);
+        }
+        self.load_clients_of(fi)?;
+        let f = &self.freelancers[fi];
+        let mut times = vec![lo];
+        change_times(&self.contracts, &f.contracts, &self.clients, pos, lo, hi, &mut times);
+        times.extend(f.timeline.iter().filter(|e| lo <= e.at && e.at <= hi).map(|e| e.at));
+        times.sort_unstable();
+        times.dedup();
+        for at in times {
+            self.reconcile_at(fi, at, pos, pos, rec, trigger)?;
+        }
+        Ok(())
+    }
+
+    /// The freelancer's archive, rebuilt at most every 90 days of clock.
+    fn archive(&mut self, fi: usize, at: i64, known: i64) {
+        let ids = &self.freelancers[fi].contracts;
+        if ids.len() < ARCHIVE_AFTER {
+            return;
+        }
+        if let Some(&built) = self.archive_built.get(&fi) {
+            if at < built + ARCHIVE_EVERY {
+                return;
+            }
+        }
+        self.archive_built.insert(fi, at);
+        let a = archive_of(&mut self.contracts, ids, at, known);
+        self.archives.insert(fi, a);
+    }
+
+    fn eval(&mut self, fi: usize, cut: Cut, archive: bool) -> Score {
+        let a: Option<&Archive> = if archive { self.archives.get(&fi).and_then(Option::as_ref) } else { None };
+        let a = a.filter(|_| self.freelancers[fi].contracts.len() >= ARCHIVE_AFTER);
+        evaluate(&mut self.contracts, &self.freelancers[fi].contracts, &self.clients, cut, a)
+    }
+
+    pub fn reconcile_at(&mut self, fi: usize, at: i64, known: i64, pos: i64, rec: &Recorded, trigger: Option<&Trigger>) -> Res<()> {
+        self.load_clients_of(fi)?;
+        self.archive(fi, at, known);
+        let score = self.eval(fi, Cut::new(at, INF, known), true);
+        let (jss, fb) = (score.jss, fb_hundredths(score.fb));
+        let prev = self.freelancers[fi].lookup(at).copied();
+        if (jss, fb) == prev.map_or((None, None), |p| (p.jss, p.fb)) {
+            return Ok(());
+        }
+        self.seq += 1;
+        let entry = Entry { at, seq: self.seq, jss, fb, exact: exact_float(score.exact), rules: score.rules.name };
+        self.freelancers[fi].record(entry);
+        self.dirty.mark(Table::Freelancers, fi);
+        // the words need every contract's assessment: evaluate in full (same values, no archive)
+        let after = self.eval(fi, Cut::new(at, INF, known), false);
+        let before_cut = match trigger {
+            Some(t) if t.at == at => Cut::new(at, t.pos - 1, known),
+            _ => Cut::new(at - 1, INF, known),
+        };
+        let before = self.eval(fi, before_cut, false);
+        let causes = self.causes(fi, at, known, &before, &after, trigger, prev);
+        self.ledger.push(ScoreChange {
+            seq: self.seq,
+            change_id: format!("{pos}.{}", self.n),
+            freelancer_id: self.freelancers[fi].id.clone(),
+            rules: after.rules.name,
+            effective_at: format_time(at),
+            recorded_at: rec.recorded_at.to_string(),
+            position: pos,
+            jss_before: prev.and_then(|p| p.jss),
+            jss_after: jss,
+            jss_exact_before: prev.and_then(|p| p.exact),
+            jss_exact_after: entry.exact,
+            feedback_before: prev.and_then(|p| p.fb).map(|x| x as f64 / 100.0),
+            feedback_after: fb.map(|x| x as f64 / 100.0),
+            causes,
+        });
+        self.n += 1;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn causes<'a>(&'a self, fi: usize, at: i64, known: i64, before: &Score, after: &Score, trigger: Option<&'a Trigger>, prev: Option<Entry>) -> Vec<Cause> {
+        let ids = &self.freelancers[fi].contracts;
+        let mut causes = vec![];
+        let here: Vec<Happening<'a>> = match trigger {
+            None => deadlines_at(&self.contracts, ids, at, known), // the clock passed deadlines
+            Some(t) if t.at == at => {
+                // the event itself
+                let mut out = vec![];
+                let mut keep = |h: Happening<'a>| {
+                    if h.pos == t.pos && !inert(h.kind) {
+                        out.push(h)
+                    }
+                };
+                match t.contract {
+                    Some(ci) => contract_happenings(&self.contracts[ci], ci, known, &mut keep),
+                    None => flag_happenings(&t.client_id, self.clients.flags(&t.client_id), known, &mut keep),
+                }
+                out
+            }
+            Some(t) => {
+                // a late event restates a later point: it carries the change
+                let (b, a) = (prev.and_then(|p| p.exact), exact_float(after.exact));
+                let contract_id = t.contract.map(|ci| self.contracts[ci].id.clone());
+                causes.push(Cause {
+                    at: format_time(t.at),
+                    kind: "late_event",
+                    text: format!("late event {} (occurred {}) changed the history", t.event_id, format_time(t.at)),
+                    contract_id,
+                    client_id: Some(t.client_id.clone()),
+                    event_id: Some(t.event_id.clone()),
+                    jss_before: b,
+                    jss_after: a,
+                    jss_delta: Some(a.unwrap_or(0.0) - b.unwrap_or(0.0)),
+                });
+                deadlines_at(&self.contracts, ids, at, known)
+            }
+        };
+        for h in &here {
+            let (kind, text) = describe(h, before, after, &self.contracts);
+            causes.push(Cause {
+                at: format_time(h.at),
+                kind,
+                text,
+                contract_id: h.contract_id.map(str::to_string),
+                client_id: Some(h.client_id).filter(|k| !k.is_empty()).map(str::to_string),
+                event_id: h.event_id.map(str::to_string),
+                jss_before: None,
+                jss_after: None,
+                jss_delta: None,
+            });
+        }
+        if causes.first().is_some_and(|c| c.kind != "late_event") {
+            let (b, a) = (exact_float(before.exact), exact_float(after.exact));
+            let last = causes.last_mut().unwrap();
+            last.jss_before = b;
+            last.jss_after = a;
+            last.jss_delta = Some(a.unwrap_or(0.0) - b.unwrap_or(0.0));
+        }
+        causes
+    }
+}

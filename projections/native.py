@@ -1,0 +1,157 @@
+"""The native projector: `reputation._core` (Rust, native/) behind the Python projector's
+interface (`run`, `position`, `clock`, `seq`).
+
+The core keeps the whole projection state in memory, decodes the stored rows itself and
+returns, per batch, the rows the store writes (state as msgpack, ledger entries as JSON, byte
+for byte what the Python projector would write); they are committed here with the tracked
+position in one transaction, through the same `Repo.commit_rows` as the Python projector.
+
+State that is already in the projection store (a resumed projector) is loaded lazily: the
+core calls back `load`, `due_deadlines` and `freelancer_ids` below, as the Python projector
+asks its repo. A store that is empty at start is never asked (everything in it afterwards
+was written by this projector, which keeps it all).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from threading import Lock
+from typing import Callable
+
+import msgspec
+
+from reputation.store import EventStore
+
+from projections.ledger import ScoreChange
+from projections.projector import Meta
+from projections.store import ReadRepo, Rows
+
+ENGINES = ("python", "native")
+_enc = msgspec.msgpack.Encoder()
+_ledger = msgspec.json.Decoder(list[ScoreChange])
+
+
+class NativeUnavailable(RuntimeError):
+    """The Rust extension is not built (reinstall the package: pip install -e .)."""
+
+
+def _core():
+    try:
+        from reputation import _core
+    except ImportError as exc:
+        raise NativeUnavailable(
+            f"the native projector (reputation._core) is not built: {exc}; reinstall with `pip install -e .`"
+        ) from None
+    return _core
+
+
+class _Loader:
+    """What the core asks of the projection store (state as msgpack bytes)."""
+
+    def __init__(self, repo: ReadRepo, lock: Lock):
+        self.repo, self.lock = repo, lock
+
+    def load(self, table: str, ids: list[str]) -> list[tuple[str, bytes]]:
+        with self.lock:
+            found = getattr(self.repo, f"load_{table}")(ids)
+        return [(k, _enc.encode(v)) for k, v in found.items()]
+
+    def due_deadlines(self, after: int, upto: int) -> list[tuple[int, str]]:
+        with self.lock:
+            return self.repo.due_deadlines(after, upto)
+
+    def freelancer_ids(self) -> list[str]:
+        with self.lock:
+            return self.repo.freelancer_ids()
+
+
+class NativeProjector:
+    BATCH = 20_000  # rows per transaction: fewer rewrites of the same contracts' state
+
+    def __init__(self, repo: ReadRepo):
+        self.repo = repo
+        meta = repo.meta()
+        empty = meta.position == 0 and not repo.freelancer_ids()
+        # one call at a time into the projection store's datastore: eventsourcing's PostgreSQL
+        # datastore is not safe to enter from two threads at once (its pool's `wait` asserts)
+        self._io = Lock()
+        self._core = _core().CoreProjector(meta.position, meta.clock, meta.seq, None if empty else _Loader(repo, self._io))
+
+    @property
+    def position(self) -> int:
+        return self._core.position
+
+    @property
+    def clock(self) -> int:
+        return self._core.clock
+
+    @property
+    def seq(self) -> int:
+        return self._core.seq
+
+    def run(self, rows: list[tuple[int, bytes]]) -> list[ScoreChange]:
+        """Project a batch of log rows and commit it (state + ledger + position)."""
+        changes = self._project(rows)
+        if changes is None:
+            return []
+        self.repo.commit_rows(changes)
+        return _ledger.decode(b"[" + b",".join(r[5] for r in changes.ledger) + b"]")
+
+    def catch_up(self, store: EventStore, progress: Callable[[int, int], None] | None = None,
+                 batch: int | None = None) -> int:
+        """Project every new log row, batch by batch. The next batch is read and the last one
+        committed while the core projects (it lets go of the GIL); commits stay in log order,
+        one transaction per batch, and the first failure stops the rest."""
+        batch = batch or self.BATCH
+        last, done = store.max_position(), 0
+        shared = _datastore(store) is _datastore(self.repo)  # one PostgreSQL pool for both
+        reading = self._io if shared else Lock()
+
+        def read(after: int) -> list[tuple[int, bytes]]:
+            with reading:
+                return store.read(after, batch)
+
+        def commit(changes: Rows) -> None:
+            with self._io:
+                self.repo.commit_rows(changes)
+
+        with ThreadPoolExecutor(1) as reader, ThreadPoolExecutor(1) as committer:
+            ahead = reader.submit(read, self.position)
+            pending: Future | None = None
+            try:
+                while rows := ahead.result():
+                    ahead = reader.submit(read, rows[-1][0])
+                    changes = self._project(rows)
+                    if pending is not None:
+                        pending.result()
+                    pending = committer.submit(commit, changes) if changes else None
+                    done += len(rows)
+                    if progress:
+                        progress(self.position, max(last, self.position))
+            finally:
+                if pending is not None:
+                    pending.result()
+        return done
+
+    def _project(self, rows: list[tuple[int, bytes]]) -> Rows | None:
+        before = self._core.position
+        contracts, freelancers, clients, ledger, deadlines, meta = self._core.run(rows)
+        if meta[0] == before:
+            return None
+        return Rows(contracts, freelancers, clients, ledger, deadlines, Meta(*meta))
+
+
+def _datastore(x: object) -> object:
+    sql = getattr(x, "sql", None)
+    return getattr(sql, "datastore", x)
+
+
+def projector_for(engine: str, repo: ReadRepo):
+    """The projector of an engine: the Python reference or the native core."""
+    if engine == "native":
+        return NativeProjector(repo)
+    if engine == "python":
+        from projections.projector import Projector
+
+        return Projector(repo)
+    raise ValueError(f"unknown projector engine {engine!r}; known: {', '.join(ENGINES)}")

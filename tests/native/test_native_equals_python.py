@@ -1,0 +1,137 @@
+"""The native projector (reputation._core) against the Python reference, field by field:
+the ledger (every field, causes' text included), the projection state, the deadlines, the
+position/clock/seq and `score --json` output, on random histories and simulated markets."""
+
+from __future__ import annotations
+
+import random
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from reputation.ingest import ingest
+from engine.simulate import simulate
+from reputation.store import MemoryStore
+
+from projections.ledger import to_json
+from projections.native import NativeProjector, projector_for
+from projections.projector import Projector
+from projections.service import Projections
+from projections.store import MemoryRepo, sqlite_repo
+
+from tests.property.histories import histories
+from tests.property.test_projection_properties import log_of
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SEEDS = (1, 2, 3)  # simulated markets: 40 freelancers x 60 months each
+
+
+def project(engine: str, rows, cuts=(), repo=None):
+    """Project `rows` in batches cut at `cuts`, a fresh projector per batch (state through the
+    store, as after a restart)."""
+    repo = repo if repo is not None else MemoryRepo()
+    bounds = [0, *sorted(set(c for c in cuts if 0 < c < len(rows))), len(rows)]
+    for lo, hi in zip(bounds, bounds[1:]):
+        projector_for(engine, repo).run(rows[lo:hi])
+    return repo
+
+
+def assert_same(python: MemoryRepo, native: MemoryRepo) -> None:
+    assert [to_json(c) for c in native.ledger] == [to_json(c) for c in python.ledger]
+    assert native.contracts == python.contracts  # msgpack state, byte for byte
+    assert native.freelancers == python.freelancers
+    assert native.clients == python.clients
+    assert native.deadlines == python.deadlines
+    assert native.meta() == python.meta()
+
+
+def scores(repo: MemoryRepo) -> list[bytes]:
+    proj = Projections(repo)
+    out = []
+    for fid in proj.freelancers():
+        out.append(msgspec.json.encode(proj.score(fid)))
+        out.append(msgspec.json.encode(proj.score(fid, audience="freelancer", known_at=proj.position // 2)))
+    return out
+
+
+@SETTINGS
+@given(histories(), st.lists(st.integers(1, 80), max_size=4), st.lists(st.integers(1, 80), max_size=4))
+def test_random_histories_give_the_same_ledger_and_state(lines, cuts_python, cuts_native):
+    rows = log_of(lines)
+    python = project("python", rows, cuts_python)
+    native = project("native", rows, cuts_native)
+    assert_same(python, native)
+    assert scores(native) == scores(python)
+
+
+@given(histories(max_contracts=30), st.lists(st.integers(1, 150), max_size=3))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_long_histories_give_the_same_ledger_and_state(lines, cuts):
+    """Freelancers with 12 contracts or more: the projector's archive of contracts out of
+    every window is in play."""
+    rows = log_of(lines)
+    assert_same(project("python", rows), project("native", rows, cuts))
+
+
+@given(histories(max_contracts=3))
+@settings(max_examples=30, deadline=None)
+def test_engines_can_take_turns_on_one_store(lines):
+    """A native projector resumes what the Python one wrote, and the other way round."""
+    rows = log_of(lines)
+    python = project("python", rows)
+    mixed = MemoryRepo()
+    half = len(rows) // 2
+    for i, engine in enumerate(("native", "python", "native")):
+        part = rows[[0, half // 2, half][i]:[half // 2, half, len(rows)][i]]
+        projector_for(engine, mixed).run(part)
+    assert_same(python, mixed)
+
+
+@pytest.fixture(scope="module", params=SEEDS)
+def simulated(request) -> list[tuple[int, bytes]]:
+    store = MemoryStore()
+    lines = list(simulate(40, 60, seed=request.param))
+    result = ingest(store, lines, recorded_at="2026-01-01T00:00:00Z")
+    assert not result.rejects
+    return store.read(0, 10**9)
+
+
+def test_simulated_markets_give_the_same_ledger_and_state(simulated):
+    python = project("python", simulated)
+    cuts = sorted(random.Random(len(simulated)).sample(range(1, len(simulated)), 4))
+    native = project("native", simulated, cuts)
+    assert len(python.ledger) > 100
+    assert_same(python, native)
+    assert scores(native) == scores(python)
+
+
+def test_native_commits_through_sqlite_and_resumes(simulated, tmp_path):
+    """The same ledger through the SQLite store, with a restart mid-way; a position commits once."""
+    expected = [to_json(c) for c in project("python", simulated).ledger]
+    repo = sqlite_repo(str(tmp_path / "p.sqlite"))
+    try:
+        half = len(simulated) // 2
+        NativeProjector(repo).run(simulated[:half])
+        NativeProjector(repo).run(simulated[half:])
+        assert [to_json(c) for c in repo.ledger_after(0, 10**9)] == expected
+        stale = NativeProjector(MemoryRepo())  # thinks it is at 0: the tracking record refuses
+        stale.repo = repo
+        with pytest.raises(Exception):
+            stale.run(simulated[:10])
+        assert repo.meta().position == len(simulated)
+    finally:
+        repo.close()
+
+
+def test_a_bad_row_names_its_position():
+    repo = MemoryRepo()
+    with pytest.raises(RuntimeError, match="position 7"):
+        NativeProjector(repo).run([(7, b'[{"type": "Nope"}, "2026-01-01T00:00:00Z"]')])
+    assert repo.meta().position == 0
+
+
+def test_the_python_reference_is_the_default():
+    assert isinstance(Projections(MemoryRepo()).projector, Projector)
+    assert isinstance(Projections(MemoryRepo(), engine="native").projector, NativeProjector)

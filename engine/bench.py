@@ -3,12 +3,13 @@
 Figures (name, value, unit, baseline, baseline_value, ratio = value / baseline_value for
 rates, baseline_value / value for times):
 - ingest: durable events/s into the embedded store vs one eventsourcing `save()` per event;
-- rebuild: events/s from the log to projections + ledger vs eventsourcing's repository
-  replay (mapper + aggregate) of the same events;
+- rebuild: events/s from the log to projections + ledger by the native core vs the Python
+  reference projector on the same log; rebuild_python: the reference vs eventsourcing's
+  repository replay (mapper + aggregate) of the same events;
 - jss_as_of: seconds for every freelancer at one timestamp in DuckDB vs the Python engine
   scoring each freelancer;
 - score_p99 / explain_p99 at a small and at the full store vs a full replay of the log;
-- memory_per_contract: bytes the projector holds per contract vs the raw events as dicts;
+- memory_per_contract: bytes the Python reference projector holds per contract vs the raw events as dicts;
 - relay, relay_latency_p99: when a Kafka broker is given (--kafka / REPUTATION_KAFKA).
 """
 
@@ -106,20 +107,27 @@ def bench_ingest(lines: list[bytes], home: Path, baseline_events: int) -> tuple[
     return fig, (app, list(streams.values())), len(sample)
 
 
-def bench_rebuild(store, home: Path, baseline) -> tuple[Figure, object, Figure]:
+def bench_rebuild(store, home: Path, baseline) -> tuple[list[Figure], object, Figure]:
+    """The native core's rebuild next to the Python reference's, in the same run (same log,
+    fresh projection stores), and the reference next to eventsourcing's repository replay."""
     from projections.service import Projections
     from projections.store import sqlite_repo
 
     n = store.max_position()
-    proj = Projections(sqlite_repo(str(home / "rebuild.sqlite")))
-    t0 = time.perf_counter()
-    proj.catch_up(store, batch=5000)
-    dt = time.perf_counter() - t0
+    timed = {}
+    for engine in ("python", "native"):
+        proj = Projections(sqlite_repo(str(home / f"rebuild-{engine}.sqlite")), engine=engine)
+        t0 = time.perf_counter()
+        proj.catch_up(store)
+        timed[engine] = (time.perf_counter() - t0, proj)
+    dt, proj = timed["native"]
+    py_dt, py_proj = timed["python"]
+    py_proj.close()
 
     # memory on a second, in-memory rebuild (tracemalloc slows allocation: never time under it)
     from projections.service import memory_projections
 
-    probe = memory_projections()
+    probe = memory_projections(engine="python")  # the reference's objects (the core's are not Python's)
     gc.collect()
     tracemalloc.start()
     probe.catch_up(store, batch=5000)
@@ -142,8 +150,10 @@ def bench_rebuild(store, home: Path, baseline) -> tuple[Figure, object, Figure]:
         replayed += agg.version
     base_dt = time.perf_counter() - t0
     base_rate = replayed / base_dt if base_dt else float("nan")
-    rebuild = Figure("rebuild", n / dt, "events/s", "eventsourcing repository replay (mapper + aggregate)",
-                     base_rate, (n / dt) / base_rate)
+    rebuild = Figure("rebuild", n / dt, "events/s", "the Python reference projector, same log",
+                     n / py_dt, py_dt / dt)
+    reference = Figure("rebuild_python", n / py_dt, "events/s", "eventsourcing repository replay (mapper + aggregate)",
+                       base_rate, (n / py_dt) / base_rate)
 
     rows = store.read(0, 10**9)
     tracemalloc.start()
@@ -153,7 +163,7 @@ def bench_rebuild(store, home: Path, baseline) -> tuple[Figure, object, Figure]:
     del copy, rows
     memory = Figure("memory_per_contract", held / contracts, "bytes", "every event kept as a dict",
                     naive / contracts, (naive / contracts) / (held / contracts))
-    return rebuild, proj, memory
+    return [rebuild, reference], proj, memory
 
 
 def bench_point_queries(store, proj, label: str, samples: int = 200) -> list[Figure]:
@@ -242,9 +252,9 @@ def run(events: int = 20_000, kafka: str | None = None, small: int = 5_000, echo
         figures.append(fig)
         echo(f"  ingest {fig.value:,.0f} events/s")
         store = open_store(Settings(home=str(home)))
-        rebuild, proj, memory = bench_rebuild(store, home, baseline)
-        figures += [rebuild, memory]
-        echo(f"  rebuild {rebuild.value:,.0f} events/s")
+        rebuilds, proj, memory = bench_rebuild(store, home, baseline)
+        figures += [*rebuilds, memory]
+        echo(f"  rebuild {rebuilds[0].value:,.0f} events/s (native), {rebuilds[1].value:,.0f} (Python reference)")
         small_home = home / "small"
         small_lines = lines[: min(small, len(lines))]
         from reputation.ingest import ingest_lines

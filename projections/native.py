@@ -20,6 +20,7 @@ from typing import Callable
 
 import msgspec
 
+from reputation.errors import Unavailable
 from reputation.store import EventStore
 
 from projections.ledger import ScoreChange
@@ -31,7 +32,7 @@ _enc = msgspec.msgpack.Encoder()
 _ledger = msgspec.json.Decoder(list[ScoreChange])
 
 
-class NativeUnavailable(RuntimeError):
+class NativeUnavailable(Unavailable):
     """The Rust extension is not built (reinstall the package: pip install -e .)."""
 
 

@@ -103,10 +103,10 @@ def bring_up_to_date(store: EventStore, proj: "Projections", progress: Callable[
 
 
 class Projections:
-    def __init__(self, repo: ReadRepo, owns_connection: bool = True, engine: str = "python"):
+    def __init__(self, repo: ReadRepo, owns_connection: bool = True, engine: str = "native"):
         self.repo = repo
         self.owns_connection = owns_connection  # False when it shares the event store's pool
-        self.engine = engine  # "python" (the reference) or "native" (projections.native)
+        self.engine = engine  # "native" (projections.native, the default) or "python" (the reference)
         self._projector: Projector | None = None
 
     # -- writing -----------------------------------------------------------------------
@@ -244,8 +244,8 @@ def open_projections(settings: Settings, store: EventStore | None = None) -> Pro
     return Projections(sqlite_repo(settings.projections_path))
 
 
-def memory_projections() -> Projections:
-    return Projections(MemoryRepo())
+def memory_projections(engine: str = "native") -> Projections:
+    return Projections(MemoryRepo(), engine=engine)
 
 
 # -- JSON shapes (interfaces.md) --------------------------------------------------------

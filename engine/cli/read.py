@@ -100,7 +100,7 @@ def with_options(options):
 @click.option("--interval", default=0.5, show_default=True, help="Seconds between polls with --follow.")
 @click.option("--rebuild", is_flag=True, help="Drop all projections and the ledger (not the relay cursors) and replay the log.")
 @click.option("--progress/--no-progress", default=None)
-@click.option("--engine", "engine_name", type=click.Choice(["python", "native"]), default="python", show_default=True,
+@click.option("--engine", "engine_name", type=click.Choice(["native", "python"]), default="native", show_default=True,
               help="The projector: the Python reference or the native (Rust) core; both write the same ledger.")
 def project_command(follow: bool, interval: float, rebuild: bool, progress: bool | None, engine_name: str) -> None:
     """Bring the projections and the score-change ledger up to date with the log."""

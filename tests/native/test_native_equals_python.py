@@ -132,6 +132,6 @@ def test_a_bad_row_names_its_position():
     assert repo.meta().position == 0
 
 
-def test_the_python_reference_is_the_default():
-    assert isinstance(Projections(MemoryRepo()).projector, Projector)
-    assert isinstance(Projections(MemoryRepo(), engine="native").projector, NativeProjector)
+def test_the_native_core_is_the_default_and_the_reference_is_one_switch_away():
+    assert isinstance(Projections(MemoryRepo()).projector, NativeProjector)
+    assert isinstance(Projections(MemoryRepo(), engine="python").projector, Projector)

@@ -89,6 +89,13 @@ def field_table(cls: type, skip: tuple[str, ...] = ()) -> str:
 COMMON = tuple(f.name for f in mi.type_info(ev.Base).fields)
 
 
+def common_table() -> str:
+    """The tag field first (msgspec keeps it out of the struct's fields), then Base's fields."""
+    head, rule, *rows = field_table(ev.Base).splitlines()
+    tag = f"| `{ev.Base.__struct_config__.tag_field}` | one of the [event types](#event-types-generated) | required |"
+    return "\n".join([head, rule, tag, *rows])
+
+
 def type_table() -> str:
     groups = {"contract": get_args(ev.ContractEvent), "client": get_args(ev.ClientEvent), "engine": (ev.ClockAdvanced,)}
     rows = ["| type | stream | fields besides the common ones |", "|---|---|---|"]
@@ -233,7 +240,7 @@ def switch_list() -> str:
 def blocks() -> dict[str, Callable[[], str]]:
     out: dict[str, Callable[[], str]] = {
         "types": type_table,
-        "common-fields": lambda: field_table(ev.Base),
+        "common-fields": common_table,
         "attributes": lambda: field_table(ev.Attributes),
         "limits": limits_table,
         "reasons": reasons_list,

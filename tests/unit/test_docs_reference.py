@@ -331,6 +331,15 @@ def test_readme_and_docs_point_only_inside_the_repository():
     for name, text in [("README.md", readme), ("docs/events.md", EVENTS_MD), ("docs/rules.md", RULES_MD)]:
         assert "shared/" not in text and not re.search(r"/work\b", text), name
     assert "(docs/events.md)" in readme and "(docs/rules.md)" in readme
-    for text in (EVENTS_MD, RULES_MD):
-        for target in re.findall(r"\]\(([\w./-]+\.md)(?:#[\w-]*)?\)", text):
-            assert (ROOT / "docs" / target).exists(), target
+    pages = {"events.md": EVENTS_MD, "rules.md": RULES_MD}
+    for page, text in pages.items():
+        for target, anchor in re.findall(r"\]\(([\w./-]*\.md)?(?:#([\w-]*))?\)", text):
+            linked = pages.get(target or page)
+            assert linked is not None, f"{page}: link to {target}"
+            assert not anchor or anchor in anchors(linked), f"{page}: no #{anchor} in {target or page}"
+
+
+def anchors(markdown: str) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces as hyphens."""
+    headings = re.findall(r"^#+ (.+)$", markdown, flags=re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}

@@ -17,11 +17,11 @@ from typing import get_args
 import msgspec
 from msgspec import inspect as mi
 
-from projections.rules.windows import WINDOWS, weight4, window_exit
+from projections.rules.windows import WINDOWS, assess, weight4, window_exit
 from reputation import contract as ct
 from reputation import events as ev
 from reputation.clock import DAY, format_time, parse_time
-from reputation.outcome import LONG_TERM, Signals, View, outcome
+from reputation.outcome import LONG_TERM, Cut, Signals, View, outcome
 from reputation.rulesets import RULE_SETS, SWITCHES, in_force, reason_is_negative
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -198,6 +198,40 @@ def outcome_table() -> str:
     return "\n".join(rows)
 
 
+# (description, earnings in cents, recommend, payment span in days, removal basis, client flagged)
+COUNTED_CASES = [
+    ("$100, no client signal", 100_00, None, 0, None, False),
+    ("$0, no client signal", 0, None, 0, None, False),
+    ("$0, recommend 5", 0, 5, 0, None, False),
+    ("$0, recommend 10", 0, 10, 0, None, False),
+    ("$100, recommend 10", 100_00, 10, 0, None, False),
+    ("$100, no client signal, payments span 90 days", 100_00, None, 90, None, False),
+    ("$100, recommend 10, client feedback removed (`policy_violation`)", 100_00, 10, 0, "policy_violation", False),
+    ("$100, recommend 3, client feedback removed (`top_rated_perk`)", 100_00, 3, 0, "top_rated_perk", False),
+    ("$100, recommend 3, client flagged", 100_00, 3, 0, None, True),
+    ("$100, recommend 3, client flagged, payments span 90 days", 100_00, 3, 90, None, True),
+]
+
+
+def counted_table() -> str:
+    sets = list(RULE_SETS.values())
+    rows = ["| settled contract, closed by the freelancer | " + " | ".join(f"`{r.name}`" for r in sets) + " |",
+            "|---" * (len(sets) + 1) + "|"]
+    c = ct.Contract(id="c", freelancer="f", client="k", pricing="fixed", continues=None, opened_at=0,
+                    opened_pos=0, opened_event="e", last_at=0)
+    for label, earnings, recommend, span, basis, flagged in COUNTED_CASES:
+        v = _view(0, span * DAY)._replace(
+            contract=c, closed_at=0, closed_by="freelancer", close_reason="completed_successfully",
+            settled_at=ct.FEEDBACK_WINDOW, earnings=earnings, client_recommend=recommend,
+            client_removed=(basis, "jss_only") if basis else None, both_public=False)
+        cells = []
+        for r in sets:
+            a = assess(v, Cut(ct.FEEDBACK_WINDOW), r, flagged)
+            cells.append(f"counted, {a.outcome}" if a.counted else "excluded")
+        rows.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 def weight_table() -> str:
     weighted = [r for r in RULE_SETS.values() if r.weighted]
     unweighted = [r.name for r in RULE_SETS.values() if not r.weighted]
@@ -249,6 +283,7 @@ def blocks() -> dict[str, Callable[[], str]]:
         "reasons-by-rule-set": reasons_table,
         "outcomes": outcome_table,
         "weights": weight_table,
+        "counted": counted_table,
         "window-exits": exit_table,
     }
     for cls in ev.EVENT_TYPES:

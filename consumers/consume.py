@@ -335,6 +335,7 @@ class Consumer:
         from kafka.errors import KafkaError
 
         start = time.perf_counter()
+        self.messages = self.accepted = self.duplicates = self.rejected = self.batches = 0  # this run's
         stop = stop or StopSignal()
         consumer = self._open()
         deadline = time.monotonic() + ASSIGN_TIMEOUT
@@ -397,7 +398,7 @@ class Consumer:
                 return
             problem = f"topic {self.topic} is missing on the broker"
         except KafkaError as exc:
-            problem = f"{type(exc).__name__}: {exc}"
+            problem = str(exc) if type(exc).__name__ in str(exc) else f"{type(exc).__name__}: {exc}"
         stalled = time.monotonic() - self._healthy
         log.warning("Kafka did not answer for %.0f s (%s)", stalled, problem)
         if stalled >= self.stall_seconds:

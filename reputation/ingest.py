@@ -293,6 +293,9 @@ def ingest(
                 continue
             cid = getattr(e, "contract_id", None)
             block = blocks.get(cid) if cid is not None else None
+            if block == (f"event {e.event_id}", False):  # the rejected event itself, sent again
+                del blocks[cid]
+                block = None
             if block is not None and (skip_invalid or hold) and checker.model.known_digest(e.event_id) is None:
                 by, held = block
                 reason = f"waiting for {'held' if held else 'rejected'} {by} of contract {cid}"
@@ -329,6 +332,7 @@ def ingest(
                 for i in range(0, len(seen), PREFETCH):
                     flush(checker, [decoded(n, raw) for n, raw in seen[i : i + PREFETCH]], rejects, progress=None)
             if blocked is not None:
+                blocked.clear()
                 blocked.update((c, by) for c, (by, held) in blocks.items() if not held)
             if rejects and not skip_invalid:
                 return Result(0, checker.duplicates, rejects, None, False)

@@ -28,16 +28,15 @@ counts and ids only, never a payload.
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import time
 from typing import Any, Callable, NamedTuple
 
 from reputation.config import Settings
-from reputation.ingest import Reject, ingest_lines
+from reputation.ingest import Reject, ingest_lines, one_line
 from reputation.store import EventStore
 
+from consumers.dead_letter import DEAD_LETTER_MAX, TRUNCATED_TO, dead_letter_value
 from consumers.kafka import (
     CONTRACT_EVENTS,
     DEFAULT_PARTITIONS,
@@ -59,10 +58,6 @@ ASSIGN_TIMEOUT = 60.0  # seconds to wait for a partition assignment without --fo
 HOLD_SECONDS = 300.0  # how long an event may wait for what it depends on
 HOLD_MAX = 10_000  # events held at most (the oldest go to the dead-letter topic first)
 BLOCKED_MAX = 100_000  # contracts remembered as blocked by a rejected event (oldest forgotten)
-# A dead letter must fit in a Kafka message (message.max.bytes and the producer's
-# max_request_size are 1 MiB by default): above this size the original is cut.
-DEAD_LETTER_MAX = 1_000_000
-TRUNCATED_TO = 64 * 1024
 STALL_SECONDS = 60.0  # --follow: exit 5 when the broker has not answered for this long
 PROBE_SECONDS = 5.0  # --follow: how often an idle consumer checks the broker
 COMMIT_TIMEOUT_MS = 10_000
@@ -93,28 +88,6 @@ class Held(NamedTuple):
     message: Any  # the ConsumerRecord
     since: float  # time.monotonic() when first held
     reject: Reject  # why it waits (the latest try)
-
-
-def dead_letter_value(topic: str, partition: int, offset: int, reject: Reject, limit: int = DEAD_LETTER_MAX) -> bytes:
-    """The JSON value of a dead-letter message (at most about `limit` bytes)."""
-
-    def value(raw: bytes, **extra) -> bytes:
-        v: dict = {}
-        try:
-            v["original"] = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            v["original_b64"] = base64.b64encode(raw).decode("ascii")
-        v.update({"error": reject.reason, "offset": offset, "partition": partition, "topic": topic,
-                  "event_id": reject.event_id, **extra})
-        if reject.waiting_for:
-            v["waiting_for"] = reject.waiting_for
-        return json.dumps(v, ensure_ascii=False).encode()
-
-    whole = value(reject.raw)
-    if len(whole) <= limit:
-        return whole
-    cut = reject.raw[:min(TRUNCATED_TO, limit // 8)]  # JSON may escape a byte into 6
-    return value(cut, truncated=True, original_size=len(reject.raw))
 
 
 class Consumer:
@@ -235,6 +208,8 @@ class Consumer:
         rejected.sort(key=lambda x: (x.partition, x.offset))
         if rejected:
             self._dead_letter(rejected)
+            for r in rejected:
+                log.info("dead-lettered partition %d offset %d event %s", r.partition, r.offset, one_line(r.reject.event_id or "-"))
         self.messages += len(messages)
         self.rejected += len(rejected)
         self.batches += 1
@@ -285,7 +260,6 @@ class Consumer:
         except Exception as exc:  # noqa: BLE001 - not acknowledged: do not commit
             raise unavailable(self.settings, exc, "writing rejected messages to") from None
         for r in rejected:
-            log.info("dead-lettered partition %d offset %d event %s", r.partition, r.offset, r.reject.event_id)
             if self.on_reject is not None:
                 self.on_reject(r)
 

@@ -292,7 +292,8 @@ def ingest(
                     blocks.setdefault(cid, (f"event {event_id}" if event_id else f"line {number}", False))
                 continue
             cid = getattr(e, "contract_id", None)
-            block = blocks.get(cid) if cid is not None else None
+            # an opening comes first in its contract: nothing of the contract can be before it
+            block = blocks.get(cid) if cid is not None and not isinstance(e, ev.ContractOpened) else None
             if block == (f"event {e.event_id}", False):  # the rejected event itself, sent again
                 del blocks[cid]
                 block = None

@@ -13,7 +13,9 @@ from kafka import TopicPartition
 
 from engine.simulate import simulate
 from reputation.config import Settings
-from reputation.store import MemoryStore
+from reputation.ingest import ingest_lines
+from reputation.retrying import ATTEMPTS
+from reputation.store import Conflict, MemoryStore
 from tests.scenarios.worked_example import lines as worked_example
 
 from consumers.consume import Consumer
@@ -136,3 +138,29 @@ def test_partitions_read_one_after_the_other_in_reverse_lose_no_valid_event(seed
     assert most_held > 0  # the order did break dependencies
     assert [r.message() for r in c.dead] == []
     assert c.store.max_position() == len(lines)
+
+
+class Contended(MemoryStore):
+    """A store whose first `fails` appends find that another writer came first."""
+
+    def __init__(self, fails: int):
+        super().__init__()
+        self.fails, self.appends = fails, 0
+
+    def append(self, batch):
+        self.appends += 1
+        if self.appends <= self.fails:
+            raise Conflict("stream moved on")
+        return super().append(batch)
+
+
+def test_one_layer_retries_a_conflict_ingest_and_consume_do_not_nest():
+    store = Contended(fails=2)
+    assert ingest_lines(store, worked_example()).accepted == len(worked_example())
+    assert store.appends == 3  # checked again and retried after each conflict
+
+    c = Local()
+    c.store = Contended(fails=1000)
+    with pytest.raises(Conflict):
+        c.handle(records(worked_example(), 0))
+    assert c.store.appends == ATTEMPTS  # ingest's tries only, not wrapped in more

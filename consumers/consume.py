@@ -208,13 +208,14 @@ class Consumer:
         rejected.sort(key=lambda x: (x.partition, x.offset))
         if rejected:
             self._dead_letter(rejected)
-            for r in rejected:
-                log.info("dead-lettered partition %d offset %d event %s", r.partition, r.offset, one_line(r.reject.event_id or "-"))
+            for d in rejected:
+                log.info("dead-lettered partition %d offset %d event %s", d.partition, d.offset, one_line(d.reject.event_id or "-"))
         self.messages += len(messages)
         self.rejected += len(rejected)
-        self.batches += 1
-        log.info("batch of %d messages: %d events stored, %d held, %d dead-lettered",
-                 len(messages), stored, len(self.held), len(rejected))
+        self.batches += bool(messages)
+        log.log(logging.INFO if messages or stored or rejected else logging.DEBUG,
+                "batch of %d messages: %d events stored, %d held, %d dead-lettered",
+                len(messages), stored, len(self.held), len(rejected))
         return rejected
 
     def _give_up(self, held: list[Held], now: float, final: bool, rejected: list[Rejected]) -> list[Held]:

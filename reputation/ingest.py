@@ -294,7 +294,7 @@ def ingest(
             cid = getattr(e, "contract_id", None)
             # an opening comes first in its contract: nothing of the contract can be before it
             block = blocks.get(cid) if cid is not None and not isinstance(e, ev.ContractOpened) else None
-            if block == (f"event {e.event_id}", False):  # the rejected event itself, sent again
+            if cid is not None and block == (f"event {e.event_id}", False):  # the rejected event itself, sent again
                 del blocks[cid]
                 block = None
             if block is not None and (skip_invalid or hold) and checker.model.known_digest(e.event_id) is None:

@@ -9,7 +9,6 @@ import zlib
 from typing import NamedTuple
 
 import pytest
-from kafka import TopicPartition
 
 from engine.simulate import simulate
 from reputation.config import Settings

@@ -21,6 +21,7 @@ import time
 from typing import Callable, NamedTuple
 
 from reputation.config import Settings
+from reputation.retrying import retrying
 from reputation.store import EventStore
 
 from projections.ledger import ScoreChange, to_json
@@ -37,7 +38,6 @@ from consumers.kafka import (
 DEFAULT_BATCH = 1000
 DEFAULT_ACK_TIMEOUT = 30.0  # seconds to wait for the broker to acknowledge one batch
 DEFAULT_INTERVAL = 0.2  # seconds between polls of the store with --follow
-CATCH_UP_RETRIES = 5
 
 
 def cursor_name(topic: str) -> str:
@@ -186,15 +186,15 @@ class Relay:
         """
         from eventsourcing.persistence import IntegrityError
 
-        for attempt in range(CATCH_UP_RETRIES):
-            try:
+        if self.reopen is None:
+            return self.proj.catch_up(self.store)
+        for attempt in retrying(IntegrityError, first_wait=0):
+            with attempt:
+                if attempt.retry_state.attempt_number > 1:
+                    # the stale handle is dropped, not closed: on PostgreSQL it shares the event
+                    # store's connection pool
+                    self.proj = self.reopen()
                 return self.proj.catch_up(self.store)
-            except IntegrityError:
-                if self.reopen is None or attempt == CATCH_UP_RETRIES - 1:
-                    raise
-                # the stale handle is dropped, not closed: on PostgreSQL it shares the event
-                # store's connection pool
-                self.proj = self.reopen()
         return 0
 
     def run_once(self, stop: StopSignal | None = None) -> int:

@@ -23,6 +23,16 @@ class RuleBroken(ValueError):
     """An event that breaks a rule of events.md (or rules.md); the message is one sentence."""
 
 
+class Missing(RuleBroken):
+    """A rule broken only because something the event depends on is not stored (yet): another
+    contract, or enough closed contracts. A stream consumer may hold the event and retry it once
+    more events arrived; `waiting_for` names what it waits for (e.g. "contract c-1")."""
+
+    def __init__(self, message: str, waiting_for: str):
+        super().__init__(message)
+        self.waiting_for = waiting_for
+
+
 def other(side: str) -> str:
     return "freelancer" if side == "client" else "client"
 
@@ -206,7 +216,8 @@ def check_opened(e: ev.ContractOpened, existing: Contract | None, continued: Con
         if e.continues == e.contract_id:
             raise RuleBroken(f"contract {e.contract_id} cannot continue itself")
         if continued is None:
-            raise RuleBroken(f"contract {e.contract_id} continues {e.continues}, which does not exist")
+            raise Missing(f"contract {e.contract_id} continues {e.continues}, which does not exist",
+                          f"contract {e.continues}")
         if continued.client != e.client_id or continued.freelancer != e.freelancer_id:
             raise RuleBroken(
                 f"contract {e.contract_id} continues {e.continues}, which is between another "
@@ -327,10 +338,11 @@ def check_perk_frequency(f: Freelancer, e: ev.FeedbackRemoved, at: int) -> None:
                 f"({ev.format_time(previous)})"
             )
         since = sum(1 for t in f.closed_at if previous < t <= at)
-        if since < 10:
-            raise RuleBroken(
+        if since < 10:  # the closes in between may still be on their way (another partition)
+            raise Missing(
                 f"freelancer {f.id} closed only {since} contracts since the last perk removal "
-                "(10 needed)"
+                "(10 needed)",
+                f"closed contracts of freelancer {f.id}",
             )
 
 

@@ -8,6 +8,7 @@ bulk from the store's write-side state table.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import stat
@@ -22,10 +23,10 @@ from reputation import events as ev
 from reputation.errors import BadRequest
 from reputation.export import unwrap
 from reputation.outcome import check_perk_outcome
+from reputation.retrying import retrying
 from reputation.store import Batch, Conflict, EventStore, NewEvent, digest
 
 PREFETCH = 20_000  # lines decoded before their state is fetched in bulk
-APPEND_ATTEMPTS = 5  # a concurrent writer (Conflict) makes us re-check and retry
 
 
 class Reject(NamedTuple):
@@ -33,6 +34,8 @@ class Reject(NamedTuple):
     event_id: str | None
     reason: str
     raw: bytes
+    waiting_for: str | None = None  # with `hold`: what this event waits for (it may still pass)
+    contract_id: str | None = None  # the contract the line names, when readable
 
     def message(self, where: str = "line") -> str:
         ident = f" (event {one_line(self.event_id)})" if self.event_id else ""
@@ -151,7 +154,7 @@ class Checker:
         else:
             version, c = self.model.get(stream)
             if c is None:
-                raise ct.RuleBroken(f"contract {e.contract_id} does not exist")
+                raise ct.Missing(f"contract {e.contract_id} does not exist", f"contract {e.contract_id}")
             ct.check(c, e, at)  # type: ignore[arg-type]
             if isinstance(e, ev.FeedbackRemoved) and e.basis == "top_rated_perk":
                 f = self._freelancer(c.freelancer)  # type: ignore[union-attr]
@@ -222,6 +225,22 @@ def now_utc() -> str:
     return ev.canonical_time(datetime.now(timezone.utc).isoformat())
 
 
+class _ContractProbe(msgspec.Struct):
+    contract_id: object = None
+
+
+_contract_probe = msgspec.json.Decoder(_ContractProbe)
+
+
+def contract_id_of(line: bytes) -> str | None:
+    """The contract a line names, read even when the line is not a valid event."""
+    try:
+        cid = _contract_probe.decode(line).contract_id
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return None
+    return cid if isinstance(cid, str) else None
+
+
 def ingest(
     store: EventStore,
     lines: Iterable[bytes],
@@ -230,8 +249,19 @@ def ingest(
     recorded_at: str | None = None,
     first_line: int = 1,
     progress: Callable[[int], None] | None = None,
+    hold: bool = False,
+    blocked: dict[str, str] | None = None,
 ) -> Result:
     """Check all `lines`, then append the accepted events in one transaction.
+
+    With `skip_invalid`, a rejected line blocks the later lines of its contract: they are
+    rejected too, with the reason "waiting for rejected event ...", so that the corrected line
+    can be sent again followed by them (a reject never makes the events after it a trap);
+    all or nothing, every line is checked on its own merits instead. With `hold` (a stream
+    consumer), an event refused only because something it depends on is missing (`ct.Missing`)
+    comes back with `waiting_for` set, and so do the later events of its contract. `blocked`
+    (contract id -> rejected event) carries the blocks from earlier calls and receives the new
+    ones.
 
     If another writer appended to the same streams meanwhile (`Conflict`), nothing was
     written: the lines are checked again against the new state and the append retried.
@@ -241,6 +271,8 @@ def ingest(
     rejects: list[Reject] = []
     pending: list[tuple[int, bytes, ev.Event | None, str | None]] = []
     seen: list[tuple[int, bytes]] = []  # the raw lines, for a re-check (decoded again: less memory)
+    earlier = dict(blocked or {})
+    blocks: dict[str, tuple[str, bool]] = {c: (i, False) for c, i in earlier.items()}  # -> (by, held)
 
     def decoded(number: int, raw: bytes) -> tuple[int, bytes, ev.Event | None, str | None]:
         try:
@@ -254,12 +286,29 @@ def ingest(
         checker.model.prefetch(keys, [e.event_id for e in decoded])
         for number, raw, e, error in pending:
             if e is None:
-                rejects.append(Reject(number, ev.event_id_of(raw), error or "invalid", raw))
+                event_id, cid = ev.event_id_of(raw), contract_id_of(raw)
+                rejects.append(Reject(number, event_id, error or "invalid", raw, None, cid))
+                if cid is not None:
+                    blocks.setdefault(cid, (f"event {event_id}" if event_id else f"line {number}", False))
+                continue
+            cid = getattr(e, "contract_id", None)
+            # an opening comes first in its contract: nothing of the contract can be before it
+            block = blocks.get(cid) if cid is not None and not isinstance(e, ev.ContractOpened) else None
+            if cid is not None and block == (f"event {e.event_id}", False):  # the rejected event itself, sent again
+                del blocks[cid]
+                block = None
+            if block is not None and (skip_invalid or hold) and checker.model.known_digest(e.event_id) is None:
+                by, held = block
+                reason = f"waiting for {'held' if held else 'rejected'} {by} of contract {cid}"
+                rejects.append(Reject(number, e.event_id, reason, raw, by if held else None, cid))
                 continue
             try:
                 checker.accept(e, ev.encode_event(e), recorded_at)
             except ct.RuleBroken as exc:
-                rejects.append(Reject(number, e.event_id, str(exc), raw))
+                waiting = exc.waiting_for if hold and isinstance(exc, ct.Missing) else None
+                rejects.append(Reject(number, e.event_id, str(exc), raw, waiting, cid))
+                if cid is not None:
+                    blocks.setdefault(cid, (f"event {e.event_id}", waiting is not None))
         if progress:
             progress(len(pending))
 
@@ -275,28 +324,52 @@ def ingest(
     flush(checker, pending, rejects)
     pending.clear()
 
-    for attempt in range(APPEND_ATTEMPTS):
-        if rejects and not skip_invalid:
-            return Result(0, checker.duplicates, rejects, None, False)
-        batch = checker.batch()
-        if not batch.events:
-            return Result(0, checker.duplicates, rejects, None, False)
-        try:
+    for attempt in retrying(Conflict):
+        with attempt:
+            if attempt.retry_state.attempt_number > 1:  # nothing was written: check everything again
+                checker, rejects = Checker(store), []
+                blocks.clear()
+                blocks.update((c, (i, False)) for c, i in earlier.items())
+                for i in range(0, len(seen), PREFETCH):
+                    flush(checker, [decoded(n, raw) for n, raw in seen[i : i + PREFETCH]], rejects, progress=None)
+            if blocked is not None:
+                blocked.clear()
+                blocked.update((c, by) for c, (by, held) in blocks.items() if not held)
+            if rejects and not skip_invalid:
+                return Result(0, checker.duplicates, rejects, None, False)
+            batch = checker.batch()
+            if not batch.events:
+                return Result(0, checker.duplicates, rejects, None, False)
             positions = store.append(batch)
-        except Conflict:
-            if attempt == APPEND_ATTEMPTS - 1:
-                raise
-            checker, rejects = Checker(store), []
-            for i in range(0, len(seen), PREFETCH):
-                flush(checker, [decoded(n, raw) for n, raw in seen[i : i + PREFETCH]], rejects, progress=None)
-            continue
-        return Result(len(positions), checker.duplicates, rejects, (positions[0], positions[-1]), True)
+            return Result(len(positions), checker.duplicates, rejects, (positions[0], positions[-1]), True)
     raise AssertionError("unreachable")
 
 
+def dead_letter_original(raw: bytes) -> bytes:
+    """A dead-letter line (of `ingest --skip-invalid` or of `consume`) -> the line it holds;
+    other lines unchanged. So a corrected dead-letter file can be ingested as it is. A
+    truncated dead letter (too big for Kafka) is left as it is: it is no event."""
+    if not raw.lstrip().startswith(b"{") or b'"original' not in raw:
+        return raw
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return raw
+    if not isinstance(record, dict) or "type" in record or "error" not in record or record.get("truncated"):
+        return raw
+    if isinstance(record.get("original"), str):
+        return record["original"].encode()
+    if isinstance(record.get("original_b64"), str):
+        try:
+            return base64.b64decode(record["original_b64"], validate=True)
+        except ValueError:
+            return raw
+    return raw
+
+
 def ingest_lines(store: EventStore, lines: Iterable[bytes], **kwargs) -> Result:
-    """`ingest` over raw lines, which may also be `export` lines."""
-    return ingest(store, (unwrap(line) for line in lines), **kwargs)
+    """`ingest` over raw lines, which may also be `export` lines or dead-letter lines."""
+    return ingest(store, (dead_letter_original(unwrap(line)) for line in lines), **kwargs)
 
 
 def write_dead_letters(path: Path, rejects: list[Reject]) -> None:

@@ -10,6 +10,7 @@ import click
 from engine.cli import settings
 from reputation.config import Settings, open_store
 
+from consumers.consume import HOLD_MAX, HOLD_SECONDS, STALL_SECONDS
 from consumers.kafka import DEFAULT_PARTITIONS, StopSignal, check_reachable
 
 
@@ -107,13 +108,22 @@ def _relay_status(cfg: Settings, as_json: bool, from_seq: int | None = None) -> 
 @click.option("--group", default="reputation-consume", show_default=True, help="Kafka consumer group.")
 @click.option("--partitions", type=click.IntRange(1), default=DEFAULT_PARTITIONS, show_default=True,
               help="Partitions of contract-events (and .rejected) when consume creates them.")
+@click.option("--hold-seconds", type=click.FloatRange(0), default=HOLD_SECONDS, show_default=True,
+              help="How long an event may wait for what it depends on (e.g. its contract, from another partition) before it is dead-lettered.")
+@click.option("--hold-max", type=click.IntRange(0), default=HOLD_MAX, show_default=True,
+              help="Events held at most; beyond, the oldest are dead-lettered.")
+@click.option("--stall-seconds", type=click.FloatRange(1), default=STALL_SECONDS, show_default=True,
+              help="With --follow: stop (exit 5) when Kafka has not answered for this long.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def consume_command(follow: bool, group: str, partitions: int, as_json: bool) -> None:
+def consume_command(follow: bool, group: str, partitions: int, hold_seconds: float, hold_max: int,
+                    stall_seconds: float, as_json: bool) -> None:
     """Ingest events from the Kafka topic contract-events.
 
-    Each polled batch is checked and appended like `reputation ingest --skip-invalid`; rejected
-    messages go to contract-events.rejected (with the error and the source offset); offsets are
-    committed only after the store has the events. Redelivery is harmless (idempotent ids).
+    Each polled batch is checked and appended like `reputation ingest --skip-invalid`. An event
+    whose dependency has not arrived yet (its contract, the contract it continues) is held and
+    retried with the next batches; rejected messages, and the later events of a rejected event's
+    contract, go to contract-events.rejected (with the error and the source offset); offsets are
+    committed only for what is stored or dead-lettered. Redelivery is harmless (idempotent ids).
     """
     from consumers.consume import Consumer
 
@@ -128,7 +138,8 @@ def consume_command(follow: bool, group: str, partitions: int, as_json: bool) ->
         errors.append(r.message())
 
     try:
-        consumer = Consumer(cfg, store, group=group, partitions=partitions)
+        consumer = Consumer(cfg, store, group=group, partitions=partitions, hold_seconds=hold_seconds,
+                            hold_max=hold_max, stall_seconds=stall_seconds)
         with StopSignal() as stop:
             stats = consumer.run(follow=follow, stop=stop, report=report)
     finally:
@@ -138,7 +149,7 @@ def consume_command(follow: bool, group: str, partitions: int, as_json: bool) ->
     if as_json:
         click.echo(json.dumps({
             "messages": stats.messages, "accepted": stats.accepted, "duplicates": stats.duplicates,
-            "rejected": stats.rejected, "rejected_topic": consumer.rejected_topic,
+            "rejected": stats.rejected, "rejected_topic": consumer.rejected_topic, "held": stats.held,
             "errors": errors[:100],
         }))
     else:
@@ -146,6 +157,7 @@ def consume_command(follow: bool, group: str, partitions: int, as_json: bool) ->
             f"consumed {stats.messages} messages from {consumer.topic}: accepted {stats.accepted} events, "
             f"{stats.duplicates} already known, {stats.rejected} rejected"
             + (f" (sent to {consumer.rejected_topic})" if stats.rejected else "")
+            + (f"; {stats.held} held events not committed (read again on the next run)" if stats.held else "")
         )
 
 

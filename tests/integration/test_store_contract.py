@@ -315,16 +315,18 @@ def test_ingest_all_or_nothing(any_store):
 def test_ingest_skip_invalid_writes_the_good_lines(any_store):
     lines = _history_with_one_bad_line()
     result = ingest(any_store, lines, skip_invalid=True)
-    assert [r.line for r in result.rejects] == [5]
-    assert result.accepted == 6 and result.written
+    # line 6 (same contract, after the reject) waits for it; line 7 (a client's) does not
+    assert [r.line for r in result.rejects] == [5, 6]
+    assert "waiting for rejected event e-5" in result.rejects[1].reason
+    assert result.accepted == 5 and result.written
     rows = any_store.read(0, 100)
-    assert [json.loads(body)[0]["event_id"] for _, body in rows] == ["e-1", "e-2", "e-3", "e-4", "e-6", "e-7"]
+    assert [json.loads(body)[0]["event_id"] for _, body in rows] == ["e-1", "e-2", "e-3", "e-4", "e-7"]
     keys, ids = _all_keys(lines)
-    assert set(any_store.load_digests(ids)) == {"e-1", "e-2", "e-3", "e-4", "e-6", "e-7"}
+    assert set(any_store.load_digests(ids)) == {"e-1", "e-2", "e-3", "e-4", "e-7"}
     assert set(any_store.load_states(keys)) == {"contract:c-1", "client:k-1", "freelancer:f-1"}
     # the rejected line is still rejected next time; the good ones are duplicates
     again = ingest(any_store, lines, skip_invalid=True)
-    assert [r.line for r in again.rejects] == [5] and again.duplicates == 6 and again.accepted == 0
+    assert [r.line for r in again.rejects] == [5, 6] and again.duplicates == 5 and again.accepted == 0
     assert any_store.max_position() == rows[-1][0]
 
 

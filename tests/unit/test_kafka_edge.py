@@ -121,3 +121,15 @@ def test_seen_is_bounded_and_one_line_reads_well(history):
     last = proj.ledger_after(3, 1)[0]
     line = one_line(last)
     assert "f-cathy" in line and "JSS 100 -> 75 (-25)" in line and "change 50.0" in line
+
+
+@pytest.mark.parametrize("raw", ["é{".encode(), b"\xff\x00 binary", b'{"type": "PaymentMade"}'])
+def test_a_dead_letter_reads_back_as_its_original_unless_cut(raw):
+    from reputation.ingest import dead_letter_original
+
+    whole = dead_letter_value("t", 0, 3, Reject(3, None, "bad", raw))
+    assert dead_letter_original(whole) == raw
+    cut = dead_letter_value("t", 0, 3, Reject(3, None, "bad", raw * 100), limit=50)
+    assert json.loads(cut)["truncated"] is True and json.loads(cut)["original_size"] == len(raw) * 100
+    assert dead_letter_original(cut) == cut  # no event: refused as it is
+    assert dead_letter_original(raw) == raw  # an ordinary line is left alone

@@ -174,7 +174,7 @@ def test_consume_follow_recovers_from_a_broker_restart_and_stops_when_it_stays_d
         produce(cfg, [(b"k", x) for x in lines[:50]], partitions=1)
         store = open_store(cfg)
         stop, outcome = StopSignal(), {}
-        consumer = Consumer(cfg, store, stall_seconds=6, consumer_config=TEST_CONSUMER)
+        consumer = Consumer(cfg, store, stall_seconds=10, consumer_config=TEST_CONSUMER)
 
         def follow():
             try:
@@ -204,9 +204,9 @@ def test_consume_follow_recovers_from_a_broker_restart_and_stops_when_it_stays_d
             assert thread.is_alive()
 
             broker.stop()  # kill 2: gone for good
-            took = wait_for(lambda: not thread.is_alive())
+            took = wait_for(lambda: not thread.is_alive(), 30.0)
             assert not thread.is_alive(), "consume --follow is stuck after the broker died"
-            assert took <= 20
+            assert took <= 30  # stall_seconds (10) plus the broker client's own timeouts
             assert isinstance(outcome.get("error"), KafkaUnavailable), outcome
             assert broker.bootstrap in str(outcome["error"])
         finally:

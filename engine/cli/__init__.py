@@ -62,35 +62,10 @@ class Failure(click.ClickException):
 
     def __init__(self, message: str, code: int):
         super().__init__(message)
-        self.exit_code = code
+        self.exit_code = code  # type: ignore[misc]  # click declares it on the class; ours varies
 
     def show(self, file: Any = None) -> None:
         click.echo(f"error: {self.message}", err=True)
-
-
-class LazyGroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(COMMANDS)
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        target = COMMANDS.get(name)
-        if target is None:
-            return None
-        module, attr = target.split(":")
-        return getattr(importlib.import_module(module), attr)
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except errors.EngineError as exc:  # the edge: a typed error becomes an exit code
-            raise Failure(str(exc), exit_code(exc)) from None
-
-
-def _version() -> str:
-    try:
-        return version("reputation-engine")
-    except PackageNotFoundError:  # running from a source tree that was not installed
-        return "unknown"
 
 
 # (option, Settings field, environment variable, help): accepted before the command and after it

@@ -56,14 +56,14 @@ class Settings(msgspec.Struct, kw_only=True):
 def open_store(settings: Settings) -> EventStore:
     """The event store named by the settings (SQLite file by default)."""
     if settings.is_postgres:
-        from reputation.sqlstore import PostgresEventStore
+        from reputation.store.postgres import PostgresEventStore
 
         return PostgresEventStore(settings.store, schema=settings.pg_schema)
     if settings.store not in ("sqlite", "", None) and not settings.store.startswith("sqlite"):
         raise ValueError(
             f"REPUTATION_STORE must be `sqlite` or a postgresql:// URL, not {settings.store!r}"
         )
-    from reputation.sqlstore import SQLiteEventStore
+    from reputation.store.sqlite import SQLiteEventStore
 
     Path(settings.home).mkdir(parents=True, exist_ok=True)
     return SQLiteEventStore(settings.sqlite_path)

@@ -14,7 +14,8 @@ import pytest
 
 from reputation.ingest import ingest
 from reputation.simulate import simulate
-from reputation.sqlstore import PostgresEventStore, SQLiteEventStore
+from reputation.store.postgres import PostgresEventStore
+from reputation.store.sqlite import SQLiteEventStore
 from reputation.store import MemoryStore
 
 from projections.ledger import to_json

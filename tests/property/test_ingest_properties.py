@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from projections.rules import perk_outcome_guard
 from reputation.cli import main_group
 from reputation.ingest import ingest
-from reputation.sqlstore import SQLiteEventStore
+from reputation.store.sqlite import SQLiteEventStore
 from reputation.store import MemoryStore
 
 BASE = datetime(2023, 1, 2, tzinfo=timezone.utc)

@@ -161,12 +161,12 @@ class Projections:
 def open_projections(settings: Settings, store: EventStore | None = None) -> Projections:
     """The projection store named by the settings."""
     if settings.is_postgres:
-        from reputation.sqlstore import PostgresEventStore
+        from reputation.store.postgres import PostgresEventStore
         from projections.store import postgres_repo
 
         shared = isinstance(store, PostgresEventStore)
         owner = store if shared else PostgresEventStore(settings.store, schema=settings.pg_schema)
-        return Projections(postgres_repo(owner.sql.datastore), owns_connection=not shared)  # type: ignore[union-attr]
+        return Projections(postgres_repo(owner.datastore), owns_connection=not shared)  # type: ignore[union-attr]
     from projections.store import sqlite_repo
 
     Path(settings.home).mkdir(parents=True, exist_ok=True)

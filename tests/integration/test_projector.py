@@ -97,7 +97,7 @@ class TestPostgresRepo(ProjectionStoreContract):
     def repo(self, tmp_path):
         s = PostgresEventStore(PG_URL, schema=self.schema)
         self.stores = [*getattr(self, "stores", []), s]
-        return postgres_repo(s.sql.datastore)
+        return postgres_repo(s.datastore)
 
 
 def _reputation() -> list[str]:

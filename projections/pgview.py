@@ -3,12 +3,12 @@ recorder, in the event store's schema (tables created under the schema lock)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ContextManager
 
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg.sql import SQL, Identifier
 
-from reputation.store.postgres import SchemaLocked
+from reputation.store.postgres import SchemaLocked, advisory_lock
 
 from projections.sqlview import VIEW_TABLES, SqlView, bind, create_statements
 
@@ -28,3 +28,6 @@ class PostgresProjectionView(SchemaLocked, SqlView, PostgresTrackingRecorder):
 
     def keys(self, ids: list[str]) -> list[str]:
         return ids
+
+    def catch_up_lock(self, wait: float | None) -> ContextManager[bool]:
+        return advisory_lock(self.datastore, "catch-up", wait)

@@ -31,6 +31,18 @@ class UnknownRules(ValueError):
     pass
 
 
+class ProjectionsBusy(RuntimeError):
+    """Another process kept catching the projections up for longer than we would wait;
+    what is committed is `behind` events behind the log."""
+
+    def __init__(self, position: int, head: int, waited: float):
+        self.position, self.head, self.behind, self.waited = position, head, max(head - position, 0), waited
+        super().__init__(
+            f"another process is catching the projections up (waited {waited:g} s); what is committed "
+            f"is at position @{position}, {self.behind} events behind the log (@{head})"
+        )
+
+
 def rules_named(name: str | None) -> rs.RuleSet | None:
     if name is None:
         return None
@@ -53,8 +65,29 @@ class Projections:
             self._projector = Projector(self.repo)
         return self._projector
 
-    def catch_up(self, store: EventStore, progress: Callable[[int, int], None] | None = None, batch: int = BATCH) -> int:
-        """Fold every new log event into the projections and the ledger; return how many."""
+    def catch_up(
+        self,
+        store: EventStore,
+        progress: Callable[[int, int], None] | None = None,
+        batch: int = BATCH,
+        wait: float | None = None,
+    ) -> int:
+        """Fold every new log event into the projections and the ledger; return how many.
+
+        One catch-up at a time per store: this waits for another one to finish (at most
+        `wait` seconds, else ProjectionsBusy; None: as long as it takes)."""
+        with self.repo.catch_up_lock(wait) as got:
+            if not got:
+                raise ProjectionsBusy(self.repo.meta().position, store.max_position(), wait or 0)
+            if self._projector is not None and self._projector.position != self.repo.meta().position:
+                self._projector = None  # another process moved the projections on meanwhile
+            return self._catch_up(store, progress, batch)
+
+    def lag(self, store: EventStore) -> int:
+        """How many log events the committed projections have not folded in yet."""
+        return max(store.max_position() - self.repo.meta().position, 0)
+
+    def _catch_up(self, store: EventStore, progress: Callable[[int, int], None] | None, batch: int) -> int:
         p = self.projector
         done = 0
         last = store.max_position()
@@ -149,9 +182,11 @@ class Projections:
         self.repo.set_cursor(name, value)
 
     def rebuild(self) -> None:
-        """Forget all projection state (not the relay cursors); the next catch-up replays the log."""
-        self._projector = None
-        self.repo.reset()
+        """Forget all projection state (not the relay cursors); the next catch-up replays the log.
+        Waits until a running catch-up has finished."""
+        with self.repo.catch_up_lock(None):
+            self._projector = None
+            self.repo.reset()
 
     def close(self) -> None:
         if self.owns_connection:

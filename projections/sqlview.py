@@ -10,16 +10,20 @@ only names its statements.
 from __future__ import annotations
 
 import json
-from typing import Any
+import sqlite3
+import threading
+from contextlib import contextmanager
+from typing import Any, ContextManager, Iterator
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from projections.ledger import from_json, to_json
 from projections.projector import INF, Changes, Meta
-from projections.store import TRACKING_NAME, ReadRepo, dec_client, dec_contract, dec_freelancer, enc
+from projections.store import TRACKING_NAME, ReadRepo, dec_client, dec_contract, dec_freelancer, enc, thread_lock
 
 BIG = 1 << 62  # the clock's and deadlines' -INF/INF, clamped to what BIGINT holds
+FOREVER = 10.0**6  # seconds, "as long as it takes" (sqlite3 keeps the busy timeout in int milliseconds)
 VIEW_TABLES = ("proj_contracts", "proj_freelancers", "proj_clients", "proj_ledger", "proj_deadlines")
 
 
@@ -192,3 +196,31 @@ class SQLiteProjectionView(SqlView, SQLiteTrackingRecorder):
 
     def keys(self, ids: list[str]) -> str:
         return json.dumps(ids)
+
+    def catch_up_lock(self, wait: float | None) -> ContextManager[bool]:
+        pool = self.datastore.pool
+        if pool.is_sqlite_memory_mode:  # one process only
+            self._memory_lock = getattr(self, "_memory_lock", None) or threading.Lock()
+            return thread_lock(self._memory_lock, wait)
+        return write_lock(pool.db_name + "-catchup", wait)
+
+
+@contextmanager
+def write_lock(path: str, wait: float | None) -> Iterator[bool]:
+    """SQLite's write lock on a small database of its own, held for a whole catch-up (the
+    batches commit in the projection file meanwhile); the OS drops it if the process dies."""
+    conn = sqlite3.connect(path, timeout=FOREVER if wait is None else wait, isolation_level=None)
+    try:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            conn.rollback()
+    finally:
+        conn.close()

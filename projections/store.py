@@ -7,7 +7,9 @@ never applies a batch twice or loses one.
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from contextlib import contextmanager
+from typing import Any, ContextManager, Iterator
 
 import msgspec
 
@@ -48,12 +50,29 @@ class ReadRepo(Repo):
         """Drop every projection (keep the relay cursors)."""
         raise NotImplementedError
 
+    def catch_up_lock(self, wait: float | None) -> ContextManager[bool]:
+        """Held by whoever catches the projections up (one at a time per store); yields
+        False, without the lock, when someone else held it for `wait` seconds (None: as
+        long as it takes)."""
+        raise NotImplementedError
+
     def close(self) -> None:
         pass
 
 
+@contextmanager
+def thread_lock(lock: threading.Lock, wait: float | None) -> Iterator[bool]:
+    got = lock.acquire(timeout=-1 if wait is None else wait)
+    try:
+        yield got
+    finally:
+        if got:
+            lock.release()
+
+
 class MemoryRepo(ReadRepo):
     def __init__(self) -> None:
+        self._lock = threading.Lock()
         self._meta = Meta()
         self.contracts: dict[str, bytes] = {}
         self.freelancers: dict[str, bytes] = {}
@@ -104,9 +123,12 @@ class MemoryRepo(ReadRepo):
         return [c for c in cs if c.client == client_id]
 
     def reset(self):
-        cursors = self.cursors
+        cursors, lock = self.cursors, self._lock
         self.__init__()  # type: ignore[misc]
-        self.cursors = cursors
+        self.cursors, self._lock = cursors, lock
+
+    def catch_up_lock(self, wait):
+        return thread_lock(self._lock, wait)
 
     def get_cursor(self, name):
         return self.cursors.get(name, 0)

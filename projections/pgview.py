@@ -3,12 +3,13 @@ recorder, in the event store's schema (tables created under the schema lock)."""
 
 from __future__ import annotations
 
-from typing import Any, ContextManager
+from contextlib import contextmanager
+from typing import Any, ContextManager, Iterator
 
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg.sql import SQL, Identifier
 
-from reputation.store.postgres import SchemaLocked, advisory_lock
+from reputation.store.postgres import SchemaLocked, advisory_lock, reachable
 
 from projections.sqlview import VIEW_TABLES, SqlView, bind, create_statements
 
@@ -29,5 +30,10 @@ class PostgresProjectionView(SchemaLocked, SqlView, PostgresTrackingRecorder):
     def keys(self, ids: list[str]) -> list[str]:
         return ids
 
-    def catch_up_lock(self, wait: float | None) -> ContextManager[bool]:
-        return advisory_lock(self.datastore, "catch-up", wait)
+    def _errors(self) -> ContextManager[None]:
+        return reachable()
+
+    @contextmanager
+    def catch_up_lock(self, wait: float | None) -> Iterator[bool]:
+        with reachable(), advisory_lock(self.datastore, "catch-up", wait) as got:
+            yield got

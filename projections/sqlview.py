@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, ContextManager, Iterator
 
 from eventsourcing.persistence import Tracking
@@ -38,14 +38,24 @@ class SqlView(ReadRepo):
     def keys(self, ids: list[str]) -> Any:
         raise NotImplementedError
 
+    def _errors(self) -> ContextManager[None]:
+        """How the dialect reports a lost server (PostgreSQL: as `Unavailable`)."""
+        return nullcontext()
+
+    @contextmanager
+    def _transaction(self, commit: bool) -> Iterator[Any]:
+        with self._errors(), self.datastore.transaction(commit=commit) as c:
+            yield c
+
     def _rows(self, statement: Any, params: Any = ()) -> list[Any]:
-        with self.datastore.transaction(commit=False) as c:
+        with self._transaction(commit=False) as c:
             c.execute(statement, params)
             return c.fetchall()
 
     def meta(self) -> Meta:
         values = {r["key"]: r["value"] for r in self._rows(self.select_meta_statement)}
-        position = self.max_tracking_id(TRACKING_NAME) or 0
+        with self._errors():
+            position = self.max_tracking_id(TRACKING_NAME) or 0
         return Meta(position, values.get("clock", -INF), values.get("seq", 0))
 
     def _load(self, statement: Any, key: str, ids: list[str], decoder) -> dict:
@@ -81,7 +91,7 @@ class SqlView(ReadRepo):
             (self.insert_deadline_statement, sorted(set(changes.deadlines))),
             (self.upsert_meta_statement, [("clock", max(meta.clock, -BIG)), ("seq", meta.seq)]),
         ]
-        with self.datastore.transaction(commit=True) as c:
+        with self._transaction(commit=True) as c:
             for statement, rows in writes:
                 if rows:
                     c.executemany(statement, rows)
@@ -106,11 +116,11 @@ class SqlView(ReadRepo):
         return rows[0]["value"] if rows else 0
 
     def set_cursor(self, name, value):
-        with self.datastore.transaction(commit=True) as c:
+        with self._transaction(commit=True) as c:
             c.execute(self.upsert_meta_statement, ("cursor:" + name, value))
 
     def reset(self) -> None:
-        with self.datastore.transaction(commit=True) as c:
+        with self._transaction(commit=True) as c:
             for statement in self.delete_view_statements:
                 c.execute(statement)
             c.execute(self.delete_meta_statement, ("cursor:%",))  # the relay cursors stay

@@ -9,7 +9,7 @@ import re
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any, ContextManager, Iterator, Sequence
 from urllib.parse import urlparse
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
@@ -44,6 +44,15 @@ def advisory_lock(datastore: PostgresDatastore, name: str, wait: float | None = 
         finally:
             if got:  # the pooled connection outlives the block: release explicitly
                 conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (key,))
+
+
+@contextmanager
+def reachable() -> Iterator[None]:
+    """A lost or refused connection becomes `Unavailable`, naming how to start the server."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        raise Unavailable(_pg_help(str(exc))) from None
 
 
 class SchemaLocked:
@@ -153,12 +162,8 @@ class PostgresEventStore(RecordedStore):
             raise
         super().__init__(recorder)
 
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        try:
-            yield
-        except (OperationalError, InterfaceError) as exc:
-            raise Unavailable(_pg_help(str(exc))) from None
+    def _errors(self) -> ContextManager[None]:
+        return reachable()
 
     def wait_for_events(self, after: int, timeout: float) -> bool:
         """Waits on the recorder's subscription (LISTEN on the channel its inserts NOTIFY)."""

@@ -15,7 +15,7 @@ import threading
 from contextlib import contextmanager, nullcontext
 from typing import Any, ContextManager, Iterator
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from projections.ledger import from_json, to_json
@@ -203,6 +203,14 @@ class SQLiteProjectionView(SqlView, SQLiteTrackingRecorder):
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *create_statements(self.TABLES, "BLOB")]
+
+    def create_table(self) -> None:
+        try:
+            super().create_table()
+        except IntegrityError:
+            # Another process created the tracking table at the same moment and recorded the
+            # library's migration marker first; the tables exist now, so again is a no-op.
+            super().create_table()
 
     def keys(self, ids: list[str]) -> str:
         return json.dumps(ids)

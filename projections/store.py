@@ -139,11 +139,11 @@ class MemoryRepo(ReadRepo):
 
 def sqlite_repo(path: str) -> ReadRepo:
     """The projection store in its own SQLite file."""
-    from eventsourcing.sqlite import SQLiteDatastore
+    from reputation.store.sqlite import wal_datastore
 
     from projections.sqlview import SQLiteProjectionView
 
-    view = SQLiteProjectionView(SQLiteDatastore(db_name=path, lock_timeout=30))
+    view = SQLiteProjectionView(wal_datastore(path))
     view.create_table()
     return view
 

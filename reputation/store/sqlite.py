@@ -4,6 +4,9 @@ recorder with the write side's tables written in its insert hook."""
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
+from contextlib import closing
 from typing import Any, Sequence
 
 from eventsourcing.persistence import StoredEvent
@@ -77,11 +80,27 @@ class SQLiteReputationRecorder(SQLiteApplicationRecorder):
         return [(r[0], r[1]) for r in self._select(self.select_log_statement, (after, stop, limit))]
 
 
+def wal_datastore(path: str) -> SQLiteDatastore:
+    """The library's datastore on `path`, switched to WAL first: the library switches a new
+    file itself, but that fails at once ("database is locked", no busy wait) when two
+    processes create the file at the same moment; here the switch is retried."""
+    for attempt in range(100):
+        try:
+            with closing(sqlite3.connect(path, timeout=LOCK_TIMEOUT)) as conn:
+                conn.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 99:
+                raise
+            time.sleep(0.05)
+    return SQLiteDatastore(db_name=path, lock_timeout=LOCK_TIMEOUT)
+
+
 class SQLiteEventStore(RecordedStore):
     name = "sqlite"
 
     def __init__(self, path: str):
-        self.datastore = SQLiteDatastore(db_name=path, lock_timeout=LOCK_TIMEOUT)
+        self.datastore = wal_datastore(path)
         recorder = SQLiteReputationRecorder(self.datastore)
         recorder.create_table()
         super().__init__(recorder)

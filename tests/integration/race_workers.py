@@ -36,6 +36,7 @@ def open_at_once(barrier, kind: str, home: str, schema: str) -> dict:
         store.close()
         return {"ok": True}
     except Exception:  # noqa: BLE001 - reported to the parent
+        barrier.abort()  # the others need not wait for this one
         return {"ok": False, "error": traceback.format_exc(limit=3)}
 
 
@@ -69,5 +70,6 @@ def catch_up(barrier, kind: str, home: str, schema: str, role: str, head: int, b
         proj.close()
         store.close()
     except Exception:  # noqa: BLE001 - reported to the parent
-        return {"ok": False, "role": role, "error": traceback.format_exc(limit=4)}
+        barrier.abort()  # the others need not wait for this one
+        return {"ok": False, "role": role, "error": traceback.format_exc()}
     return out

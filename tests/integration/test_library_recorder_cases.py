@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 import uuid
 from pathlib import Path
 
@@ -22,21 +23,36 @@ from reputation.store.sqlite import SQLiteReputationRecorder
 from tests.services import PG_URL, pg_admin
 
 
-class SQLiteFile:
+class JoinThreads:
+    """The library's concurrency cases leave their reader threads running for a moment after
+    the test; closing the datastore under them crashes sqlite3, so wait for them first."""
+
     def setUp(self) -> None:
         super().setUp()  # type: ignore[misc]
+        self.threads_before = set(threading.enumerate())
+
+    def join_threads(self) -> None:
+        for thread in set(threading.enumerate()) - self.threads_before:
+            if not thread.daemon:  # not the connection pool's workers
+                thread.join(timeout=30)
+
+
+class SQLiteFile(JoinThreads):
+    def setUp(self) -> None:
+        super().setUp()
         self.dir = tempfile.mkdtemp()
         self.datastore = SQLiteDatastore(str(Path(self.dir) / "db.sqlite"), lock_timeout=30)
 
     def tearDown(self) -> None:
+        self.join_threads()
         self.datastore.close()
         shutil.rmtree(self.dir, ignore_errors=True)
         super().tearDown()  # type: ignore[misc]
 
 
-class PostgresSchema:
+class PostgresSchema(JoinThreads):
     def setUp(self) -> None:
-        super().setUp()  # type: ignore[misc]
+        super().setUp()
         self.admin = pg_admin()
         self.schema = "lib_" + uuid.uuid4().hex[:12]
         self.admin.execute(f'CREATE SCHEMA "{self.schema}"')
@@ -47,6 +63,7 @@ class PostgresSchema:
         )
 
     def tearDown(self) -> None:
+        self.join_threads()
         self.datastore.close()
         self.admin.execute(f'DROP SCHEMA "{self.schema}" CASCADE')
         self.admin.close()

@@ -143,8 +143,8 @@ class NativeProjector:
 
 
 def _datastore(x: object) -> object:
-    sql = getattr(x, "sql", None)
-    return getattr(sql, "datastore", x)
+    """The eventsourcing datastore under an event store or a projection view (recorders)."""
+    return getattr(x, "datastore", x)
 
 
 def projector_for(engine: str, repo: ReadRepo):

@@ -35,6 +35,18 @@ def rules_named(name: str | None) -> RuleSet | None:
     return None if name is None else rule_set(name)
 
 
+class ProjectionsBusy(RuntimeError):
+    """Another process kept catching the projections up for longer than we would wait;
+    what is committed is `behind` events behind the log."""
+
+    def __init__(self, position: int, head: int, waited: float):
+        self.position, self.head, self.behind, self.waited = position, head, max(head - position, 0), waited
+        super().__init__(
+            f"another process is catching the projections up (waited {waited:g} s); what is committed "
+            f"is at position @{position}, {self.behind} events behind the log (@{head})"
+        )
+
+
 def as_time(text: str | None, name: str) -> int | None:
     """An RFC 3339 option value -> microseconds (None stays None)."""
     if text is None:
@@ -117,8 +129,29 @@ class Projections:
             self._projector = projector_for(self.engine, self.repo)  # type: ignore[assignment]
         return self._projector
 
-    def catch_up(self, store: EventStore, progress: Callable[[int, int], None] | None = None, batch: int | None = None) -> int:
-        """Fold every new log event into the projections and the ledger; return how many."""
+    def catch_up(
+        self,
+        store: EventStore,
+        progress: Callable[[int, int], None] | None = None,
+        batch: int | None = None,
+        wait: float | None = None,
+    ) -> int:
+        """Fold every new log event into the projections and the ledger; return how many.
+
+        One catch-up at a time per store: this waits for another one to finish (at most
+        `wait` seconds, else ProjectionsBusy; None: as long as it takes)."""
+        with self.repo.catch_up_lock(wait) as got:
+            if not got:
+                raise ProjectionsBusy(self.repo.meta().position, store.max_position(), wait or 0)
+            if self._projector is not None and self._projector.position != self.repo.meta().position:
+                self._projector = None  # another process moved the projections on meanwhile
+            return self._catch_up_locked(store, progress, batch)
+
+    def lag(self, store: EventStore) -> int:
+        """How many log events the committed projections have not folded in yet."""
+        return max(store.max_position() - self.repo.meta().position, 0)
+
+    def _catch_up_locked(self, store: EventStore, progress: Callable[[int, int], None] | None, batch: int | None) -> int:
         p = self.projector
         try:
             if hasattr(p, "catch_up"):  # the native projector pipelines reads, projection and commits
@@ -220,9 +253,11 @@ class Projections:
         self.repo.set_cursor(name, value)
 
     def rebuild(self) -> None:
-        """Forget all projection state (not the relay cursors); the next catch-up replays the log."""
-        self._projector = None
-        self.repo.reset()
+        """Forget all projection state (not the relay cursors); the next catch-up replays the log.
+        Waits until a running catch-up has finished."""
+        with self.repo.catch_up_lock(None):
+            self._projector = None
+            self.repo.reset()
 
     def close(self) -> None:
         if self.owns_connection:
@@ -232,12 +267,12 @@ class Projections:
 def open_projections(settings: Settings, store: EventStore | None = None) -> Projections:
     """The projection store named by the settings."""
     if settings.is_postgres:
-        from reputation.sqlstore import PostgresEventStore
+        from reputation.store.postgres import PostgresEventStore
         from projections.store import postgres_repo
 
         shared = isinstance(store, PostgresEventStore)
         owner = store if shared else PostgresEventStore(settings.store, schema=settings.pg_schema)
-        return Projections(postgres_repo(owner.sql.datastore), owns_connection=not shared)  # type: ignore[union-attr]
+        return Projections(postgres_repo(owner.datastore), owns_connection=not shared)  # type: ignore[union-attr]
     from projections.store import sqlite_repo
 
     Path(settings.projections_path).parent.mkdir(parents=True, exist_ok=True)

@@ -82,10 +82,10 @@ def open_store(settings: Settings, *, create: bool = True) -> EventStore:
     created: NotFound names the file, so a mistyped home is not mistaken for an empty store."""
     settings.check()
     if settings.is_postgres:
-        from reputation.sqlstore import PostgresEventStore
+        from reputation.store.postgres import PostgresEventStore
 
         return PostgresEventStore(settings.store, schema=settings.pg_schema)
-    from reputation.sqlstore import SQLiteEventStore
+    from reputation.store.sqlite import SQLiteEventStore
 
     path = Path(settings.sqlite_path)
     if not create and not path.exists():

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from reputation.sqlstore import SQLiteEventStore
+from reputation.store.sqlite import SQLiteEventStore
 from tests.write_side import big_file_lines
 
 CONTRACTS = 8_500  # six events each: 51,000 events

@@ -15,7 +15,8 @@ from eventsourcing.persistence import IntegrityError
 
 from reputation.ingest import ingest
 from engine.simulate import simulate
-from reputation.sqlstore import PostgresEventStore, SQLiteEventStore
+from reputation.store.postgres import PostgresEventStore
+from reputation.store.sqlite import SQLiteEventStore
 from reputation.store import MemoryStore
 
 from projections.ledger import to_json
@@ -96,7 +97,7 @@ class TestPostgresRepo(ProjectionStoreContract):
     def repo(self, tmp_path):
         s = PostgresEventStore(PG_URL, schema=self.schema)
         self.stores = [*getattr(self, "stores", []), s]
-        return postgres_repo(s.sql.datastore)
+        return postgres_repo(s.datastore)
 
 
 def _reputation() -> list[str]:

@@ -199,14 +199,14 @@ class TestMemoryStore(StoreContract):
 class TestSQLiteStore(StoreContract):
     @pytest.fixture
     def store(self, tmp_path):
-        from reputation.sqlstore import SQLiteEventStore
+        from reputation.store.sqlite import SQLiteEventStore
 
         s = SQLiteEventStore(str(tmp_path / "events.sqlite"))
         yield s
         s.close()
 
     def test_reopening_sees_the_same_log(self, tmp_path):
-        from reputation.sqlstore import SQLiteEventStore
+        from reputation.store.sqlite import SQLiteEventStore
 
         path = str(tmp_path / "events.sqlite")
         a = SQLiteEventStore(path)
@@ -242,7 +242,7 @@ def pg_schema():
 class TestPostgresStore(StoreContract):
     @pytest.fixture
     def store(self, pg_schema):
-        from reputation.sqlstore import PostgresEventStore
+        from reputation.store.postgres import PostgresEventStore
 
         s = PostgresEventStore(PG_URL, schema=pg_schema)
         yield s
@@ -268,11 +268,11 @@ def any_store(request, tmp_path):
         yield MemoryStore()
         return
     if request.param == "sqlite":
-        from reputation.sqlstore import SQLiteEventStore
+        from reputation.store.sqlite import SQLiteEventStore
 
         s = SQLiteEventStore(str(tmp_path / "events.sqlite"))
     else:
-        from reputation.sqlstore import PostgresEventStore
+        from reputation.store.postgres import PostgresEventStore
 
         schema = request.getfixturevalue("pg_schema")
         s = PostgresEventStore(PG_URL, schema=schema)

@@ -16,7 +16,7 @@ import pytest
 
 from reputation.ingest import ingest
 from engine.simulate import simulate
-from reputation.sqlstore import SQLiteEventStore
+from reputation.store.sqlite import SQLiteEventStore
 from reputation.store import MemoryStore
 
 from projections.ledger import to_json
@@ -128,7 +128,7 @@ def test_project_native_killed_at_any_moment_resumes_to_the_same_ledger(tmp_path
 def test_pipelined_catch_up_on_postgresql(reference, pg_schema):  # noqa: F811
     """Log and projections in one PostgreSQL database (one pool, as `open_projections` sets
     up): reads and commits from the pipeline's threads, a resume, the reference ledger."""
-    from reputation.sqlstore import PostgresEventStore
+    from reputation.store.postgres import PostgresEventStore
 
     from projections.store import postgres_repo
 
@@ -136,7 +136,7 @@ def test_pipelined_catch_up_on_postgresql(reference, pg_schema):  # noqa: F811
     try:
         lines = list(simulate(40, 60, seed=SEED))
         assert not ingest(pg, lines, recorded_at="2026-01-01T00:00:00Z").rejects
-        repo = postgres_repo(pg.sql.datastore)
+        repo = postgres_repo(pg.datastore)
         first = Projections(repo, owns_connection=False, engine="native")
         first.projector.run(pg.read(0, 1500))  # a first part, then a fresh projector resumes
         Projections(repo, owns_connection=False, engine="native").catch_up(pg, batch=700)

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from engine.cli import main_group
 from reputation.ingest import ingest
-from reputation.sqlstore import SQLiteEventStore
+from reputation.store.sqlite import SQLiteEventStore
 from reputation.store import MemoryStore
 from tests.write_side import store_snapshot
 

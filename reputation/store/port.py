@@ -1,4 +1,4 @@
-"""The event store port and its in-memory twin.
+"""The event store port.
 
 The log is eventsourcing's notification log: one stream per contract (and per client, and
 one for the engine clock); the log position is the notification id. Next to it, in the same
@@ -9,6 +9,7 @@ without replaying) and the digest of every accepted event id (idempotency).
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from abc import ABC, abstractmethod
 from functools import lru_cache
@@ -18,6 +19,7 @@ from reputation.errors import Conflict, Unavailable  # noqa: F401  (the port rai
 
 NAMESPACE = uuid.UUID("6f1c7a8e-3d0b-4a55-9a53-5e2b1a8f0c11")
 TOPIC_PREFIX = "reputation.events:"
+POLL_SECONDS = 0.05  # how often `wait_for_events` looks when it has to poll
 
 
 @lru_cache(maxsize=1 << 16)
@@ -69,50 +71,16 @@ class EventStore(ABC):
     def max_position(self) -> int:
         """The last log position (0 when empty)."""
 
+    def wait_for_events(self, after: int, timeout: float) -> bool:
+        """True as soon as the log holds a position after `after`, False after `timeout`
+        seconds without one. This default polls; an adapter with notifications overrides it."""
+        deadline = time.monotonic() + timeout
+        while self.max_position() <= after:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(POLL_SECONDS, left))
+        return True
+
     def close(self) -> None:  # noqa: B027 - optional
         pass
-
-
-class MemoryStore(EventStore):
-    """In-memory twin for fast unit tests."""
-
-    name = "memory"
-
-    def __init__(self) -> None:
-        self.log: list[tuple[int, NewEvent]] = []
-        self.versions: dict[str, int] = {}
-        self.states: dict[str, tuple[int, bytes]] = {}
-        self.ids: dict[str, bytes] = {}
-
-    def append(self, batch: Batch) -> list[int]:
-        staged: dict[str, int] = {}
-        for e in batch.events:  # check everything first: all or nothing
-            # each stream's versions continue the stored one, one by one (a version taken
-            # twice, in the store or within the batch, is a conflict as in the SQL stores)
-            if e.version != staged.get(e.stream, self.versions.get(e.stream, 0)) + 1:
-                raise Conflict(f"stream {e.stream} moved on")
-            staged[e.stream] = e.version
-        if any(i in self.ids for i in batch.ids):
-            raise Conflict("an event id was accepted meanwhile")
-        positions = []
-        for e in batch.events:
-            pos = len(self.log) + 1
-            self.log.append((pos, e))
-            self.versions[e.stream] = e.version
-            positions.append(pos)
-        self.states.update(batch.states)
-        self.ids.update(batch.ids)
-        return positions
-
-    def load_states(self, keys: Iterable[str]) -> dict[str, tuple[int, bytes]]:
-        return {k: self.states[k] for k in keys if k in self.states}
-
-    def load_digests(self, event_ids: Iterable[str]) -> dict[str, bytes]:
-        return {i: self.ids[i] for i in event_ids if i in self.ids}
-
-    def read(self, after: int, limit: int, upto: int | None = None) -> list[tuple[int, bytes]]:
-        rows = self.log[after : after + limit]
-        return [(p, e.state) for p, e in rows if upto is None or p <= upto]
-
-    def max_position(self) -> int:
-        return len(self.log)

@@ -1,0 +1,209 @@
+"""The PostgreSQL event store: eventsourcing's PostgreSQL application recorder with the
+write side's tables written in its insert hook, the log followed with the recorder's
+LISTEN/NOTIFY subscription, and schema creation serialised by an advisory lock."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from contextlib import contextmanager
+from typing import Any, ContextManager, Iterator, Sequence
+from urllib.parse import urlparse
+
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+
+from reputation.store.port import Unavailable
+from reputation.store.recorded import RecordedStore
+
+
+@contextmanager
+def advisory_lock(datastore: PostgresDatastore, name: str, wait: float | None = None) -> Iterator[bool]:
+    """Hold the session advisory lock `name` (scoped to the datastore's schema) while in the
+    block; yield False, without it, when another session kept it for `wait` seconds."""
+    key = f"{datastore.schema}:{name}"
+    with datastore.get_connection() as conn:
+        if wait is None:
+            conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (key,))
+            got = True
+        else:
+            deadline = time.monotonic() + wait
+            while True:
+                row = conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0)) AS got", (key,)).fetchone()
+                got = bool(row and row["got"])
+                if got or time.monotonic() >= deadline:
+                    break
+                time.sleep(0.05)
+        try:
+            yield got
+        finally:
+            if got:  # the pooled connection outlives the block: release explicitly
+                conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (key,))
+
+
+@contextmanager
+def reachable() -> Iterator[None]:
+    """A lost or refused connection becomes `Unavailable`, naming how to start the server."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        raise Unavailable(_pg_help(str(exc))) from None
+
+
+class SchemaLocked:
+    """Mixin for PostgreSQL recorders: `create_table` under one advisory lock per schema.
+    Processes starting at the same moment otherwise race in the catalogue ("tuple
+    concurrently updated", a duplicate composite type)."""
+
+    datastore: PostgresDatastore
+
+    def create_table(self) -> None:
+        with advisory_lock(self.datastore, "create-tables"):
+            super().create_table()  # type: ignore[misc]
+
+
+class PostgresReputationRecorder(SchemaLocked, PostgresApplicationRecorder):
+    """The application recorder plus `rep_state` and `rep_event_ids` (as in SQLite), written
+    by the insert hook in the recorder's own transaction."""
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+        schema = Identifier(self.datastore.schema)
+        self.sql_create_statements += [
+            SQL("CREATE TABLE IF NOT EXISTS {0}.rep_state "
+                "(key TEXT PRIMARY KEY, version BIGINT NOT NULL, state BYTEA NOT NULL)").format(schema),
+            SQL("CREATE TABLE IF NOT EXISTS {0}.rep_event_ids "
+                "(event_id TEXT PRIMARY KEY, digest BYTEA NOT NULL)").format(schema),
+        ]
+        self.upsert_state_statement = SQL(
+            "INSERT INTO {0}.rep_state (key, version, state) VALUES (%s, %s, %s) "
+            "ON CONFLICT (key) DO UPDATE SET version=excluded.version, state=excluded.state"
+        ).format(schema)
+        self.insert_digest_statement = SQL(
+            "INSERT INTO {0}.rep_event_ids (event_id, digest) VALUES (%s, %s)"
+        ).format(schema)
+        self.select_states_statement = SQL(
+            "SELECT key, version, state FROM {0}.rep_state WHERE key = ANY(%s)"
+        ).format(schema)
+        self.select_digests_statement = SQL(
+            "SELECT event_id, digest FROM {0}.rep_event_ids WHERE event_id = ANY(%s)"
+        ).format(schema)
+
+    def _insert_events(
+        self,
+        curs: Cursor[DictRow],
+        stored_events: Sequence[StoredEvent],
+        *,
+        states: Sequence[tuple[str, int, bytes]] = (),
+        ids: Sequence[tuple[str, bytes]] = (),
+        **kwargs: Any,
+    ) -> None:
+        # runs in the recorder's transaction, before it locks the events table and inserts
+        super()._insert_events(curs, stored_events, **kwargs)
+        if states:
+            curs.executemany(self.upsert_state_statement, states)
+        if ids:
+            curs.executemany(self.insert_digest_statement, ids)
+
+    def _select(self, statement: SQL | Any, keys: list[str]) -> list[dict]:
+        if not keys:
+            return []
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(statement, (keys,))
+            return curs.fetchall()
+
+    def select_states(self, keys: list[str]) -> list[tuple[str, int, bytes]]:
+        return [(r["key"], r["version"], r["state"]) for r in self._select(self.select_states_statement, keys)]
+
+    def select_digests(self, event_ids: list[str]) -> list[tuple[str, bytes]]:
+        return [(r["event_id"], r["digest"]) for r in self._select(self.select_digests_statement, event_ids)]
+
+    def select_log(self, after: int, limit: int, upto: int | None) -> list[tuple[int, bytes]]:
+        notes = self.select_notifications(start=after, limit=limit, stop=upto, inclusive_of_start=False)
+        return [(n.id, n.state) for n in notes]
+
+
+class PostgresEventStore(RecordedStore):
+    name = "postgres"
+
+    def __init__(self, url: str, schema: str = ""):
+        u = urlparse(url)
+        params = dict(
+            dbname=(u.path or "/").lstrip("/") or "postgres",
+            host=u.hostname or "127.0.0.1",
+            port=u.port or 5432,
+            user=u.username or os.environ.get("USER", "postgres"),
+            password=u.password or "",
+        )
+        _probe(params)
+        self.datastore = PostgresDatastore(
+            **params,
+            schema=schema,
+            connect_timeout=5,
+            # no open timeout: with one it waits for `pool_size` idle connections on every
+            # checkout, which never come while an advisory lock or a LISTEN holds one
+            # (`_probe` already reports an unreachable server at once)
+            pool_open_timeout=None,
+            pool_size=2,
+            max_overflow=4,
+        )
+        try:
+            recorder = PostgresReputationRecorder(self.datastore)
+            recorder.create_table()
+        except Exception as exc:  # psycopg raises several kinds when the server is away
+            self.datastore.close()
+            if _is_unreachable(exc):
+                raise Unavailable(_pg_help(str(exc))) from None
+            raise
+        super().__init__(recorder)
+
+    def _errors(self) -> ContextManager[None]:
+        return reachable()
+
+    def wait_for_events(self, after: int, timeout: float) -> bool:
+        """Waits on the recorder's subscription (LISTEN on the channel its inserts NOTIFY)."""
+        if self.max_position() > after:
+            return True
+        with self._errors(), self.recorder.subscribe(gt=after) as subscription:  # type: ignore[attr-defined]
+            # a subscription has no timeout of its own: stopping it ends the iteration
+            timer = threading.Timer(timeout, subscription.stop)
+            timer.start()
+            try:
+                next(subscription)
+                return True
+            except StopIteration:
+                return False
+            finally:
+                timer.cancel()
+
+    def close(self) -> None:
+        self.datastore.close()
+
+
+def _pg_help(detail: str) -> str:
+    return (
+        f"cannot reach the PostgreSQL store ({detail.strip().splitlines()[0] if detail else 'no answer'}). "
+        "Start it (e.g. `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`) "
+        "or unset REPUTATION_STORE to use the embedded SQLite store."
+    )
+
+
+def _probe(params: dict) -> None:
+    """One plain connection first: a refused or unknown server fails at once with its own
+    reason, instead of after the pool's open timeout with "pool initialization incomplete"."""
+    import psycopg
+
+    try:
+        psycopg.connect(**{**params, "password": params["password"] or None}, connect_timeout=5).close()
+    except psycopg.OperationalError as exc:
+        raise Unavailable(_pg_help(str(exc))) from None
+
+
+def _is_unreachable(exc: Exception) -> bool:
+    text = f"{type(exc).__name__} {exc}".lower()
+    return bool(re.search(r"operational|interface|connect|timeout|refused|pool|could not", text))

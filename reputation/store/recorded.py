@@ -1,0 +1,77 @@
+"""The event store over an eventsourcing application recorder (SQLite or PostgreSQL).
+
+The adapters subclass the library's application recorders and override its insert hook
+(`_insert_events`, as in the library's `examples/ftscontentmanagement`) to write the
+write side's latest states and the event-id digests in the transaction that inserts the
+events; the log is the recorder's notification log. `RecordedStore` adapts such a
+recorder to the port.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator, Protocol, Sequence
+
+from eventsourcing.persistence import IntegrityError, StoredEvent
+
+from reputation.store.port import TOPIC_PREFIX, Batch, Conflict, EventStore, stream_uuid
+
+
+class StateRecorder(Protocol):
+    """What the adapters' recorder subclasses add to the library's application recorder."""
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None: ...
+
+    def select_states(self, keys: list[str]) -> list[tuple[str, int, bytes]]: ...
+
+    def select_digests(self, event_ids: list[str]) -> list[tuple[str, bytes]]: ...
+
+    def select_log(self, after: int, limit: int, upto: int | None) -> list[tuple[int, bytes]]: ...
+
+    def max_notification_id(self) -> int | None: ...
+
+
+class RecordedStore(EventStore):
+    def __init__(self, recorder: StateRecorder):
+        self.recorder = recorder
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Map the driver's errors to the port's (PostgreSQL: an unreachable server)."""
+        yield
+
+    def append(self, batch: Batch) -> list[int]:
+        stored = [
+            StoredEvent(
+                originator_id=stream_uuid(e.stream),
+                originator_version=e.version,
+                topic=TOPIC_PREFIX + e.type,
+                state=e.state,
+            )
+            for e in batch.events
+        ]
+        states = [(k, v, s) for k, (v, s) in batch.states.items()]
+        try:
+            with self._errors():
+                positions = self.recorder.insert_events(stored, states=states, ids=list(batch.ids.items()))
+        except IntegrityError as exc:
+            raise Conflict(f"another writer appended meanwhile; nothing was written ({exc})") from None
+        return list(positions or [])
+
+    def load_states(self, keys: Iterable[str]) -> dict[str, tuple[int, bytes]]:
+        with self._errors():
+            return {k: (v, bytes(s)) for k, v, s in self.recorder.select_states(list(keys))}
+
+    def load_digests(self, event_ids: Iterable[str]) -> dict[str, bytes]:
+        with self._errors():
+            return {i: bytes(d) for i, d in self.recorder.select_digests(list(event_ids))}
+
+    def read(self, after: int, limit: int, upto: int | None = None) -> list[tuple[int, bytes]]:
+        if limit <= 0:
+            return []
+        with self._errors():
+            return self.recorder.select_log(after, limit, upto)
+
+    def max_position(self) -> int:
+        with self._errors():
+            return self.recorder.max_notification_id() or 0

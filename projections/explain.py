@@ -7,7 +7,6 @@ each is a step of its own. An undefined JSS (no counted contract) counts as 0 in
 
 from __future__ import annotations
 
-import re
 from fractions import Fraction
 from typing import NamedTuple
 
@@ -58,14 +57,6 @@ def steps(contracts: list[ct.Contract], flags: dict, t1: int, t2: int, known: in
                 i += 1
             out.append(Step(group, Cut(at, pos, known)))
     return out
-
-
-PRIVATE = re.compile(r"private (recommend|end reason) [^;]*")
-
-
-def redact(text: str) -> str:
-    """Freelancer-facing: never one client's private answer."""
-    return PRIVATE.sub("a private rating", text)
 
 
 def explain(

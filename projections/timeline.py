@@ -14,6 +14,7 @@ from reputation.clock import INF
 from reputation.contract import FEEDBACK_WINDOW, Contract
 from reputation.rulesets import SWITCHES
 
+from projections.audiences import reasons_text
 from projections.rules.score import Score
 from projections.rules.windows import WINDOWS, Assessment, window_exit
 
@@ -127,15 +128,16 @@ def _assessment(score: Score, contract_id: str | None) -> Assessment | None:
 
 
 def describe(h: Happening, before: Score, after: Score) -> tuple[str, str]:
-    """(kind, text) of a happening, given the scores just before and after it."""
+    """(kind, text) of a happening, given the scores just before and after it: the trust words
+    (the ledger's; the freelancer reads projections.freelancer_view instead)."""
     a_before = _assessment(before, h.contract_id)
     a_after = _assessment(after, h.contract_id)
     who = f"contract {h.contract_id} (client {h.client_id})" if h.contract_id else f"client {h.client_id}"
     outcome_words = ""
     if a_after is not None and a_after.counted:
-        outcome_words = f"counted as {a_after.outcome}: " + "; ".join(a_after.why)
+        outcome_words = f"counted as {a_after.outcome}: " + "; ".join(reasons_text(a_after.why))
     elif a_after is not None and a_after.outcome is not None:
-        outcome_words = "not counted: " + "; ".join(a_after.why)
+        outcome_words = "not counted: " + "; ".join(reasons_text(a_after.why))
     newly_settled = (
         a_after is not None and a_after.outcome is not None and (a_before is None or a_before.outcome is None)
     )

@@ -29,7 +29,7 @@ def test_readme_example_runs_as_written():
     shutil.rmtree(home, ignore_errors=True)
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["75 4.88", "['X1']", "[(50,)]"]
+    assert done.stdout.splitlines() == ["75 4.88", "['X1']", "2019-01-01T00:00:00Z None", "[(50,)]"]
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ from projections.service import (
 
 from projections.audiences import AUDIENCES
 
-from engine.api_published import FreelancerExplanation, FreelancerScore, PublicScore, PublishedChange
+from projections.published import FreelancerExplanation, FreelancerScore, PublicScore, PublishedChange
 
 
 class Counted(msgspec.Struct):

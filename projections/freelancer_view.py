@@ -247,7 +247,7 @@ def explain(contracts: list[Contract], flags: Flags, t1: int, t2: int, known: in
         causes.append({**_cause("private_feedback", p2, private,
                                 f"private feedback on {len(private_ids)} of your {counted} counted contracts: "
                                 f"{float(private):+.2f} points"), "contracts": len(private_ids)})
-    elif private_ids or private:
+    elif private:
         causes.append(_cause("other", p2, private, f"other changes: {float(private):+.2f} points"))
     delta = _zero(score.exact) - _zero(first.exact)
     return {
@@ -295,20 +295,27 @@ def history(contracts: list[Contract], flags: Flags, first_at: int, clock: int, 
     for p in policy.instants(last, clock):
         nxt = evaluate(contracts, flags, Cut(p, INF, known), None, cache=cache)
         if nxt.shown != score.shown:
-            entry = {
-                "change_id": f"{freelancer_id}@{_time(p)}",
-                "freelancer_id": freelancer_id,
-                "audience": audience,
-                "published_at": _time(p),
-                "rules": nxt.rules,
-                "jss_before": score.jss, "jss_after": nxt.jss,
-                "jss_hidden_reason": nxt.hidden_reason,
-                "feedback_before": _two(score.feedback), "feedback_after": _two(nxt.feedback),
-            }
-            if audience == "freelancer":
-                why = explain(contracts, flags, last, p, known, None, policy, freelancer_id, None)
-                entry["causes"] = why["causes"]
-            out.append(entry)
-            last = p
-        score = nxt
+            out.append(change_entry(contracts, flags, last, p, (score.jss, _two(score.feedback)), nxt, known,
+                                    policy, freelancer_id, audience))
+        last, score = p, nxt
     return out
+
+
+def change_entry(contracts: list[Contract], flags: Flags, p0: int, p1: int, before: tuple[int | None, float | None],
+                 end: Score, known: int, policy: Policy, freelancer_id: str, audience: str) -> dict:
+    """The published change at p1 (from the value published at p0): a history entry, and the
+    value of a message on the Kafka topic score-changes. Its id names the freelancer and the
+    publication instant, never a log position (which would tell which event moved the score)."""
+    entry = {
+        "change_id": f"{freelancer_id}@{_time(p1)}",
+        "freelancer_id": freelancer_id,
+        "audience": audience,
+        "published_at": _time(p1),
+        "rules": end.rules,
+        "jss_before": before[0], "jss_after": end.jss,
+        "jss_hidden_reason": end.hidden_reason,
+        "feedback_before": before[1], "feedback_after": _two(end.feedback),
+    }
+    if audience == "freelancer":
+        entry["causes"] = explain(contracts, flags, p0, p1, known, None, policy, freelancer_id, None)["causes"]
+    return entry

@@ -165,6 +165,11 @@ class Projections:
         flags = {k: v.flags for k, v in clients.items()}
         return f, contracts, flags
 
+    def facts(self, freelancer_id: str) -> tuple[list, dict]:
+        """A freelancer's contracts and their clients' flag histories (NotFound if unknown)."""
+        _, contracts, flags = self._freelancer(freelancer_id)
+        return contracts, flags
+
     def evaluate(self, freelancer_id: str, as_of: int | None, known_at: int | None, rules: str | None) -> Score:
         _, contracts, flags = self._freelancer(freelancer_id)
         at = self.clock if as_of is None else as_of

@@ -1,5 +1,6 @@
-"""Result types of the Python API for the freelancer and public audiences (the shapes of
-projections.freelancer_view: the CLI's `--json --audience freelancer|public`)."""
+"""The freelancer and public audiences' shapes as msgspec Structs (those of
+projections.freelancer_view: the CLI's `--json --audience freelancer|public`, the Python API's
+results, and the messages of the Kafka topic score-changes)."""
 
 from __future__ import annotations
 
@@ -97,3 +98,15 @@ class PublishedChange(msgspec.Struct, omit_defaults=True):
     feedback_before: float | None
     feedback_after: float | None
     causes: list[PublishedCause] | None = None  # the freelancer audience only
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(PublishedChange)
+
+
+def to_json(change: PublishedChange) -> bytes:
+    return _encoder.encode(change)
+
+
+def from_json(data: bytes) -> PublishedChange:
+    return _decoder.decode(data)

@@ -242,11 +242,10 @@ def explain(contracts: list[Contract], flags: Flags, t1: int, t2: int, known: in
             f": {'; '.join(look.words)}" if look.words else "")
         causes.append({**_cause("contract", p, share, f"contract {cid}: {'; '.join(whats)}; {state}"),
                        "contract_id": cid})
-    counted = sum(1 for a in score.assessments if a.counted)
     if len(private_ids) >= policy.k:
         causes.append({**_cause("private_feedback", p2, private,
-                                f"private feedback on {len(private_ids)} of your {counted} counted contracts: "
-                                f"{float(private):+.2f} points"), "contracts": len(private_ids)})
+                                f"private feedback on {len(private_ids)} contracts that settled, changed or left "
+                                f"a window in this span: {float(private):+.2f} points"), "contracts": len(private_ids)})
     elif private:
         causes.append(_cause("other", p2, private, f"other changes: {float(private):+.2f} points"))
     delta = _zero(score.exact) - _zero(first.exact)
@@ -272,7 +271,7 @@ def counterfactuals(contracts, flags, score: Score, known: int, rules, looks: di
     cut = Cut(score.at, INF, known)
     out = []
     for a in score.assessments:
-        if not a.counted or a.outcome == "positive" or not looks[a.contract_id].public:
+        if not a.counted or a.outcome == "positive" or not looks[a.contract_id].public or not a.in_window(score.at, 24):
             continue
         alt = {name: _f(evaluate(contracts, flags, cut, rules, {a.contract_id: o}, cache).exact)
                for name, o in (("without", "exclude"), ("if_neutral", "neutral"), ("if_positive", "positive"))}

@@ -109,3 +109,16 @@ def test_swapping_two_private_answers_changes_no_freelancer_cli_output(pair, tmp
                      cli(home, "history", "f0", "--audience", "freelancer", "--json"),
                      cli(home, "score", "f0", "--audience", "public", "--json")])
     assert seen[0] == seen[1]
+
+
+def test_the_audit_has_the_published_scores(market):
+    home, lines = market
+    rows = json.loads(cli(home, "audit", "--json", "--sql",
+                          "SELECT * FROM jss_published_as_of(TIMESTAMPTZ '2022-06-20 00:00:00+00') ORDER BY freelancer_id"))
+    assert len(rows) >= 20
+    for row in rows[:8]:
+        public = json.loads(cli(home, "score", row["freelancer_id"], "--as-of", "2022-06-20T00:00:00Z",
+                                "--audience", "public", "--json"))
+        assert public["published_at"] == "2022-06-15T00:00:00Z"
+        assert (row["jss"], row["feedback_score"]) == (public["jss"], public["feedback_score"])
+        assert row["published_at"].startswith("2022-06-15")

@@ -100,6 +100,7 @@ class Cause(msgspec.Struct):
     feedback_before: float | None
     feedback_after: float | None
     text: str
+    private: bool = False  # the words rest on a private answer (structured: projections.audiences)
 
 
 class Counterfactual(msgspec.Struct, omit_defaults=True):

@@ -78,7 +78,7 @@ def explain(
         moved = delta != 0 or after.shown != before.shown
         if moved:
             for n, h in enumerate(step.happenings):
-                kind, text = describe(h, before, after)
+                kind, text, private = describe(h, before, after)
                 causes.append(
                     {
                         "at": h.at,
@@ -95,6 +95,7 @@ def explain(
                         "feedback_before": before.feedback,
                         "feedback_after": after.feedback,
                         "text": text,
+                        "private": private,
                     }
                 )
         before = after

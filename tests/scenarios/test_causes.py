@@ -423,3 +423,23 @@ def test_late_contract_settling_before_the_clock_is_recorded_at_its_deadline():
     assert new[0].position == store.max_position()  # the close made it count
     assert proj.score(F, micros(d("2019-03-15") - US))["jss"] == 100
     assert proj.score(F, micros(d("2019-03-15")))["jss"] == 60
+
+
+def test_ledger_causes_say_which_words_rest_on_a_private_answer():
+    # S settles negative through its private end reason; P0.. positive through recommend 10; the
+    # public-stars contract N is negative by its public stars alone (and has no private answer)
+    m = base(Market())
+    m.contract("S", closed=d("2019-02-01"), client="k-1", client_stars=4.0, recommend=8,
+               end_reason="freelancer_lacked_skills", freelancer_stars=5.0)
+    m.contract("N", closed=d("2019-03-01"), client="k-2", client_stars=1.0, freelancer_stars=5.0)
+    proj = project(m)
+    causes = {c.contract_id: c for ch in proj.history(F) for c in ch.causes if c.kind == "contract_settled"}
+    assert causes["S"].private and causes["P0"].private and not causes["N"].private
+    assert '"private":true' in to_json_text(proj, "S") and '"private"' not in to_json_text(proj, "N")
+
+
+def to_json_text(proj, contract_id: str) -> str:
+    from projections.ledger import to_json
+
+    (ch,) = [ch for ch in proj.history(F) if any(c.contract_id == contract_id and c.kind == "contract_settled" for c in ch.causes)]
+    return to_json(ch).decode()

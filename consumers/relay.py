@@ -72,6 +72,7 @@ class Relay:
         on_ack: Callable[[ScoreChange], None] | None = None,
         on_batch_sent: Callable[[int, list[ScoreChange]], None] | None = None,
         reopen: Callable[[], object] | None = None,
+        publications: bool = True,
     ):
         if batch < 1:
             raise ValueError("batch must be >= 1")
@@ -84,6 +85,7 @@ class Relay:
         self.topic = settings.topic(SCORE_CHANGES_TRUST)
         self.cursor_name = cursor_name(self.topic)
         self.publications = Publications(settings.topic(SCORE_CHANGES), projections, self._send_published)
+        self.with_publications = publications  # False: the ledger only (the relay benchmark)
         self._producer = producer
         self._producer_config = producer_config or {}
         self.on_ack = on_ack  # called for every acknowledged change (tests, metrics)
@@ -232,7 +234,7 @@ class Relay:
             if not changes:
                 break
             done += self.publish(changes)
-        if stop is None or not stop.is_set():
+        if self.with_publications and (stop is None or not stop.is_set()):
             self.publications.proj = self.proj  # a reopened handle after a conflict
             done += self.publications.run_once()
         return done

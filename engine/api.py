@@ -8,7 +8,9 @@
         print(s.jss, s.feedback_score, [c.outcome for c in s.contracts])
 
 Results are msgspec Structs with the fields of the CLI's `--json` output; errors are the typed
-errors of `reputation.errors` (BadRequest, InvalidInput, NotFound, Unavailable).
+errors of `reputation.errors` (BadRequest, InvalidInput, NotFound, Unavailable). The reads take
+`audience="trust" | "freelancer" | "public"` (docs/audiences.md): the freelancer and public forms
+are the Structs of projections.published.
 Times are RFC 3339 strings; `known_at` is `@N` (a log position) or a time.
 """
 

@@ -111,7 +111,19 @@ class Projections:
         self.owns_connection = owns_connection  # False when it shares the event store's pool
         self.engine = engine  # "native" (projections.native, the default) or "python" (the reference)
         self._projector: Projector | None = None
-        self.policy = Policy.from_env()  # the freelancer-facing publication schedule and k
+        self._policy: Policy | None = None
+
+    @property
+    def policy(self) -> Policy:
+        """The freelancer-facing publication schedule and k (read when first needed, so a bad
+        setting fails only the reads that use it)."""
+        if self._policy is None:
+            self._policy = Policy.from_env()
+        return self._policy
+
+    @policy.setter
+    def policy(self, value: Policy) -> None:
+        self._policy = value
 
     # -- writing -----------------------------------------------------------------------
 

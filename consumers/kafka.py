@@ -18,7 +18,8 @@ from reputation.errors import Unavailable
 
 CONTRACT_EVENTS = "contract-events"
 REJECTED = "contract-events.rejected"
-SCORE_CHANGES = "score-changes"
+SCORE_CHANGES = "score-changes"  # the freelancer audience: published changes (consumers.publications)
+SCORE_CHANGES_TRUST = "score-changes.trust"  # the trust audience: every ledger entry (consumers.relay)
 
 DEFAULT_PARTITIONS = 3  # topics created when missing; score-changes is keyed by freelancer id
 CONNECT_TIMEOUT = 3.0  # seconds for the quick TCP check before a client is built

@@ -1,6 +1,7 @@
-"""The relay: publishes the score-change ledger to the Kafka topic `score-changes`.
+"""The relay: publishes the score-change ledger to the Kafka topic `score-changes.trust`, and
+the published (freelancer-audience) changes to `score-changes` (consumers.publications).
 
-Each ledger entry becomes one message: key = freelancer id (same freelancer -> same
+Each ledger entry becomes one message on `score-changes.trust`: key = freelancer id (same freelancer -> same
 partition -> ledger order), value = the entry as JSON (`projections.ledger.to_json`), header
 `change_id` (stable: a subscriber drops duplicates with it).
 
@@ -26,9 +27,11 @@ from reputation.store import EventStore
 
 from projections.ledger import ScoreChange, to_json
 
+from consumers.publications import Publications
 from consumers.kafka import (
     DEFAULT_PARTITIONS,
     SCORE_CHANGES,
+    SCORE_CHANGES_TRUST,
     KafkaUnavailable,
     StopSignal,
     ensure_topics,
@@ -49,6 +52,7 @@ class RelayStats(NamedTuple):
     cursor: int  # the committed cursor (last published seq)
     batches: int
     seconds: float
+    publications: int = 0  # published changes acknowledged on score-changes (freelancer audience)
 
 
 class Relay:
@@ -68,6 +72,7 @@ class Relay:
         on_ack: Callable[[ScoreChange], None] | None = None,
         on_batch_sent: Callable[[int, list[ScoreChange]], None] | None = None,
         reopen: Callable[[], object] | None = None,
+        publications: bool = True,
     ):
         if batch < 1:
             raise ValueError("batch must be >= 1")
@@ -77,8 +82,10 @@ class Relay:
         self.batch = batch
         self.ack_timeout = ack_timeout
         self.partitions = partitions
-        self.topic = settings.topic(SCORE_CHANGES)
+        self.topic = settings.topic(SCORE_CHANGES_TRUST)
         self.cursor_name = cursor_name(self.topic)
+        self.publications = Publications(settings.topic(SCORE_CHANGES), projections, self._send_published)
+        self.with_publications = publications  # False: the ledger only (the relay benchmark)
         self._producer = producer
         self._producer_config = producer_config or {}
         self.on_ack = on_ack  # called for every acknowledged change (tests, metrics)
@@ -92,7 +99,7 @@ class Relay:
     @property
     def producer(self):
         if self._producer is None:
-            ensure_topics(self.settings, [SCORE_CHANGES], self.partitions)
+            ensure_topics(self.settings, [SCORE_CHANGES_TRUST, SCORE_CHANGES], self.partitions)
             self._producer = make_producer(self.settings, **self._producer_config)
         return self._producer
 
@@ -174,6 +181,27 @@ class Relay:
             )
         return acked
 
+    def _send_published(self, messages: list[tuple[str, str, bytes]]) -> int:
+        """Send one publication instant's messages (key, change_id, value); all acknowledged or
+        KafkaUnavailable (the publication cursors then stay where they are)."""
+        producer = self.producer
+        futures = []
+        try:
+            for key, change_id, value in messages:
+                futures.append(producer.send(self.publications.topic, key=key.encode(), value=value,
+                                             headers=[("change_id", change_id.encode())]))
+            producer.flush(timeout=self.ack_timeout)
+        except Exception as exc:  # noqa: BLE001 - as in publish(): timeouts, a closed producer
+            raise KafkaUnavailable(f"Kafka at {self.settings.kafka} did not take the published changes "
+                                   f"({type(exc).__name__}: {exc}); they are re-sent on the next run") from None
+        failed = [f for f in futures if not (f.is_done and f.succeeded())]
+        if failed:
+            raise KafkaUnavailable(
+                f"Kafka at {self.settings.kafka} did not acknowledge {len(failed)} of {len(futures)} published "
+                f"changes on {self.publications.topic}; they are re-sent on the next run with the same change_id. "
+                "Check the broker (REPUTATION_KAFKA / --kafka, deploy/RUNBOOK.md)")
+        return len(futures)
+
     def pending(self) -> list[ScoreChange]:
         return self.proj.ledger_after(self.cursor, self.batch)
 
@@ -206,6 +234,9 @@ class Relay:
             if not changes:
                 break
             done += self.publish(changes)
+        if self.with_publications and (stop is None or not stop.is_set()):
+            self.publications.proj = self.proj  # a reopened handle after a conflict
+            done += self.publications.run_once()
         return done
 
     def follow(self, stop: StopSignal, interval: float = DEFAULT_INTERVAL) -> None:
@@ -225,4 +256,5 @@ class Relay:
                 self._producer.flush(timeout=self.ack_timeout)
         finally:
             self.close()
-        return RelayStats(self.published, self.cursor, self.batches, time.perf_counter() - start)
+        return RelayStats(self.published, self.cursor, self.batches, time.perf_counter() - start,
+                          self.publications.published)

@@ -28,11 +28,14 @@ import msgspec
 
 from reputation.config import Settings
 
+from projections import published
+from projections.audiences import audience_named
 from projections.ledger import ScoreChange, from_json
 
 from consumers.kafka import (
     DEFAULT_PARTITIONS,
     SCORE_CHANGES,
+    SCORE_CHANGES_TRUST,
     StopSignal,
     ensure_topics,
     make_consumer,
@@ -68,7 +71,21 @@ class Seen:
         return True
 
 
-def _change_id(message, change: ScoreChange) -> str:
+def _decoder(audience: str) -> Callable[[bytes], object]:
+    if audience == "trust":
+        return from_json
+    if audience == "freelancer":
+        return published.from_json
+
+    def public(data: bytes) -> published.PublishedChange:
+        change = published.from_json(data)
+        change.audience, change.causes = "public", None
+        return change
+
+    return public
+
+
+def _change_id(message, change) -> str:
     for name, value in message.headers or ():
         if name == "change_id" and value is not None:
             return value.decode("utf-8", "replace")
@@ -86,8 +103,14 @@ def subscribe(
     dedupe: bool = True,
     stop: StopSignal | None = None,
     consumer_config: dict | None = None,
+    audience: str = "trust",
 ) -> SubscribeStats:
-    """Call `handler(change)` for every score change published on `score-changes`.
+    """Call `handler(change)` for every score change of an audience.
+
+    audience: "trust" (default): every ledger entry (a projections.ledger.ScoreChange, with
+        private values) from `score-changes.trust`; "freelancer": the published changes (a
+        projections.published.PublishedChange) from `score-changes`; "public": the same
+        without their causes.
 
     settings: where Kafka is (default: `Settings.from_env()`, i.e. REPUTATION_KAFKA and
         REPUTATION_TOPIC_PREFIX).
@@ -108,8 +131,10 @@ def subscribe(
     from kafka.structs import OffsetAndMetadata
 
     settings = settings or Settings.from_env()
-    topic = settings.topic(SCORE_CHANGES)
-    ensure_topics(settings, [SCORE_CHANGES], DEFAULT_PARTITIONS)
+    name = SCORE_CHANGES_TRUST if audience_named(audience) == "trust" else SCORE_CHANGES
+    decode = _decoder(audience)
+    topic = settings.topic(name)
+    ensure_topics(settings, [name], DEFAULT_PARTITIONS)
     config = {"auto_offset_reset": "earliest" if from_beginning else "latest",
               "fetch_max_wait_ms": FETCH_MAX_WAIT_MS, **(consumer_config or {})}
     consumer = make_consumer(settings, group, **config)
@@ -154,7 +179,7 @@ def subscribe(
                         if max_messages is not None and handled >= max_messages:
                             break
                         try:
-                            change = from_json(m.value)
+                            change = decode(m.value)
                         except (msgspec.DecodeError, msgspec.ValidationError, TypeError) as exc:
                             invalid += 1
                             print(f"warning: {topic} partition {m.partition} offset {m.offset} "
@@ -198,8 +223,10 @@ def _num(x, none: str = "hidden") -> str:
     return none if x is None else (f"{x:g}" if isinstance(x, float) else str(x))
 
 
-def one_line(change: ScoreChange) -> str:
-    """A human one-liner for a score change."""
+def one_line(change) -> str:
+    """A human one-liner for a score change (a ledger entry or a published change)."""
+    if isinstance(change, published.PublishedChange):
+        return _published_line(change)
     parts = [change.effective_at, change.freelancer_id]
     if change.jss_before != change.jss_after:
         delta = ""
@@ -214,3 +241,11 @@ def one_line(change: ScoreChange) -> str:
     if len(change.causes) > 2:
         text += f"; and {len(change.causes) - 2} more"
     return "  ".join(parts) + f"  [{change.rules}, change {change.change_id}]" + (f"  {text}" if text else "")
+
+
+def _published_line(change: published.PublishedChange) -> str:
+    parts = [change.published_at, change.freelancer_id,
+             f"JSS {_num(change.jss_before)} -> {_num(change.jss_after)}",
+             f"feedback {_num(change.feedback_before, 'none')} -> {_num(change.feedback_after, 'none')}"]
+    text = "; ".join(c.text for c in (change.causes or [])[:2])
+    return "  ".join(parts) + f"  [{change.rules}, published]" + (f"  {text}" if text else "")

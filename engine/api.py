@@ -8,7 +8,9 @@
         print(s.jss, s.feedback_score, [c.outcome for c in s.contracts])
 
 Results are msgspec Structs with the fields of the CLI's `--json` output; errors are the typed
-errors of `reputation.errors` (BadRequest, InvalidInput, NotFound, Unavailable).
+errors of `reputation.errors` (BadRequest, InvalidInput, NotFound, Unavailable). The reads take
+`audience="trust" | "freelancer" | "public"` (docs/audiences.md): the freelancer and public forms
+are the Structs of projections.published.
 Times are RFC 3339 strings; `known_at` is `@N` (a log position) or a time.
 """
 
@@ -34,7 +36,9 @@ from projections.service import (
     open_projections,
 )
 
-AUDIENCES = ("trust", "freelancer")
+from projections.audiences import AUDIENCES
+
+from projections.published import FreelancerExplanation, FreelancerScore, PublicScore, PublishedChange
 
 
 class Counted(msgspec.Struct):
@@ -98,6 +102,7 @@ class Cause(msgspec.Struct):
     feedback_before: float | None
     feedback_after: float | None
     text: str
+    private: bool = False  # the words rest on a private answer (structured: projections.audiences)
 
 
 class Counterfactual(msgspec.Struct, omit_defaults=True):
@@ -121,15 +126,15 @@ class Explanation(msgspec.Struct, rename={"start": "from", "end": "to"}):
     counterfactuals: list[Counterfactual]
 
 
-class ClientScore(msgspec.Struct):
+class ClientScore(msgspec.Struct, omit_defaults=True):
     client_id: str
     as_of: str
     known_at: str
     client_score: float | None
     client_score_exact: float | None
-    flagged: bool
     contracts: int
     freelancers: int
+    flagged: bool | None = None  # trust audience only
 
 
 class Ingested(msgspec.Struct):
@@ -212,30 +217,36 @@ class Engine:
     # -- reading ---------------------------------------------------------------------
 
     def score(self, freelancer_id: str, *, as_of: str | None = None, known_at: str | None = None,
-              rules: str | None = None, audience: str = "trust") -> Score:
+              rules: str | None = None, audience: str = "trust") -> Score | FreelancerScore | PublicScore:
+        """trust: a Score; freelancer: a FreelancerScore; public: a PublicScore (docs/audiences.md)."""
         self.project()
         known = known_position(known_at, self.store)
         out = self.projections.score(freelancer_id, as_of=default_as_of(as_time(as_of, "as_of"), known, self.store),
                                      known_at=known, rules=rules, audience=_audience(audience))
-        return msgspec.convert(out, Score)
+        return msgspec.convert(out, {"trust": Score, "freelancer": FreelancerScore, "public": PublicScore}[audience])
 
     def explain(self, freelancer_id: str, *, start: str, end: str | None = None, known_at: str | None = None,
-                rules: str | None = None, audience: str = "trust") -> Explanation:
+                rules: str | None = None, audience: str = "trust") -> Explanation | FreelancerExplanation:
         self.project()
         t1 = as_time(start, "start")
         known = known_position(known_at, self.store)
         t2 = as_time(end, "end") if end is not None else (default_as_of(None, known, self.store) or self.projections.clock)
         out = self.projections.explain(freelancer_id, t1, t2, known, rules, _audience(audience))  # type: ignore[arg-type]
-        return msgspec.convert(out, Explanation)
+        return msgspec.convert(out, Explanation if audience == "trust" else FreelancerExplanation)
 
-    def history(self, freelancer_id: str) -> list[ScoreChange]:
+    def history(self, freelancer_id: str, *, audience: str = "trust") -> list[ScoreChange] | list[PublishedChange]:
+        """trust: the ledger entries; freelancer / public: the changes of the published score."""
         self.project()
-        return self.projections.history(freelancer_id)
+        if _audience(audience) == "trust":
+            return self.projections.history(freelancer_id)
+        return msgspec.convert(self.projections.published_history(freelancer_id, audience), list[PublishedChange])
 
-    def client(self, client_id: str, *, as_of: str | None = None, known_at: str | None = None) -> ClientScore:
+    def client(self, client_id: str, *, as_of: str | None = None, known_at: str | None = None,
+               audience: str = "trust") -> ClientScore:
         self.project()
         known = known_position(known_at, self.store)
-        out = self.projections.client(client_id, default_as_of(as_time(as_of, "as_of"), known, self.store), known)
+        out = self.projections.client(client_id, default_as_of(as_time(as_of, "as_of"), known, self.store), known,
+                                      _audience(audience))
         return msgspec.convert(out, ClientScore)
 
     def audit(self, sql: str, params: dict[str, Any] | None = None) -> Table:

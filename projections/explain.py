@@ -7,7 +7,6 @@ each is a step of its own. An undefined JSS (no counted contract) counts as 0 in
 
 from __future__ import annotations
 
-import re
 from fractions import Fraction
 from typing import NamedTuple
 
@@ -60,14 +59,6 @@ def steps(contracts: list[ct.Contract], flags: dict, t1: int, t2: int, known: in
     return out
 
 
-PRIVATE = re.compile(r"private (recommend|end reason) [^;]*")
-
-
-def redact(text: str) -> str:
-    """Freelancer-facing: never one client's private answer."""
-    return PRIVATE.sub("a private rating", text)
-
-
 def explain(
     contracts: list[ct.Contract],
     flags: dict,
@@ -87,7 +78,7 @@ def explain(
         moved = delta != 0 or after.shown != before.shown
         if moved:
             for n, h in enumerate(step.happenings):
-                kind, text = describe(h, before, after)
+                kind, text, private = describe(h, before, after)
                 causes.append(
                     {
                         "at": h.at,
@@ -104,6 +95,7 @@ def explain(
                         "feedback_before": before.feedback,
                         "feedback_after": after.feedback,
                         "text": text,
+                        "private": private,
                     }
                 )
         before = after

@@ -23,6 +23,9 @@ class Cause(msgspec.Struct, omit_defaults=True):
     jss_before: float | None = None  # exact (unrounded) JSS before / after this point
     jss_after: float | None = None
     jss_delta: float | None = None
+    # the words rest on a private answer (a private reason, or the happening is a private
+    # answer's arrival): trust audience only; written only when true
+    private: bool = False
 
 
 class ScoreChange(msgspec.Struct):

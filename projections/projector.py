@@ -390,10 +390,10 @@ class Projector:
             )
             here = deadlines_at(contracts, at, known)
         for h in here:
-            kind, text = describe(h, before, after)
+            kind, text, private = describe(h, before, after)
             causes.append(
                 Cause(at=ev.format_time(h.at), kind=kind, text=text, contract_id=h.contract_id,
-                      client_id=h.client_id, event_id=h.event_id)
+                      client_id=h.client_id, event_id=h.event_id, private=private)
             )
         if causes and causes[0].kind != "late_event":
             b, a = exact_float(before.exact), exact_float(after.exact)

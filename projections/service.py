@@ -18,10 +18,13 @@ from reputation.outcome import Cut, flagged_at
 from reputation.rulesets import RuleSet, rule_set
 from reputation.store import EventStore
 
-from projections.explain import Explained, explain, redact
+from projections import freelancer_view
+from projections.audiences import audience_named, reasons_text
+from projections.explain import Explained, explain
 from projections.ledger import ScoreChange
 from projections.native import projector_for
 from projections.projector import Projector, exact_float
+from projections.publication import Policy
 from projections.rules.score import Score, client_score, evaluate, round_half_up
 from projections.rules.windows import window_exit
 from projections.store import MemoryRepo, ReadRepo
@@ -120,6 +123,19 @@ class Projections:
         self.owns_connection = owns_connection  # False when it shares the event store's pool
         self.engine = engine  # "native" (projections.native, the default) or "python" (the reference)
         self._projector: Projector | None = None
+        self._policy: Policy | None = None
+
+    @property
+    def policy(self) -> Policy:
+        """The freelancer-facing publication schedule and k (read when first needed, so a bad
+        setting fails only the reads that use it)."""
+        if self._policy is None:
+            self._policy = Policy.from_env()
+        return self._policy
+
+    @policy.setter
+    def policy(self, value: Policy) -> None:
+        self._policy = value
 
     # -- writing -----------------------------------------------------------------------
 
@@ -194,6 +210,11 @@ class Projections:
         flags = {k: v.flags for k, v in clients.items()}
         return f, contracts, flags
 
+    def facts(self, freelancer_id: str) -> tuple[list, dict]:
+        """A freelancer's contracts and their clients' flag histories (NotFound if unknown)."""
+        _, contracts, flags = self._freelancer(freelancer_id)
+        return contracts, flags
+
     def evaluate(self, freelancer_id: str, as_of: int | None, known_at: int | None, rules: str | None) -> Score:
         _, contracts, flags = self._freelancer(freelancer_id)
         at = self.clock if as_of is None else as_of
@@ -201,10 +222,21 @@ class Projections:
 
     def score(self, freelancer_id: str, as_of: int | None = None, known_at: int | None = None,
               rules: str | None = None, audience: str = "trust") -> dict:
-        score = self.evaluate(freelancer_id, as_of, known_at, rules)
-        return score_json(freelancer_id, score, known_at, self.clock, audience)
+        if audience_named(audience) == "trust":
+            score = self.evaluate(freelancer_id, as_of, known_at, rules)
+            return score_json(freelancer_id, score, known_at, self.clock, audience)
+        at = self.clock if as_of is None else as_of
+        published = self.policy.published_at(min(at, self.clock))  # nothing is published ahead of the clock
+        _, contracts, flags = self._freelancer(freelancer_id)
+        known = INF if known_at is None else known_at
+        score = evaluate(contracts, flags, Cut(published, INF, known), rules_named(rules))
+        if audience == "public":
+            return freelancer_view.public_json(freelancer_id, score, at)
+        looks = freelancer_view.seen(contracts, flags, score, known)
+        return freelancer_view.freelancer_json(freelancer_id, score, at, known_at, looks)
 
-    def client(self, client_id: str, as_of: int | None = None, known_at: int | None = None) -> dict:
+    def client(self, client_id: str, as_of: int | None = None, known_at: int | None = None,
+               audience: str = "trust") -> dict:
         contracts = self.repo.contracts_of_client(client_id)
         if not contracts:
             raise NotFound(f"unknown client {client_id}")
@@ -218,7 +250,8 @@ class Projections:
             "known_at": known_label(known_at),
             "client_score": _two(value),
             "client_score_exact": None if value is None else float(value),
-            "flagged": flagged_at(flags.flags if flags else [], cut),
+            # whether the platform flagged a client is its own business (trust only)
+            **({"flagged": flagged_at(flags.flags if flags else [], cut)} if audience_named(audience) == "trust" else {}),
             "contracts": sum(1 for c in contracts if cut.sees(c.opened_at, c.opened_pos)),
             "freelancers": len({c.freelancer for c in contracts if cut.sees(c.opened_at, c.opened_pos)}),
         }
@@ -227,15 +260,35 @@ class Projections:
                 rules: str | None = None, audience: str = "trust") -> dict:
         if t1 > t2:
             raise BadRequest(f"--from {ev.format_time(t1)} is after --to {ev.format_time(t2)}")
+        if audience_named(audience) == "public":
+            raise BadRequest("the public audience sees the score only (the displayed JSS and the feedback "
+                             "score): `score --audience public`; explain takes --audience trust or freelancer")
         _, contracts, flags = self._freelancer(freelancer_id)
         known = INF if known_at is None else known_at
+        if audience == "freelancer":
+            return freelancer_view.explain(contracts, flags, min(t1, self.clock), min(t2, self.clock), known,
+                                           rules_named(rules), self.policy,
+                                           freelancer_id, known_at)
         result = explain(contracts, flags, t1, t2, known, rules_named(rules))
         return explain_json(freelancer_id, result, known_at, self.clock, audience)
 
     def history(self, freelancer_id: str) -> list[ScoreChange]:
+        """The trust history: every ledger entry of the freelancer."""
         if not self.repo.load_freelancers([freelancer_id]):
             raise NotFound(f"unknown freelancer {freelancer_id}")
         return self.repo.history(freelancer_id)
+
+    def published_history(self, freelancer_id: str, audience: str = "freelancer", upto: int | None = None) -> list[dict]:
+        """The freelancer's (or the public's) history: one entry per publication instant at
+        which the published score changed, up to the engine clock (or `upto`)."""
+        if audience_named(audience) == "trust":
+            raise BadRequest("the trust history is the ledger: history(freelancer_id)")
+        _, contracts, flags = self._freelancer(freelancer_id)
+        if not contracts:
+            return []
+        first = min(c.opened_at for c in contracts)
+        clock = self.clock if upto is None else upto
+        return freelancer_view.history(contracts, flags, first, clock, INF, self.policy, freelancer_id, audience)
 
     def ledger_after(self, seq: int, limit: int) -> list[ScoreChange]:
         return self.repo.ledger_after(seq, limit)
@@ -332,7 +385,7 @@ def score_json(freelancer_id: str, s: Score, known_at: int | None, clock: int, a
                 "closed_at": ev.format_time(a.closed_at) if a.closed_at is not None else None,
                 "settled_at": ev.format_time(a.settled_at) if a.settled_at is not None else None,
                 "earnings": a.earnings / 100,
-                "why": [redact(w) for w in a.why] if audience == "freelancer" else a.why,
+                "why": reasons_text(a.why),
                 "leaves_windows": (
                     {str(m): ev.format_time(window_exit(a.closed_at, m)) for m in (6, 12, 24)}
                     if a.closed_at is not None else None
@@ -357,8 +410,6 @@ def explain_json(freelancer_id: str, r: Explained, known_at: int | None, clock: 
         for k in ("jss_before", "jss_after", "jss_delta", "feedback_before", "feedback_after"):
             out[k] = _f(c[k])
         out["jss_delta_exact"] = str(c["jss_delta"])
-        if audience == "freelancer":
-            out["text"] = redact(out["text"])
         return out
 
     return {
@@ -375,7 +426,7 @@ def explain_json(freelancer_id: str, r: Explained, known_at: int | None, clock: 
                 "jss_without": _f(c["jss_without"]),
                 "jss_if_neutral": _f(c["jss_if_neutral"]),
                 "jss_if_positive": _f(c["jss_if_positive"]),
-                **({} if audience == "freelancer" else {"client_id": c["client_id"]}),
+                "client_id": c["client_id"],
             }
             for c in r.counterfactuals
         ],

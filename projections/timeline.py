@@ -14,6 +14,7 @@ from reputation.clock import INF
 from reputation.contract import FEEDBACK_WINDOW, Contract
 from reputation.rulesets import SWITCHES
 
+from projections.audiences import reasons_text
 from projections.rules.score import Score
 from projections.rules.windows import WINDOWS, Assessment, window_exit
 
@@ -126,16 +127,33 @@ def _assessment(score: Score, contract_id: str | None) -> Assessment | None:
     return None
 
 
-def describe(h: Happening, before: Score, after: Score) -> tuple[str, str]:
-    """(kind, text) of a happening, given the scores just before and after it."""
-    a_before = _assessment(before, h.contract_id)
+def describe(h: Happening, before: Score, after: Score) -> tuple[str, str, bool]:
+    """(kind, text, private) of a happening, given the scores just before and after it: the
+    trust words (the ledger's; the freelancer reads projections.freelancer_view instead), and
+    whether they rest on a private answer (a private reason in the words, or the happening is a
+    private answer's arrival)."""
     a_after = _assessment(after, h.contract_id)
+    private = [h.kind == "private_feedback"]
+
+    def outcome_words() -> str:  # only called where the words go into the text
+        if a_after is None or (not a_after.counted and a_after.outcome is None):
+            return ""
+        private[0] = private[0] or any(r.private for r in a_after.why)
+        head = f"counted as {a_after.outcome}: " if a_after.counted else "not counted: "
+        return head + "; ".join(reasons_text(a_after.why))
+
+    kind, text = _describe(h, before, after, a_after, outcome_words)
+    return kind, text, private[0]
+
+
+def _describe(h: Happening, before: Score, after: Score, a_after: Assessment | None, outcome_words) -> tuple[str, str]:
+    a_before = _assessment(before, h.contract_id)
     who = f"contract {h.contract_id} (client {h.client_id})" if h.contract_id else f"client {h.client_id}"
-    outcome_words = ""
-    if a_after is not None and a_after.counted:
-        outcome_words = f"counted as {a_after.outcome}: " + "; ".join(a_after.why)
-    elif a_after is not None and a_after.outcome is not None:
-        outcome_words = "not counted: " + "; ".join(a_after.why)
+
+    def tail() -> str:
+        words = outcome_words()
+        return f"; {words}" if words else ""
+
     newly_settled = (
         a_after is not None and a_after.outcome is not None and (a_before is None or a_before.outcome is None)
     )
@@ -149,36 +167,25 @@ def describe(h: Happening, before: Score, after: Score) -> tuple[str, str]:
             settled = " and the contract settled" if newly_settled else ""
             # named after its effect: a JSS move is the settlement, a feedback-only move the reveal
             kind = "contract_settled" if newly_settled and before.exact != after.exact else "feedback_revealed"
-            return kind, (
-                f"feedback window of {who} ended: the {one_sided}'s public feedback is revealed{settled}"
-                + (f"; {outcome_words}" if outcome_words else "")
-            )
+            return kind, f"feedback window of {who} ended: the {one_sided}'s public feedback is revealed{settled}{tail()}"
         if newly_settled:
-            return "contract_settled", f"feedback window of {who} ended with no public feedback; settled and {outcome_words}"
+            return "contract_settled", f"feedback window of {who} ended with no public feedback; settled and {outcome_words()}"
         return "window_end", f"feedback window of {who} ended (both sides' feedback was already revealed)"
     if newly_settled:
-        return "contract_settled", f"{who} settled and {outcome_words}"
+        return "contract_settled", f"{who} settled and {outcome_words()}"
     if h.kind in ("client_flagged", "client_unflagged"):
         state = "flagged" if h.kind == "client_flagged" else "no longer flagged"
         return h.kind, f"client {h.client_id} is {state}"
     if h.kind == "feedback_submitted":
         kind = "feedback_revealed" if (a_after is not None and a_after.outcome is not None) else h.kind
-        return kind, f"{h.detail} public feedback on {who}" + (f"; {outcome_words}" if outcome_words else "")
+        return kind, f"{h.detail} public feedback on {who}{tail()}"
     if h.kind == "private_feedback":
-        return "feedback_submitted", f"{h.detail} private feedback on {who}" + (
-            f"; {outcome_words}" if outcome_words else ""
-        )
+        return "feedback_submitted", f"{h.detail} private feedback on {who}{tail()}"
     if h.kind == "feedback_revised":
-        return "feedback_revised", f"{h.detail} revised public feedback on {who}" + (
-            f"; {outcome_words}" if outcome_words else ""
-        )
+        return "feedback_revised", f"{h.detail} revised public feedback on {who}{tail()}"
     if h.kind == "feedback_removed":
         of, basis, scope = h.detail.split(":")
-        return "feedback_removed", f"{of} feedback on {who} removed ({basis}, {scope})" + (
-            f"; {outcome_words}" if outcome_words else ""
-        )
+        return "feedback_removed", f"{of} feedback on {who} removed ({basis}, {scope}){tail()}"
     if h.kind in ("payment", "refund"):
-        return h.kind, f"{h.kind} of ${h.detail} on {who}" + (f"; {outcome_words}" if outcome_words else "")
+        return h.kind, f"{h.kind} of ${h.detail} on {who}{tail()}"
     return h.kind, f"{h.kind.replace('_', ' ')} on {who}"
-
-

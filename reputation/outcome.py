@@ -111,12 +111,22 @@ def flagged_at(flags: list[tuple[int, int, bool]] | None, cut: Cut) -> bool:
     return state
 
 
+class Reason(NamedTuple):
+    """One fact behind an outcome, as data: a `code`, its values, and whether it rests on a
+    private answer (its value, or its absence). Sentences are made per audience by
+    projections.audiences; nothing downstream parses them."""
+
+    code: str
+    args: tuple = ()
+    private: bool = False
+
+
 class Signals(NamedTuple):
     reason: str | None
     private_reason: bool  # the reason is the private end_reason (never shown to the freelancer)
     recommend: int | None
     stars: float | None
-    stripped: str | None  # why the client's signals do not count, if they don't
+    stripped: Reason | None  # why the client's signals do not count, if they don't
 
     @property
     def any(self) -> bool:
@@ -125,39 +135,38 @@ class Signals(NamedTuple):
 
 def signals(v: View, rules: RuleSet, flagged: bool) -> Signals:
     if v.client_removed is not None:
-        return Signals(None, False, None, None, f"client feedback removed ({v.client_removed[0]})")
+        return Signals(None, False, None, None, Reason("client_feedback_removed", (v.client_removed[0],)))
     if flagged and rules.ignores_flagged_clients:
-        return Signals(None, False, None, None, f"client is flagged; its feedback does not count under {rules.name}")
+        return Signals(None, False, None, None, Reason("client_flagged", (rules.name,)))
     return Signals(client_reason(v), v.client_end_reason is not None, v.client_recommend, v.client_stars, None)
 
 
-def outcome(v: View, s: Signals, rules: RuleSet) -> tuple[str, list[str]]:
-    """negative / positive / neutral, with the reasons (private values included: callers
-    redact them for freelancer-facing output)."""
-    why: list[str] = []
+def outcome(v: View, s: Signals, rules: RuleSet) -> tuple[str, list[Reason]]:
+    """negative / positive / neutral, with the reasons (private ones marked: the audiences
+    module decides who reads them)."""
+    why: list[Reason] = []
     if reason_is_negative(s.reason, rules):
-        source = "private end reason" if s.private_reason else "client reason"
-        why.append(f"{source} {s.reason} is negative under {rules.name}")
+        why.append(Reason("reason_negative", (s.reason, rules.name, s.private_reason), s.private_reason))
     if s.recommend is not None and s.recommend <= 6:
-        why.append(f"private recommend {s.recommend} <= 6")
+        why.append(Reason("recommend_low", (s.recommend,), True))
     if s.stars is not None and s.stars < 3.0:
-        why.append(f"public stars {s.stars:g} < 3.0")
+        why.append(Reason("stars_low", (s.stars,)))
     if why:
         return "negative", why
     if s.recommend is not None and s.recommend >= 9:
-        why.append(f"private recommend {s.recommend} >= 9")
+        why.append(Reason("recommend_high", (s.recommend,), True))
     if s.stars is not None and s.stars >= 4.5 and s.recommend is None:
-        why.append(f"public stars {s.stars:g} >= 4.5 with no private feedback")
+        why.append(Reason("stars_high_no_private", (s.stars,), True))  # the absence decides
     if is_long_term(v):
-        why.append("long-term: payments span 90 days or more")
+        why.append(Reason("long_term"))
     if why:
         return "positive", why
     if s.recommend is not None:
-        why.append(f"private recommend {s.recommend} is neither <= 6 nor >= 9")
+        why.append(Reason("recommend_middle", (s.recommend,), True))
     elif s.any:
-        why.append("client signals are neither negative nor positive")
+        why.append(Reason("signals_neither"))
     else:
-        why.append("no client feedback")
+        why.append(Reason("no_feedback"))
     return "neutral", why
 
 

@@ -31,10 +31,12 @@ from consumers.kafka import DEFAULT_PARTITIONS, StopSignal, check_reachable
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def relay_command(follow: bool, batch: int, from_seq: int | None, interval: float, partitions: int,
                   compression: str, status: bool, as_json: bool) -> None:
-    """Publish the score-change ledger to the Kafka topic score-changes.
+    """Publish the ledger to score-changes.trust and the published changes to score-changes.
 
     Brings the projections up to date, then sends every ledger entry after the relay's cursor
-    (key: freelancer id, header change_id, value: the change as JSON). The cursor
+    to score-changes.trust (key: freelancer id, header change_id, value: the change as JSON),
+    then, for every publication instant the engine clock has passed, the freelancers' published
+    changes to score-changes (docs/kafka.md). The cursor
     (relay:<topic>) advances only after the broker acknowledged the changes, so a re-run never
     re-sends acknowledged changes and a crash re-sends at most the unacknowledged ones.
     """
@@ -63,23 +65,25 @@ def relay_command(follow: bool, batch: int, from_seq: int | None, interval: floa
         store.close()
     if as_json:
         click.echo(json.dumps({"published": stats.published, "cursor": stats.cursor, "topic": relay.topic,
+                               "publications": stats.publications, "publications_topic": relay.publications.topic,
                                "seconds": round(stats.seconds, 3)}))
     else:
         rate = f" ({stats.published / stats.seconds:,.0f}/s)" if stats.published and stats.seconds > 0 else ""
-        click.echo(f"published {stats.published} score changes to {relay.topic}{rate}; cursor at seq {stats.cursor}")
+        click.echo(f"published {stats.published} score changes to {relay.topic}{rate}; cursor at seq {stats.cursor}; "
+                   f"{stats.publications} published changes to {relay.publications.topic}")
 
 
 def _relay_status(cfg: Settings, as_json: bool, from_seq: int | None = None) -> None:
     """The cursor and what is pending; with --from-seq, set the cursor first (publish nothing)."""
     from projections.service import open_projections
 
-    from consumers.kafka import SCORE_CHANGES
+    from consumers.kafka import SCORE_CHANGES_TRUST
     from consumers.relay import cursor_name
 
     store = open_store(cfg)
     proj = open_projections(cfg, store)
     try:
-        topic = cfg.topic(SCORE_CHANGES)
+        topic = cfg.topic(SCORE_CHANGES_TRUST)
         if from_seq is not None:
             proj.set_cursor(cursor_name(topic), from_seq - 1)
         out = {
@@ -168,10 +172,13 @@ def consume_command(follow: bool, group: str, partitions: int, hold_seconds: flo
 @click.option("--timeout", type=click.FloatRange(0), default=None, help="Stop after S seconds without a message.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line (the ledger entry).")
 @click.option("--dedupe/--no-dedupe", default=True, show_default=True, help="Drop changes whose change_id was already printed.")
+@click.option("--audience", type=click.Choice(["trust", "freelancer", "public"]), default="trust", show_default=True,
+              help="trust: every ledger entry (score-changes.trust); freelancer / public: the published changes "
+                   "(score-changes; public: without causes).")
 def subscribe_command(group: str | None, from_beginning: bool, max_messages: int | None, timeout: float | None,
-                      as_json: bool, dedupe: bool) -> None:
-    """Print score changes from the Kafka topic score-changes as they come."""
-    from projections.ledger import to_json
+                      as_json: bool, dedupe: bool, audience: str) -> None:
+    """Print score changes as they come: the ledger (trust) or the published changes."""
+    import msgspec
 
     from consumers.subscribe import one_line, subscribe
 
@@ -179,12 +186,12 @@ def subscribe_command(group: str | None, from_beginning: bool, max_messages: int
     out = sys.stdout
 
     def handler(change) -> None:
-        out.write((to_json(change).decode() if as_json else one_line(change)) + "\n")
+        out.write((msgspec.json.encode(change).decode() if as_json else one_line(change)) + "\n")
         out.flush()
 
     with StopSignal() as stop:
         stats = subscribe(handler, settings=cfg, group=group, from_beginning=from_beginning,
-                          max_messages=max_messages, timeout=timeout, dedupe=dedupe, stop=stop)
+                          max_messages=max_messages, timeout=timeout, dedupe=dedupe, stop=stop, audience=audience)
     if not as_json:
         dup = f", {stats.duplicates} duplicates dropped" if stats.duplicates else ""
         click.echo(f"{stats.handled} score changes{dup}", err=True)

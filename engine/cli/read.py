@@ -19,10 +19,12 @@ from reputation.store import EventStore
 
 from reputation.rulesets import UnknownRules, rule_set
 
+from projections.audiences import AUDIENCES
 from projections.service import Projections, as_time, bring_up_to_date, default_as_of, known_position, open_projections
 
 from engine.cli import settings
 from engine.cli.render import num, plural, print_explain, print_history, print_score, restated
+from engine.cli.render_published import print_published_explain, print_published_history, print_published_score
 
 @contextmanager
 def engine(catch_up: bool = True, progress: bool | None = None, reading: bool = True) -> Iterator[tuple[EventStore, Projections]]:
@@ -80,6 +82,11 @@ def check_rules(name: str | None) -> None:
             raise click.UsageError(str(exc)) from None
 
 
+audience_option = click.option(
+    "--audience", type=click.Choice(list(AUDIENCES)), default="trust", show_default=True,
+    help="trust: everything, exact; freelancer: as published (1st and 15th), no private answer; "
+         "public: the displayed JSS and feedback score (docs/audiences.md).")
+
 common = [
     click.option("--as-of", default=None, help="Valid time T (RFC 3339); default: the engine clock."),
     click.option("--known-at", default=None, help="Transaction time K: RFC 3339 or a log position @N; default: all."),
@@ -129,7 +136,7 @@ def project_command(follow: bool, interval: float, rebuild: bool, progress: bool
 @click.argument("freelancer_id")
 @with_options(common)
 @click.option("--rules", default=None, help="Evaluate under this rule set (what-if): jss-2016, jss-2020, jss-2024.")
-@click.option("--audience", type=click.Choice(["trust", "freelancer"]), default="trust", help="freelancer: hides private answers.")
+@audience_option
 @click.option("--json", "as_json", is_flag=True)
 def score_command(freelancer_id: str, as_of: str | None, known_at: str | None, rules: str | None, audience: str, as_json: bool) -> None:
     """A freelancer's Job Success Score and feedback score at T, as known at K."""
@@ -141,26 +148,27 @@ def score_command(freelancer_id: str, as_of: str | None, known_at: str | None, r
     if as_json:
         click.echo(json.dumps(out))
         return
-    print_score(out)
+    print_score(out) if audience == "trust" else print_published_score(out)
 
 
 @click.command("client")
 @click.argument("client_id")
 @with_options(common)
+@audience_option
 @click.option("--json", "as_json", is_flag=True)
-def client_command(client_id: str, as_of: str | None, known_at: str | None, as_json: bool) -> None:
+def client_command(client_id: str, as_of: str | None, known_at: str | None, audience: str, as_json: bool) -> None:
     """A client's score: freelancers' public stars about the client, weighted by what it paid."""
     t = parse_time_opt(as_of, "--as-of")
     with engine() as (store, proj):
         known = parse_known(known_at, store)
-        out = proj.client(client_id, default_as_of(t, known, store), known)
+        out = proj.client(client_id, default_as_of(t, known, store), known, audience)
     if as_json:
         click.echo(json.dumps(out))
     else:
         click.echo(
             f"{out['client_id']} as of {out['as_of']}: client score {num(out['client_score'])} over "
             f"{plural(out['contracts'], 'contract')} with {plural(out['freelancers'], 'freelancer')}"
-            + (" (flagged)" if out["flagged"] else "")
+            + (" (flagged)" if out.get("flagged") else "")
         )
 
 
@@ -170,7 +178,7 @@ def client_command(client_id: str, as_of: str | None, known_at: str | None, as_j
 @click.option("--to", "end", default=None, help="T2 (RFC 3339); default: the engine clock.")
 @click.option("--known-at", default=None, help="RFC 3339 or @N; default: all.")
 @click.option("--rules", default=None, help="A fixed rule set instead of the one in force at each time.")
-@click.option("--audience", type=click.Choice(["trust", "freelancer"]), default="trust", help="freelancer: 'a private rating' instead of values.")
+@audience_option
 @click.option("--json", "as_json", is_flag=True)
 def explain_command(freelancer_id: str, start: str, end: str | None, known_at: str | None, rules: str | None, audience: str, as_json: bool) -> None:
     """Why the score moved between T1 and T2: every change point with its exact share."""
@@ -183,24 +191,28 @@ def explain_command(freelancer_id: str, start: str, end: str | None, known_at: s
     if as_json:
         click.echo(json.dumps(out))
     else:
-        print_explain(out)
+        print_explain(out) if audience == "trust" else print_published_explain(out)
 
 
 @click.command("history")
 @click.argument("freelancer_id")
-@click.option("--audience", type=click.Choice(["trust", "freelancer"]), default="trust", help="freelancer: causes without private answers.")
+@audience_option
 @click.option("--all", "show_all", is_flag=True, help="Also the entries that late events restated (marked).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per ledger entry (with restated_by).")
 def history_command(freelancer_id: str, audience: str, show_all: bool, as_json: bool) -> None:
-    """The freelancer's score-change ledger: the current history, or every entry with --all."""
-    from projections.explain import redact
-
+    """The freelancer's score-change ledger (trust), or the published changes (freelancer, public)."""
     with engine() as (_, proj):
-        changes = proj.history(freelancer_id)
-    if audience == "freelancer":
-        for ch in changes:
-            for c in ch.causes:
-                c.text = redact(c.text)
+        if audience != "trust":
+            published = proj.published_history(freelancer_id, audience)
+        else:
+            changes = proj.history(freelancer_id)
+    if audience != "trust":
+        if as_json:
+            for entry in published:
+                click.echo(json.dumps(entry))
+        else:
+            print_published_history(published)
+        return
     replaced = restated(changes)
     if as_json:
         for ch in changes:

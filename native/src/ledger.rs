@@ -11,6 +11,7 @@ pub struct Cause {
     pub jss_before: Option<f64>,
     pub jss_after: Option<f64>,
     pub jss_delta: Option<f64>,
+    pub private: bool, // written only when true (msgspec omit_defaults)
 }
 
 pub struct ScoreChange {
@@ -121,6 +122,9 @@ impl ScoreChange {
                     o.extend(name);
                     float(&mut o, x);
                 }
+            }
+            if c.private {
+                o.extend(b",\"private\":true");
             }
             o.push(b'}');
         }

@@ -132,6 +132,7 @@ impl Projector {
                     at: format_time(t.at),
                     kind: "late_event",
                     text: format!("late event {} (occurred {}) changed the history", t.event_id, format_time(t.at)),
+                    private: false,
                     contract_id,
                     client_id: Some(t.client_id.clone()),
                     event_id: Some(t.event_id.clone()),
@@ -143,11 +144,12 @@ impl Projector {
             }
         };
         for h in &here {
-            let (kind, text) = describe(h, before, after, &self.contracts);
+            let (kind, text, private) = describe(h, before, after, &self.contracts);
             causes.push(Cause {
                 at: format_time(h.at),
                 kind,
                 text,
+                private,
                 contract_id: h.contract_id.map(str::to_string),
                 client_id: Some(h.client_id).filter(|k| !k.is_empty()).map(str::to_string),
                 event_id: h.event_id.map(str::to_string),

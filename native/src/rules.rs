@@ -197,6 +197,8 @@ pub trait Why {
     fn any(&self) -> bool;
     fn insert_first(&mut self, s: String);
     fn replace(&mut self, s: String);
+    /// The reason just pushed rests on a private answer (projections.audiences' `private`).
+    fn private(&mut self) {}
 }
 
 pub struct NoWords(bool);
@@ -211,7 +213,7 @@ impl Why for NoWords {
     fn replace(&mut self, _: String) {}
 }
 
-pub struct Words(pub Vec<String>);
+pub struct Words(pub Vec<String>, pub bool);
 impl Why for Words {
     fn push(&mut self, f: impl FnOnce() -> String) {
         self.0.push(f());
@@ -224,6 +226,10 @@ impl Why for Words {
     }
     fn replace(&mut self, s: String) {
         self.0 = vec![s];
+        self.1 = false;
+    }
+    fn private(&mut self) {
+        self.1 = true;
     }
 }
 
@@ -280,9 +286,13 @@ fn outcome(v: &View, s: &Signals, rules: &RuleSet, why: &mut impl Why) -> Outcom
     if reason_is_negative(s.reason, rules) {
         let source = if s.private_reason { "private end reason" } else { "client reason" };
         why.push(|| format!("{source} {} is negative under {}", s.reason.unwrap_or(""), rules.name));
+        if s.private_reason {
+            why.private();
+        }
     }
     if let Some(r) = s.recommend.filter(|&r| r <= 6) {
         why.push(|| format!("private recommend {r} <= 6"));
+        why.private();
     }
     if let Some(x) = s.stars.filter(|&x| x < 3.0) {
         why.push(|| format!("public stars {} < 3.0", fmt_g(x)));
@@ -292,9 +302,11 @@ fn outcome(v: &View, s: &Signals, rules: &RuleSet, why: &mut impl Why) -> Outcom
     }
     if let Some(r) = s.recommend.filter(|&r| r >= 9) {
         why.push(|| format!("private recommend {r} >= 9"));
+        why.private();
     }
     if let Some(x) = s.stars.filter(|&x| x >= 4.5 && s.recommend.is_none()) {
         why.push(|| format!("public stars {} >= 4.5 with no private feedback", fmt_g(x)));
+        why.private(); // the absence of a private answer decides
     }
     if v.long_term() {
         why.push(|| "long-term: payments span 90 days or more".to_string());
@@ -304,6 +316,7 @@ fn outcome(v: &View, s: &Signals, rules: &RuleSet, why: &mut impl Why) -> Outcom
     }
     if let Some(r) = s.recommend {
         why.push(|| format!("private recommend {r} is neither <= 6 nor >= 9"));
+        why.private();
     } else if s.any() {
         why.push(|| "client signals are neither negative nor positive".to_string());
     } else {
@@ -375,12 +388,13 @@ pub fn assess(c: &Contract, v: &View, cut: Cut, rules: &RuleSet, flagged: bool, 
     a
 }
 
-/// The reasons of an assessment (recomputed: assessing is deterministic).
-pub fn why_of(c: &Contract, a: &Assessment, rules: &RuleSet) -> Vec<String> {
-    let mut w = Words(vec![]);
+/// The reasons of an assessment (recomputed: assessing is deterministic), and whether any
+/// rests on a private answer.
+pub fn why_of(c: &Contract, a: &Assessment, rules: &RuleSet) -> (Vec<String>, bool) {
+    let mut w = Words(vec![], false);
     let v = view(c, a.ci, a.cut).expect("an assessed contract is visible");
     assess(c, &v, a.cut, rules, a.flagged, &mut w);
-    w.0
+    (w.0, w.1)
 }
 
 pub fn assess_fast(c: &Contract, v: &View, cut: Cut, rules: &RuleSet, flagged: bool) -> Assessment {

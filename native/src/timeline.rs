@@ -150,8 +150,15 @@ fn assessment(score: &Score, ci: Option<usize>) -> Option<&Assessment> {
     score.assessments.iter().find(|a| a.ci == ci)
 }
 
-/// (kind, text) of a happening, given the scores just before and after it.
-pub fn describe(h: &Happening, before: &Score, after: &Score, contracts: &[Contract]) -> (&'static str, String) {
+/// (kind, text, private) of a happening, given the scores just before and after it: private
+/// when the words rest on a private answer or the happening is a private answer's arrival.
+pub fn describe(h: &Happening, before: &Score, after: &Score, contracts: &[Contract]) -> (&'static str, String, bool) {
+    let private = std::cell::Cell::new(h.kind == "private_feedback");
+    let (kind, text) = words(h, before, after, contracts, &private);
+    (kind, text, private.get())
+}
+
+fn words(h: &Happening, before: &Score, after: &Score, contracts: &[Contract], private: &std::cell::Cell<bool>) -> (&'static str, String) {
     let a_before = assessment(before, h.contract);
     let a_after = assessment(after, h.contract);
     let who = match h.contract_id {
@@ -160,7 +167,9 @@ pub fn describe(h: &Happening, before: &Score, after: &Score, contracts: &[Contr
     };
     let outcome_words = || match a_after {
         Some(a) if a.counted || a.outcome.is_some() => {
-            let why = why_of(&contracts[a.ci], a, after.rules).join("; ");
+            let (why, secret) = why_of(&contracts[a.ci], a, after.rules);
+            private.set(private.get() || secret);
+            let why = why.join("; ");
             if a.counted {
                 format!("counted as {}: {why}", a.outcome.map_or("None", |o| o.as_str()))
             } else {

@@ -20,7 +20,7 @@ from projections.audit.loader import sql
 from reputation.events import format_time
 
 TABLES_VERSION = 1  # the layout of the tables: a change rebuilds the file from the log
-MACROS_VERSION = 7  # macros and views: a change only recreates them
+MACROS_VERSION = 8  # macros and views: a change only recreates them
 
 # what the read-only connection may do (the sandbox adds lock_configuration once it is set up)
 READ_ONLY_CONFIG = {
@@ -50,7 +50,7 @@ CONTRACT_COLUMNS = [
 # the audit tables' macros callable as table functions (the sandbox allows them by name)
 TABLE_MACROS = (
     "contract_state", "contract_assessments", "feedback_as_of", "client_score_as_of",
-    "jss_sql", "jss_as_of", "feedback_ledger_as_of",
+    "jss_sql", "jss_as_of", "feedback_ledger_as_of", "jss_published_as_of",
 )
 
 

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from reputation import clock
 from reputation.clock import DAY
-from reputation.outcome import LONG_TERM, Cut, View, is_long_term, outcome, signals
+from reputation.outcome import LONG_TERM, Cut, Reason, View, is_long_term, outcome, signals
 from reputation.rulesets import RuleSet
 
 WINDOWS = (6, 12, 24)
@@ -39,7 +39,7 @@ class Assessment(NamedTuple):
     counted: bool
     outcome: str | None  # None when not settled
     weight4: int
-    why: list[str]
+    why: list[Reason]  # rendered per audience by projections.audiences
     closed_at: int | None
     settled_at: int | None
     earnings: int
@@ -52,25 +52,25 @@ class Assessment(NamedTuple):
 def assess(v: View, cut: Cut, rules: RuleSet, flagged: bool, override: str | None = None) -> Assessment:
     c = v.contract
     if v.settled_at is None or cut.at < v.settled_at:
-        why = ["open"] if v.closed_at is None else ["not settled yet (feedback window open)"]
+        why = [Reason("open")] if v.closed_at is None else [Reason("not_settled")]
         return Assessment(c.id, c.client, False, None, 0, why, v.closed_at, v.settled_at, v.earnings)
     s = signals(v, rules, flagged)
     result, why = outcome(v, s, rules)
     if s.stripped:
         why.insert(0, s.stripped)
     if override in ("neutral", "positive", "negative"):
-        result, why = override, [f"what-if: treated as {override}"]
+        result, why = override, [Reason("what_if", (override,))]
     counted = True
     if v.client_removed is not None and v.client_removed[0] == "top_rated_perk":
-        counted, why = False, ["excluded: client feedback removed by the top-rated perk"]
+        counted, why = False, [Reason("excluded_perk")]
     elif override == "exclude":
-        counted, why = False, ["what-if: left out"]
+        counted, why = False, [Reason("what_if_left_out")]
     elif rules.needs_signal_or_long_term and not (s.any or is_long_term(v)):
-        counted, why = False, why + [f"excluded under {rules.name}: no client signal and not long-term"]
+        counted, why = False, why + [Reason("excluded_no_signal", (rules.name,))]
     elif not rules.needs_signal_or_long_term and not (v.earnings > 0 or s.any):
-        counted, why = False, why + ["excluded: $0 and no client signal"]
+        counted, why = False, why + [Reason("excluded_zero_no_signal")]
     if counted and rules.zero_only_if_negative and v.earnings <= 0 and result != "negative":
-        counted, why = False, why + [f"excluded under {rules.name}: $0 contracts count only when negative"]
+        counted, why = False, why + [Reason("excluded_zero_not_negative", (rules.name,))]
     exits = tuple(window_exit(v.closed_at, m) for m in WINDOWS) if counted else ()  # type: ignore[arg-type]
     return Assessment(
         c.id, c.client, counted, result, weight4(v, rules) if counted else 0, why,

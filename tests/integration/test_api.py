@@ -29,7 +29,7 @@ def test_readme_example_runs_as_written():
     shutil.rmtree(home, ignore_errors=True)
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["75 4.88", "['X1']", "[(50,)]"]
+    assert done.stdout.splitlines() == ["75 4.88", "['X1']", "2019-01-01T00:00:00Z None", "[(50,)]"]
 
 
 @pytest.fixture
@@ -83,3 +83,23 @@ def test_typed_errors(engine):
     with pytest.raises(InvalidInput, match="line 1"):
         engine.ingest([bad])
     assert engine.audit("SELECT count(*) FROM events").rows == [(50,)]  # nothing was written
+
+
+def test_the_api_takes_the_audience(engine, tmp_path):
+    from projections.published import FreelancerScore, PublicScore, PublishedChange
+
+    tick = '{"type": "ClockAdvanced", "event_id": "clock-api", "occurred_at": "2019-01-20T00:00:00Z", "to": "2019-01-20T00:00:00Z"}'
+    engine.ingest([tick])
+    public = engine.score(FREELANCER, audience="public")
+    assert isinstance(public, PublicScore) and (public.published_at, public.jss) == ("2019-01-15T00:00:00Z", 75)
+    mine = engine.score(FREELANCER, audience="freelancer")
+    assert isinstance(mine, FreelancerScore) and mine.counted.private_feedback == 8
+    assert all(c.outcome is None for c in mine.contracts if c.private_feedback)
+    (change,) = engine.history(FREELANCER, audience="freelancer")
+    assert isinstance(change, PublishedChange) and change.change_id == f"{FREELANCER}@2019-01-15T00:00:00Z"
+    assert [c.kind for c in change.causes] == ["private_feedback"]
+    assert engine.history(FREELANCER, audience="public")[0].causes is None
+    trust = engine.client("k-x")
+    assert trust.flagged is False and engine.client("k-x", audience="freelancer").flagged is None
+    with pytest.raises(BadRequest, match="public audience"):
+        engine.explain(FREELANCER, start="2019-01-01T00:00:00Z", audience="public")

@@ -1,6 +1,7 @@
 """The Kafka edge against a real broker process (tansu; or REPUTATION_TEST_KAFKA).
 
-relay -> score-changes -> subscribe; consume from contract-events with a dead-letter topic;
+relay -> score-changes.trust -> subscribe (the ledger; the published changes on score-changes
+are in test_kafka_audiences.py); consume from contract-events with a dead-letter topic;
 faults (broker killed mid-batch, consumer killed before committing); exit code 5.
 """
 
@@ -24,7 +25,7 @@ from tests.scenarios.worked_example import copies, lines as worked_example
 
 from consumers import subscribe
 from consumers.consume import Consumer
-from consumers.kafka import CONTRACT_EVENTS, REJECTED, SCORE_CHANGES, KafkaUnavailable, ensure_topics, make_producer
+from consumers.kafka import CONTRACT_EVENTS, REJECTED, SCORE_CHANGES_TRUST, KafkaUnavailable, ensure_topics, make_producer
 from consumers.relay import Relay, cursor_name
 
 pytestmark = [
@@ -56,7 +57,7 @@ def ledger(cfg: Settings):
     proj = open_projections(cfg, store)
     try:
         proj.catch_up(store)
-        return proj.ledger_after(0, 1_000_000), proj.get_cursor(cursor_name(cfg.topic(SCORE_CHANGES)))
+        return proj.ledger_after(0, 1_000_000), proj.get_cursor(cursor_name(cfg.topic(SCORE_CHANGES_TRUST)))
     finally:
         proj.close()
         store.close()
@@ -113,7 +114,7 @@ def test_relay_and_subscribe_deliver_the_ledger_in_order_and_dedupe_resends(kafk
     assert all(seqs == sorted(seqs) for seqs in per_freelancer.values())
     assert got[0] == entries[got[0].seq - 1]  # the whole record survives the trip
 
-    messages = read_topic(cfg, SCORE_CHANGES)
+    messages = read_topic(cfg, SCORE_CHANGES_TRUST)
     assert len(messages) == len(entries)
     for m in messages:
         change = from_json(m.value)
@@ -126,13 +127,13 @@ def test_relay_and_subscribe_deliver_the_ledger_in_order_and_dedupe_resends(kafk
 
     # re-running sends nothing new
     assert "published 0 score changes" in cli("relay").output
-    assert len(read_topic(cfg, SCORE_CHANGES)) == len(entries)
+    assert len(read_topic(cfg, SCORE_CHANGES_TRUST)) == len(entries)
 
     # a forced re-send (cursor reset) duplicates with the same change_id ...
     result = cli("relay", "--from-seq", "3")
     assert result.exit_code == 0, result.output
     assert f"published {len(entries) - 2} score changes" in result.output
-    messages = read_topic(cfg, SCORE_CHANGES)
+    messages = read_topic(cfg, SCORE_CHANGES_TRUST)
     ids = [dict(m.headers)["change_id"] for m in messages]
     assert len(ids) == 2 * len(entries) - 2 and set(ids) == {e.change_id.encode() for e in entries}
     # ... that --dedupe drops, and --no-dedupe shows
@@ -292,7 +293,7 @@ def test_relay_broker_killed_mid_batch_resumes_on_a_new_broker(kafka_settings, t
         finally:
             proj.close()
             store.close()
-        seqs = sorted(from_json(m.value).seq for m in read_topic(cfg2, SCORE_CHANGES))
+        seqs = sorted(from_json(m.value).seq for m in read_topic(cfg2, SCORE_CHANGES_TRUST))
         assert seqs == list(range(cursor + 1, total + 1))  # the rest, nothing acknowledged twice
     finally:
         old.stop()
@@ -340,7 +341,7 @@ def test_consume_and_relay_follow_feed_subscribers_and_stop_on_sigterm(kafka_set
     import sys
 
     cfg = kafka_settings
-    ensure_topics(cfg, [CONTRACT_EVENTS, REJECTED, SCORE_CHANGES])
+    ensure_topics(cfg, [CONTRACT_EVENTS, REJECTED, SCORE_CHANGES_TRUST])
     env = {**os.environ}  # REPUTATION_* of this test (kafka_settings)
     run = [sys.executable, "-c", "from engine.cli import main; main()"]
     procs = [subprocess.Popen(run + [cmd, "--follow"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -289,8 +289,27 @@ def test_freelancer_audience_explain_hides_private_end_reason_and_recommend():
     mine = json.dumps(proj.explain(F, t1, t2, audience="freelancer")) + json.dumps(proj.score(F, audience="freelancer"))
     for private in ("freelancer_lacked_skills", "recommend 3", "recommend 8", "recommend 10"):
         assert private not in mine
-    # the outcomes themselves stay visible
-    assert {c["contract_id"]: c["outcome"] for c in proj.score(F, audience="freelancer")["contracts"]}["S"] == "negative"
+    # S and Q rest on private answers: their outcomes are not shown one by one
+    outcomes = {c["contract_id"]: c["outcome"] for c in proj.score(F, audience="freelancer")["contracts"]}
+    assert outcomes["S"] is None and outcomes["Q"] is None
+
+
+def test_freelancer_audience_shows_a_publicly_decided_contract():
+    # P: public stars 2 -> negative whatever the private answer (here recommend 9): shown with
+    # its public reason; the private answer is not mentioned
+    m = base(Market())
+    m.contract("P", closed=d("2019-02-01"), client="k-1", client_stars=2.0, recommend=9, freelancer_stars=5.0)
+    m.tick(d("2019-03-02"))
+    proj = project(m)
+    at = micros(d("2019-03-01"))  # a publication instant after P settled
+    (p,) = [c for c in proj.score(F, as_of=at, audience="freelancer")["contracts"] if c["contract_id"] == "P"]
+    assert (p["outcome"], p["counted"], p["private_feedback"]) == ("negative", True, False)
+    assert p["why"] == ["public stars 2 < 3.0"]
+    out = proj.explain(F, micros(d("2019-01-01")), at, audience="freelancer")
+    (line,) = [c for c in out["causes"] if c.get("contract_id") == "P"]
+    assert Fraction(line["jss_delta_exact"]) < 0 and "recommend" not in json.dumps(out)
+    assert sum(Fraction(c["jss_delta_exact"]) for c in out["causes"]) == Fraction(out["jss_delta_exact"])
+    assert [c["contract_id"] for c in out["counterfactuals"]] == ["P"]
 
 
 def test_flags_change_nothing_under_jss_2020():
@@ -404,3 +423,23 @@ def test_late_contract_settling_before_the_clock_is_recorded_at_its_deadline():
     assert new[0].position == store.max_position()  # the close made it count
     assert proj.score(F, micros(d("2019-03-15") - US))["jss"] == 100
     assert proj.score(F, micros(d("2019-03-15")))["jss"] == 60
+
+
+def test_ledger_causes_say_which_words_rest_on_a_private_answer():
+    # S settles negative through its private end reason; P0.. positive through recommend 10; the
+    # public-stars contract N is negative by its public stars alone (and has no private answer)
+    m = base(Market())
+    m.contract("S", closed=d("2019-02-01"), client="k-1", client_stars=4.0, recommend=8,
+               end_reason="freelancer_lacked_skills", freelancer_stars=5.0)
+    m.contract("N", closed=d("2019-03-01"), client="k-2", client_stars=1.0, freelancer_stars=5.0)
+    proj = project(m)
+    causes = {c.contract_id: c for ch in proj.history(F) for c in ch.causes if c.kind == "contract_settled"}
+    assert causes["S"].private and causes["P0"].private and not causes["N"].private
+    assert '"private":true' in to_json_text(proj, "S") and '"private"' not in to_json_text(proj, "N")
+
+
+def to_json_text(proj, contract_id: str) -> str:
+    from projections.ledger import to_json
+
+    (ch,) = [ch for ch in proj.history(F) if any(c.contract_id == contract_id and c.kind == "contract_settled" for c in ch.causes)]
+    return to_json(ch).decode()

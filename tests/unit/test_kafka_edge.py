@@ -65,9 +65,9 @@ def test_relay_publishes_keyed_messages_and_commits_the_cursor(history):
     relay = Relay(Settings(kafka="x:1", topic_prefix="p."), store, proj, batch=3, producer=producer)
     stats = relay.run()
     assert stats.published == 4 and stats.cursor == 4 and stats.batches == 2
-    assert proj.get_cursor("relay:p.score-changes") == 4
+    assert proj.get_cursor("relay:p.score-changes.trust") == 4
     topic, key, value, headers = producer.sent[0]
-    assert topic == "p.score-changes" and key == b"f-cathy"
+    assert topic == "p.score-changes.trust" and key == b"f-cathy"
     assert json.loads(value)["change_id"] == headers["change_id"].decode()
     assert Relay(Settings(kafka="x:1", topic_prefix="p."), store, proj, producer=producer).run().published == 0
 
@@ -133,3 +133,27 @@ def test_a_dead_letter_reads_back_as_its_original_unless_cut(raw):
     assert json.loads(cut)["truncated"] is True and json.loads(cut)["original_size"] == len(raw) * 100
     assert dead_letter_original(cut) == cut  # no event: refused as it is
     assert dead_letter_original(raw) == raw  # an ordinary line is left alone
+
+
+def test_published_changes_go_to_score_changes_on_the_schedule_with_stable_ids(history):
+    store, proj = history
+    # the worked example's changes are on 2019-01-05/06: nothing is published before the 15th
+    producer = FakeProducer()
+    assert Relay(Settings(kafka="x:1"), store, proj, producer=producer).run().publications == 0
+    assert {topic for topic, *_ in producer.sent} == {"score-changes.trust"}
+    tick = json.dumps({"type": "ClockAdvanced", "event_id": "clock-1", "occurred_at": "2019-01-20T00:00:00Z",
+                       "to": "2019-01-20T00:00:00Z"})
+    assert not ingest_lines(store, [tick.encode()]).rejects
+    failing = FakeProducer(lambda i: False)
+    with pytest.raises(KafkaUnavailable, match="re-sent on the next run"):
+        Relay(Settings(kafka="x:1"), store, proj, producer=failing).run()
+    producer = FakeProducer()
+    assert Relay(Settings(kafka="x:1"), store, proj, producer=producer).run().publications == 1
+    ((topic, key, value, headers),) = [m for m in producer.sent if m[0] == "score-changes"]
+    change = json.loads(value)
+    assert key == b"f-cathy" and headers["change_id"] == b"f-cathy@2019-01-15T00:00:00Z" == change["change_id"].encode()
+    assert [m[3]["change_id"] for m in failing.sent if m[0] == "score-changes"] == [headers["change_id"]]
+    assert (change["jss_before"], change["jss_after"], change["published_at"]) == (None, 75, "2019-01-15T00:00:00Z")
+    assert "recommend" not in value.decode() and change["causes"]
+    again = FakeProducer()
+    assert Relay(Settings(kafka="x:1"), store, proj, producer=again).run().publications == 0

@@ -195,6 +195,21 @@ FROM (
     GROUP BY freelancer_id
 );
 
+-- The latest publication instant at or before ts: 00:00 UTC on the 1st or the 15th (the default
+-- schedule of projections.publication; REPUTATION_PUBLISH_DAYS does not reach SQL).
+CREATE OR REPLACE MACRO published_at(ts) AS timezone('UTC',
+    CASE WHEN day(timezone('UTC', ts::TIMESTAMPTZ)) >= 15
+         THEN date_trunc('month', timezone('UTC', ts::TIMESTAMPTZ)) + INTERVAL 14 DAY
+         ELSE date_trunc('month', timezone('UTC', ts::TIMESTAMPTZ)) END);
+
+-- What the freelancer (and the public) saw at ts: the displayed JSS and feedback score as
+-- published at the latest publication instant at or before ts (never ahead of the engine clock).
+-- No exact value, no change id, no instant of change: those belong to the trust audience.
+CREATE OR REPLACE MACRO jss_published_as_of(ts) AS TABLE
+SELECT freelancer_id, rules, published AS published_at, jss, feedback_score
+FROM (SELECT published_at(least(ts::TIMESTAMPTZ, (SELECT clock FROM engine_clock))) AS published),
+     jss_as_of(published);
+
 -- The feedback score part of the same (the ledger's displayed feedback score at ts).
 CREATE OR REPLACE MACRO feedback_ledger_as_of(ts) AS TABLE
 SELECT freelancer_id, feedback_score, changed_at, change_id FROM jss_as_of(ts);

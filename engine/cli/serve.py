@@ -1,0 +1,28 @@
+"""`reputation serve`: the read API and the pages, with the projector following the log inside."""
+
+from __future__ import annotations
+
+import click
+
+from engine.cli import settings
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option("--interval", default=0.5, show_default=True, type=click.FloatRange(0.01),
+              help="Seconds between the projector's polls of the log.")
+@click.option("--no-follow", is_flag=True, help="Do not project in the background (another process runs `project --follow`).")
+def serve_command(host: str, port: int, interval: float, no_follow: bool) -> None:
+    """Serve the JSON API (/openapi.json, /docs) and the pages (/) over HTTP.
+
+    The projector runs in a background thread of the server (`project --follow` inside):
+    requests read the projections as they are and never wait for a catch-up; /healthz shows
+    the lag. The trust audience needs the bearer token REPUTATION_TRUST_TOKEN."""
+    import uvicorn
+
+    from engine.serve import create_app
+
+    app = create_app(settings(), follow=not no_follow, interval=interval)
+    click.echo(f"serving on http://{host}:{port}/ (API description: /openapi.json)", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -102,3 +102,35 @@ def measure(url: str, paths: list[str], clients: int = 8, seconds: float = 10.0)
     elapsed = time.perf_counter() - started
     every = [x for xs in latencies for x in xs]
     return Load(len(every), sum(errors), elapsed, _percentile(every, 50), _percentile(every, 99), len(every) / elapsed)
+
+
+def wait_level(url: str, timeout: float = 600.0) -> None:
+    """Until the server's projector has caught up with the log (bounded)."""
+    import json
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with urllib.request.urlopen(url + "/healthz", timeout=10) as r:
+            if json.load(r)["lag_events"] == 0:
+                return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the server's projector did not catch up within {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+def serve_load(args: list[str], freelancers: list[str], clock: str, seconds: float, clients: int = 8,
+               seed: int = 5) -> tuple[Load, Load]:
+    """`score` and `explain` (the last 365 days) of random freelancers against `reputation serve`
+    started with `args` (the store options), each for `seconds` with `clients` concurrent clients."""
+    import random
+
+    from reputation import events as ev
+
+    rnd = random.Random(seed)
+    picks = [rnd.choice(freelancers) for _ in range(500)]
+    start = ev.format_time(ev.parse_time(clock) - 365 * ev.DAY)
+    with started_server(args) as url:
+        wait_level(url)
+        score = measure(url, [f"/freelancers/{f}/score" for f in picks], clients, seconds)
+        explain = measure(url, [f"/freelancers/{f}/explain?from={start}&to={clock}" for f in picks], clients, seconds)
+    return score, explain

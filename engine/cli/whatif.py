@@ -39,7 +39,7 @@ def whatif_command(rules: str, at: str | None, movers: int, as_json: bool) -> No
     if out.movers:
         click.echo("largest movers:")
     for m in out.movers:
-        shown = lambda v: "hidden" if v is None else str(v)  # noqa: E731
+        shown = lambda v: "hidden" if v is None else str(v)
         change = f"{m.delta:+d}" if m.delta is not None else ("appears" if m.jss_in_force is None else "disappears")
         click.echo(f"  {m.freelancer_id}  {shown(m.jss_in_force)} -> {shown(m.jss_whatif)}  {change}")
 

@@ -79,7 +79,7 @@ def measure(url: str, paths: list[str], clients: int = 8, seconds: float = 10.0)
     stop = time.perf_counter() + seconds
 
     def run(i: int) -> None:
-        http = HTTPConnection(where.hostname, where.port, timeout=10)  # one keep-alive connection
+        http = HTTPConnection(where.hostname or "127.0.0.1", where.port, timeout=10)  # one keep-alive connection
         n = i
         try:
             while time.perf_counter() < stop:

@@ -53,7 +53,7 @@ def index(request: Request) -> HTMLResponse:
 
 
 @router.get("/ui/freelancers")
-def find(id: str = Query(..., description="A freelancer id.")) -> RedirectResponse:  # noqa: A002 - the form's field
+def find(id: str = Query(..., description="A freelancer id.")) -> RedirectResponse:
     return RedirectResponse(freelancer_url(id.strip()), status_code=303)
 
 

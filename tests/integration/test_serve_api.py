@@ -114,7 +114,7 @@ def test_history_equals_the_ledger_with_restatements(client, engine):
     current = client.get(f"/freelancers/{fid}/history", headers=TRUST).json()
     assert [e["seq"] for e in current] == [e["seq"] for e in everything if e["restated_by"] is None]
     public = client.get(f"/freelancers/{fid}/history").json()
-    texts = lambda entries: [c["text"] for e in entries for c in e["causes"]]  # noqa: E731
+    texts = lambda entries: [c["text"] for e in entries for c in e["causes"]]
     assert len(texts(public)) == len(texts(current)) and texts(public) != texts(current)
 
 

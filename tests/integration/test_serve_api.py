@@ -229,3 +229,21 @@ def test_pages_render_and_errors_are_pages(client, engine):
     assert client.get(f"/ui/freelancers/{fid}/changes/999999").status_code == 404
     assert client.get("/ui/whatif", params={"rules": "jss-2016"}).status_code == 200
     assert client.get("/ui/whatif", params={"rules": "nope"}).status_code == 400
+
+
+def test_whatif_command_prints_what_the_api_answers(home, client):
+    import json
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-c", "from engine.cli import main; main()", "--home", str(home), "whatif"]
+    at = ["--rules", "jss-2016", "--at", "2020-06-01T00:00:00Z"]
+    done = subprocess.run([*cmd, *at, "--json"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == client.get("/whatif", params={"rules": "jss-2016", "at": "2020-06-01T00:00:00Z"}).json()
+    text = subprocess.run([*cmd, *at], capture_output=True, text=True, timeout=120)
+    out = json.loads(done.stdout)
+    assert f"gain {out['gain']}, lose {out['lose']}" in text.stdout
+    assert all(m["freelancer_id"] in text.stdout for m in out["movers"])
+    bad = subprocess.run([*cmd, "--rules", "jss-1999"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "jss-1999" in bad.stderr

@@ -23,6 +23,20 @@ from projections.service import Projections, open_projections
 
 log = logging.getLogger("engine.serve")
 
+# opening a PostgreSQL store creates its tables and functions: two threads doing it at once
+# collide ("tuple concurrently updated"), so the server's threads open one at a time
+_opening = threading.Lock()
+
+
+def _open(settings: Settings) -> tuple[EventStore, Projections]:
+    with _opening:
+        store = open_store(settings)  # raises Unavailable when unreachable
+        try:
+            return store, open_projections(settings, store)
+        except BaseException:
+            store.close()
+            raise
+
 
 class Backend:
     """The event store and projections that requests read (thread-safe connection pools)."""
@@ -37,12 +51,7 @@ class Backend:
         if pair is None:
             with self._lock:
                 if self._pair is None:
-                    store = open_store(self.settings)  # raises Unavailable when unreachable
-                    try:
-                        self._pair = (store, open_projections(self.settings, store))
-                    except BaseException:
-                        store.close()
-                        raise
+                    self._pair = _open(self.settings)
                 pair = self._pair
         return pair
 
@@ -72,8 +81,7 @@ class Follower(threading.Thread):
         while not self.stopping.is_set():
             try:
                 if store is None:
-                    store = open_store(self.settings)
-                    proj = open_projections(self.settings, store)
+                    store, proj = _open(self.settings)
                 self.folded += proj.catch_up(store)  # type: ignore[union-attr]
                 self.caught_up_at = time.time()
                 self.last_error = None

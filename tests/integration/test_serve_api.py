@@ -14,6 +14,7 @@ from reputation.config import Settings
 
 from engine.serve import create_app
 from engine.simulate import simulate
+from tests.integration.test_store_contract import PG_URL, pg_schema  # noqa: F401 (fixture)
 
 SEED = 7  # the simulated marketplace (recorded: same seed, same events)
 TOKEN = "test-trust-token"
@@ -247,3 +248,18 @@ def test_whatif_command_prints_what_the_api_answers(home, client):
     assert all(m["freelancer_id"] in text.stdout for m in out["movers"])
     bad = subprocess.run([*cmd, "--rules", "jss-1999"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "jss-1999" in bad.stderr
+
+
+@pytest.mark.postgres
+def test_postgresql_store_served_with_the_projector_inside(tmp_path, pg_schema):  # noqa: F811
+    settings = Settings(home=str(tmp_path / "home"), store=PG_URL, pg_schema=pg_schema, trust_token=TOKEN)
+    with reputation.open(settings) as engine:
+        engine.ingest(simulate(6, 24, SEED))  # not projected: the server's thread does it
+        with TestClient(create_app(settings, interval=0.05)) as c:
+            deadline = time.monotonic() + 60
+            while (h := c.get("/healthz").json())["lag_events"] and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert h["store"] == "postgresql" and h["lag_events"] == 0 and h["projected"] == h["position"] > 0
+            fid = engine.projections.freelancers()[0]
+            assert c.get(f"/freelancers/{fid}/score", headers=TRUST).json() == builtins(engine.score(fid))
+            assert c.get("/whatif", params={"rules": "jss-2016"}).status_code == 200

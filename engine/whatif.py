@@ -69,8 +69,12 @@ def histogram(deltas: list[int], max_bins: int = MAX_BINS) -> list[Bin]:
         return []
     lo, hi = min(deltas), max(deltas)
     width = max(1, math.ceil((hi - lo + 1) / max_bins))
-    start = (lo // width) * width  # a multiple of the width: 0 is an edge
-    n = (hi - start) // width + 1
+    while True:
+        start = (lo // width) * width  # a multiple of the width: 0 is an edge
+        n = (hi - start) // width + 1
+        if n <= max_bins:  # aligning the start may cost one more bin
+            break
+        width += 1
     counts = [0] * n
     for d in deltas:
         counts[(d - start) // width] += 1

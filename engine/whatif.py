@@ -14,7 +14,7 @@ import threading
 import msgspec
 
 from reputation import events as ev
-from reputation.errors import BadRequest, NotFound
+from reputation.errors import NotFound
 from reputation.rulesets import rule_set
 from reputation.store import EventStore
 
@@ -102,7 +102,8 @@ def summarize(at: str, rules: str, rows: list[tuple[str, str | None, int | None,
 def whatif(store: EventStore, proj, audit_path: str, rules: str, at: int | None = None,
            movers: int = MOVERS) -> WhatIf:
     """The population under `rules` next to the rule set in force at `at` (default: the
-    engine clock). Raises BadRequest for an unknown rule set, NotFound for an empty store."""
+    engine clock). Raises BadRequest for an unknown rule set, NotFound for an empty store, and
+    the audit's AuditError (an InvalidInput) when the audit file cannot be synced."""
     from projections import audit
 
     rule_set(rules)  # UnknownRules (a BadRequest) names the known ones
@@ -114,8 +115,6 @@ def whatif(store: EventStore, proj, audit_path: str, rules: str, at: int | None 
         con = audit.open_readonly(audit_path)
         try:
             _, _, rows = audit.query(con, SQL, {"at": when, "rules": rules})
-        except audit.AuditError as exc:
-            raise BadRequest(str(exc)) from None
         finally:
             con.close()
     return summarize(when, rules, [tuple(r) for r in rows], movers)  # type: ignore[misc]

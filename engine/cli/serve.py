@@ -14,7 +14,7 @@ from engine.cli import settings
               help="Seconds between the projector's polls of the log.")
 @click.option("--no-follow", is_flag=True, help="Do not project in the background (another process runs `project --follow`).")
 def serve_command(host: str, port: int, interval: float, no_follow: bool) -> None:
-    """Serve the JSON API (/openapi.json, /docs) and the pages (/) over HTTP.
+    """Serve the JSON API (described at /openapi.json) and the pages (/) over HTTP.
 
     The projector runs in a background thread of the server (`project --follow` inside):
     requests read the projections as they are and never wait for a catch-up; /healthz shows

@@ -51,7 +51,8 @@ def create_app(settings: Settings | None = None, *, follow: bool = True, interva
                 app.state.follower.stop()
             app.state.backend.close()
 
-    app = FastAPI(title="reputation", version="1", lifespan=lifespan,
+    # no /docs: Swagger UI would load its scripts from a CDN; /openapi.json is the description
+    app = FastAPI(title="reputation", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Job Success Scores you can replay, time-travel and explain: the read API.")
     app.state.settings = settings
     app.state.backend = Backend(settings)

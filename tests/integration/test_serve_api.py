@@ -213,6 +213,7 @@ def test_openapi_describes_every_endpoint_with_its_response_schema(client):
                 "/whatif": "WhatIf", "/healthz": "Health"}
     assert set(expected) <= set(spec["paths"])
     assert not any(p.startswith("/ui") for p in spec["paths"])
+    assert client.get("/docs").status_code == 404  # no page that loads scripts from elsewhere
     for path, name in expected.items():
         ok = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
         assert name in str(ok) and name in schemas

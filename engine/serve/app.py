@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -10,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 
-from reputation import errors
+from reputation import config, errors
 from reputation.config import Settings
 
 from engine import api as engine_api
@@ -87,6 +88,24 @@ def create_app(settings: Settings | None = None, *, follow: bool = True, interva
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def pass_settings(settings: Settings) -> None:
+    """Put `settings` in this process's environment, for worker processes to read."""
+    for name, value in (
+        (config.ENV_HOME, settings.home), (config.ENV_STORE, settings.store), (config.ENV_KAFKA, settings.kafka),
+        (config.ENV_TOPIC_PREFIX, settings.topic_prefix), (config.ENV_AUDIT_DB, settings.audit_db),
+        (config.ENV_TRUST_TOKEN, settings.trust_token),
+    ):
+        if value:
+            os.environ[name] = value
+        else:
+            os.environ.pop(name, None)
+
+
+def from_environment() -> FastAPI:
+    """A worker of `serve --workers N`: the settings from the environment, the projector elsewhere."""
+    return create_app(Settings.from_env(), follow=False)
 
 
 def validation_message(exc: RequestValidationError) -> str:

@@ -31,10 +31,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def started_server(args: list[str], env: dict[str, str] | None = None, timeout: float = 60.0) -> Iterator[str]:
-    """`reputation <args> serve` in a child process; yields its base URL once /healthz answers."""
+def started_server(args: list[str], env: dict[str, str] | None = None, timeout: float = 60.0,
+                   serve: tuple[str, ...] = ()) -> Iterator[str]:
+    """`reputation <args> serve <serve>` in a child process; yields its base URL once /healthz answers."""
     port = free_port()
-    cmd = [sys.executable, "-c", "from engine.cli import main; main()", *args, "serve", "--port", str(port)]
+    cmd = [sys.executable, "-c", "from engine.cli import main; main()", *args, "serve", *serve, "--port", str(port)]
     proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -119,7 +120,7 @@ def wait_level(url: str, timeout: float = 600.0) -> None:
 
 
 def serve_load(args: list[str], freelancers: list[str], clock: str, seconds: float, clients: int = 8,
-               seed: int = 5) -> tuple[Load, Load]:
+               seed: int = 5, workers: int = 1) -> tuple[Load, Load]:
     """`score` and `explain` (the last 365 days) of random freelancers against `reputation serve`
     started with `args` (the store options), each for `seconds` with `clients` concurrent clients."""
     import random
@@ -129,7 +130,7 @@ def serve_load(args: list[str], freelancers: list[str], clock: str, seconds: flo
     rnd = random.Random(seed)
     picks = [rnd.choice(freelancers) for _ in range(500)]
     start = ev.format_time(ev.parse_time(clock) - 365 * ev.DAY)
-    with started_server(args) as url:
+    with started_server(args, serve=("--workers", str(workers))) as url:
         wait_level(url)
         score = measure(url, [f"/freelancers/{f}/score" for f in picks], clients, seconds)
         explain = measure(url, [f"/freelancers/{f}/explain?from={start}&to={clock}" for f in picks], clients, seconds)

@@ -264,3 +264,26 @@ def test_postgresql_store_served_with_the_projector_inside(tmp_path, pg_schema):
             fid = engine.projections.freelancers()[0]
             assert c.get(f"/freelancers/{fid}/score", headers=TRUST).json() == builtins(engine.score(fid))
             assert c.get("/whatif", params={"rules": "jss-2016"}).status_code == 200
+
+
+def test_several_workers_with_the_projector_beside_them(tmp_path):
+    """`serve --workers 2`: the workers answer, the supervising process follows the log."""
+    import json
+    import urllib.request
+
+    from engine.serve.load import started_server, wait_level
+
+    home = tmp_path / "home"
+    lines = list(simulate(8, 24, SEED))
+    with reputation.open(str(home)) as e:
+        e.ingest(lines[:300])
+        with started_server(["--home", str(home)], {"REPUTATION_TRUST_TOKEN": TOKEN}, serve=("--workers", "2")) as url:
+            e.ingest(lines[300:])  # after the start: only the projector beside the workers folds it
+            wait_level(url, timeout=60)
+            fid = e.projections.freelancers()[0]
+            request = urllib.request.Request(f"{url}/freelancers/{fid}/score", headers=TRUST)
+            with urllib.request.urlopen(request, timeout=30) as r:
+                assert json.load(r) == builtins(e.score(fid))
+            with urllib.request.urlopen(f"{url}/healthz", timeout=30) as r:
+                h = json.load(r)
+            assert h["projected"] == h["position"] == len(lines) and h["projector"] is None

@@ -10,7 +10,9 @@ rates, baseline_value / value for times):
   scoring each freelancer;
 - score_p99 / explain_p99 at a small and at the full store vs a full replay of the log;
 - memory_per_contract: bytes the Python reference projector holds per contract vs the raw events as dicts;
-- relay, relay_latency_p99: when a Kafka broker is given (--kafka / REPUTATION_KAFKA).
+- relay, relay_latency_p99: when a Kafka broker is given (--kafka / REPUTATION_KAFKA);
+- serve_score_p99 / serve_explain_p99 and their requests/s: `reputation serve` in its own process
+  on loopback under 8 concurrent clients for --serve-seconds each, next to the in-process p99.
 """
 
 from __future__ import annotations
@@ -242,7 +244,23 @@ def bench_relay(kafka: str) -> list[Figure]:
     ]
 
 
-def run(events: int = 20_000, kafka: str | None = None, small: int = 5_000, echo=print) -> list[Figure]:
+def bench_serve(home: Path, proj, label: str, figures: list[Figure], seconds: float) -> list[Figure]:
+    from engine.serve.load import serve_load
+
+    score, explain = serve_load(["--home", str(home)], proj.freelancers(), ev.format_time(proj.clock), seconds)
+    base = {f.name: f.value for f in figures}
+    out = []
+    for name, load in (("score", score), ("explain", explain)):
+        inside = base[f"{name}_p99_{label}"]
+        out += [Figure(f"serve_{name}_p99", load.p99_ms, "ms", f"in-process {name} p99 (same store); HTTP p50 {load.p50_ms:.2f} ms",
+                       inside, None),
+                Figure(f"serve_{name}_rps", load.per_second, "requests/s", f"8 clients for {seconds:g} s, {load.errors} errors",
+                       1000 / inside if inside else None, None)]
+    return out
+
+
+def run(events: int = 20_000, kafka: str | None = None, small: int = 5_000, echo=print,
+        serve_seconds: float = 10.0) -> list[Figure]:
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="reputation-bench-") as tmp:
         home = Path(tmp)
@@ -268,6 +286,9 @@ def run(events: int = 20_000, kafka: str | None = None, small: int = 5_000, echo
         figures += bench_point_queries(small_store, small_proj, f"{len(small_lines) // 1000}k")
         figures += bench_point_queries(store, proj, f"{len(lines) // 1000}k")
         echo("  score / explain measured")
+        if serve_seconds > 0:
+            figures += bench_serve(home, proj, f"{len(lines) // 1000}k", figures, serve_seconds)
+            echo("  the server's score / explain measured")
         audit_fig = bench_audit(store, proj, home)
         if audit_fig:
             figures.append(audit_fig)
@@ -282,13 +303,15 @@ def run(events: int = 20_000, kafka: str | None = None, small: int = 5_000, echo
 
 @click.command("bench")
 @click.option("--events", default=20_000, show_default=True, help="Size of the simulated log.")
+@click.option("--serve-seconds", default=10.0, show_default=True, type=click.FloatRange(0),
+              help="Seconds of load on `reputation serve` per endpoint (0: skip).")
 @click.option("--json", "as_json", is_flag=True, help="A list of {name, value, unit, baseline, baseline_value, ratio}.")
-def bench_command(events: int, as_json: bool) -> None:
+def bench_command(events: int, serve_seconds: float, as_json: bool) -> None:
     """Run the benchmark suite: each figure next to its naive path, in the same run."""
     from engine.cli import settings
 
     cfg = settings()
-    figures = run(events, cfg.kafka, echo=(lambda s: None) if as_json else (lambda s: click.echo(s, err=True)))
+    figures = run(events, cfg.kafka, serve_seconds=serve_seconds, echo=(lambda s: None) if as_json else (lambda s: click.echo(s, err=True)))
     if as_json:
         click.echo(json.dumps([f._asdict() for f in figures]))
         return

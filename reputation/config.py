@@ -15,7 +15,8 @@ ENV_STORE = "REPUTATION_STORE"
 ENV_KAFKA = "REPUTATION_KAFKA"
 ENV_TOPIC_PREFIX = "REPUTATION_TOPIC_PREFIX"
 ENV_AUDIT_DB = "REPUTATION_AUDIT_DB"
-ENV_NAMES = (ENV_HOME, ENV_STORE, ENV_KAFKA, ENV_TOPIC_PREFIX, ENV_AUDIT_DB)
+ENV_TRUST_TOKEN = "REPUTATION_TRUST_TOKEN"
+ENV_NAMES = (ENV_HOME, ENV_STORE, ENV_KAFKA, ENV_TOPIC_PREFIX, ENV_AUDIT_DB, ENV_TRUST_TOKEN)
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 SQLITE_URL = "sqlite:///"
 
@@ -27,6 +28,7 @@ class Settings(msgspec.Struct, kw_only=True):
     topic_prefix: str = ""
     audit_db: str | None = None  # default: HOME/audit.duckdb
     pg_schema: str = ""  # tests isolate themselves in a schema
+    trust_token: str | None = msgspec.field(default=None)  # `serve`: the bearer token of the trust audience
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -36,6 +38,7 @@ class Settings(msgspec.Struct, kw_only=True):
             "kafka": os.environ.get(ENV_KAFKA) or None,
             "topic_prefix": os.environ.get(ENV_TOPIC_PREFIX, ""),
             "audit_db": os.environ.get(ENV_AUDIT_DB) or None,
+            "trust_token": os.environ.get(ENV_TRUST_TOKEN) or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -47,6 +47,8 @@ COMMANDS = {
     "consume": "engine.cli.kafka:consume_command",
     "subscribe": "engine.cli.kafka:subscribe_command",
     "bench": "engine.bench:bench_command",
+    "serve": "engine.cli.serve:serve_command",
+    "whatif": "engine.cli.whatif:whatif_command",
 }
 
 

@@ -36,11 +36,12 @@ def test_demo_runs_end_to_end_and_twice(tmp_path):
 
 @pytest.mark.slow
 def test_bench_json_yields_every_named_figure(tmp_path):
-    result = run(["bench", "--events", "1500", "--json"], tmp_path)
+    result = run(["bench", "--events", "1500", "--serve-seconds", "1", "--json"], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     figures = json.loads(result.stdout)
     names = {f["name"] for f in figures}
-    for name in ("ingest", "rebuild", "rebuild_python", "memory_per_contract", "jss_as_of"):
+    for name in ("ingest", "rebuild", "rebuild_python", "memory_per_contract", "jss_as_of",
+                 "serve_score_p99", "serve_score_rps", "serve_explain_p99", "serve_explain_rps"):
         assert name in names, names
     assert any(n.startswith("score_p99_") for n in names) and any(n.startswith("explain_p99_") for n in names)
     for f in figures:

@@ -1,0 +1,184 @@
+"""The JSON API: the fields of the CLI's `--json`, errors as JSON with the exit codes' meanings
+(400 bad parameter, 401 trust audience without the token, 404 unknown freelancer or client,
+503 store unreachable)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from reputation.rulesets import rule_set
+
+from projections.ledger import ScoreChange
+from projections.service import Projections, as_time, default_as_of, known_position
+
+from engine import api as engine_api
+from engine.whatif import WhatIf, whatif
+
+_encoder = msgspec.json.Encoder()
+
+
+class JSON(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return _encoder.encode(content)
+
+
+class HistoryEntry(ScoreChange):
+    restated_by: int | None = None  # the seq of the entry that restated this one (a late event)
+
+
+class Health(msgspec.Struct):
+    status: str
+    store: str
+    position: int
+    projected: int
+    lag_events: int
+    lag_seconds: float
+    projector: dict[str, Any] | None
+
+
+class Error(msgspec.Struct):
+    error: str
+    status: int
+
+
+SCHEMAS = {
+    "Score": engine_api.Score, "Explanation": engine_api.Explanation, "ClientScore": engine_api.ClientScore,
+    "HistoryEntry": HistoryEntry, "WhatIf": WhatIf, "Health": Health, "Error": Error,
+}
+
+
+def components() -> dict[str, Any]:
+    """OpenAPI component schemas of the response types (msgspec's JSON Schema of the Structs)."""
+    _, defs = msgspec.json.schema_components(list(SCHEMAS.values()), ref_template="#/components/schemas/{name}")
+    return defs
+
+
+def _ref(name: str, many: bool = False) -> dict:
+    schema: dict = {"$ref": f"#/components/schemas/{name}"}
+    if many:
+        schema = {"type": "array", "items": schema}
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def responses(name: str, *codes: int, many: bool = False) -> dict:
+    out: dict[int | str, dict] = {200: {"description": "OK", **_ref(name, many)}}
+    words = {400: "bad parameter", 401: "trust audience without the bearer token", 404: "unknown freelancer or client",
+             503: "store unreachable"}
+    for code in codes:
+        out[code] = {"description": words[code], **_ref("Error")}
+    return out
+
+
+router = APIRouter()
+
+AUDIENCE = Query(None, description="trust (needs the bearer token), freelancer, ...; default: trust with the token, else the most private")
+AS_OF = Query(None, description="Valid time T (RFC 3339); default: the engine clock.")
+KNOWN_AT = Query(None, description="Transaction time K: RFC 3339 or a log position @N; default: all.")
+
+
+def read(request: Request) -> tuple[Any, Projections]:
+    return request.app.state.backend.get()
+
+
+def audience(request: Request, asked: str | None) -> str:
+    return request.app.state.audiences.resolve(asked, request.headers.get("authorization"))
+
+
+def check_rules(name: str | None) -> None:
+    if name is not None:
+        rule_set(name)  # UnknownRules is a BadRequest: 400
+
+
+@router.get("/freelancers/{freelancer_id}/score", response_class=JSON, responses=responses("Score", 400, 401, 404, 503),
+            summary="A freelancer's JSS and feedback score at T, as known at K (`reputation score --json`)")
+def score(request: Request, freelancer_id: str, as_of: str | None = AS_OF, known_at: str | None = KNOWN_AT,
+          rules: str | None = Query(None, description="Evaluate under this rule set (what-if)."),
+          audience_: str | None = Query(None, alias="audience", description=AUDIENCE.description)) -> JSON:
+    who = audience(request, audience_)
+    check_rules(rules)
+    t = as_time(as_of, "as_of")
+    store, proj = read(request)
+    known = known_position(known_at, store)
+    return JSON(proj.score(freelancer_id, default_as_of(t, known, store), known, rules, who))
+
+
+@router.get("/freelancers/{freelancer_id}/explain", response_class=JSON,
+            responses=responses("Explanation", 400, 401, 404, 503),
+            summary="Why the score moved between two times (`reputation explain --json`)")
+def explain(request: Request, freelancer_id: str,
+            start: str = Query(..., alias="from", description="T1 (RFC 3339)."),
+            end: str | None = Query(None, alias="to", description="T2 (RFC 3339); default: the engine clock."),
+            known_at: str | None = KNOWN_AT,
+            rules: str | None = Query(None, description="A fixed rule set instead of the one in force at each time."),
+            audience_: str | None = Query(None, alias="audience", description=AUDIENCE.description)) -> JSON:
+    who = audience(request, audience_)
+    check_rules(rules)
+    t1, t2 = as_time(start, "from"), as_time(end, "to")
+    store, proj = read(request)
+    known = known_position(known_at, store)
+    if t2 is None:
+        t2 = default_as_of(None, known, store) or proj.clock
+    return JSON(proj.explain(freelancer_id, t1, t2, known, rules, who))  # type: ignore[arg-type]
+
+
+@router.get("/freelancers/{freelancer_id}/history", response_class=JSON,
+            responses=responses("HistoryEntry", 400, 401, 404, 503, many=True),
+            summary="The score-change ledger of a freelancer (`reputation history --json`)")
+def history(request: Request, freelancer_id: str,
+            all_: bool = Query(False, alias="all", description="Also the entries that late events restated."),
+            audience_: str | None = Query(None, alias="audience", description=AUDIENCE.description)) -> JSON:
+    who = audience(request, audience_)
+    _, proj = read(request)
+    return JSON(history_entries(proj, freelancer_id, who, all_))
+
+
+def history_entries(proj: Projections, freelancer_id: str, who: str, everything: bool = False) -> list[dict]:
+    """The ledger entries as `history --json` prints them (restated ones only with `everything`)."""
+    from projections.explain import redact
+
+    from engine.cli.render import restated
+
+    changes = proj.history(freelancer_id)
+    replaced = restated(changes)
+    out = []
+    for ch in changes:
+        if everything or ch.seq not in replaced:
+            entry = {**msgspec.to_builtins(ch), "restated_by": replaced.get(ch.seq)}
+            if who != "trust":
+                for c in entry["causes"]:
+                    c["text"] = redact(c["text"])
+            out.append(entry)
+    return out
+
+
+@router.get("/clients/{client_id}", response_class=JSON, responses=responses("ClientScore", 400, 404, 503),
+            summary="A client's score (`reputation client --json`)")
+def client(request: Request, client_id: str, as_of: str | None = AS_OF, known_at: str | None = KNOWN_AT) -> JSON:
+    t = as_time(as_of, "as_of")
+    store, proj = read(request)
+    known = known_position(known_at, store)
+    return JSON(proj.client(client_id, default_as_of(t, known, store), known))
+
+
+@router.get("/whatif", response_class=JSON, responses=responses("WhatIf", 400, 404, 503),
+            summary="Every freelancer's displayed JSS at T under the rule set in force and under R (`reputation whatif --json`)")
+def what_if(request: Request, rules: str = Query(..., description="The rule set R: jss-2016, jss-2020, jss-2024."),
+            at: str | None = Query(None, description="T (RFC 3339); default: the engine clock.")) -> JSON:
+    check_rules(rules)
+    t = as_time(at, "at")
+    store, proj = read(request)
+    return JSON(whatif(store, proj, request.app.state.settings.audit_path, rules, t))
+
+
+@router.get("/healthz", response_class=JSON, responses=responses("Health", 503),
+            summary="Store reachable, and the projector's lag in events and seconds")
+def healthz(request: Request) -> JSON:
+    from engine.serve.state import health
+
+    return JSON(health(request.app.state.backend, request.app.state.follower))

@@ -1,0 +1,125 @@
+"""The HTML pages: Jinja2 templates and server-rendered SVG, no JavaScript.
+
+- `/ui/freelancers/{id}`: the displayed JSS and feedback score over time (one clickable step
+  per ledger entry, rule-set switches and window exits marked) and the contracts table;
+- `/ui/freelancers/{id}/changes/{seq}`: the explain view of one change (causes, counterfactuals);
+- `/ui/whatif`: the population under another rule set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from reputation import events as ev
+from reputation.clock import INF
+from reputation.errors import NotFound
+from reputation.rulesets import RULE_SETS
+
+from projections.service import as_time
+
+from engine.serve import charts
+from engine.serve.api import audience, check_rules, history_entries, read
+from engine.whatif import whatif
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+router = APIRouter(include_in_schema=False)
+
+
+def is_page(request: Request) -> bool:
+    path = request.url.path
+    return path == "/" or path.startswith("/ui")
+
+
+def error_page(request: Request, code: int, message: str) -> HTMLResponse:
+    return templates.TemplateResponse(request, "error.html", {"code": code, "message": message}, status_code=code)
+
+
+def freelancer_url(fid: str, audience_: str | None = None) -> str:
+    return f"/ui/freelancers/{quote(fid)}" + (f"?audience={quote(audience_)}" if audience_ else "")
+
+
+@router.get("/", response_class=HTMLResponse)
+def index(request: Request) -> HTMLResponse:
+    _, proj = read(request)
+    ids = proj.freelancers()
+    return templates.TemplateResponse(request, "index.html", {
+        "count": len(ids), "ids": ids[:60], "clock": _clock(proj.clock), "rule_sets": list(RULE_SETS),
+    })
+
+
+@router.get("/ui/freelancers")
+def find(id: str = Query(..., description="A freelancer id.")) -> RedirectResponse:
+    return RedirectResponse(freelancer_url(id.strip()), status_code=303)
+
+
+@router.get("/ui/freelancers/{freelancer_id}", response_class=HTMLResponse)
+def freelancer(request: Request, freelancer_id: str, start: str | None = Query(None, alias="from"),
+               end: str | None = Query(None, alias="to"), audience_: str | None = Query(None, alias="audience")) -> HTMLResponse:
+    who = audience(request, audience_)
+    _, proj = read(request)
+    score = proj.score(freelancer_id, None, None, None, who)
+    entries = sorted(history_entries(proj, freelancer_id, who), key=lambda e: (e["effective_at"], e["seq"]))
+    clock = proj.clock
+    times = [ev.parse_time(e["effective_at"]) for e in entries]
+    t0 = as_time(start, "from")
+    t1 = as_time(end, "to")
+    if t1 is None:
+        t1 = max([clock, *times]) if times else clock
+    if t0 is None:
+        first = times[0] if times else t1 - 365 * ev.DAY
+        t0 = first - max(ev.DAY, (t1 - first) // 50)
+    shown = [e for e, t in zip(entries, times) if t0 <= t <= t1]
+    suffix = f"?audience={quote(audience_)}" if audience_ else ""
+
+    def href(e: dict) -> str:
+        return f"/ui/freelancers/{quote(freelancer_id)}/changes/{e['seq']}{suffix}"
+
+    window = score["counted"]["window_months"]
+    return templates.TemplateResponse(request, "freelancer.html", {
+        "fid": freelancer_id, "score": score, "audience": who, "entries": shown, "window": window,
+        "range": (ev.format_time(t0), ev.format_time(t1)), "href": href,
+        "jss": charts.step_chart(shown, "jss_before", "jss_after", t0, t1, 0, 100, href, [0, 25, 50, 75, 100]),
+        "feedback": charts.step_chart(shown, "feedback_before", "feedback_after", t0, t1, 0, 5, href, [0, 1, 2, 3, 4, 5]),
+    })
+
+
+@router.get("/ui/freelancers/{freelancer_id}/changes/{seq}", response_class=HTMLResponse)
+def change(request: Request, freelancer_id: str, seq: int,
+           audience_: str | None = Query(None, alias="audience")) -> HTMLResponse:
+    """The explain view of one ledger entry: from just before its effective time to it."""
+    who = audience(request, audience_)
+    _, proj = read(request)
+    entry = next((e for e in history_entries(proj, freelancer_id, who, everything=True) if e["seq"] == seq), None)
+    if entry is None:
+        raise NotFound(f"freelancer {freelancer_id} has no score change #{seq}")
+    at = ev.parse_time(entry["effective_at"])
+    out = proj.explain(freelancer_id, at - 1, at, None, None, who)
+    cfs = sorted(out["counterfactuals"], key=lambda c: -abs((c["jss_without"] or 0) - (out["to"]["jss_exact"] or 0)))
+    return templates.TemplateResponse(request, "change.html", {
+        "fid": freelancer_id, "entry": entry, "out": out, "counterfactuals": cfs, "audience": who,
+        "back": freelancer_url(freelancer_id, audience_),
+    })
+
+
+@router.get("/ui/whatif", response_class=HTMLResponse)
+def what_if(request: Request, rules: str | None = None, at: str | None = None) -> HTMLResponse:
+    result = chart = None
+    if rules:
+        check_rules(rules)
+        t = as_time(at, "at")
+        store, proj = read(request)
+        result = whatif(store, proj, request.app.state.settings.audit_path, rules, t)
+        chart = charts.histogram_chart([{"lo": b.lo, "hi": b.hi, "count": b.count} for b in result.histogram])
+    return templates.TemplateResponse(request, "whatif.html", {
+        "rules": rules, "at": at or "", "rule_sets": list(RULE_SETS), "result": result, "chart": chart,
+        "freelancer_url": freelancer_url,
+    })
+
+
+def _clock(clock: int) -> str | None:
+    return ev.format_time(clock) if clock > -INF else None

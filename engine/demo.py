@@ -17,7 +17,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from reputation import clock
 from reputation import events as ev
 from engine.cli import settings
-from engine.cli.render import restated
+from projections.ledger import restated
 from reputation.config import open_store
 from engine.simulate import simulate
 

@@ -8,6 +8,8 @@ from the same log yields the same ids.
 
 from __future__ import annotations
 
+from typing import Iterable
+
 import msgspec
 
 
@@ -55,3 +57,20 @@ def to_json(change: ScoreChange) -> bytes:
 
 def from_json(data: bytes) -> ScoreChange:
     return _decoder.decode(data)
+
+
+def restated(changes: Iterable[ScoreChange]) -> dict[int, int]:
+    """seq -> the seq that restated it. A late event re-evaluates the later change points it
+    alters and writes a new entry at the same effective time (its first cause `late_event`);
+    the ledger is read as the latest entry at or before a time, so the new one replaces the
+    earlier entries at that time. (Several entries at one instant without a late event are
+    successive steps in log order, not restatements.)"""
+    earlier: dict[tuple[str, str], list[int]] = {}
+    out: dict[int, int] = {}
+    for ch in sorted(changes, key=lambda c: c.seq):
+        key = (ch.freelancer_id, ch.effective_at)
+        if ch.causes and ch.causes[0].kind == "late_event":
+            for seq in earlier.get(key, []):
+                out.setdefault(seq, ch.seq)
+        earlier.setdefault(key, []).append(ch.seq)
+    return out

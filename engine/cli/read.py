@@ -23,7 +23,8 @@ from projections.audiences import AUDIENCES
 from projections.service import Projections, as_time, bring_up_to_date, default_as_of, known_position, open_projections
 
 from engine.cli import settings
-from engine.cli.render import num, plural, print_explain, print_history, print_score, restated
+from engine.cli.render import num, plural, print_explain, print_history, print_score
+from projections.ledger import restated
 from engine.cli.render_published import print_published_explain, print_published_history, print_published_score
 
 @contextmanager

@@ -7,7 +7,7 @@ import shutil
 import textwrap
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
-from typing import Any, Iterable
+from typing import Any
 
 import click
 
@@ -121,23 +121,6 @@ def print_explain(out: dict) -> None:
             alternatives.append(f"if neutral {num(cf['jss_if_neutral'])}")
         alternatives.append(f"if positive {num(cf['jss_if_positive'])}")
         click.echo(wrapped(f"{cf['contract_id']} ({cf['outcome']}): JSS {', '.join(alternatives)}{when}", "  "))
-
-
-def restated(changes: Iterable[ScoreChange]) -> dict[int, int]:
-    """seq -> the seq that restated it. A late event re-evaluates the later change points it
-    alters and writes a new entry at the same effective time (its first cause `late_event`);
-    the ledger is read as the latest entry at or before a time, so the new one replaces the
-    earlier entries at that time. (Several entries at one instant without a late event are
-    successive steps in log order, not restatements.)"""
-    earlier: dict[tuple[str, str], list[int]] = {}
-    out: dict[int, int] = {}
-    for ch in sorted(changes, key=lambda c: c.seq):
-        key = (ch.freelancer_id, ch.effective_at)
-        if ch.causes and ch.causes[0].kind == "late_event":
-            for seq in earlier.get(key, []):
-                out.setdefault(seq, ch.seq)
-        earlier.setdefault(key, []).append(ch.seq)
-    return out
 
 
 def print_history(changes: list[ScoreChange], replaced: dict[int, int], show_all: bool) -> None:

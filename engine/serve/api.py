@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from reputation.rulesets import rule_set
 
+from projections.ledger import restated
 from projections.ledger import ScoreChange
 from projections.service import Projections, as_time, default_as_of, known_position
 
@@ -139,22 +140,17 @@ def history(request: Request, freelancer_id: str,
 
 
 def history_entries(proj: Projections, freelancer_id: str, who: str, everything: bool = False) -> list[dict]:
-    """The ledger entries as `history --json` prints them (restated ones only with `everything`)."""
-    from projections.explain import redact
-
-    from engine.cli.render import restated
-
+    """As `history --json` prints them: the ledger entries for trust (restated ones only with
+    `everything`), the published changes for the other audiences."""
+    if who != "trust":
+        return proj.published_history(freelancer_id, who)
     changes = proj.history(freelancer_id)
     replaced = restated(changes)
-    out = []
-    for ch in changes:
-        if everything or ch.seq not in replaced:
-            entry = {**msgspec.to_builtins(ch), "restated_by": replaced.get(ch.seq)}
-            if who != "trust":
-                for c in entry["causes"]:
-                    c["text"] = redact(c["text"])
-            out.append(entry)
-    return out
+    return [
+        {**msgspec.to_builtins(ch), "restated_by": replaced.get(ch.seq)}
+        for ch in changes
+        if everything or ch.seq not in replaced
+    ]
 
 
 @router.get("/clients/{client_id}", response_class=JSON, responses=responses("ClientScore", 400, 404, 503),

@@ -57,13 +57,24 @@ def find(id: str = Query(..., description="A freelancer id.")) -> RedirectRespon
     return RedirectResponse(freelancer_url(id.strip()), status_code=303)
 
 
+def chart_entries(proj, freelancer_id: str, who: str, everything: bool = False) -> list[dict]:
+    """The score changes the page draws, in one shape: the ledger entries for trust; for the
+    other audiences the published changes (a step at each publication, numbered 1, 2, ...)."""
+    if who == "trust":
+        return history_entries(proj, freelancer_id, who, everything)
+    return [
+        {**e, "seq": n, "effective_at": e["published_at"]}
+        for n, e in enumerate(proj.published_history(freelancer_id, who), start=1)
+    ]
+
+
 @router.get("/ui/freelancers/{freelancer_id}", response_class=HTMLResponse)
 def freelancer(request: Request, freelancer_id: str, start: str | None = Query(None, alias="from"),
                end: str | None = Query(None, alias="to"), audience_: str | None = Query(None, alias="audience")) -> HTMLResponse:
     who = audience(request, audience_)
     _, proj = read(request)
     score = proj.score(freelancer_id, None, None, None, who)
-    entries = sorted(history_entries(proj, freelancer_id, who), key=lambda e: (e["effective_at"], e["seq"]))
+    entries = sorted(chart_entries(proj, freelancer_id, who), key=lambda e: (e["effective_at"], e["seq"]))
     clock = proj.clock
     times = [ev.parse_time(e["effective_at"]) for e in entries]
     t0 = as_time(start, "from")
@@ -94,11 +105,15 @@ def change(request: Request, freelancer_id: str, seq: int,
     """The explain view of one ledger entry: from just before its effective time to it."""
     who = audience(request, audience_)
     _, proj = read(request)
-    entry = next((e for e in history_entries(proj, freelancer_id, who, everything=True) if e["seq"] == seq), None)
+    entries = chart_entries(proj, freelancer_id, who, everything=True)
+    entry = next((e for e in entries if e["seq"] == seq), None)
     if entry is None:
         raise NotFound(f"freelancer {freelancer_id} has no score change #{seq}")
     at = ev.parse_time(entry["effective_at"])
-    out = proj.explain(freelancer_id, at - 1, at, None, None, who)
+    # a ledger entry is one instant; a published change covers the span since the last publication
+    earlier = [ev.parse_time(e["effective_at"]) for e in entries if e["seq"] < seq]
+    start = at - 1 if who == "trust" or not earlier else max(earlier)
+    out = proj.explain(freelancer_id, start, at, None, None, who)
     cfs = sorted(out["counterfactuals"], key=lambda c: -abs((c["jss_without"] or 0) - (out["to"]["jss_exact"] or 0)))
     return templates.TemplateResponse(request, "change.html", {
         "fid": freelancer_id, "entry": entry, "out": out, "counterfactuals": cfs, "audience": who,

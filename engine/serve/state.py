@@ -134,12 +134,13 @@ def health(backend: Backend, follower: Follower | None) -> dict:
 
 class Audiences:
     """Who sees what: the trust audience only with the configured bearer token (compared in
-    constant time); without it a request gets the most private audience that exists."""
+    constant time); without it a request gets the freelancer audience (what a freelancer may
+    know: safe to show a person), or `public` when it asks for it."""
 
     def __init__(self, known: tuple[str, ...], token: str | None):
         self.known = known
         self.token = token
-        self.least = "public" if "public" in known else "freelancer"
+        self.least = "freelancer"
 
     def trusted(self, authorization: str | None) -> bool:
         if not self.token or not authorization:

@@ -105,16 +105,21 @@ def default_as_of(as_of: int | None, known: int | None, store: EventStore) -> in
     return clock_known_at(store, known)
 
 
-def bring_up_to_date(store: EventStore, proj: "Projections", progress: Callable[[int, int], None] | None = None) -> int:
-    """Fold what the log has beyond the projections; `progress(done, behind)` after each batch."""
+READ_WAIT = 2.0  # seconds a reader waits for another process's catch-up before reading what is committed
+
+
+def bring_up_to_date(store: EventStore, proj: "Projections", progress: Callable[[int, int], None] | None = None,
+                     wait: float | None = None) -> int:
+    """Fold what the log has beyond the projections; `progress(done, behind)` after each batch.
+    `wait`: at most this long for another process's catch-up (then ProjectionsBusy)."""
     behind = store.max_position() - proj.position
     if behind <= 0:
         return 0
     start = proj.position
     log.info("projecting %d events from @%d", behind, start)
     if progress is None:
-        return proj.catch_up(store)
-    return proj.catch_up(store, lambda pos, last: progress(pos - start, behind))
+        return proj.catch_up(store, wait=wait)
+    return proj.catch_up(store, lambda pos, last: progress(pos - start, behind), wait=wait)
 
 
 class Projections:

@@ -20,7 +20,16 @@ from reputation.store import EventStore
 from reputation.rulesets import UnknownRules, rule_set
 
 from projections.audiences import AUDIENCES
-from projections.service import Projections, as_time, bring_up_to_date, default_as_of, known_position, open_projections
+from projections.service import (
+    READ_WAIT,
+    Projections,
+    ProjectionsBusy,
+    as_time,
+    bring_up_to_date,
+    default_as_of,
+    known_position,
+    open_projections,
+)
 
 from engine.cli import settings
 from engine.cli.render import num, plural, print_explain, print_history, print_score
@@ -41,24 +50,32 @@ def engine(catch_up: bool = True, progress: bool | None = None, reading: bool = 
     proj = open_projections(cfg, store)
     try:
         if catch_up:
-            catch_up_shown(store, proj, progress)
+            catch_up_shown(store, proj, progress, wait=READ_WAIT if reading else None)
         yield store, proj
     finally:
         proj.close()
         store.close()
 
 
-def catch_up_shown(store: EventStore, proj: Projections, progress: bool | None = None) -> int:
-    """`bring_up_to_date` with a progress bar when it is long and stderr is a terminal."""
+def catch_up_shown(store: EventStore, proj: Projections, progress: bool | None = None,
+                   wait: float | None = None) -> int:
+    """`bring_up_to_date` with a progress bar when it is long and stderr is a terminal.
+
+    With `wait` (the read commands), another process's long catch-up does not block: after
+    `wait` seconds the answer comes from what is committed, with a note of how far behind."""
     behind = store.max_position() - proj.position
     show = progress if progress is not None else (behind > 20_000 and sys.stderr.isatty())
-    if behind <= 0 or not show:
-        return bring_up_to_date(store, proj)
-    from rich.progress import Progress
+    try:
+        if behind <= 0 or not show:
+            return bring_up_to_date(store, proj, wait=wait)
+        from rich.progress import Progress
 
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("projecting", total=behind)
-        return bring_up_to_date(store, proj, lambda done, total: bar.update(task, completed=done))
+        with Progress(console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("projecting", total=behind)
+            return bring_up_to_date(store, proj, lambda done, total: bar.update(task, completed=done), wait=wait)
+    except ProjectionsBusy as busy:
+        click.echo(f"note: {busy}; answering from what is committed", err=True)
+        return 0
 
 
 def parse_time_opt(text: str | None, name: str) -> int | None:
@@ -127,7 +144,7 @@ def project_command(follow: bool, interval: float, rebuild: bool, progress: bool
         rate = f" ({done / elapsed:,.0f} events/s)" if done and elapsed > 0 else ""
         click.echo(f"projected {done} events{rate}; position @{proj.position}, ledger seq {proj.max_seq()}")
         while follow and not stop:
-            time.sleep(interval)
+            store.wait_for_events(proj.position, interval)  # LISTEN/NOTIFY on PostgreSQL, a short poll on SQLite
             n = proj.catch_up(store)
             if n:
                 click.echo(f"projected {n} events; position @{proj.position}")

@@ -160,3 +160,27 @@ def test_printed_explain_deltas_sum_to_the_printed_total(deltas, total):
     shares = rounded_shares(deltas, total)
     assert sum(shares, Decimal(0)) == Decimal(str(total)).quantize(Decimal("0.01"), "ROUND_HALF_UP")
     assert all(abs(float(s) - d) < 0.01 for s, d in zip(shares, deltas))
+
+
+def test_a_reader_does_not_wait_for_a_long_catch_up_of_another_process(home, tmp_path):
+    """While another process holds the catch-up, `score` answers from what is committed after
+    a bounded wait and says how far behind it is."""
+    import time
+
+    from projections.store import sqlite_repo
+
+    ok("--home", str(home), "project")
+    ok("--home", str(home), "tick", "--to", "2019-06-01T00:00:00Z")  # one event the projections lack
+    repo = sqlite_repo(str(home / "projections.sqlite"))
+    try:
+        with repo.catch_up_lock(None) as got:  # "another process" catching up
+            assert got
+            start = time.monotonic()
+            done = run("--home", str(home), "score", FREELANCER, "--json")
+            waited = time.monotonic() - start
+    finally:
+        repo.close()
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["jss"] == 75
+    assert "events behind the log" in done.stderr and "answering from what is committed" in done.stderr
+    assert waited < 30

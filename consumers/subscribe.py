@@ -22,7 +22,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import OrderedDict
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import msgspec
 
@@ -71,7 +71,7 @@ class Seen:
         return True
 
 
-def _decoder(audience: str) -> Callable[[bytes], object]:
+def _decoder(audience: str) -> Callable[[bytes], Any]:
     if audience == "trust":
         return from_json
     if audience == "freelancer":

@@ -232,7 +232,9 @@ class Engine:
         known = known_position(known_at, self.store)
         t2 = as_time(end, "end") if end is not None else (default_as_of(None, known, self.store) or self.projections.clock)
         out = self.projections.explain(freelancer_id, t1, t2, known, rules, _audience(audience))  # type: ignore[arg-type]
-        return msgspec.convert(out, Explanation if audience == "trust" else FreelancerExplanation)
+        if audience == "trust":
+            return msgspec.convert(out, Explanation)
+        return msgspec.convert(out, FreelancerExplanation)
 
     def history(self, freelancer_id: str, *, audience: str = "trust") -> list[ScoreChange] | list[PublishedChange]:
         """trust: the ledger entries; freelancer / public: the changes of the published score."""

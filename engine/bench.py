@@ -25,7 +25,7 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import click
 
@@ -102,14 +102,14 @@ def bench_ingest(lines: list[bytes], home: Path, baseline_events: int) -> tuple[
             agg = streams[key] = ContractStream(line.decode())
         else:
             agg.record(line.decode())  # type: ignore[attr-defined]
-        app.save(agg)  # type: ignore[arg-type]
+        app.save(agg)
     base_dt = time.perf_counter() - t0
     base_rate = len(sample) / base_dt
     fig = Figure("ingest", rate, "events/s", "eventsourcing save() per event", base_rate, rate / base_rate)
     return fig, (app, list(streams.values())), len(sample)
 
 
-def bench_rebuild(store, home: Path, baseline) -> tuple[list[Figure], object, Figure]:
+def bench_rebuild(store, home: Path, baseline) -> tuple[list[Figure], Any, Figure]:
     """The native core's rebuild next to the Python reference's, in the same run (same log,
     fresh projection stores), and the reference next to eventsourcing's repository replay."""
     from projections.service import Projections
@@ -144,11 +144,11 @@ def bench_rebuild(store, home: Path, baseline) -> tuple[list[Figure], object, Fi
     del probe, p
 
     app, aggregates = baseline
-    ids = [a.id for a in aggregates]  # type: ignore[attr-defined]
+    ids = [a.id for a in aggregates]
     replayed = 0
     t0 = time.perf_counter()
     for i in ids:
-        agg = app.repository.get(i)  # type: ignore[attr-defined]
+        agg = app.repository.get(i)
         replayed += agg.version
     base_dt = time.perf_counter() - t0
     base_rate = replayed / base_dt if base_dt else float("nan")

@@ -12,7 +12,8 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import get_args
+from functools import partial
+from typing import Any, get_args
 
 import msgspec
 from msgspec import inspect as mi
@@ -78,15 +79,21 @@ def _required(f: mi.Field) -> str:
     return f"optional, default `{f.default}`"
 
 
+def _fields(cls: type) -> tuple[Any, ...]:
+    info = mi.type_info(cls)
+    assert isinstance(info, mi.StructType), cls  # events are msgspec Structs
+    return info.fields
+
+
 def field_table(cls: type, skip: tuple[str, ...] = ()) -> str:
     rows = ["| field | type and constraints | presence |", "|---|---|---|"]
-    for f in mi.type_info(cls).fields:
+    for f in _fields(cls):
         if f.name not in skip:
             rows.append(f"| `{f.encode_name}` | {_describe(f.type, f.name)} | {_required(f)} |")
     return "\n".join(rows)
 
 
-COMMON = tuple(f.name for f in mi.type_info(ev.Base).fields)
+COMMON = tuple(f.name for f in _fields(ev.Base))
 
 
 def common_table() -> str:
@@ -101,7 +108,7 @@ def type_table() -> str:
     rows = ["| type | stream | fields besides the common ones |", "|---|---|---|"]
     for stream, types in groups.items():
         for cls in types:
-            names = [f.name for f in mi.type_info(cls).fields if f.name not in COMMON]
+            names = [f.name for f in _fields(cls) if f.name not in COMMON]
             rows.append(f"| [`{cls.__name__}`](#{cls.__name__.lower()}) | {stream} | "
                         + ", ".join(f"`{n}`" for n in names) + " |")
     return "\n".join(rows)
@@ -286,8 +293,8 @@ def blocks() -> dict[str, Callable[[], str]]:
         "counted": counted_table,
         "window-exits": exit_table,
     }
-    for cls in ev.EVENT_TYPES:
-        out[f"fields:{cls.__name__}"] = lambda cls=cls: field_table(cls, skip=COMMON)
+    for event_type in ev.EVENT_TYPES:
+        out[f"fields:{event_type.__name__}"] = partial(field_table, event_type, skip=COMMON)
     return out
 
 

@@ -25,6 +25,8 @@ from typing import Iterable, NamedTuple
 from reputation.ingest import ingest_lines
 from reputation.config import Settings, open_store
 
+from projections.ledger import ScoreChange
+
 
 class LatencyReport(NamedTuple):
     events: int  # events ingested
@@ -112,8 +114,10 @@ def measure_latency(
             store = open_store(cfg)
             proj = open_projections(cfg, store)
             try:
-                relay = Relay(cfg, store, proj, batch=1000,
-                              on_ack=lambda c: acked.setdefault(c.change_id, (c.position, time.perf_counter())))
+                def on_ack(c: ScoreChange) -> None:
+                    acked.setdefault(c.change_id, (c.position, time.perf_counter()))
+
+                relay = Relay(cfg, store, proj, batch=1000, on_ack=on_ack)
                 relay.run(follow=True, stop=stop, interval=interval)
             except BaseException as exc:  # noqa: BLE001
                 errors.append(exc)

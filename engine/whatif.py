@@ -117,4 +117,4 @@ def whatif(store: EventStore, proj, audit_path: str, rules: str, at: int | None 
             _, _, rows = audit.query(con, SQL, {"at": when, "rules": rules})
         finally:
             con.close()
-    return summarize(when, rules, [tuple(r) for r in rows], movers)  # type: ignore[misc]
+    return summarize(when, rules, [tuple(r) for r in rows], movers)

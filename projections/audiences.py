@@ -15,7 +15,7 @@ freelancer sees a private-driven contract only inside a group (projections.freel
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Callable, Iterable
 
 from reputation.errors import BadRequest
 from reputation.outcome import Reason, Signals, View, is_long_term, outcome, signals
@@ -35,7 +35,7 @@ def _stars(x: float) -> str:
 
 
 # code -> the trust sentence (today's words, byte for byte: the native core writes the same)
-_TRUST = {
+_TRUST: dict[str, Callable[..., str]] = {
     "reason_negative": lambda reason, rules, private: (
         f"{'private end reason' if private else 'client reason'} {reason} is negative under {rules}"
     ),

@@ -23,7 +23,7 @@ class Cache:
     """
 
     def __init__(self) -> None:
-        self.entries: dict[str, tuple[int, int, "View", dict]] = {}
+        self.entries: dict[str, tuple[int, int, "View | None", dict]] = {}
 
     def forget(self, contract_id: str) -> None:
         self.entries.pop(contract_id, None)
@@ -32,7 +32,7 @@ class Cache:
         entry = self.entries.get(c.id)
         if entry is None:
             full = view(c, Cut(INF))
-            entry = self.entries[c.id] = (_max_pos(c), c.last_at, full, {})  # type: ignore[arg-type]
+            entry = self.entries[c.id] = (_max_pos(c), c.last_at, full, {})
         max_pos, last_at, full, memo = entry
         if cut.known >= max_pos and (cut.at > last_at or (cut.at == last_at and cut.pos >= max_pos)):
             return full, memo
@@ -41,10 +41,9 @@ class Cache:
 
 def _max_pos(c: Contract) -> int:
     pos = c.opened_pos
-    for facts in (c.payments, c.refunds, c.client_public, c.freelancer_public, c.removals, c.scope_changes):
-        for f in facts:
-            pos = max(pos, f.pos)
-    for f in (c.closed, c.client_private, c.freelancer_private, *c.edit_allowed.values()):
+    facts: list = [*c.payments, *c.refunds, *c.client_public, *c.freelancer_public, *c.removals, *c.scope_changes,
+                   c.closed, c.client_private, c.freelancer_private, *c.edit_allowed.values()]
+    for f in facts:
         if f is not None:
             pos = max(pos, f.pos)
     return pos
@@ -74,7 +73,7 @@ def archive_of(contracts: list[Contract], cache: Cache, at: int, known: int) -> 
             cache.view(c, Cut(INF))
             entry = cache.entries[c.id]
         max_pos, last_at, v, _ = entry
-        if v.closed_at is None or max_pos > known:
+        if v is None or v.closed_at is None or max_pos > known:
             continue
         done = max(window_exit(v.closed_at, 24), last_at, v.closed_at + FEEDBACK_WINDOW)
         if done > at:

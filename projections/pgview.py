@@ -21,7 +21,7 @@ class PostgresProjectionView(SchemaLocked, SqlView, PostgresTrackingRecorder):
         super().__init__(datastore, tracking_table_name=TRACKING_TABLE, **kwargs)
         schema = '"' + self.datastore.schema.replace('"', '""') + '"'
         tables = {name: f"{schema}.{name}" for name in (*VIEW_TABLES, "proj_meta")}
-        self.sql_create_statements += [SQL(s) for s in create_statements(tables, "BYTEA")]  # type: ignore[arg-type]
+        self.sql_create_statements += [SQL(s) for s in create_statements(tables, "BYTEA")]  # type: ignore[misc]  # SQL is a Composable the recorder executes
         bind(self, tables, "%s", "{column} = ANY(%s)")
         self.delete_tracking_statement = SQL("DELETE FROM {0}.{1} WHERE application_name = %s").format(
             Identifier(self.datastore.schema), Identifier(self.tracking_table_name)

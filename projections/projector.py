@@ -254,10 +254,11 @@ class Projector:
             kind = "client_flagged" if isinstance(e, ev.ClientFlagged) else "client_unflagged"
             trigger = Happening(at, pos, kind, None, k.id, e.event_id)
         elif not isinstance(e, ev.ClockAdvanced):
-            c = self.contracts.get(e.contract_id)
-            if c is None:  # cannot happen for a log the write side accepted
+            found = self.contracts.get(e.contract_id)
+            if found is None:  # cannot happen for a log the write side accepted
                 raise RuntimeError(f"position {pos}: unknown contract {e.contract_id}")
-            ct.apply(c, e, at, pos)  # type: ignore[arg-type]
+            c = found
+            ct.apply(c, e, at, pos)
             self.cache.forget(c.id)
             self.archives.pop(c.freelancer, None)  # a new fact: rebuild it next time
             self._archive_built.pop(c.freelancer, None)
@@ -329,8 +330,7 @@ class Projector:
         self.dirty_freelancers.add(f.id)
         # the words need every contract's assessment: evaluate in full (same values, no archive)
         score = evaluate(contracts, flags, Cut(at, INF, known), cache=self.cache)
-        same_instant = trigger is not None and trigger.at == at
-        before_cut = Cut(at, trigger.pos - 1, known) if same_instant else Cut(at - 1, INF, known)
+        before_cut = Cut(at, trigger.pos - 1, known) if trigger is not None and trigger.at == at else Cut(at - 1, INF, known)
         before = evaluate(contracts, flags, before_cut, cache=self.cache)
         causes = self._causes(contracts, flags, at, known, before, score, trigger, prev)
         self.ledger.append(
@@ -376,7 +376,7 @@ class Projector:
             if trigger.contract_id is not None:
                 source = contract_happenings(self.contracts[trigger.contract_id], known)
             else:
-                source = flag_happenings(trigger.client_id, flags.get(trigger.client_id, []), known)  # type: ignore[arg-type]
+                source = flag_happenings(trigger.client_id, flags.get(trigger.client_id, []), known)
             here = [h for h in source if h.pos == trigger.pos and h.kind not in INERT]
         else:  # a late event restates a later point: it carries the change
             b, a = (prev.exact if prev else None), exact_float(after.exact)

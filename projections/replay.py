@@ -37,7 +37,7 @@ def fold(rows: Iterable[tuple[int, bytes]], known: int = INF, until: int = INF):
         elif isinstance(e, (ev.ClientFlagged, ev.ClientUnflagged)):
             flags.setdefault(e.client_id, []).append((at, pos, isinstance(e, ev.ClientFlagged)))
         elif not isinstance(e, ev.ClockAdvanced):
-            ct.apply(contracts[e.contract_id], e, at, pos)  # type: ignore[arg-type]
+            ct.apply(contracts[e.contract_id], e, at, pos)
     by_freelancer: dict[str, list[ct.Contract]] = {}
     for c in contracts.values():
         by_freelancer.setdefault(c.freelancer, []).append(c)

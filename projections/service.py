@@ -147,7 +147,7 @@ class Projections:
     @property
     def projector(self) -> Projector:
         if self._projector is None:
-            self._projector = projector_for(self.engine, self.repo)  # type: ignore[assignment]
+            self._projector = projector_for(self.engine, self.repo)
         return self._projector
 
     def catch_up(

@@ -34,6 +34,17 @@ class SqlView(ReadRepo):
     datastore: Any
     _insert_tracking: Any
     max_tracking_id: Any
+    delete_meta_statement: Any
+    delete_tracking_statement: Any
+    delete_view_statements: Any
+    insert_deadline_statement: Any
+    insert_ledger_statement: Any
+    select_max_seq_statement: Any
+    select_meta_statement: Any
+    upsert_client_statement: Any
+    upsert_contract_statement: Any
+    upsert_freelancer_statement: Any
+    upsert_meta_statement: Any
 
     def keys(self, ids: list[str]) -> Any:
         raise NotImplementedError
@@ -90,9 +101,9 @@ class SqlView(ReadRepo):
             (self.upsert_meta_statement, [("clock", max(meta.clock, -BIG)), ("seq", meta.seq)]),
         ]
         with self._transaction(commit=True) as c:
-            for statement, rows in writes:
-                if rows:
-                    c.executemany(statement, rows)
+            for statement, batch in writes:
+                if batch:
+                    c.executemany(statement, batch)
             # raises (and rolls everything back) if this position was committed before
             self._insert_tracking(c, Tracking(TRACKING_NAME, meta.position))
 

@@ -155,7 +155,7 @@ class MemoryRepo(ReadRepo):
 
     def reset(self):
         cursors, lock = self.cursors, self._lock
-        self.__init__()  # type: ignore[misc]
+        self.__init__()
         self.cursors, self._lock = cursors, lock
 
     def catch_up_lock(self, wait):

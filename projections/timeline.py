@@ -52,12 +52,12 @@ def contract_happenings(c: Contract, known: int = INF) -> Iterable[Happening]:
     for r in c.removals:
         if r.pos <= known:
             yield Happening(r.at, r.pos, "feedback_removed", c.id, c.client, r.event_id, f"{r.of}:{r.basis}:{r.scope}")
-    for m in c.scope_changes:
-        if m.pos <= known:
-            yield Happening(m.at, m.pos, "scope_changed", c.id, c.client, m.event_id)
-    for side, m in c.edit_allowed.items():
-        if m.pos <= known:
-            yield Happening(m.at, m.pos, "edit_allowed", c.id, c.client, m.event_id, side)
+    for mark in c.scope_changes:
+        if mark.pos <= known:
+            yield Happening(mark.at, mark.pos, "scope_changed", c.id, c.client, mark.event_id)
+    for side, mark in c.edit_allowed.items():
+        if mark.pos <= known:
+            yield Happening(mark.at, mark.pos, "edit_allowed", c.id, c.client, mark.event_id, side)
     if c.closed is not None and c.closed.pos <= known:
         closed = c.closed
         yield Happening(closed.at, closed.pos, "contract_closed", c.id, c.client, closed.event_id, closed.reason)

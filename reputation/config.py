@@ -32,7 +32,7 @@ class Settings(msgspec.Struct, kw_only=True):
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
-        values = {
+        values: dict[str, object] = {
             "home": os.environ.get(ENV_HOME) or "./.reputation",
             "store": os.environ.get(ENV_STORE) or "sqlite",
             "kafka": os.environ.get(ENV_KAFKA) or None,
@@ -40,7 +40,7 @@ class Settings(msgspec.Struct, kw_only=True):
             "audit_db": os.environ.get(ENV_AUDIT_DB) or None,
             "trust_token": os.environ.get(ENV_TRUST_TOKEN) or None,
         }
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        values.update({k: v for k, v in overrides.items() if v is not None})  # options win over the environment
         return cls(**values)  # type: ignore[arg-type]
 
     @property

@@ -185,7 +185,7 @@ def apply(c: Contract, e: ev.ContractEvent, at: int, pos: int = 0) -> None:
     elif isinstance(e, ev.ContractClosed):
         c.closed = Closed(at, pos, e.closed_by, e.reason, e.event_id)
     elif isinstance(e, (ev.PublicFeedbackSubmitted, ev.PublicFeedbackRevised)):
-        c.public(e.by).append(Stars(at, pos, e.stars, e.event_id))
+        c.public(e.by).append(Stars(at, pos, e.stars, e.event_id))  # type: ignore[arg-type]  # a float after decoding
     elif isinstance(e, ev.PrivateFeedbackSubmitted):
         p = Private(at, pos, e.recommend, e.end_reason, e.event_id)
         if e.by == "client":

@@ -107,7 +107,7 @@ class _MoneyMoved(Base):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.amount = exact_money(self.amount)
+        self.amount = exact_money(self.amount)  # type: ignore[assignment]  # decoded raw, parsed exactly here
 
 
 class PaymentMade(_MoneyMoved, tag="PaymentMade"):
@@ -133,7 +133,7 @@ class PublicFeedbackSubmitted(Base, tag="PublicFeedbackSubmitted"):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.stars = exact_stars(self.stars)
+        self.stars = exact_stars(self.stars)  # type: ignore[assignment]  # decoded raw, parsed exactly here
 
 
 class PrivateFeedbackSubmitted(Base, tag="PrivateFeedbackSubmitted"):
@@ -157,7 +157,7 @@ class PublicFeedbackRevised(Base, tag="PublicFeedbackRevised"):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.stars = exact_stars(self.stars)
+        self.stars = exact_stars(self.stars)  # type: ignore[assignment]  # decoded raw, parsed exactly here
 
 
 class FeedbackRemoved(Base, tag="FeedbackRemoved"):

@@ -155,16 +155,16 @@ class Checker:
             version, c = self.model.get(stream)
             if c is None:
                 raise ct.Missing(f"contract {e.contract_id} does not exist", f"contract {e.contract_id}")
-            ct.check(c, e, at)  # type: ignore[arg-type]
+            ct.check(c, e, at)
             if isinstance(e, ev.FeedbackRemoved) and e.basis == "top_rated_perk":
-                f = self._freelancer(c.freelancer)  # type: ignore[union-attr]
+                f = self._freelancer(c.freelancer)
                 ct.check_perk_frequency(f, e, at)
-                check_perk_outcome(c, at)  # type: ignore[arg-type]
+                check_perk_outcome(c, at)
                 f.perk_removals.append(at)
                 self.model.put("freelancer:" + f.id, 0, f)
-            ct.apply(c, e, at)  # type: ignore[arg-type]
+            ct.apply(c, e, at)
             if isinstance(e, ev.ContractClosed):
-                f = self._freelancer(c.freelancer)  # type: ignore[union-attr]
+                f = self._freelancer(c.freelancer)
                 f.closed_at.append(at)
                 self.model.put("freelancer:" + f.id, 0, f)
             state, version = c, version + 1
@@ -177,7 +177,7 @@ class Checker:
 
     def _freelancer(self, freelancer_id: str) -> ct.Freelancer:
         _, f = self.model.get("freelancer:" + freelancer_id)
-        return f if f is not None else ct.Freelancer(id=freelancer_id)  # type: ignore[return-value]
+        return f if f is not None else ct.Freelancer(id=freelancer_id)
 
     def _touch_freelancer(self, freelancer_id: str) -> None:
         key = "freelancer:" + freelancer_id

@@ -1,5 +1,6 @@
 """Checks that keep the house in order, run by the README's test command: the import layers
-(import-linter: engine -> consumers -> projections -> reputation, and no adapter in the domain)."""
+(import-linter: engine -> consumers -> projections -> reputation, and no adapter in the domain),
+mypy, and ruff (lint and format)."""
 
 from __future__ import annotations
 
@@ -27,3 +28,12 @@ def test_imports_point_down_the_flow():
     done = run(tool("lint-imports"))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 kept, 0 broken" in done.stdout
+
+
+def test_the_packages_type_check():
+    """mypy over reputation, projections, consumers and engine ([tool.mypy] in pyproject.toml);
+    every `type: ignore` names its code and says why on the line."""
+    done = run(tool("mypy"))
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    bare = run("grep", "-rnE", r"type: ignore(\s|$)", "reputation", "projections", "consumers", "engine")
+    assert bare.stdout == "", f"a type: ignore without an error code:\n{bare.stdout}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 
@@ -86,7 +87,7 @@ def _relay_status(cfg: Settings, as_json: bool, from_seq: int | None = None) -> 
         topic = cfg.topic(SCORE_CHANGES_TRUST)
         if from_seq is not None:
             proj.set_cursor(cursor_name(topic), from_seq - 1)
-        out = {
+        out: dict[str, Any] = {
             "topic": topic,
             "cursor": proj.get_cursor(cursor_name(topic)),
             "ledger_seq": proj.max_seq(),

@@ -35,7 +35,7 @@ def simulate_command(freelancers: int, months: int, seed: int, start: str, out: 
         raise click.BadParameter(f"the simulated period is out of range: {exc}", param_hint="--months") from None
     if out == "-":
         with click.open_file("-", "wb") as stream:
-            _write(sim, stream)
+            _write(sim, stream)  # type: ignore[arg-type]  # click opens stdout's binary buffer
             stream.flush()
         return
     _write_with_progress(sim, out)

@@ -51,7 +51,7 @@ def plan_contract(fl: Freelancer, t0: int, prev: Contract | None, clients: Clien
     plan = Plan(t0)
     scoped_at = _scope_change(plan, r, t0, close)
     reopen = scoped_at is not None and r() < 0.4
-    if reopen:  # closed as no longer needed soon after, then continued by a new contract
+    if reopen and scoped_at is not None:  # closed as no longer needed soon after, continued by a new contract
         close = scoped_at + HOUR + int(r() * 3 * DAY)
         if cls == 2 and not harsh:
             cls = 0 if r() < 0.6 else 1

@@ -88,7 +88,11 @@ def plan_feedback(
     if fb.f_pub or fb.f_priv:
         t_freelancer = _freelancer_side(plan, rng, fb, close, harsh)
     # revealed at the later submission when both sides gave public feedback, else at day 14
-    fb.reveal = max(t_client, t_freelancer) if (fb.c_pub and fb.f_pub) else close + WINDOW
+    fb.reveal = (
+        max(t_client, t_freelancer)
+        if t_client is not None and t_freelancer is not None and fb.c_pub and fb.f_pub
+        else close + WINDOW
+    )
     return fb
 
 
@@ -160,7 +164,7 @@ def _client_stars(cls: int, harsh: bool, r) -> tuple[float, Attributes | None, s
 
 def plan_aftermath(plan: Plan, r, fb: Feedback, close: int, top_rated: bool, pays: Payments) -> bool:
     """At most one of a revision, a removal or a top-rated perk removal; True when one is planned."""
-    if fb.c_pub and r() < 0.04:
+    if fb.c_pub and fb.c_stars is not None and r() < 0.04:
         # the freelancer lets the client revise (usually after sorting out a dispute)
         a, t = _allow_revision(plan, r, fb.reveal, "freelancer")
         stars = max(fb.c_stars, 5.0 if r() < 0.6 else min(5.0, round(fb.c_stars + 1.0, 2)))

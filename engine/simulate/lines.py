@@ -10,6 +10,7 @@ decode every line and check that it re-encodes to the identical bytes.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from engine.simulate.clock import Timestamps
 from engine.simulate.feedback import note_close, take_perk
@@ -35,17 +36,17 @@ from reputation.events import (
 
 def _templates() -> dict:
     """One validated instance per planned kind, built with the real constructors."""
-    common = {"event_id": "e-0", "occurred_at": "1970-01-01T00:00:00Z", "contract_id": "c-0"}
+    common: dict[str, Any] = {"event_id": "e-0", "occurred_at": "1970-01-01T00:00:00Z", "contract_id": "c-0"}
     return {
         OPEN: ContractOpened(**common, freelancer_id="f-0", client_id="k-0", pricing="fixed"),
         SCOPE: ScopeChanged(**common),
-        PAY: PaymentMade(**common, amount=Decimal("1.00")),
-        REFUND: PaymentRefunded(**common, amount=Decimal("1.00")),
+        PAY: PaymentMade(**common, amount=Decimal("1.00")),  # type: ignore[arg-type]  # a Decimal after decoding
+        REFUND: PaymentRefunded(**common, amount=Decimal("1.00")),  # type: ignore[arg-type]  # a Decimal after decoding
         CLOSE: ContractClosed(**common, closed_by="client", reason="completed_successfully"),
-        PUB: PublicFeedbackSubmitted(**common, by="client", stars=5.0),
+        PUB: PublicFeedbackSubmitted(**common, by="client", stars=5.0),  # type: ignore[arg-type]  # a float after decoding
         PRIV: PrivateFeedbackSubmitted(**common, by="client", recommend=10),
         ALLOW: FeedbackEditAllowed(**common, by="client"),
-        REVISE: PublicFeedbackRevised(**common, by="client", stars=5.0),
+        REVISE: PublicFeedbackRevised(**common, by="client", stars=5.0),  # type: ignore[arg-type]  # a float after decoding
         REMOVE: FeedbackRemoved(**common, of="client", basis="policy_violation"),
     }
 

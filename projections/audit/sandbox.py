@@ -105,18 +105,24 @@ def _after_explain(query: str) -> str:
     """The statement an EXPLAIN [ANALYZE] explains ('' when the text is not of that form).
     The parser has no tree for EXPLAIN, so its two keywords are skipped here; whatever else
     is left is parsed and checked like any query."""
-    rest = query[_LEADING.match(query).end():]
-    if not _EXPLAIN.match(rest):
+    rest = query[_end(_LEADING, query):]
+    explain = _EXPLAIN.match(rest)
+    if not explain:
         return ""
-    rest = rest[_EXPLAIN.match(rest).end():]
-    rest = rest[_LEADING.match(rest).end():]
-    if _ANALYZE.match(rest):
-        rest = rest[_ANALYZE.match(rest).end():]
-    return rest
+    rest = rest[explain.end():]
+    rest = rest[_end(_LEADING, rest):]
+    analyze = _ANALYZE.match(rest)
+    return rest[analyze.end():] if analyze else rest
+
+
+def _end(pattern: re.Pattern[str], text: str) -> int:
+    """Where `pattern` (one that always matches, maybe empty) ends at the start of `text`."""
+    found = pattern.match(text)
+    return found.end() if found else 0
 
 
 def _check_tree(con: duckdb.DuckDBPyConnection, query: str) -> None:
-    (text,) = con.execute("SELECT json_serialize_sql($q)", {"q": query}).fetchone()
+    (text,) = con.execute("SELECT json_serialize_sql($q)", {"q": query}).fetchone() or ("{}",)
     tree = json.loads(text)
     if tree.get("error"):
         raise QueryRefused(

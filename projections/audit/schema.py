@@ -23,7 +23,7 @@ TABLES_VERSION = 1  # the layout of the tables: a change rebuilds the file from 
 MACROS_VERSION = 8  # macros and views: a change only recreates them
 
 # what the read-only connection may do (the sandbox adds lock_configuration once it is set up)
-READ_ONLY_CONFIG = {
+READ_ONLY_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "enable_external_access": False,
     "autoload_known_extensions": False,
     "autoinstall_known_extensions": False,
@@ -165,7 +165,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     try:
         (exists,) = con.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = '_sync'"
-        ).fetchone()
+        ).fetchone() or (0,)
         tables = get(con, "tables_version") if exists else None
         if tables is not None and tables != TABLES_VERSION:
             for (name, kind) in con.execute(

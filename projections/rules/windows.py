@@ -71,7 +71,7 @@ def assess(v: View, cut: Cut, rules: RuleSet, flagged: bool, override: str | Non
         counted, why = False, why + [Reason("excluded_zero_no_signal")]
     if counted and rules.zero_only_if_negative and v.earnings <= 0 and result != "negative":
         counted, why = False, why + [Reason("excluded_zero_not_negative", (rules.name,))]
-    exits = tuple(window_exit(v.closed_at, m) for m in WINDOWS) if counted else ()  # type: ignore[arg-type]
+    exits = tuple(window_exit(v.closed_at, m) for m in WINDOWS) if counted else ()
     return Assessment(
         c.id, c.client, counted, result, weight4(v, rules) if counted else 0, why,
         v.closed_at, v.settled_at, v.earnings, exits,

@@ -133,7 +133,7 @@ class PostgresEventStore(RecordedStore):
 
     def __init__(self, url: str, schema: str = ""):
         u = urlparse(url)
-        params = dict(
+        params: dict[str, Any] = dict(
             dbname=(u.path or "/").lstrip("/") or "postgres",
             host=u.hostname or "127.0.0.1",
             port=u.port or 5432,

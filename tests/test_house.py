@@ -37,3 +37,12 @@ def test_the_packages_type_check():
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     bare = run("grep", "-rnE", r"type: ignore(\s|$)", "reputation", "projections", "consumers", "engine")
     assert bare.stdout == "", f"a type: ignore without an error code:\n{bare.stdout}"
+
+
+def test_the_native_core_unit_tests():
+    """The Rust core's own unit tests (`cargo test`, without the Python bindings)."""
+    cargo = shutil.which("cargo")
+    assert cargo, "cargo is not installed: the native core needs a Rust toolchain"
+    done = run(cargo, "test", "--quiet", "--manifest-path", "native/Cargo.toml", "--no-default-features")
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    assert "test result: ok" in done.stdout

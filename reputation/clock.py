@@ -21,7 +21,10 @@ _US = timedelta(microseconds=1)
 @lru_cache(maxsize=1 << 16)  # an event's time is read several times on its way in
 def parse_time(text: str) -> int:
     """RFC 3339 text -> integer microseconds since the epoch (UTC)."""
-    dt = datetime.fromisoformat(text.replace("z", "Z").replace("t", "T", 1))
+    try:
+        dt = datetime.fromisoformat(text.replace("z", "Z").replace("t", "T", 1))
+    except ValueError as exc:  # name what was given, not the case-folded text parsed
+        raise ValueError(str(exc).replace(repr(text.replace("z", "Z").replace("t", "T", 1)), repr(text))) from None
     if dt.tzinfo is None:
         raise ValueError(f"timestamp {text!r} has no offset")
     delta = dt - EPOCH

@@ -186,6 +186,13 @@ class PostgresEventStore(RecordedStore):
 
 
 def _pg_help(detail: str) -> str:
+    missing = re.search(r'database "([^"]+)" does not exist', detail or "")
+    if missing:
+        name = missing.group(1)
+        return (
+            f"the PostgreSQL server answers, but it has no database {name!r}: create it "
+            f"(`createdb -h HOST -U USER {name}` or `CREATE DATABASE \"{name}\"`) or point REPUTATION_STORE at another one"
+        )
     return (
         f"cannot reach the PostgreSQL store ({detail.strip().splitlines()[0] if detail else 'no answer'}). "
         "Start it (e.g. `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`) "

@@ -184,3 +184,19 @@ def test_a_reader_does_not_wait_for_a_long_catch_up_of_another_process(home, tmp
     assert json.loads(done.stdout)["jss"] == 75
     assert "events behind the log" in done.stderr and "answering from what is committed" in done.stderr
     assert waited < 30
+
+
+def test_a_bad_time_is_quoted_as_given(home):
+    done = run("--home", str(home), "score", FREELANCER, "--as-of", "yesterday")
+    assert done.returncode == 2 and "'yesterday'" in done.stderr and "yesTerday" not in done.stderr
+
+
+def test_a_missing_postgresql_database_is_named_not_the_server(tmp_path):
+    from tests.services import PG_URL, pg_admin
+
+    pg_admin().close()  # the server is there (or the test is skipped/failed as a missing service)
+    url = PG_URL.rsplit("/", 1)[0] + "/no_such_database_here"
+    done = run("--home", str(tmp_path), "--store", url, "score", "f-1")
+    assert done.returncode == 5, done.stderr
+    assert "no database 'no_such_database_here'" in done.stderr and "CREATE DATABASE" in done.stderr
+    assert "Start it" not in done.stderr

@@ -1,0 +1,115 @@
+"""The native ingest path: the Rust core (reputation._core.CoreIngest) decodes each line
+strictly, writes its canonical form and id digest, and checks the batch against the rules of
+events.md. Whenever it is not sure (a reject, an export or dead-letter line, a stored state it
+does not model, a concurrent writer), the whole batch goes to the Python reference instead,
+so every message, and every stored byte, stays the reference's. Nothing is written before the
+whole batch passed.
+"""
+
+from __future__ import annotations
+
+import os
+from itertools import chain, islice
+from typing import Callable, Iterable, Iterator
+
+from reputation.errors import BadRequest, Unavailable
+from reputation.store import Batch, Conflict, EventStore, NewEvent
+
+ENGINES = ("native", "python")
+ENV = "REPUTATION_INGEST_ENGINE"
+DEFAULT = "python"
+CHUNK = 20_000  # raw lines decoded before their state is loaded in bulk (as the reference)
+
+
+class UnknownIngestEngine(BadRequest):
+    """An ingest engine name other than native or python."""
+
+
+class NativeIngestUnavailable(Unavailable):
+    """`native` was asked for, but the Rust extension is not built (pip install -e .)."""
+
+
+def _core():
+    try:
+        from reputation import _core
+    except ImportError:
+        return None
+    return getattr(_core, "CoreIngest", None)
+
+
+def engine_name(engine: str | None = None) -> str:
+    """The engine to use: `engine`, else REPUTATION_INGEST_ENGINE, else native when built."""
+    name = engine or os.environ.get(ENV) or DEFAULT
+    if name not in ENGINES:
+        raise UnknownIngestEngine(f"unknown ingest engine {name!r}; known: {', '.join(ENGINES)}")
+    if name == "native" and _core() is None:
+        if engine or os.environ.get(ENV):
+            raise NativeIngestUnavailable(
+                "the native ingest engine is not built (reinstall the package: pip install -e .); "
+                "use --engine python"
+            )
+        return "python"
+    return name
+
+
+def chosen(engine: str | None, blocked: dict | None) -> bool:
+    """Native for this call? Earlier blocks (a stream consumer's) are the reference's alone."""
+    return engine_name(engine) == "native" and not blocked
+
+
+def ingest(
+    store: EventStore,
+    lines: Iterable[bytes],
+    *,
+    recorded_at: str,
+    reference: Callable[[Iterable[bytes]], object],
+    unwrap: bool = False,
+    first_line: int = 1,
+    progress: Callable[[int], None] | None = None,
+    **_modes,
+):
+    """reputation.ingest.ingest's result for `lines`, or `reference(lines)`'s when the core is
+    not sure. `unwrap`: the lines are ingest_lines' (export and dead-letter lines go to the
+    reference). skip_invalid and hold change nothing while no line is rejected."""
+    from reputation.ingest import Result
+
+    core = _core()(recorded_at)
+    it: Iterator[bytes] = iter(lines)
+    chunks: list[list[bytes]] = []  # every line read so far, for the reference
+    number = first_line
+
+    def again() -> Iterator[bytes]:
+        return chain(chain.from_iterable(chunks), it)
+
+    while chunk := list(islice(it, CHUNK)):
+        chunks.append(chunk)
+        count, unsure = core.feed(chunk, number, unwrap)
+        number += len(chunk)
+        if unsure is not None or not _check(core, store):
+            return reference(again())
+        if progress:
+            progress(count)
+    events, states, ids = core.batch()
+    if not events:
+        return Result(0, core.duplicates, [], None, False)
+    try:
+        positions = store.append(Batch(list(map(NewEvent._make, events)), states, ids))
+    except Conflict:  # nothing was written: the reference checks everything again (and retries)
+        return reference(again())
+    return Result(len(positions), core.duplicates, [], (positions[0], positions[-1]), True)
+
+
+def _check(core, store: EventStore) -> bool:
+    """Load what the pending lines read, then check them; False at the first line that does
+    not pass (or a stored state the core does not model)."""
+    keys, ids = core.wanted(True)
+    if not core.give(keys, store.load_states(keys) if keys else {}, store.load_digests(ids) if ids else {}):
+        return False
+    keys, _ = core.wanted(False)  # the freelancers of stored contracts that close or use the perk
+    while True:
+        if keys and not core.give(keys, store.load_states(keys), {}):
+            return False
+        status = core.check()
+        if status is True or status is False:
+            return status
+        keys = status

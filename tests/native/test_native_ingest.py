@@ -1,0 +1,205 @@
+"""The native ingest path against the Python reference: the same lines, in batches, into fresh
+stores; the stores must hold the same bytes (events, write-side states with their versions,
+id digests) and the results the same counts and reject messages. Valid histories must go
+through the core without falling back to the reference (else the test proves nothing).
+Seeded: hypothesis prints the failing example, SEED repeats a run."""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import tempfile
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
+
+from engine.simulate import simulate
+from reputation import native_ingest
+from reputation.ingest import ingest, ingest_lines
+from reputation.sqlstore import SQLiteEventStore
+from reputation.store import MemoryStore
+from tests.property.histories import histories
+from tests.property.test_ingest_fuzz import mutated
+from tests.write_side import every_type
+
+pytestmark = pytest.mark.skipif(native_ingest._core() is None, reason="the Rust extension is not built")
+
+SEED = 20261201
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+RECORDED = "2026-12-01T10:00:00.123456Z"
+
+
+class Counted:
+    """Counts the batches the core handed to the reference (a context manager)."""
+
+    def __init__(self):
+        self.fallbacks = 0
+        real = native_ingest.ingest
+
+        def counting(store, lines, *, reference, **kw):
+            def ref(again):
+                self.fallbacks += 1
+                return reference(again)
+
+            return real(store, lines, reference=ref, **kw)
+
+        self.patch = mock.patch.object(native_ingest, "ingest", counting)
+
+    def __enter__(self):
+        self.patch.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.patch.stop()
+
+
+def contents(store: MemoryStore):
+    return ([(p, tuple(e)) for p, e in store.log], dict(store.states), dict(store.ids), dict(store.versions))
+
+
+def outcome(result):
+    return (result.accepted, result.duplicates, result.positions, result.written,
+            [(r.message(), r.raw, r.waiting_for, r.contract_id) for r in result.rejects])
+
+
+def run_both(batches: list[list[bytes]], via_lines: bool = True, **kw):
+    """Ingest `batches` one after the other into a fresh store per engine."""
+    out = {}
+    for engine in ("python", "native"):
+        store, results = MemoryStore(), []
+        for lines in batches:
+            call = ingest_lines if via_lines else ingest
+            results.append(outcome(call(store, list(lines), engine=engine, recorded_at=RECORDED, **kw)))
+        out[engine] = (results, contents(store))
+    assert out["native"][0] == out["python"][0]
+    assert out["native"][1] == out["python"][1]  # every stored byte
+    return out["native"]
+
+
+def cut(lines: list[bytes], cuts: list[int]) -> list[list[bytes]]:
+    bounds = [0, *sorted(c for c in set(cuts) if 0 < c < len(lines)), len(lines)]
+    return [lines[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
+@SETTINGS
+@seed(SEED)
+@given(histories(), st.lists(st.integers(1, 60), max_size=3))
+def test_valid_histories_store_the_same_bytes_without_the_reference(lines, cuts):
+    with Counted() as counted:
+        results, _ = run_both(cut(lines, cuts))
+    rejected = any(r[4] for r in results)
+    assert rejected or counted.fallbacks == 0
+
+
+@st.composite
+def messy(draw):
+    """A valid history with some lines mutated, re-sent, re-sent with other content, or moved."""
+    valid = draw(histories())
+    lines = list(valid)
+    for _ in range(draw(st.integers(0, 3))):
+        i = draw(st.integers(0, len(lines) - 1))
+        kind = draw(st.sampled_from(["mutate", "resend", "conflict", "move", "blank"]))
+        if kind == "mutate":
+            lines[i] = draw(mutated(draw(st.sampled_from(valid))))
+        elif kind == "resend":
+            lines.insert(draw(st.integers(i, len(lines))), lines[i])
+        elif kind == "conflict":
+            body = json.loads(draw(st.sampled_from(valid)))
+            body["occurred_at"] = "2019-01-01T00:00:00Z"
+            lines.append(json.dumps(body).encode())
+        elif kind == "move":
+            lines.insert(draw(st.integers(0, len(lines))), lines.pop(i))
+        else:
+            lines.insert(i, b"  \r\n")
+    return lines
+
+
+@SETTINGS
+@seed(SEED)
+@given(messy(), st.lists(st.integers(1, 60), max_size=2), st.sampled_from([{}, {"skip_invalid": True}, {"hold": True}]))
+def test_any_lines_give_the_same_result_and_store(lines, cuts, mode):
+    run_both(cut(lines, cuts), **mode)
+
+
+@settings(max_examples=60, deadline=None)
+@seed(SEED)
+@given(st.lists(st.sampled_from(every_type("a") + every_type("b")), max_size=30), st.booleans())
+def test_every_event_type_in_any_order(lines, via_lines):
+    run_both([lines], via_lines=via_lines)
+
+
+def test_canonical_forms_of_odd_but_valid_lines():
+    """Spellings the canonical form rewrites: offsets, fractions, money as text, escapes, nulls."""
+    odd = [
+        '{"type":"ContractOpened","event_id":"e\\u002d1","occurred_at":"2023-01-01t10:00:00.5+02:30",'
+        '"contract_id":"c1","freelancer_id":"f1","client_id":"k1","pricing":"hourly","continues":null,"schema":1}',
+        '{"occurred_at":"2023-01-02T00:00:00.000000Z","type":"PaymentMade","event_id":"e2","contract_id":"c1","amount":"0012.5"}',
+        '{"type":"PaymentMade","event_id":"e3","occurred_at":"2023-01-02T00:00:00-00:00","contract_id":"c1","amount":7}',
+        '{"type":"ScopeChanged","event_id":"e4","occurred_at":"2023-01-03T00:00:00Z","contract_id":"c1",'
+        '"summary":"tab\\there \\"q\\" \\u00e9\\u2028 \\ud83d\\ude00 \\/ \\u001f\u007f"}',
+        '{"type":"ContractClosed","event_id":"e5","occurred_at":"2023-01-04T00:00:00Z","contract_id":"c1",'
+        '"closed_by":"platform","reason":"other"}',
+        '{"type":"PublicFeedbackSubmitted","event_id":"e6","occurred_at":"2023-01-05T00:00:00Z","contract_id":"c1",'
+        '"by":"client","stars":4.10,"attributes":{"cooperation":1,"skills":null},"comment":null}',
+        '{"type":"PublicFeedbackSubmitted","event_id":"e7","occurred_at":"2023-01-05T00:00:00Z","contract_id":"c1",'
+        '"by":"freelancer","stars":1.234567890123456,"attributes":{}}',
+        '{"type":"PrivateFeedbackSubmitted","event_id":"e8","occurred_at":"2023-01-06T00:00:00Z","contract_id":"c1",'
+        '"by":"client","recommend":0,"end_reason":null}',
+        '{"type":"FeedbackRemoved","event_id":"e9","occurred_at":"2023-01-07T00:00:00Z","contract_id":"c1",'
+        '"of":"client","basis":"policy_violation","scope":"jss_and_profile"}',
+        '{"type":"ClientFlagged","event_id":"e10","occurred_at":"2023-01-07T00:00:00Z","client_id":"k1","note":null}',
+        '{"type":"ClockAdvanced","event_id":"e11","occurred_at":"2023-01-08T00:00:00+05:00","to":"2023-01-08T00:00:00.1z"}',
+    ]
+    lines = [x.encode() for x in odd]
+    with Counted() as counted:
+        (results, (log, _, _, _)) = run_both([lines, lines])  # the second time: all duplicates
+    assert results[0][0] == len(lines) and results[1][1] == len(lines)
+    assert counted.fallbacks == 0
+    assert b'"amount":"12.50"' in log[1][1][3] and b'"occurred_at":"2023-01-01T07:30:00.500000Z"' in log[0][1][3]
+
+
+@pytest.mark.parametrize("seed_", [1, 2, 3])
+def test_simulated_markets_into_sqlite_store_the_same_rows(seed_):
+    """A simulated market (perk removals, flags, ticks) in three files, into SQLite stores."""
+    lines = list(simulate(40, 60, seed_))
+    rng = random.Random(seed_)
+    parts = cut(lines, [rng.randrange(len(lines)) for _ in range(2)])
+    dumps = {}
+    with tempfile.TemporaryDirectory() as tmp, Counted() as counted:
+        for engine in ("python", "native"):
+            path = str(Path(tmp) / f"{engine}.sqlite")
+            store = SQLiteEventStore(path)
+            for part in parts:
+                result = ingest_lines(store, part, engine=engine, recorded_at=RECORDED)
+                assert not result.rejects
+            store.close()
+            db = sqlite3.connect(path)
+            dumps[engine] = [
+                db.execute("SELECT rowid, * FROM stored_events ORDER BY rowid").fetchall(),
+                db.execute("SELECT * FROM rep_state ORDER BY key").fetchall(),
+                db.execute("SELECT * FROM rep_event_ids ORDER BY event_id").fetchall(),
+            ]
+            db.close()
+    assert dumps["native"] == dumps["python"] and len(dumps["native"][0]) == len(lines)
+    assert counted.fallbacks == 0
+
+
+def test_export_and_dead_letter_lines_go_to_the_reference():
+    store = MemoryStore()
+    ingest_lines(store, every_type("x"), engine="python")
+    from reputation.export import export_lines
+
+    exported = list(export_lines(store))
+    dead = json.dumps({"line": 1, "event_id": "y", "error": "e", "original": every_type("y")[0].decode()}).encode()
+    with Counted() as counted:
+        run_both([exported + [dead]])
+    assert counted.fallbacks == 1  # the native run handed its batch over
+
+
+def test_unknown_engine_is_a_bad_request():
+    with pytest.raises(native_ingest.UnknownIngestEngine, match="unknown ingest engine 'rust'; known: native, python"):
+        ingest(MemoryStore(), [], engine="rust")

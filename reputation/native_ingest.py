@@ -8,16 +8,19 @@ whole batch passed.
 
 from __future__ import annotations
 
+import gc
 import os
+from contextlib import contextmanager
 from itertools import chain, islice
 from typing import Callable, Iterable, Iterator
 
 from reputation.errors import BadRequest, Unavailable
+from reputation.retrying import retrying
 from reputation.store import Batch, Conflict, EventStore, NewEvent
 
 ENGINES = ("native", "python")
 ENV = "REPUTATION_INGEST_ENGINE"
-DEFAULT = "python"
+DEFAULT = "native"
 CHUNK = 20_000  # raw lines decoded before their state is loaded in bulk (as the reference)
 
 
@@ -70,33 +73,52 @@ def ingest(
 ):
     """reputation.ingest.ingest's result for `lines`, or `reference(lines)`'s when the core is
     not sure. `unwrap`: the lines are ingest_lines' (export and dead-letter lines go to the
-    reference). skip_invalid and hold change nothing while no line is rejected."""
+    reference). skip_invalid and hold change nothing while no line is rejected. A Conflict
+    (another writer came first; nothing was written) is checked again and retried here, as
+    the reference does."""
     from reputation.ingest import Result
 
-    core = _core()(recorded_at)
     it: Iterator[bytes] = iter(lines)
-    chunks: list[list[bytes]] = []  # every line read so far, for the reference
-    number = first_line
+    chunks: list[list[bytes]] = []  # every line read so far: for a re-check, or the reference
 
     def again() -> Iterator[bytes]:
         return chain(chain.from_iterable(chunks), it)
 
-    while chunk := list(islice(it, CHUNK)):
-        chunks.append(chunk)
-        count, unsure = core.feed(chunk, number, unwrap)
-        number += len(chunk)
-        if unsure is not None or not _check(core, store):
-            return reference(again())
-        if progress:
-            progress(count)
-    events, states, ids = core.batch()
-    if not events:
-        return Result(0, core.duplicates, [], None, False)
+    def read() -> Iterator[list[bytes]]:
+        while chunk := list(islice(it, CHUNK)):
+            chunks.append(chunk)
+            yield chunk
+
+    with _no_gc():  # a million small acyclic objects: the collector would only walk them
+        for attempt in retrying(Conflict):
+            with attempt:
+                first = attempt.retry_state.attempt_number == 1
+                core = _core()(recorded_at)
+                number = first_line
+                for chunk in read() if first else list(chunks):
+                    count, unsure = core.feed(chunk, number, unwrap)
+                    number += len(chunk)
+                    if unsure is not None or not _check(core, store):
+                        return reference(again())
+                    if progress and first:
+                        progress(count)
+                events, states, ids = core.batch()
+                if not events:
+                    return Result(0, core.duplicates, [], None, False)
+                positions = store.append(Batch(list(map(NewEvent._make, events)), states, ids))
+                return Result(len(positions), core.duplicates, [], (positions[0], positions[-1]), True)
+    raise AssertionError("unreachable")
+
+
+@contextmanager
+def _no_gc():
+    enabled = gc.isenabled()
+    gc.disable()
     try:
-        positions = store.append(Batch(list(map(NewEvent._make, events)), states, ids))
-    except Conflict:  # nothing was written: the reference checks everything again (and retries)
-        return reference(again())
-    return Result(len(positions), core.duplicates, [], (positions[0], positions[-1]), True)
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _check(core, store: EventStore) -> bool:

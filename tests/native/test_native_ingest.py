@@ -203,3 +203,30 @@ def test_export_and_dead_letter_lines_go_to_the_reference():
 def test_unknown_engine_is_a_bad_request():
     with pytest.raises(native_ingest.UnknownIngestEngine, match="unknown ingest engine 'rust'; known: native, python"):
         ingest(MemoryStore(), [], engine="rust")
+
+
+class Contended(MemoryStore):
+    """A store whose first `fails` appends find that another writer came first."""
+
+    def __init__(self, fails: int):
+        super().__init__()
+        self.fails, self.appends = fails, 0
+
+    def append(self, batch):
+        self.appends += 1
+        if self.appends <= self.fails:
+            from reputation.store import Conflict
+
+            raise Conflict("stream moved on")
+        return super().append(batch)
+
+
+def test_a_conflict_is_checked_again_and_retried_by_the_core():
+    lines = every_type("c")
+    reference = MemoryStore()
+    ingest(reference, lines, engine="python", recorded_at=RECORDED)
+    store = Contended(fails=2)
+    with Counted() as counted:
+        result = ingest(store, lines, engine="native", recorded_at=RECORDED)
+    assert (result.accepted, store.appends, counted.fallbacks) == (len(lines), 3, 0)
+    assert contents(store) == contents(reference)

@@ -127,13 +127,16 @@ impl CoreIngest {
         tail.push(b']');
         let events = PyList::empty(py);
         let mut body = Vec::with_capacity(512);
+        // one str per stream: less memory, and its hash is computed once (stream_uuid's cache)
+        let mut streams: HashMap<String, Bound<'py, PyString>> = HashMap::new();
         for s in std::mem::take(&mut self.checker.staged) {
             body.clear();
             body.push(b'[');
             body.extend_from_slice(&s.canonical);
             body.extend_from_slice(&tail);
             let t = PyString::intern(py, s.type_name);
-            events.append((s.stream, s.version, t, PyBytes::new(py, &body)))?;
+            let stream = streams.entry(s.stream).or_insert_with_key(|k| PyString::new(py, k)).clone();
+            events.append((stream, s.version, t, PyBytes::new(py, &body)))?;
         }
         let states = PyDict::new(py);
         for (key, slot) in &self.checker.states {

@@ -103,10 +103,13 @@ def ingest(
                     if progress and first:
                         progress(count)
                 events, states, ids = core.batch()
+                duplicates, core = core.duplicates, None  # the core's memory goes before the append's
                 if not events:
-                    return Result(0, core.duplicates, [], None, False)
-                positions = store.append(Batch(list(map(NewEvent._make, events)), states, ids))
-                return Result(len(positions), core.duplicates, [], (positions[0], positions[-1]), True)
+                    return Result(0, duplicates, [], None, False)
+                batch = Batch(list(map(NewEvent._make, events)), states, ids)
+                del events
+                positions = store.append(batch)
+                return Result(len(positions), duplicates, [], (positions[0], positions[-1]), True)
     raise AssertionError("unreachable")
 
 

@@ -76,23 +76,31 @@ impl Checker {
     }
 
     /// The keys `e` reads that are not loaded.
-    pub fn missing(&self, e: &Line, stream: &str) -> Vec<String> {
-        let mut keys = vec![stream.to_string()];
+    pub fn missing(&self, e: &Line) -> Vec<String> {
+        let mut keys = vec![];
+        let mut want = |prefix: &str, id: &str| {
+            let mut k = String::with_capacity(prefix.len() + id.len());
+            k.push_str(prefix);
+            k.push_str(id);
+            if !self.states.contains_key(&k) {
+                keys.push(k);
+            }
+        };
+        want("", &e.stream);
         match &e.kind {
             Kind::Opened { freelancer, continues, .. } => {
-                keys.push(format!("freelancer:{freelancer}"));
+                want("freelancer:", freelancer);
                 if let Some(c) = continues {
-                    keys.push(format!("contract:{c}"));
+                    want("contract:", c);
                 }
             }
             Kind::Closed { .. } | Kind::Removed { basis: "top_rated_perk", .. } => {
-                if let Some(c) = self.contract(stream) {
-                    keys.push(format!("freelancer:{}", c.freelancer));
+                if let Some(c) = self.contract(&e.stream) {
+                    want("freelancer:", &c.freelancer);
                 }
             }
             _ => {}
         }
-        keys.retain(|k| !self.states.contains_key(k));
         keys
     }
 
@@ -116,11 +124,11 @@ impl Checker {
             }
             return Err(Stop::Reject);
         }
-        let stream = e.stream();
-        let missing = self.missing(e, &stream);
+        let missing = self.missing(e);
         if !missing.is_empty() {
             return Err(Stop::Need(missing));
         }
+        let stream = std::mem::take(&mut e.stream);
         let at = e.at;
         let slot = &self.states[&stream];
         let (mut version, state) = (slot.version, slot.state.as_ref());
@@ -220,7 +228,8 @@ impl Checker {
                 slot.state.take().unwrap()
             }
         };
-        self.put(stream.clone(), version, state);
+        let slot = self.states.get_mut(&stream).expect("loaded by missing()");
+        (slot.version, slot.state, slot.dirty) = (version, Some(state), true);
         let id = std::mem::take(&mut e.event_id);
         self.new_index.insert(id.clone(), self.new_ids.len());
         self.new_ids.push((id, e.digest));

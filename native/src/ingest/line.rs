@@ -37,18 +37,10 @@ pub struct Line {
     pub at: i64,
     /// contract id, client id, or "" for the clock
     pub subject: String,
+    /// "contract:<id>", "client:<id>" or "engine:clock"
+    pub stream: String,
     pub canonical: Vec<u8>,
     pub digest: [u8; 16],
-}
-
-impl Line {
-    pub fn stream(&self) -> String {
-        match self.kind {
-            Kind::Flagged | Kind::Unflagged => format!("client:{}", self.subject),
-            Kind::Clock { .. } => "engine:clock".to_string(),
-            _ => format!("contract:{}", self.subject),
-        }
-    }
 }
 
 /// A string of the line: borrowed unless it held escapes.
@@ -503,7 +495,13 @@ pub fn decode(number: i64, line: &[u8]) -> Option<Line> {
     out.str("occurred_at", &t);
     out.0.push(b'}');
     let canonical = out.0;
+    let stream = match kind {
+        Kind::Flagged | Kind::Unflagged => format!("client:{subject}"),
+        Kind::Clock { .. } => "engine:clock".to_string(),
+        _ => format!("contract:{subject}"),
+    };
     Some(Line {
+        stream,
         number,
         digest: digest(&canonical),
         kind,

@@ -65,7 +65,7 @@ impl CoreIngest {
     /// The state keys (and with `ids`, the event ids) the pending lines read that are not loaded.
     fn wanted(&self, ids: bool) -> (Vec<String>, Vec<String>) {
         let c = &self.checker;
-        let mut keys: Vec<String> = self.pending.iter().flat_map(|e| c.missing(e, &e.stream())).collect();
+        let mut keys: Vec<String> = self.pending.iter().flat_map(|e| c.missing(e)).collect();
         keys.sort_unstable();
         keys.dedup();
         let mut unknown = vec![];

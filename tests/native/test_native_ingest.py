@@ -230,3 +230,35 @@ def test_a_conflict_is_checked_again_and_retried_by_the_core():
         result = ingest(store, lines, engine="native", recorded_at=RECORDED)
     assert (result.accepted, store.appends, counted.fallbacks) == (len(lines), 3, 0)
     assert contents(store) == contents(reference)
+
+
+@st.composite
+def odd_values(draw) -> list[bytes]:
+    """One contract whose stars, amounts and timestamps are spelled in random (valid or not) ways."""
+    def when(day: int) -> str:
+        us = draw(st.sampled_from([0, 500_000, 1, 999_999, 120_000]))
+        digits = draw(st.integers(1, 6))
+        frac = f".{us:06d}"[: digits + 1] if us or draw(st.booleans()) else ""
+        offset = draw(st.sampled_from(["Z", "z", "+00:00", "-00:00", "+05:30", "-11:59", "+23:59", "+24:00"]))
+        sep = draw(st.sampled_from(["T", "t"]))
+        return f"2023-02-{day:02d}{sep}{draw(st.integers(0, 23)):02d}:{draw(st.integers(0, 59)):02d}:00{frac}{offset}"
+
+    stars = draw(st.floats(0.5, 5.5) | st.sampled_from([1, 5, 3.0, 4.50, 4.499999999999999999]))
+    stars_text = draw(st.sampled_from([repr(stars), f"{stars:.17g}", f"{stars:.3f}", f"{stars}0"]))
+    amount = draw(st.decimals(min_value=0, max_value=2_000_000_000, places=draw(st.integers(0, 3))))
+    amount_text = draw(st.sampled_from([str(amount), f'"{amount}"', f'"{amount:f}"', f"{amount:.2f}"]))
+    c = '"contract_id":"c1"'
+    return [x.encode() for x in [
+        f'{{"type":"ContractOpened","event_id":"o","occurred_at":"{when(1)}",{c},"freelancer_id":"f","client_id":"k","pricing":"fixed"}}',
+        f'{{"type":"PaymentMade","event_id":"p","occurred_at":"{when(3)}",{c},"amount":{amount_text}}}',
+        f'{{"type":"ContractClosed","event_id":"x","occurred_at":"{when(5)}",{c},"closed_by":"client","reason":"other"}}',
+        f'{{"type":"PublicFeedbackSubmitted","event_id":"s","occurred_at":"{when(7)}",{c},"by":"client","stars":{stars_text}}}',
+    ]]
+
+
+@settings(max_examples=400, deadline=None)
+@seed(SEED)
+@given(odd_values())
+def test_stars_amounts_and_timestamps_spelled_any_way(lines):
+    """The canonical values (shortest float, two-decimal money, UTC microseconds) as msgspec writes them."""
+    run_both([lines])

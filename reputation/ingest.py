@@ -273,10 +273,12 @@ def ingest(
     """
     recorded_at = recorded_at or now_utc()
     if native_ingest.chosen(engine, blocked):
-        modes = dict(skip_invalid=skip_invalid, recorded_at=recorded_at, first_line=first_line,
-                     progress=progress, hold=hold, blocked=blocked)
-        return native_ingest.ingest(  # type: ignore[return-value]
-            store, lines, reference=lambda again: ingest(store, again, engine="python", **modes), **modes)
+        def reference(again: Iterable[bytes]) -> Result:
+            return ingest(store, again, skip_invalid=skip_invalid, recorded_at=recorded_at, first_line=first_line,
+                          progress=progress, hold=hold, blocked=blocked, engine="python")
+
+        return native_ingest.ingest(store, lines, reference=reference, recorded_at=recorded_at,
+                                    first_line=first_line, progress=progress)
     checker = Checker(store)
     rejects: list[Reject] = []
     pending: list[tuple[int, bytes, ev.Event | None, str | None]] = []
@@ -381,7 +383,7 @@ def ingest_lines(store: EventStore, lines: Iterable[bytes], engine: str | None =
     """`ingest` over raw lines, which may also be `export` lines or dead-letter lines."""
     if native_ingest.chosen(engine, kwargs.get("blocked")):
         kwargs["recorded_at"] = kwargs.get("recorded_at") or now_utc()
-        return native_ingest.ingest(  # type: ignore[return-value]
+        return native_ingest.ingest(
             store, lines, unwrap=True, reference=lambda again: ingest_lines(store, again, "python", **kwargs), **kwargs)
     return ingest(store, (dead_letter_original(unwrap(line)) for line in lines), engine="python", **kwargs)
 

@@ -12,11 +12,14 @@ import gc
 import os
 from contextlib import contextmanager
 from itertools import chain, islice
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from reputation.errors import BadRequest, Unavailable
 from reputation.retrying import retrying
 from reputation.store import Batch, Conflict, EventStore, NewEvent
+
+if TYPE_CHECKING:
+    from reputation.ingest import Result
 
 ENGINES = ("native", "python")
 ENV = "REPUTATION_INGEST_ENGINE"
@@ -65,12 +68,12 @@ def ingest(
     lines: Iterable[bytes],
     *,
     recorded_at: str,
-    reference: Callable[[Iterable[bytes]], object],
+    reference: Callable[[Iterable[bytes]], Result],
     unwrap: bool = False,
     first_line: int = 1,
     progress: Callable[[int], None] | None = None,
     **_modes,
-):
+) -> Result:
     """reputation.ingest.ingest's result for `lines`, or `reference(lines)`'s when the core is
     not sure. `unwrap`: the lines are ingest_lines' (export and dead-letter lines go to the
     reference). skip_invalid and hold change nothing while no line is rejected. A Conflict

@@ -78,12 +78,13 @@ impl Checker {
     /// The keys `e` reads that are not loaded.
     pub fn missing(&self, e: &Line) -> Vec<String> {
         let mut keys = vec![];
+        let mut key = String::new();
         let mut want = |prefix: &str, id: &str| {
-            let mut k = String::with_capacity(prefix.len() + id.len());
-            k.push_str(prefix);
-            k.push_str(id);
-            if !self.states.contains_key(&k) {
-                keys.push(k);
+            key.clear();
+            key.push_str(prefix);
+            key.push_str(id);
+            if !self.states.contains_key(key.as_str()) {
+                keys.push(key.clone());
             }
         };
         want("", &e.stream);

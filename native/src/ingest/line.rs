@@ -72,6 +72,18 @@ const FIELDS: [&str; 23] = [
 ];
 const TO: u32 = 23; // "to", bit 23
 
+fn field_index(name: &str) -> Option<u32> {
+    // the common fields first: most lines have only those
+    Some(match name {
+        "type" => 0,
+        "event_id" => 1,
+        "occurred_at" => 2,
+        "contract_id" => 4,
+        "to" => TO,
+        _ => FIELDS.iter().position(|x| *x == name)? as u32,
+    })
+}
+
 #[derive(Default)]
 struct Fields<'a> {
     seen: u32,
@@ -126,9 +138,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
             fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<Fields<'a>, M::Error> {
                 let mut f = Fields::default();
                 while let Some(k) = m.next_key::<Text>()? {
-                    let i = match FIELDS.iter().position(|x| *x == k.0) {
-                        Some(i) => i as u32,
-                        None if k.0 == "to" => TO,
+                    let i = match field_index(&k.0) {
+                        Some(i) => i,
                         None => return Err(de::Error::custom("unknown field")),
                     };
                     if f.seen & (1 << i) != 0 {

@@ -69,16 +69,15 @@ def ingest(
     *,
     recorded_at: str,
     reference: Callable[[Iterable[bytes]], Result],
-    unwrap: bool = False,
     first_line: int = 1,
     progress: Callable[[int], None] | None = None,
     **_modes,
 ) -> Result:
     """reputation.ingest.ingest's result for `lines`, or `reference(lines)`'s when the core is
-    not sure. `unwrap`: the lines are ingest_lines' (export and dead-letter lines go to the
-    reference). skip_invalid and hold change nothing while no line is rejected. A Conflict
-    (another writer came first; nothing was written) is checked again and retried here, as
-    the reference does."""
+    not sure. The lines may be ingest_lines' too: an export or dead-letter line is no event as
+    it is (the core is not sure of it), so the reference, which unwraps it, gets it.
+    skip_invalid and hold change nothing while no line is rejected. A Conflict (another writer
+    came first; nothing was written) is checked again and retried here, as the reference does."""
     from reputation.ingest import Result
 
     it: Iterator[bytes] = iter(lines)
@@ -99,7 +98,7 @@ def ingest(
                 core = _core()(recorded_at)
                 number = first_line
                 for chunk in read() if first else list(chunks):
-                    count, unsure = core.feed(chunk, number, unwrap)
+                    count, unsure = core.feed(chunk, number)
                     number += len(chunk)
                     if unsure is not None or not _check(core, store):
                         return reference(again())

@@ -262,3 +262,30 @@ def odd_values(draw) -> list[bytes]:
 def test_stars_amounts_and_timestamps_spelled_any_way(lines):
     """The canonical values (shortest float, two-decimal money, UTC microseconds) as msgspec writes them."""
     run_both([lines])
+
+
+EDGE = [
+    b'{"type":"ClientUnflagged","ev\\u0065nt_id":"e1","occurred_at":"2024-01-01T00:00:00Z","client_id":"k"}',
+    b'{"typ\\u0065":"ClientFlagged","event_id":"e2","occurred_at":"2024-01-01T00:00:00Z","client_id":"k"}',
+    b'{"type":"ClientUnfl\\u0061gged","event_id":"e3","occurred_at":"2024-01-02T00:00:00Z","client_id":"k"}',
+    b'{"type":"ClientFlagged","event_id":"e4","occurred_at":"2024-01-03T00:00:00Z","client_id":"k","schema":-0}',
+    b'{"type":"ClientFlagged","event_id":"e5","occurred_at":"2024-01-03T00:00:00Z","client_id":"k","schema":1.0}',
+    b'{"type":"ClientFlagged","event_id":"e6\\n","occurred_at":"2024-01-03T00:00:00Z","client_id":"k"}',
+    b'{"type":"ClientFlagged","event_id":"e7","occurred_at":"2024-01-03T24:00:00Z","client_id":"k"}',
+    b'{"type":"ClientFlagged","event_id":"e8","occurred_at":"2024-12-31T23:59:60Z","client_id":"k"}',
+    b'{"type":"ClientFlagged","event_id":"e9","occurred_at":"0001-01-01T00:30:00+01:00","client_id":"k"}',
+    b'{"type":"ClientFlagged","event_id":"e10","occurred_at":"8999-12-31T23:59:59.999999Z","client_id":"k"}',
+    b'{"type":"ClientFlagged","event_id":"e11","occurred_at":"8999-12-31T23:30:00-01:00","client_id":"k"}',
+    b'\x0b{"type":"ClientFlagged","event_id":"e12","occurred_at":"2024-01-03T00:00:00Z","client_id":"k"}',
+    b' {"type":"ClientFlagged","event_id":"e13","occurred_at":"2024-01-03T00:00:00Z","client_id":"k"} \t',
+    b'{"type":"ClientFlagged","event_id":"e14","occurred_at":"2024-01-03T00:00:00Z","client_id":"k","note":"x\\ud800"}',
+    b'{"type":"ClientFlagged","event_id":"e15","occurred_at":"2024-01-03T00:00:00Z","client_id":"k","note":"' + b"\xc3\xa9" * 2000 + b'"}',
+    b'{"type":"ClientFlagged","event_id":"e16","occurred_at":"2024-01-03T00:00:00Z","client_id":"k","note":"' + b"\xc3\xa9" * 2001 + b'"}',
+]
+
+
+@pytest.mark.parametrize("i", range(len(EDGE)))
+def test_escaped_names_odd_numbers_and_time_limits_as_the_reference(i):
+    """One line each (a valid opening before it where it needs one): the same result and bytes."""
+    run_both([[EDGE[i]]])
+    run_both([[EDGE[0], EDGE[i]]])

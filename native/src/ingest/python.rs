@@ -21,13 +21,6 @@ fn blank(b: &[u8]) -> bool {
     b.iter().all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
 }
 
-/// An export or dead-letter line: reputation/ingest.py's ingest_lines rewrites those first.
-fn wrapped(raw: &[u8]) -> bool {
-    let start = raw.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(raw.len());
-    raw.starts_with(b"{\"position\"")
-        || (raw[start..].starts_with(b"{") && raw.windows(9).any(|w| w == b"\"original"))
-}
-
 #[pymethods]
 impl CoreIngest {
     #[new]
@@ -36,9 +29,9 @@ impl CoreIngest {
     }
 
     /// Decode raw file lines numbered from `first` (blank ones are skipped, counted); returns
-    /// (non-blank lines, number of the first line not surely valid or None). With `unwrap`,
-    /// export and dead-letter lines count as not sure.
-    fn feed(&mut self, lines: &Bound<'_, PyList>, first: i64, unwrap: bool) -> (usize, Option<i64>) {
+    /// (non-blank lines, number of the first line not surely valid or None). An export or
+    /// dead-letter line is never an event as it is (its fields are not an event's): not sure.
+    fn feed(&mut self, lines: &Bound<'_, PyList>, first: i64) -> (usize, Option<i64>) {
         let mut count = 0;
         for (i, item) in lines.iter().enumerate() {
             let number = first + i as i64;
@@ -51,9 +44,6 @@ impl CoreIngest {
                 continue;
             }
             count += 1;
-            if unwrap && wrapped(raw) {
-                return (count, Some(number));
-            }
             match decode(number, raw) {
                 Some(line) => self.pending.push_back(line),
                 None => return (count, Some(number)),

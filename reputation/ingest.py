@@ -384,7 +384,7 @@ def ingest_lines(store: EventStore, lines: Iterable[bytes], engine: str | None =
     if native_ingest.chosen(engine, kwargs.get("blocked")):
         kwargs["recorded_at"] = kwargs.get("recorded_at") or now_utc()
         return native_ingest.ingest(
-            store, lines, reference=lambda again: ingest_lines(store, again, "python", **kwargs), **kwargs)
+            store, lines, exports=True, reference=lambda again: ingest_lines(store, again, "python", **kwargs), **kwargs)
     return ingest(store, (dead_letter_original(unwrap(line)) for line in lines), engine="python", **kwargs)
 
 

@@ -71,11 +71,12 @@ def ingest(
     reference: Callable[[Iterable[bytes]], Result],
     first_line: int = 1,
     progress: Callable[[int], None] | None = None,
+    exports: bool = False,
     **_modes,
 ) -> Result:
     """reputation.ingest.ingest's result for `lines`, or `reference(lines)`'s when the core is
-    not sure. The lines may be ingest_lines' too: an export or dead-letter line is no event as
-    it is (the core is not sure of it), so the reference, which unwraps it, gets it.
+    not sure. With `exports` (ingest_lines), an export line stands for its event; a dead-letter
+    line is no event as it is (the core is not sure of it): the reference unwraps it.
     skip_invalid and hold change nothing while no line is rejected. A Conflict (another writer
     came first; nothing was written) is checked again and retried here, as the reference does."""
     from reputation.ingest import Result
@@ -98,7 +99,7 @@ def ingest(
                 core = _core()(recorded_at)
                 number = first_line
                 for chunk in read() if first else list(chunks):
-                    count, unsure = core.feed(chunk, number)
+                    count, unsure = core.feed(chunk, number, exports)
                     number += len(chunk)
                     if unsure is not None or not _check(core, store):
                         return reference(again())

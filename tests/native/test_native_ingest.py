@@ -188,7 +188,7 @@ def test_simulated_markets_into_sqlite_store_the_same_rows(seed_):
     assert counted.fallbacks == 0
 
 
-def test_export_and_dead_letter_lines_go_to_the_reference():
+def test_export_lines_are_ingested_natively_dead_letters_by_the_reference():
     store = MemoryStore()
     ingest_lines(store, every_type("x"), engine="python")
     from reputation.export import export_lines
@@ -196,8 +196,12 @@ def test_export_and_dead_letter_lines_go_to_the_reference():
     exported = list(export_lines(store))
     dead = json.dumps({"line": 1, "event_id": "y", "error": "e", "original": every_type("y")[0].decode()}).encode()
     with Counted() as counted:
+        run_both([exported, [*exported, *every_type("x")]])  # the second time: all known
+        assert counted.fallbacks == 0
         run_both([exported + [dead]])
-    assert counted.fallbacks == 1  # the native run handed its batch over
+        assert counted.fallbacks == 1  # the native run handed that batch over
+        results, _ = run_both([exported[:3]], via_lines=False)  # ingest() takes no export line
+        assert results[0][4] and counted.fallbacks == 2
 
 
 def test_unknown_engine_is_a_bad_request():
@@ -289,3 +293,39 @@ def test_escaped_names_odd_numbers_and_time_limits_as_the_reference(i):
     """One line each (a valid opening before it where it needs one): the same result and bytes."""
     run_both([[EDGE[i]]])
     run_both([[EDGE[0], EDGE[i]]])
+
+
+@st.composite
+def export_files(draw) -> list[bytes]:
+    """The export lines of a valid history, a few of them broken in their outer fields or event."""
+    from reputation.export import export_lines
+
+    store = MemoryStore()
+    ingest_lines(store, draw(histories()), engine="python")
+    lines = [x.rstrip(b"\n") for x in export_lines(store)]
+    for i in draw(st.sets(st.integers(0, max(0, len(lines) - 1)), max_size=2)) if lines else ():
+        outer = json.loads(lines[i])
+        how = draw(st.sampled_from(["drop", "recorded_at", "extra", "event", "position"]))
+        if how == "drop":
+            outer.pop(draw(st.sampled_from(sorted(outer))))
+        elif how == "recorded_at":
+            outer["recorded_at"] = draw(st.sampled_from([1, None, "", "not a time"]))
+        elif how == "extra":
+            outer["error"] = "x"
+        elif how == "position":
+            outer["position"] = draw(st.sampled_from([-1, 2**70, "1", 1.5]))
+        else:
+            broken = draw(mutated(json.dumps(outer["event"]).encode()))
+            try:
+                outer["event"] = json.loads(broken)
+            except ValueError:
+                outer["event"] = broken.decode("utf-8", "replace")
+        lines[i] = json.dumps(outer).encode()
+    return lines
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@seed(SEED)
+@given(export_files())
+def test_export_lines_whole_or_broken_as_the_reference(lines):
+    run_both([lines])

@@ -524,6 +524,22 @@ pub fn decode(number: i64, line: &[u8]) -> Option<Line> {
     })
 }
 
+/// An export line (`{"position": …, "recorded_at": …, "event": {…}}`, those fields only), as
+/// reputation/export.py's `unwrap` reads it: its event, decoded.
+pub fn decode_export(number: i64, line: &[u8]) -> Option<Line> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Exported<'a> {
+        position: i64,
+        recorded_at: String,
+        #[serde(borrow)]
+        event: &'a RawValue,
+    }
+    let exported: Exported = serde_json::from_slice(line).ok()?;
+    decode(number, exported.event.get().as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

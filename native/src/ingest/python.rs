@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use super::check::{Checker, Slot, Stop};
-use super::line::{decode, write_str, Line};
+use super::line::{decode, decode_export, write_str, Line};
 use super::state::State;
 
 #[pyclass(module = "reputation._core")]
@@ -29,9 +29,10 @@ impl CoreIngest {
     }
 
     /// Decode raw file lines numbered from `first` (blank ones are skipped, counted); returns
-    /// (non-blank lines, number of the first line not surely valid or None). An export or
-    /// dead-letter line is never an event as it is (its fields are not an event's): not sure.
-    fn feed(&mut self, lines: &Bound<'_, PyList>, first: i64) -> (usize, Option<i64>) {
+    /// (non-blank lines, number of the first line not surely valid or None). With `exports`
+    /// (ingest_lines), an export line stands for its event. A dead-letter line is no event as
+    /// it is (its fields are not an event's): not sure.
+    fn feed(&mut self, lines: &Bound<'_, PyList>, first: i64, exports: bool) -> (usize, Option<i64>) {
         let mut count = 0;
         for (i, item) in lines.iter().enumerate() {
             let number = first + i as i64;
@@ -44,7 +45,8 @@ impl CoreIngest {
                 continue;
             }
             count += 1;
-            match decode(number, raw) {
+            let line = if exports && raw.starts_with(b"{\"position\"") { decode_export(number, raw) } else { decode(number, raw) };
+            match line {
                 Some(line) => self.pending.push_back(line),
                 None => return (count, Some(number)),
             }

@@ -298,7 +298,7 @@ fn perk_outcome_positive(c: &Contract, at: i64) -> bool {
     let sees = |t: i64| t <= at;
     let closed = c.closed.as_ref().filter(|x| sees(x.at));
     let paid: Vec<i64> = c.payments.iter().filter(|m| sees(m.at)).map(|m| m.at).collect();
-    let stars = c.client_public.iter().filter(|s| sees(s.at)).last().map(|s| s.stars);
+    let stars = c.client_public.iter().rfind(|s| sees(s.at)).map(|s| s.stars);
     let private = c.client_private.as_ref().filter(|p| sees(p.at));
     let removed = c.removals.iter().any(|r| r.of == "client" && sees(r.at));
     let (reason, recommend, stars) = if removed {
@@ -317,7 +317,7 @@ fn perk_outcome_positive(c: &Contract, at: i64) -> bool {
     if negative_reason || recommend.is_some_and(|r| r <= 6) || stars.is_some_and(|s| s < 3.0) {
         return false;
     }
-    let long_term = paid.len() > 0 && paid[paid.len() - 1] - paid[0] >= 90 * DAY;
+    let long_term = paid.first().zip(paid.last()).is_some_and(|(a, b)| b - a >= 90 * DAY);
     recommend.is_some_and(|r| r >= 9) || (recommend.is_none() && stars.is_some_and(|s| s >= 4.5)) || long_term
 }
 

@@ -7,7 +7,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use super::check::{Checker, Slot, Stop};
-use super::line::{decode, decode_export, write_str, Line};
+use super::line::{decode, decode_export, Line};
+use super::values::write_str;
 use super::state::State;
 
 #[pyclass(module = "reputation._core")]

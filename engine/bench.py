@@ -2,7 +2,8 @@
 
 Figures (name, value, unit, baseline, baseline_value, ratio = value / baseline_value for
 rates, baseline_value / value for times):
-- ingest: durable events/s into the embedded store vs one eventsourcing `save()` per event;
+- ingest: durable events/s into the embedded store by the native core vs the Python reference
+  on the same lines; ingest_python: the reference vs one eventsourcing `save()` per event;
 - rebuild: events/s from the log to projections + ledger by the native core vs the Python
   reference projector on the same log; rebuild_python: the reference vs eventsourcing's
   repository replay (mapper + aggregate) of the same events;
@@ -80,15 +81,20 @@ def _baseline_app(path: str):
     return Baseline(), ContractStream
 
 
-def bench_ingest(lines: list[bytes], home: Path, baseline_events: int) -> tuple[Figure, object, float]:
+def bench_ingest(lines: list[bytes], home: Path, baseline_events: int) -> tuple[list[Figure], object, float]:
+    """The native ingest next to the Python reference (same lines, a fresh store each), and
+    the reference next to one eventsourcing save() per event."""
     from reputation.ingest import ingest_lines
 
-    store = open_store(Settings(home=str(home)))
-    t0 = time.perf_counter()
-    result = ingest_lines(store, lines)
-    dt = time.perf_counter() - t0
-    assert not result.rejects, result.rejects[:3]
-    rate = len(lines) / dt
+    rates = {}
+    for engine in ("python", "native"):  # the native store is the one the later figures read
+        store = open_store(Settings(home=str(home if engine == "native" else home / "ingest-python")))
+        t0 = time.perf_counter()
+        result = ingest_lines(store, lines, engine=engine)
+        rates[engine] = len(lines) / (time.perf_counter() - t0)
+        assert not result.rejects, result.rejects[:3]
+        store.close()
+    rate = rates["native"]
 
     app, ContractStream = _baseline_app(str(home / "baseline.sqlite"))
     streams: dict[str, object] = {}
@@ -105,8 +111,11 @@ def bench_ingest(lines: list[bytes], home: Path, baseline_events: int) -> tuple[
         app.save(agg)
     base_dt = time.perf_counter() - t0
     base_rate = len(sample) / base_dt
-    fig = Figure("ingest", rate, "events/s", "eventsourcing save() per event", base_rate, rate / base_rate)
-    return fig, (app, list(streams.values())), len(sample)
+    figs = [Figure("ingest", rate, "events/s", "the Python reference ingest, same lines", rates["python"],
+                   rate / rates["python"]),
+            Figure("ingest_python", rates["python"], "events/s", "eventsourcing save() per event", base_rate,
+                   rates["python"] / base_rate)]
+    return figs, (app, list(streams.values())), len(sample)
 
 
 def bench_rebuild(store, home: Path, baseline) -> tuple[list[Figure], Any, Figure]:
@@ -266,9 +275,9 @@ def run(events: int = 20_000, kafka: str | None = None, small: int = 5_000, echo
         home = Path(tmp)
         lines = _lines(events)
         echo(f"bench: {len(lines):,} simulated events")
-        fig, baseline, _ = bench_ingest(lines, home, baseline_events=min(len(lines), 3000))
-        figures.append(fig)
-        echo(f"  ingest {fig.value:,.0f} events/s")
+        ingests, baseline, _ = bench_ingest(lines, home, baseline_events=min(len(lines), 3000))
+        figures += ingests
+        echo(f"  ingest {ingests[0].value:,.0f} events/s (native), {ingests[1].value:,.0f} (Python reference)")
         store = open_store(Settings(home=str(home)))
         rebuilds, proj, memory = bench_rebuild(store, home, baseline)
         figures += [*rebuilds, memory]

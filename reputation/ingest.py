@@ -20,6 +20,7 @@ import msgspec
 
 from reputation import contract as ct
 from reputation import events as ev
+from reputation import native_ingest
 from reputation.errors import BadRequest
 from reputation.export import unwrap
 from reputation.outcome import check_perk_outcome
@@ -251,6 +252,7 @@ def ingest(
     progress: Callable[[int], None] | None = None,
     hold: bool = False,
     blocked: dict[str, str] | None = None,
+    engine: str | None = None,
 ) -> Result:
     """Check all `lines`, then append the accepted events in one transaction.
 
@@ -265,8 +267,18 @@ def ingest(
 
     If another writer appended to the same streams meanwhile (`Conflict`), nothing was
     written: the lines are checked again against the new state and the append retried.
+
+    `engine` (default REPUTATION_INGEST_ENGINE, else native): native runs the Rust core, which
+    hands the batch to this Python reference whenever it is not sure (see native_ingest).
     """
     recorded_at = recorded_at or now_utc()
+    if native_ingest.chosen(engine, blocked):
+        def reference(again: Iterable[bytes]) -> Result:
+            return ingest(store, again, skip_invalid=skip_invalid, recorded_at=recorded_at, first_line=first_line,
+                          progress=progress, hold=hold, blocked=blocked, engine="python")
+
+        return native_ingest.ingest(store, lines, reference=reference, recorded_at=recorded_at,
+                                    first_line=first_line, progress=progress)
     checker = Checker(store)
     rejects: list[Reject] = []
     pending: list[tuple[int, bytes, ev.Event | None, str | None]] = []
@@ -367,9 +379,13 @@ def dead_letter_original(raw: bytes) -> bytes:
     return raw
 
 
-def ingest_lines(store: EventStore, lines: Iterable[bytes], **kwargs) -> Result:
+def ingest_lines(store: EventStore, lines: Iterable[bytes], engine: str | None = None, **kwargs) -> Result:
     """`ingest` over raw lines, which may also be `export` lines or dead-letter lines."""
-    return ingest(store, (dead_letter_original(unwrap(line)) for line in lines), **kwargs)
+    if native_ingest.chosen(engine, kwargs.get("blocked")):
+        kwargs["recorded_at"] = kwargs.get("recorded_at") or now_utc()
+        return native_ingest.ingest(
+            store, lines, exports=True, reference=lambda again: ingest_lines(store, again, "python", **kwargs), **kwargs)
+    return ingest(store, (dead_letter_original(unwrap(line)) for line in lines), engine="python", **kwargs)
 
 
 def write_dead_letters(path: Path, rejects: list[Reject]) -> None:

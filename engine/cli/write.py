@@ -41,7 +41,10 @@ def report(result: Result, out=sys.stderr, where: str = "line") -> None:
 @click.option("--dead-letter", type=click.Path(dir_okay=False), default=None, help="Where --skip-invalid puts rejects (default HOME/dead-letter/<time>.jsonl).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on for big files on a terminal).")
-def ingest_command(file: str, skip_invalid: bool, dead_letter: str | None, as_json: bool, progress: bool | None) -> None:
+@click.option("--engine", type=click.Choice(["native", "python"]), default=None,
+              help="native (the Rust core, default) or python (the reference; same result) [REPUTATION_INGEST_ENGINE].")
+def ingest_command(file: str, skip_invalid: bool, dead_letter: str | None, as_json: bool, progress: bool | None,
+                   engine: str | None) -> None:
     """Append events from a JSON Lines FILE (or - for stdin).
 
     All-or-nothing: every line is checked (against the store and the earlier lines) before
@@ -62,7 +65,7 @@ def ingest_command(file: str, skip_invalid: bool, dead_letter: str | None, as_js
     store = open_store(cfg)
     try:
         if file == "-":
-            result = ingest_lines(store, _lines(sys.stdin.buffer), skip_invalid=skip_invalid)
+            result = ingest_lines(store, _lines(sys.stdin.buffer), skip_invalid=skip_invalid, engine=engine)
         else:
             path = Path(file)
             size = path.stat().st_size
@@ -74,9 +77,9 @@ def ingest_command(file: str, skip_invalid: bool, dead_letter: str | None, as_js
                     with Progress(transient=True) as bar:
                         task = bar.add_task("checking", total=size)
                         lines = _counted(f, lambda n: bar.advance(task, n))
-                        result = ingest_lines(store, lines, skip_invalid=skip_invalid)
+                        result = ingest_lines(store, lines, skip_invalid=skip_invalid, engine=engine)
                 else:
-                    result = ingest_lines(store, f, skip_invalid=skip_invalid)
+                    result = ingest_lines(store, f, skip_invalid=skip_invalid, engine=engine)
     finally:
         store.close()
     if not result.rejects:

@@ -5,6 +5,7 @@
 pub mod eval;
 pub mod hash;
 pub mod event;
+pub mod ingest;
 pub mod ledger;
 pub mod model;
 pub mod msgpack;
@@ -127,6 +128,7 @@ mod python {
     #[pymodule]
     fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add_class::<CoreProjector>()?;
+        crate::ingest::python::register(m)?;
         Ok(())
     }
 }

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from engine.simulate import simulate
 from reputation import native_ingest
 from reputation.ingest import ingest, ingest_lines
-from reputation.sqlstore import SQLiteEventStore
+from reputation.store.sqlite import SQLiteEventStore
 from reputation.store import MemoryStore
 from tests.property.histories import histories
 from tests.property.test_ingest_fuzz import mutated

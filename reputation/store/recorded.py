@@ -30,6 +30,11 @@ class StateRecorder(Protocol):
 
     def max_notification_id(self) -> int | None: ...
 
+    def select_chain(self, after: int, limit: int, upto: int | None) -> list[tuple[int, int, bytes]]: ...
+
+
+CHAIN_PAGE = 10_000  # events per read when a store's existing log is chained
+
 
 class RecordedStore(EventStore):
     def __init__(self, recorder: StateRecorder):
@@ -75,3 +80,9 @@ class RecordedStore(EventStore):
     def max_position(self) -> int:
         with self._errors():
             return self.recorder.max_notification_id() or 0
+
+    def read_chain(self, after: int, limit: int, upto: int | None = None) -> list[tuple[int, int, bytes]]:
+        if limit <= 0:
+            return []
+        with self._errors():
+            return [(p, q, bytes(h)) for p, q, h in self.recorder.select_chain(after, limit, upto)]

@@ -22,8 +22,10 @@ class Link(NamedTuple):
     hash: bytes
 
 
-def link(previous_hash: bytes, position: int, state: bytes) -> bytes:
-    return hashlib.sha256(previous_hash + position.to_bytes(8, "big") + bytes(state)).digest()
+def link(previous_hash: bytes, position: int, state: bytes | str) -> bytes:
+    # a row edited by hand may come back as text (SQLite): its UTF-8 bytes are what it holds
+    body = state.encode() if isinstance(state, str) else bytes(state)
+    return hashlib.sha256(previous_hash + position.to_bytes(8, "big") + body).digest()
 
 
 def links(tail: tuple[int, bytes], rows: Iterable[tuple[int, bytes]]) -> list[Link]:

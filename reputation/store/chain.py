@@ -33,12 +33,7 @@ def links(tail: tuple[int, bytes], rows: Iterable[tuple[int, bytes]]) -> list[Li
     (position, hash) of the last chained event, or (0, GENESIS)."""
     previous, h = tail
     out = []
-    for position, state in rows:
-        if position <= previous:
-            raise ChainBroken(
-                f"the chain already holds position {previous}, so position {position} cannot "
-                "follow it: the log was changed outside the engine; run `reputation verify`"
-            )
+    for position, state in rows:  # (a position not after `previous`: the table's CHECK refuses it)
         h = link(h, position, state)
         out.append(Link(position, previous, h))
         previous = position
@@ -47,3 +42,9 @@ def links(tail: tuple[int, bytes], rows: Iterable[tuple[int, bytes]]) -> list[Li
 
 class ChainBroken(InvalidInput):
     """An append found the chain ahead of the log (rows were deleted or re-inserted by hand)."""
+
+    def __init__(self, detail: str):
+        super().__init__(
+            f"the hash chain already holds the position of the next event ({detail}): the log "
+            "was changed outside the engine; nothing was written; run `reputation verify`"
+        )

@@ -84,7 +84,8 @@ class PostgresReputationRecorder(SchemaLocked, PostgresApplicationRecorder):
             SQL("CREATE TABLE IF NOT EXISTS {0}.rep_event_ids "
                 "(event_id TEXT PRIMARY KEY, digest BYTEA NOT NULL)").format(schema),
             SQL("CREATE TABLE IF NOT EXISTS {0}.rep_chain "
-                "(position BIGINT PRIMARY KEY, previous BIGINT NOT NULL, hash BYTEA NOT NULL)").format(schema),
+                "(position BIGINT PRIMARY KEY, previous BIGINT NOT NULL, hash BYTEA NOT NULL, "
+                "CONSTRAINT rep_chain_follows CHECK (previous < position))").format(schema),
         ]
         self.insert_chain_statement = SQL(
             "INSERT INTO {0}.rep_chain (position, previous, hash) VALUES (%s, %s, %s)"

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Iterator, Protocol, Sequence
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
+from reputation.store.chain import ChainBroken
 from reputation.store.port import TOPIC_PREFIX, Batch, Conflict, EventStore, stream_uuid
 
 
@@ -60,6 +61,8 @@ class RecordedStore(EventStore):
             with self._errors():
                 positions = self.recorder.insert_events(stored, states=states, ids=list(batch.ids.items()))
         except IntegrityError as exc:
+            if "rep_chain" in str(exc):  # the chain's key or CHECK: not a concurrent writer
+                raise ChainBroken(" ".join(str(exc).split())[:200]) from None
             raise Conflict(f"another writer appended meanwhile; nothing was written ({exc})") from None
         return list(positions or [])
 

@@ -3,6 +3,8 @@
 Figures (name, value, unit, baseline, baseline_value, ratio = value / baseline_value for
 rates, baseline_value / value for times):
 - ingest: durable events/s into the embedded store vs one eventsourcing `save()` per event;
+  ingest_chain_cost: the same ingest (hash chain included, as always) vs a store that keeps
+  no chain, so ratio = the share of the rate the chain leaves (docs/verify.md);
 - rebuild: events/s from the log to projections + ledger by the native core vs the Python
   reference projector on the same log; rebuild_python: the reference vs eventsourcing's
   repository replay (mapper + aggregate) of the same events;
@@ -80,15 +82,34 @@ def _baseline_app(path: str):
     return Baseline(), ContractStream
 
 
-def bench_ingest(lines: list[bytes], home: Path, baseline_events: int) -> tuple[Figure, object, float]:
+def _ingest_rate(store, lines: list[bytes]) -> float:
     from reputation.ingest import ingest_lines
 
-    store = open_store(Settings(home=str(home)))
     t0 = time.perf_counter()
     result = ingest_lines(store, lines)
     dt = time.perf_counter() - t0
     assert not result.rejects, result.rejects[:3]
-    rate = len(lines) / dt
+    return len(lines) / dt
+
+
+def bench_chain_cost(lines: list[bytes], home: Path) -> Figure:
+    """Both into fresh files after the main ingest, so neither pays the warm-up."""
+    from reputation.store.sqlite import SQLiteEventStore
+
+    rates = {}
+    for chained in (False, True):
+        store = SQLiteEventStore(str(home / f"chain-{chained}.sqlite"), chained=chained)
+        try:
+            rates[chained] = _ingest_rate(store, lines)
+        finally:
+            store.close()
+    return Figure("ingest_chain_cost", rates[True], "events/s", "the same ingest into a store without the hash chain",
+                  rates[False], rates[True] / rates[False])
+
+
+def bench_ingest(lines: list[bytes], home: Path, baseline_events: int) -> tuple[Figure, object, float]:
+    store = open_store(Settings(home=str(home)))
+    rate = _ingest_rate(store, lines)
 
     app, ContractStream = _baseline_app(str(home / "baseline.sqlite"))
     streams: dict[str, object] = {}
@@ -269,6 +290,9 @@ def run(events: int = 20_000, kafka: str | None = None, small: int = 5_000, echo
         fig, baseline, _ = bench_ingest(lines, home, baseline_events=min(len(lines), 3000))
         figures.append(fig)
         echo(f"  ingest {fig.value:,.0f} events/s")
+        chain = bench_chain_cost(lines, home)
+        figures.append(chain)
+        echo(f"  ingest {chain.value:,.0f} events/s with the hash chain, {chain.baseline_value:,.0f} without")
         store = open_store(Settings(home=str(home)))
         rebuilds, proj, memory = bench_rebuild(store, home, baseline)
         figures += [*rebuilds, memory]

@@ -49,5 +49,5 @@ def export_lines(store: EventStore, first: int = 1, last: int | None = None, pag
     while rows := store.read_chained(after, page, last):
         for position, state, chain in rows:
             rec = ev.decode_recorded(state)
-            yield msgspec.json.encode(Exported(position, rec.recorded_at, rec.event, chain and chain.hex())) + b"\n"
+            yield msgspec.json.encode(Exported(position, rec.recorded_at, rec.event, None if chain is None else chain.hex())) + b"\n"
         after = rows[-1][0]

@@ -60,13 +60,13 @@ def _merged(store: EventStore, page: int) -> Iterator[tuple[int, bytes | None, t
     current: list = []
     for position, side, value in heapq.merge(events, chain, key=lambda r: (r[0], r[1])):
         if current and current[0] != position:
-            yield tuple(current)  # type: ignore[misc]
+            yield tuple(current)
             current = []
         if not current:
             current = [position, None, None]
         current[1 + side] = value
     if current:
-        yield tuple(current)  # type: ignore[misc]
+        yield tuple(current)
 
 
 def verify(store: EventStore, page: int = PAGE) -> Report:

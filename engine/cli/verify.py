@@ -6,10 +6,9 @@ import json
 
 import click
 
+from engine.cli import settings
 from reputation.config import open_store
 from reputation.verify import Tampered, verify
-
-from engine.cli import settings
 
 
 @click.command("verify")

@@ -71,7 +71,7 @@ def _event_batch(rows: list[tuple[int, bytes, bytes | None]]) -> pa.Table:
         positions.append(position)
         recorded.append(recorded_at)
         payloads.append(bytes(raw).decode())
-        chains.append(chain and chain.hex())
+        chains.append(None if chain is None else chain.hex())
     return pa.table(
         {
             "position": pa.array(positions, pa.int64()),

@@ -55,9 +55,11 @@ class SQLiteReputationRecorder(SQLiteApplicationRecorder):
             *super().construct_create_table_statements(),
             "CREATE TABLE IF NOT EXISTS rep_state (key TEXT PRIMARY KEY, version BIGINT NOT NULL, state BLOB NOT NULL)",
             "CREATE TABLE IF NOT EXISTS rep_event_ids (event_id TEXT PRIMARY KEY, digest BLOB NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS rep_chain "
-            "(position INTEGER PRIMARY KEY, previous INTEGER NOT NULL, hash BLOB NOT NULL, "
-            "CONSTRAINT rep_chain_follows CHECK (previous < position))",
+            (
+                "CREATE TABLE IF NOT EXISTS rep_chain "
+                "(position INTEGER PRIMARY KEY, previous INTEGER NOT NULL, hash BLOB NOT NULL, "
+                "CONSTRAINT rep_chain_follows CHECK (previous < position))"
+            ),
         ]
 
     def create_table(self) -> None:

@@ -100,6 +100,7 @@ class PostgresReputationRecorder(SchemaLocked, PostgresApplicationRecorder):
         self.unchained_statement = SQL(
             "SELECT NOT EXISTS (SELECT 1 FROM {0}.rep_chain) AND EXISTS (SELECT 1 FROM {0}.{1}) AS unchained"
         ).format(schema, events)
+        self.abort_statement = SQL("SELECT CAST(%s AS INTEGER)")  # an error that names the cause
         self.chain_log_statement = SQL(
             "SELECT notification_id, state FROM {0}.{1} WHERE notification_id > %s "
             "ORDER BY notification_id LIMIT %s"
@@ -140,11 +141,17 @@ class PostgresReputationRecorder(SchemaLocked, PostgresApplicationRecorder):
         # still in the inserting transaction, under its EXCLUSIVE lock on the events table
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         if self.chained and ids:
-            curs.execute(self.chain_tail_statement)
-            tail = curs.fetchone()
-            rows = zip(ids, (e.state for e in stored_events))
-            new = links((tail["position"], bytes(tail["hash"])) if tail else (0, GENESIS), rows)
-            curs.executemany(self.insert_chain_statement, new)
+            try:
+                curs.execute(self.chain_tail_statement)
+                tail = curs.fetchone()
+                rows = zip(ids, (e.state for e in stored_events))
+                new = links((tail["position"], bytes(tail["hash"])) if tail else (0, GENESIS), rows)
+                curs.executemany(self.insert_chain_statement, new)
+            except Exception as exc:
+                # the library commits before it re-raises what this hook raised: fail the
+                # transaction first, so that the events never commit without their chain
+                curs.execute(self.abort_statement, (f"hash chain not written ({type(exc).__name__}: {exc})",))
+                raise
         return ids
 
     def create_table(self) -> None:

@@ -228,3 +228,23 @@ def test_verify_command_prints_the_head_or_one_line_per_finding(tmp_path):
     assert b"position 2" in bad.stderr  # the error line names the first finding
     as_json = json.loads(run(home, "verify", "--json").stdout)
     assert [(f["position"], f["kind"]) for f in as_json["findings"]] == [(2, "removed"), (3, "modified")]
+
+
+def test_a_failure_while_chaining_writes_nothing(db, monkeypatch):
+    """The chain is written inside the append's transaction: when computing it fails, the
+    events, states and ids of the batch are not committed either (as after a crash there)."""
+    import reputation.store.postgres as pg
+    import reputation.store.sqlite as lite
+
+    def broken(*_):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(lite, "links", broken)
+    monkeypatch.setattr(pg, "links", broken)
+    batch = Batch([NewEvent("contract:z", 1, "T", b"z")], {"contract:z": (1, b"s")}, {"e-z": b"d"})
+    with pytest.raises(Exception, match="disk on fire"):
+        db.store.append(batch)
+    assert db.store.max_position() == 14
+    assert db.store.load_states(["contract:z"]) == {} and db.store.load_digests(["e-z"]) == {}
+    monkeypatch.undo()
+    check(db.store)

@@ -81,7 +81,10 @@ class EventStore(ABC):
         rows = self.read(after, limit, upto)
         if not rows:
             return []
-        chain = {p: h for p, _, h in self.read_chain(after, rows[-1][0] - after, rows[-1][0])}
+        try:
+            chain = {p: h for p, _, h in self.read_chain(after, rows[-1][0] - after, rows[-1][0])}
+        except NotImplementedError:  # a store (or a test's wrapper) that keeps no chain
+            chain = {}
         return [(p, s, chain.get(p)) for p, s in rows]
 
     def wait_for_events(self, after: int, timeout: float) -> bool:

@@ -4,6 +4,8 @@ Figures (name, value, unit, baseline, baseline_value, ratio = value / baseline_v
 rates, baseline_value / value for times):
 - ingest: durable events/s into the embedded store by the native core vs the Python reference
   on the same lines; ingest_python: the reference vs one eventsourcing `save()` per event;
+  ingest_chain_cost: the same ingest (hash chain included, as always) vs a store that keeps
+  no chain, so ratio = the share of the rate the chain leaves (docs/verify.md);
 - rebuild: events/s from the log to projections + ledger by the native core vs the Python
   reference projector on the same log; rebuild_python: the reference vs eventsourcing's
   repository replay (mapper + aggregate) of the same events;
@@ -81,19 +83,41 @@ def _baseline_app(path: str):
     return Baseline(), ContractStream
 
 
+def _ingest_rate(store, lines: list[bytes], engine: str | None = None) -> float:
+    from reputation.ingest import ingest_lines
+
+    t0 = time.perf_counter()
+    result = ingest_lines(store, lines, engine=engine)
+    dt = time.perf_counter() - t0
+    assert not result.rejects, result.rejects[:3]
+    return len(lines) / dt
+
+
+def bench_chain_cost(lines: list[bytes], home: Path) -> Figure:
+    """Both into fresh files after the main ingest, so neither pays the warm-up."""
+    from reputation.store.sqlite import SQLiteEventStore
+
+    rates = {}
+    for chained in (False, True):
+        store = SQLiteEventStore(str(home / f"chain-{chained}.sqlite"), chained=chained)
+        try:
+            rates[chained] = _ingest_rate(store, lines)
+        finally:
+            store.close()
+    return Figure("ingest_chain_cost", rates[True], "events/s", "the same ingest into a store without the hash chain",
+                  rates[False], rates[True] / rates[False])
+
+
 def bench_ingest(lines: list[bytes], home: Path, baseline_events: int) -> tuple[list[Figure], object, float]:
     """The native ingest next to the Python reference (same lines, a fresh store each), and
     the reference next to one eventsourcing save() per event."""
-    from reputation.ingest import ingest_lines
-
     rates = {}
     for engine in ("python", "native"):  # the native store is the one the later figures read
         store = open_store(Settings(home=str(home if engine == "native" else home / "ingest-python")))
-        t0 = time.perf_counter()
-        result = ingest_lines(store, lines, engine=engine)
-        rates[engine] = len(lines) / (time.perf_counter() - t0)
-        assert not result.rejects, result.rejects[:3]
-        store.close()
+        try:
+            rates[engine] = _ingest_rate(store, lines, engine)
+        finally:
+            store.close()
     rate = rates["native"]
 
     app, ContractStream = _baseline_app(str(home / "baseline.sqlite"))
@@ -278,6 +302,9 @@ def run(events: int = 20_000, kafka: str | None = None, small: int = 5_000, echo
         ingests, baseline, _ = bench_ingest(lines, home, baseline_events=min(len(lines), 3000))
         figures += ingests
         echo(f"  ingest {ingests[0].value:,.0f} events/s (native), {ingests[1].value:,.0f} (Python reference)")
+        chain = bench_chain_cost(lines, home)
+        figures.append(chain)
+        echo(f"  ingest {chain.value:,.0f} events/s with the hash chain, {chain.baseline_value:,.0f} without")
         store = open_store(Settings(home=str(home)))
         rebuilds, proj, memory = bench_rebuild(store, home, baseline)
         figures += [*rebuilds, memory]

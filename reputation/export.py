@@ -11,12 +11,13 @@ from reputation import events as ev
 from reputation.store import EventStore
 
 
-class Exported(msgspec.Struct, forbid_unknown_fields=True):
+class Exported(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """One line of `reputation export`; `ingest` reads it back."""
 
     position: int
     recorded_at: str
     event: ev.Event
+    chain: str | None = None  # the hash chain's head at this position (hex; docs/verify.md)
 
 
 _exported = msgspec.json.Decoder(Exported)
@@ -42,8 +43,11 @@ def read_log(store: EventStore, after: int = 0, upto: int | None = None, page: i
         after = rows[-1][0]
 
 
-def export_lines(store: EventStore, first: int = 1, last: int | None = None) -> Iterator[bytes]:
+def export_lines(store: EventStore, first: int = 1, last: int | None = None, page: int = 1000) -> Iterator[bytes]:
     """The export lines of positions first..last (inclusive), each ending in a newline."""
-    for position, state in read_log(store, first - 1, last):
-        rec = ev.decode_recorded(state)
-        yield msgspec.json.encode(Exported(position, rec.recorded_at, rec.event)) + b"\n"
+    after = first - 1
+    while rows := store.read_chained(after, page, last):
+        for position, state, chain in rows:
+            rec = ev.decode_recorded(state)
+            yield msgspec.json.encode(Exported(position, rec.recorded_at, rec.event, None if chain is None else chain.hex())) + b"\n"
+        after = rows[-1][0]

@@ -36,6 +36,7 @@ COMMANDS = {
     "simulate": "engine.simulate.command:simulate_command",
     "ingest": "engine.cli.write:ingest_command",
     "export": "engine.cli.write:export_command",
+    "verify": "engine.cli.verify:verify_command",
     "tick": "engine.cli.write:tick_command",
     "project": "engine.cli.read:project_command",
     "score": "engine.cli.read:score_command",

@@ -60,21 +60,24 @@ def _insert_events_sql() -> str:
 _INSERT_EVENTS = _insert_events_sql()
 
 
-def _event_batch(rows: list[tuple[int, bytes]]) -> pa.Table:
+def _event_batch(rows: list[tuple[int, bytes, bytes | None]]) -> pa.Table:
     positions = []
     recorded = []
     payloads = []
+    chains = []
     decode = _envelope.decode
-    for position, state in rows:
+    for position, state, chain in rows:
         raw, recorded_at = decode(state)
         positions.append(position)
         recorded.append(recorded_at)
         payloads.append(bytes(raw).decode())
+        chains.append(None if chain is None else chain.hex())
     return pa.table(
         {
             "position": pa.array(positions, pa.int64()),
             "recorded_at": pa.array(recorded, pa.string()),
             "payload": pa.array(payloads, pa.string()),
+            "chain": pa.array(chains, pa.string()),
         }
     )
 
@@ -136,9 +139,9 @@ def want_bar(progress: bool | None, behind: int) -> bool:
     return bool(progress) and behind > 0
 
 
-def _read_pages(store: EventStore, after: int, upto: int, page: int) -> Iterable[list[tuple[int, bytes]]]:
+def _read_pages(store: EventStore, after: int, upto: int, page: int) -> Iterable[list[tuple[int, bytes, bytes | None]]]:
     while after < upto:
-        rows = store.read(after, page, upto)
+        rows = store.read_chained(after, page, upto)
         if not rows:
             return
         yield rows
@@ -181,7 +184,7 @@ def sync(
         bar = _Bar(want_bar(progress, target - position), target - position, "audit sync: events")
         added = 0
         try:
-            buffer: list[tuple[int, bytes]] = []
+            buffer: list[tuple[int, bytes, bytes | None]] = []
             for rows in _read_pages(store, position, target, page):
                 buffer.extend(rows)
                 if len(buffer) >= chunk:

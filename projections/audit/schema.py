@@ -19,7 +19,7 @@ from projections.audit.errors import AuditError
 from projections.audit.loader import sql
 from reputation.events import format_time
 
-TABLES_VERSION = 1  # the layout of the tables: a change rebuilds the file from the log
+TABLES_VERSION = 2  # the layout of the tables: a change rebuilds the file from the log
 MACROS_VERSION = 8  # macros and views: a change only recreates them
 
 # what the read-only connection may do (the sandbox adds lock_configuration once it is set up)

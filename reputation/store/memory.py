@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from reputation.store.chain import GENESIS, Link, links
 from reputation.store.port import Batch, Conflict, EventStore, NewEvent
 
 
@@ -17,6 +18,7 @@ class MemoryStore(EventStore):
         self.versions: dict[str, int] = {}
         self.states: dict[str, tuple[int, bytes]] = {}
         self.ids: dict[str, bytes] = {}
+        self.chain: list[Link] = []
 
     def append(self, batch: Batch) -> list[int]:
         staged: dict[str, int] = {}
@@ -34,6 +36,8 @@ class MemoryStore(EventStore):
             self.log.append((pos, e))
             self.versions[e.stream] = e.version
             positions.append(pos)
+        tail = (self.chain[-1].position, self.chain[-1].hash) if self.chain else (0, GENESIS)
+        self.chain += links(tail, [(p, e.state) for p, e in zip(positions, batch.events)])
         self.states.update(batch.states)
         self.ids.update(batch.ids)
         return positions
@@ -50,3 +54,7 @@ class MemoryStore(EventStore):
 
     def max_position(self) -> int:
         return len(self.log)
+
+    def read_chain(self, after: int, limit: int, upto: int | None = None) -> list[tuple[int, int, bytes]]:
+        rows = self.chain[after : after + max(limit, 0)]
+        return [tuple(r) for r in rows if upto is None or r.position <= upto]  # type: ignore[misc]

@@ -71,6 +71,22 @@ class EventStore(ABC):
     def max_position(self) -> int:
         """The last log position (0 when empty)."""
 
+    def read_chain(self, after: int, limit: int, upto: int | None = None) -> list[tuple[int, int, bytes]]:
+        """(position, previous position, chain hash) of the chain after `after`, in order
+        (reputation.store.chain). A store that keeps no chain has none."""
+        raise NotImplementedError(f"the {self.name} store keeps no hash chain")
+
+    def read_chained(self, after: int, limit: int, upto: int | None = None) -> list[tuple[int, bytes, bytes | None]]:
+        """`read`, each row with the chain hash stored for its position (None: none stored)."""
+        rows = self.read(after, limit, upto)
+        if not rows:
+            return []
+        try:
+            chain = {p: h for p, _, h in self.read_chain(after, rows[-1][0] - after, rows[-1][0])}
+        except NotImplementedError:  # a store (or a test's wrapper) that keeps no chain
+            chain = {}
+        return [(p, s, chain.get(p)) for p, s in rows]
+
     def wait_for_events(self, after: int, timeout: float) -> bool:
         """True as soon as the log holds a position after `after`, False after `timeout`
         seconds without one. This default polls; an adapter with notifications overrides it."""

@@ -18,8 +18,9 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
+from reputation.store.chain import GENESIS, links
 from reputation.store.port import Unavailable
-from reputation.store.recorded import RecordedStore
+from reputation.store.recorded import CHAIN_PAGE, RecordedStore
 
 
 @contextmanager
@@ -68,18 +69,42 @@ class SchemaLocked:
 
 
 class PostgresReputationRecorder(SchemaLocked, PostgresApplicationRecorder):
-    """The application recorder plus `rep_state` and `rep_event_ids` (as in SQLite), written
-    by the insert hook in the recorder's own transaction."""
+    """The application recorder plus `rep_state`, `rep_event_ids` and `rep_chain` (as in
+    SQLite), written in the recorder's own transaction: the states and ids by the insert
+    hook, the chain once the events have their positions (the table lock is held then)."""
 
-    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events", chained: bool = True):
         super().__init__(datastore, events_table_name=events_table_name)
+        self.chained = chained
         schema = Identifier(self.datastore.schema)
+        events = Identifier(self.events_table_name)
         self.sql_create_statements += [
             SQL("CREATE TABLE IF NOT EXISTS {0}.rep_state "
                 "(key TEXT PRIMARY KEY, version BIGINT NOT NULL, state BYTEA NOT NULL)").format(schema),
             SQL("CREATE TABLE IF NOT EXISTS {0}.rep_event_ids "
                 "(event_id TEXT PRIMARY KEY, digest BYTEA NOT NULL)").format(schema),
+            SQL("CREATE TABLE IF NOT EXISTS {0}.rep_chain "
+                "(position BIGINT PRIMARY KEY, previous BIGINT NOT NULL, hash BYTEA NOT NULL, "
+                "CONSTRAINT rep_chain_follows CHECK (previous < position))").format(schema),
         ]
+        self.insert_chain_statement = SQL(
+            "INSERT INTO {0}.rep_chain (position, previous, hash) VALUES (%s, %s, %s)"
+        ).format(schema)
+        self.chain_tail_statement = SQL(
+            "SELECT position, hash FROM {0}.rep_chain ORDER BY position DESC LIMIT 1"
+        ).format(schema)
+        self.select_chain_statement = SQL(
+            "SELECT position, previous, hash FROM {0}.rep_chain WHERE position > %s AND position <= %s "
+            "ORDER BY position LIMIT %s"
+        ).format(schema)
+        self.unchained_statement = SQL(
+            "SELECT NOT EXISTS (SELECT 1 FROM {0}.rep_chain) AND EXISTS (SELECT 1 FROM {0}.{1}) AS unchained"
+        ).format(schema, events)
+        self.abort_statement = SQL("SELECT CAST(%s AS INTEGER)")  # an error that names the cause
+        self.chain_log_statement = SQL(
+            "SELECT notification_id, state FROM {0}.{1} WHERE notification_id > %s "
+            "ORDER BY notification_id LIMIT %s"
+        ).format(schema, events)
         self.upsert_state_statement = SQL(
             "INSERT INTO {0}.rep_state (key, version, state) VALUES (%s, %s, %s) "
             "ON CONFLICT (key) DO UPDATE SET version=excluded.version, state=excluded.state"
@@ -110,6 +135,57 @@ class PostgresReputationRecorder(SchemaLocked, PostgresApplicationRecorder):
         if ids:
             curs.executemany(self.insert_digest_statement, ids)
 
+    def _fetch_ids_after_insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        # still in the inserting transaction, under its EXCLUSIVE lock on the events table
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        if self.chained and ids:
+            try:
+                curs.execute(self.chain_tail_statement)
+                tail = curs.fetchone()
+                rows = zip(ids, (e.state for e in stored_events))
+                new = links((tail["position"], bytes(tail["hash"])) if tail else (0, GENESIS), rows)
+                curs.executemany(self.insert_chain_statement, new)
+            except Exception as exc:
+                # the library commits before it re-raises what this hook raised: fail the
+                # transaction first, so that the events never commit without their chain
+                curs.execute(self.abort_statement, (f"hash chain not written ({type(exc).__name__}: {exc})",))
+                raise
+        return ids
+
+    def create_table(self) -> None:
+        super().create_table()
+        if self.chained:
+            self.build_chain()
+
+    def build_chain(self) -> int:
+        """Chain the log of a store written before the chain existed (events, no chain
+        rows), in one transaction that holds the inserts' table lock; return how many."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self.unchained_statement)
+            if not curs.fetchone()["unchained"]:  # type: ignore[index]
+                return 0
+        with self.datastore.transaction(commit=True) as curs:
+            self._lock_table(curs)
+            curs.execute(self.unchained_statement)
+            if not curs.fetchone()["unchained"]:  # type: ignore[index]
+                return 0  # another process chained it meanwhile
+            tail, count = (0, GENESIS), 0
+            while True:
+                curs.execute(self.chain_log_statement, (tail[0], CHAIN_PAGE))
+                new = links(tail, [(r["notification_id"], bytes(r["state"])) for r in curs.fetchall()])
+                if not new:
+                    return count
+                curs.executemany(self.insert_chain_statement, new)
+                tail, count = (new[-1].position, new[-1].hash), count + len(new)
+
+    def select_chain(self, after: int, limit: int, upto: int | None) -> list[tuple[int, int, bytes]]:
+        stop = (1 << 63) - 1 if upto is None else upto
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self.select_chain_statement, (after, stop, limit))
+            return [(r["position"], r["previous"], r["hash"]) for r in curs.fetchall()]
+
     def _select(self, statement: SQL | Any, keys: list[str]) -> list[dict]:
         if not keys:
             return []
@@ -131,7 +207,7 @@ class PostgresReputationRecorder(SchemaLocked, PostgresApplicationRecorder):
 class PostgresEventStore(RecordedStore):
     name = "postgres"
 
-    def __init__(self, url: str, schema: str = ""):
+    def __init__(self, url: str, schema: str = "", *, chained: bool = True):
         u = urlparse(url)
         params: dict[str, Any] = dict(
             dbname=(u.path or "/").lstrip("/") or "postgres",
@@ -153,7 +229,7 @@ class PostgresEventStore(RecordedStore):
             max_overflow=4,
         )
         try:
-            recorder = PostgresReputationRecorder(self.datastore)
+            recorder = PostgresReputationRecorder(self.datastore, chained=chained)
             recorder.create_table()
         except Exception as exc:  # psycopg raises several kinds when the server is away
             self.datastore.close()

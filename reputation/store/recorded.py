@@ -14,6 +14,7 @@ from typing import Any, ContextManager, Iterable, Protocol, Sequence
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
+from reputation.store.chain import ChainBroken
 from reputation.store.port import TOPIC_PREFIX, Batch, Conflict, EventStore, stream_uuid
 
 
@@ -29,6 +30,11 @@ class StateRecorder(Protocol):
     def select_log(self, after: int, limit: int, upto: int | None) -> list[tuple[int, bytes]]: ...
 
     def max_notification_id(self) -> int | None: ...
+
+    def select_chain(self, after: int, limit: int, upto: int | None) -> list[tuple[int, int, bytes]]: ...
+
+
+CHAIN_PAGE = 10_000  # events per read when a store's existing log is chained
 
 
 class RecordedStore(EventStore):
@@ -54,6 +60,8 @@ class RecordedStore(EventStore):
             with self._errors():
                 positions = self.recorder.insert_events(stored, states=states, ids=list(batch.ids.items()))
         except IntegrityError as exc:
+            if "rep_chain" in str(exc):  # the chain's key or CHECK: not a concurrent writer
+                raise ChainBroken(" ".join(str(exc).split())[:200]) from None
             raise Conflict(f"another writer appended meanwhile; nothing was written ({exc})") from None
         return list(positions or [])
 
@@ -74,3 +82,9 @@ class RecordedStore(EventStore):
     def max_position(self) -> int:
         with self._errors():
             return self.recorder.max_notification_id() or 0
+
+    def read_chain(self, after: int, limit: int, upto: int | None = None) -> list[tuple[int, int, bytes]]:
+        if limit <= 0:
+            return []
+        with self._errors():
+            return [(p, q, bytes(h)) for p, q, h in self.recorder.select_chain(after, limit, upto)]

@@ -12,17 +12,30 @@ from typing import Any, Sequence
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
-from reputation.store.recorded import RecordedStore
+from reputation.store.chain import GENESIS, links
+from reputation.store.recorded import CHAIN_PAGE, RecordedStore
 
 LOCK_TIMEOUT = 30  # seconds a writer waits for SQLite's write lock
 
 
 class SQLiteReputationRecorder(SQLiteApplicationRecorder):
-    """The application recorder plus `rep_state` (latest state per key) and `rep_event_ids`
-    (digest per accepted event id), written in the same transaction as the events."""
+    """The application recorder plus `rep_state` (latest state per key), `rep_event_ids`
+    (digest per accepted event id) and `rep_chain` (the hash chain, reputation.store.chain),
+    written in the same transaction as the events. `chained=False` only for the benchmark's
+    comparison."""
 
-    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events", *, chained: bool = True):
         super().__init__(datastore, events_table_name)
+        self.chained = chained
+        self.insert_chain_statement = "INSERT INTO rep_chain (position, previous, hash) VALUES (?, ?, ?)"
+        self.chain_tail_statement = "SELECT position, hash FROM rep_chain ORDER BY position DESC LIMIT 1"
+        self.select_chain_statement = (
+            "SELECT position, previous, hash FROM rep_chain WHERE position > ? AND position <= ? "
+            "ORDER BY position LIMIT ?"
+        )
+        self.unchained_statement = (
+            f"SELECT NOT EXISTS (SELECT 1 FROM rep_chain) AND EXISTS (SELECT 1 FROM {self.events_table_name})"
+        )
         self.upsert_state_statement = (
             "INSERT INTO rep_state (key, version, state) VALUES (?, ?, ?) "
             "ON CONFLICT (key) DO UPDATE SET version=excluded.version, state=excluded.state"
@@ -42,7 +55,36 @@ class SQLiteReputationRecorder(SQLiteApplicationRecorder):
             *super().construct_create_table_statements(),
             "CREATE TABLE IF NOT EXISTS rep_state (key TEXT PRIMARY KEY, version BIGINT NOT NULL, state BLOB NOT NULL)",
             "CREATE TABLE IF NOT EXISTS rep_event_ids (event_id TEXT PRIMARY KEY, digest BLOB NOT NULL)",
+            (
+                "CREATE TABLE IF NOT EXISTS rep_chain "
+                "(position INTEGER PRIMARY KEY, previous INTEGER NOT NULL, hash BLOB NOT NULL, "
+                "CONSTRAINT rep_chain_follows CHECK (previous < position))"
+            ),
         ]
+
+    def create_table(self) -> None:
+        super().create_table()
+        if self.chained:
+            self.build_chain()
+
+    def build_chain(self) -> int:
+        """Chain the log of a store written before the chain existed (events, no chain
+        rows), in one transaction that holds the write lock; return how many were chained."""
+        if not self._select(self.unchained_statement, ())[0][0]:
+            return 0
+        with self.datastore.transaction(commit=True) as c:
+            c.execute("DELETE FROM rep_chain WHERE position < 0")  # a write first: take the lock
+            c.execute(self.unchained_statement)
+            if not c.fetchone()[0]:
+                return 0  # another process chained it meanwhile
+            tail, count = (0, GENESIS), 0
+            while True:
+                c.execute(self.select_log_statement, (tail[0], (1 << 63) - 1, CHAIN_PAGE))
+                new = links(tail, [(r[0], r[1]) for r in c.fetchall()])
+                if not new:
+                    return count
+                c.executemany(self.insert_chain_statement, new)
+                tail, count = (new[-1].position, new[-1].hash), count + len(new)
 
     def _insert_events(
         self,
@@ -57,6 +99,11 @@ class SQLiteReputationRecorder(SQLiteApplicationRecorder):
         notification_ids = super()._insert_events(c, stored_events, **kwargs)
         c.executemany(self.upsert_state_statement, states)
         c.executemany(self.insert_digest_statement, ids)
+        if self.chained and notification_ids:
+            c.execute(self.chain_tail_statement)  # read under the write lock taken above
+            tail = c.fetchone()
+            rows = zip(notification_ids, (e.state for e in stored_events))
+            c.executemany(self.insert_chain_statement, links((tail[0], tail[1]) if tail else (0, GENESIS), rows))
         return notification_ids
 
     def _select(self, statement: str, params: Sequence[Any]) -> list[Any]:
@@ -79,6 +126,10 @@ class SQLiteReputationRecorder(SQLiteApplicationRecorder):
         stop = (1 << 63) - 1 if upto is None else upto
         return [(r[0], r[1]) for r in self._select(self.select_log_statement, (after, stop, limit))]
 
+    def select_chain(self, after: int, limit: int, upto: int | None) -> list[tuple[int, int, bytes]]:
+        stop = (1 << 63) - 1 if upto is None else upto
+        return [(r[0], r[1], r[2]) for r in self._select(self.select_chain_statement, (after, stop, limit))]
+
 
 def wal_datastore(path: str) -> SQLiteDatastore:
     """The library's datastore on `path`, switched to WAL first: the library switches a new
@@ -99,9 +150,9 @@ def wal_datastore(path: str) -> SQLiteDatastore:
 class SQLiteEventStore(RecordedStore):
     name = "sqlite"
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, *, chained: bool = True):
         self.datastore = wal_datastore(path)
-        recorder = SQLiteReputationRecorder(self.datastore)
+        recorder = SQLiteReputationRecorder(self.datastore, chained=chained)
         recorder.create_table()
         super().__init__(recorder)
 

@@ -40,7 +40,7 @@ def test_bench_json_yields_every_named_figure(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     figures = json.loads(result.stdout)
     names = {f["name"] for f in figures}
-    for name in ("ingest", "rebuild", "rebuild_python", "memory_per_contract", "jss_as_of",
+    for name in ("ingest", "ingest_chain_cost", "rebuild", "rebuild_python", "memory_per_contract", "jss_as_of",
                  "serve_score_p99", "serve_score_rps", "serve_explain_p99", "serve_explain_rps"):
         assert name in names, names
     assert any(n.startswith("score_p99_") for n in names) and any(n.startswith("explain_p99_") for n in names)

@@ -17,7 +17,8 @@ CREATE TABLE IF NOT EXISTS events (
     reason        VARCHAR,
     closed_by     VARCHAR,
     basis         VARCHAR,
-    scope         VARCHAR
+    scope         VARCHAR,
+    chain         VARCHAR  -- the log's hash chain at this position (hex; docs/verify.md)
 );
 CREATE TABLE IF NOT EXISTS contracts (
     contract_id             VARCHAR NOT NULL,

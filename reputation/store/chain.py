@@ -1,0 +1,50 @@
+"""The hash chain over the log (tamper evidence; docs/verify.md).
+
+Each stored event at position n gets h_n = SHA-256(h_p || n as 8 bytes big-endian || the
+stored event bytes), where p is the position of the event before it in the log and h_0 is
+32 zero bytes. The adapters store (n, p, h_n) in `rep_chain`, in the transaction that
+inserts the event, so the chain commits with the events or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Iterable, NamedTuple
+
+from reputation.errors import InvalidInput
+
+GENESIS = bytes(32)
+
+
+class Link(NamedTuple):
+    position: int
+    previous: int  # the position this link follows (0 for the first event)
+    hash: bytes
+
+
+def link(previous_hash: bytes, position: int, state: bytes | str) -> bytes:
+    # a row edited by hand may come back as text (SQLite): its UTF-8 bytes are what it holds
+    body = state.encode() if isinstance(state, str) else bytes(state)
+    return hashlib.sha256(previous_hash + position.to_bytes(8, "big") + body).digest()
+
+
+def links(tail: tuple[int, bytes], rows: Iterable[tuple[int, bytes]]) -> list[Link]:
+    """The chain rows of `rows` (position, state; in log order) following `tail`
+    (position, hash) of the last chained event, or (0, GENESIS)."""
+    previous, h = tail
+    out = []
+    for position, state in rows:  # (a position not after `previous`: the table's CHECK refuses it)
+        h = link(h, position, state)
+        out.append(Link(position, previous, h))
+        previous = position
+    return out
+
+
+class ChainBroken(InvalidInput):
+    """An append found the chain ahead of the log (rows were deleted or re-inserted by hand)."""
+
+    def __init__(self, detail: str):
+        super().__init__(
+            f"the hash chain already holds the position of the next event ({detail}): the log "
+            "was changed outside the engine; nothing was written; run `reputation verify`"
+        )

@@ -1,8 +1,9 @@
 """The HTML pages: Jinja2 templates and server-rendered SVG, no JavaScript.
 
 - `/ui/freelancers/{id}`: the displayed JSS and feedback score over time (one clickable step
-  per ledger entry, rule-set switches and window exits marked) and the contracts table;
-- `/ui/freelancers/{id}/changes/{seq}`: the explain view of one change (causes, counterfactuals);
+  per change: a ledger entry for trust, a published change for freelancer; the public's steps
+  link nowhere), rule-set switches marked, and the contracts table;
+- `/ui/freelancers/{id}/changes/{n}`: the explain view of one change (causes, counterfactuals);
 - `/ui/whatif`: the population under another rule set.
 """
 

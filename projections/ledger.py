@@ -74,3 +74,14 @@ def restated(changes: Iterable[ScoreChange]) -> dict[int, int]:
                 out.setdefault(seq, ch.seq)
         earlier.setdefault(key, []).append(ch.seq)
     return out
+
+
+def entries_json(changes: list[ScoreChange], everything: bool = False) -> list[dict]:
+    """The ledger entries as `history --json` prints them, each with `restated_by` (the seq of
+    the entry that restated it, or None); the restated ones only with `everything`."""
+    replaced = restated(changes)
+    return [
+        {**msgspec.to_builtins(ch), "restated_by": replaced.get(ch.seq)}
+        for ch in changes
+        if everything or ch.seq not in replaced
+    ]

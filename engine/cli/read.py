@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from typing import Iterator
 
 import click
-import msgspec
 from rich.console import Console
 
 from reputation.config import open_store
@@ -33,7 +32,7 @@ from projections.service import (
 
 from engine.cli import settings
 from engine.cli.render import num, plural, print_explain, print_history, print_score
-from projections.ledger import restated
+from projections.ledger import entries_json, restated
 from engine.cli.render_published import print_published_explain, print_published_history, print_published_score
 
 @contextmanager
@@ -231,10 +230,8 @@ def history_command(freelancer_id: str, audience: str, show_all: bool, as_json: 
         else:
             print_published_history(published)
         return
-    replaced = restated(changes)
     if as_json:
-        for ch in changes:
-            if show_all or ch.seq not in replaced:
-                click.echo(json.dumps({**msgspec.to_builtins(ch), "restated_by": replaced.get(ch.seq)}))
+        for entry in entries_json(changes, show_all):
+            click.echo(json.dumps(entry))
         return
-    print_history(changes, replaced, show_all)
+    print_history(changes, restated(changes), show_all)

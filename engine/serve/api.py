@@ -12,8 +12,8 @@ from fastapi.responses import Response
 
 from reputation.rulesets import rule_set
 
-from projections.ledger import restated
-from projections.ledger import ScoreChange
+from projections.ledger import ScoreChange, entries_json
+from projections.published import FreelancerExplanation, FreelancerScore, PublicScore, PublishedChange
 from projections.service import Projections, as_time, default_as_of, known_position
 
 from engine import api as engine_api
@@ -51,6 +51,9 @@ class Error(msgspec.Struct):
 SCHEMAS = {
     "Score": engine_api.Score, "Explanation": engine_api.Explanation, "ClientScore": engine_api.ClientScore,
     "HistoryEntry": HistoryEntry, "WhatIf": WhatIf, "Health": Health, "Error": Error,
+    # the freelancer and public audiences' shapes (docs/audiences.md)
+    "FreelancerScore": FreelancerScore, "PublicScore": PublicScore, "FreelancerExplanation": FreelancerExplanation,
+    "PublishedChange": PublishedChange,
 }
 
 
@@ -61,14 +64,17 @@ def components() -> dict[str, Any]:
 
 
 def _ref(name: str, many: bool = False) -> dict:
-    schema: dict = {"$ref": f"#/components/schemas/{name}"}
+    """`name` may be several, `A|B`: one of them, by audience."""
+    refs = [{"$ref": f"#/components/schemas/{n}"} for n in name.split("|")]
+    schema: dict = refs[0] if len(refs) == 1 else {"oneOf": refs}
     if many:
         schema = {"type": "array", "items": schema}
     return {"content": {"application/json": {"schema": schema}}}
 
 
 def responses(name: str, *codes: int, many: bool = False) -> dict:
-    out: dict[int | str, dict] = {200: {"description": "OK", **_ref(name, many)}}
+    out: dict[int | str, dict] = {200: {"description": "OK (the shape of the audience)" if "|" in name else "OK",
+                                        **_ref(name, many)}}
     words = {400: "bad parameter", 401: "trust audience without the bearer token", 404: "unknown freelancer or client",
              503: "store unreachable"}
     for code in codes:
@@ -78,7 +84,8 @@ def responses(name: str, *codes: int, many: bool = False) -> dict:
 
 router = APIRouter()
 
-AUDIENCE = Query(None, description="trust (needs the bearer token), freelancer, ...; default: trust with the token, else the most private")
+AUDIENCE = Query(None, description="trust (needs the bearer token), freelancer or public (the score only; explain refuses it); "
+                                    "default: trust with the token, else freelancer")
 AS_OF = Query(None, description="Valid time T (RFC 3339); default: the engine clock.")
 KNOWN_AT = Query(None, description="Transaction time K: RFC 3339 or a log position @N; default: all.")
 
@@ -96,7 +103,7 @@ def check_rules(name: str | None) -> None:
         rule_set(name)  # UnknownRules is a BadRequest: 400
 
 
-@router.get("/freelancers/{freelancer_id}/score", response_class=JSON, responses=responses("Score", 400, 401, 404, 503),
+@router.get("/freelancers/{freelancer_id}/score", response_class=JSON, responses=responses("Score|FreelancerScore|PublicScore", 400, 401, 404, 503),
             summary="A freelancer's JSS and feedback score at T, as known at K (`reputation score --json`)")
 def score(request: Request, freelancer_id: str, as_of: str | None = AS_OF, known_at: str | None = KNOWN_AT,
           rules: str | None = Query(None, description="Evaluate under this rule set (what-if)."),
@@ -110,7 +117,7 @@ def score(request: Request, freelancer_id: str, as_of: str | None = AS_OF, known
 
 
 @router.get("/freelancers/{freelancer_id}/explain", response_class=JSON,
-            responses=responses("Explanation", 400, 401, 404, 503),
+            responses=responses("Explanation|FreelancerExplanation", 400, 401, 404, 503),
             summary="Why the score moved between two times (`reputation explain --json`)")
 def explain(request: Request, freelancer_id: str,
             start: str = Query(..., alias="from", description="T1 (RFC 3339)."),
@@ -129,8 +136,8 @@ def explain(request: Request, freelancer_id: str,
 
 
 @router.get("/freelancers/{freelancer_id}/history", response_class=JSON,
-            responses=responses("HistoryEntry", 400, 401, 404, 503, many=True),
-            summary="The score-change ledger of a freelancer (`reputation history --json`)")
+            responses=responses("HistoryEntry|PublishedChange", 400, 401, 404, 503, many=True),
+            summary="The score-change ledger (trust), or the published changes (freelancer, public) (`reputation history --json`)")
 def history(request: Request, freelancer_id: str,
             all_: bool = Query(False, alias="all", description="Also the entries that late events restated."),
             audience_: str | None = Query(None, alias="audience", description=AUDIENCE.description)) -> JSON:
@@ -144,13 +151,7 @@ def history_entries(proj: Projections, freelancer_id: str, who: str, everything:
     `everything`), the published changes for the other audiences."""
     if who != "trust":
         return proj.published_history(freelancer_id, who)
-    changes = proj.history(freelancer_id)
-    replaced = restated(changes)
-    return [
-        {**msgspec.to_builtins(ch), "restated_by": replaced.get(ch.seq)}
-        for ch in changes
-        if everything or ch.seq not in replaced
-    ]
+    return entries_json(proj.history(freelancer_id), everything)
 
 
 @router.get("/clients/{client_id}", response_class=JSON, responses=responses("ClientScore", 400, 404, 503),

@@ -22,7 +22,7 @@ class Step(NamedTuple):
     after: float | None
     drop: bool
     kinds: str  # the causes' kinds, space-separated
-    href: str
+    href: str | None  # None: no change view (the public audience)
 
 
 class Mark(NamedTuple):
@@ -43,9 +43,11 @@ def _years(t0: int, t1: int, x: Callable[[float], float]) -> list[tuple[float, s
 
 
 def step_chart(entries: list[dict], before: str, after: str, t0: int, t1: int, vmin: float, vmax: float,
-               href: Callable[[dict], str], ticks: list[float]) -> dict[str, Any]:
-    """Entries (ledger dicts in effective-time order) between t0 and t1 as a step line of the
-    `before`/`after` fields. A None value (hidden) draws no line; its step sits on the axis."""
+               href: Callable[[dict], str | None], ticks: list[float]) -> dict[str, Any]:
+    """Entries (ledger dicts, or published changes with `seq` and `effective_at` added, in
+    effective-time order) between t0 and t1 as a step line of the `before`/`after` fields.
+    A None value (hidden) draws no line; its step sits on the axis. Published changes of the
+    public audience carry no causes."""
     x = _scale(t0, t1, LEFT, WIDTH - RIGHT)
     y = _scale(vmin, vmax, HEIGHT - BOTTOM, TOP)
     steps, segments = [], []
@@ -59,7 +61,7 @@ def step_chart(entries: list[dict], before: str, after: str, t0: int, t1: int, v
         b, a = e[before], e[after]
         steps.append(Step(
             e["seq"], e["effective_at"], xs, None if b is None else y(b), None if a is None else y(a), b, a,
-            b is not None and a is not None and a < b, " ".join(sorted({c["kind"] for c in e["causes"]})), href(e),
+            b is not None and a is not None and a < b, " ".join(sorted({c["kind"] for c in e.get("causes") or ()})), href(e),
         ))
         level, x_from = a, xs
     if level is not None:
@@ -67,7 +69,7 @@ def step_chart(entries: list[dict], before: str, after: str, t0: int, t1: int, v
     marks = [Mark(x(r.starts), r.name, "rules") for r in RULE_SETS.values() if t0 < r.starts <= t1]
     marks += [
         Mark(s.x, "window exit", "exit") for s, e in zip(steps, entries)
-        if any(c["kind"] == "window_exit" for c in e["causes"])
+        if any(c["kind"] == "window_exit" for c in e.get("causes") or ())
     ]
     return {
         "width": WIDTH, "height": HEIGHT, "left": LEFT, "right": WIDTH - RIGHT, "top": TOP, "bottom": HEIGHT - BOTTOM,

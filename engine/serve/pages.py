@@ -1,8 +1,9 @@
 """The HTML pages: Jinja2 templates and server-rendered SVG, no JavaScript.
 
 - `/ui/freelancers/{id}`: the displayed JSS and feedback score over time (one clickable step
-  per ledger entry, rule-set switches and window exits marked) and the contracts table;
-- `/ui/freelancers/{id}/changes/{seq}`: the explain view of one change (causes, counterfactuals);
+  per change: a ledger entry for trust, a published change for freelancer; the public's steps
+  link nowhere), rule-set switches marked, and the contracts table;
+- `/ui/freelancers/{id}/changes/{n}`: the explain view of one change (causes, counterfactuals);
 - `/ui/whatif`: the population under another rule set.
 """
 
@@ -87,10 +88,12 @@ def freelancer(request: Request, freelancer_id: str, start: str | None = Query(N
     shown = [e for e, t in zip(entries, times) if t0 <= t <= t1]
     suffix = f"?audience={quote(audience_)}" if audience_ else ""
 
-    def href(e: dict) -> str:
+    def href(e: dict) -> str | None:
+        if who == "public":  # the public audience sees no explanation (explain refuses it)
+            return None
         return f"/ui/freelancers/{quote(freelancer_id)}/changes/{e['seq']}{suffix}"
 
-    window = score["counted"]["window_months"]
+    window = score["counted"]["window_months"] if "counted" in score else None  # public: the score only
     return templates.TemplateResponse(request, "freelancer.html", {
         "fid": freelancer_id, "score": score, "audience": who, "entries": shown, "window": window,
         "range": (ev.format_time(t0), ev.format_time(t1)), "href": href,
@@ -102,7 +105,8 @@ def freelancer(request: Request, freelancer_id: str, start: str | None = Query(N
 @router.get("/ui/freelancers/{freelancer_id}/changes/{seq}", response_class=HTMLResponse)
 def change(request: Request, freelancer_id: str, seq: int,
            audience_: str | None = Query(None, alias="audience")) -> HTMLResponse:
-    """The explain view of one ledger entry: from just before its effective time to it."""
+    """The explain view of one change: a ledger entry from just before its effective time to it;
+    a published change from the previous one (the span in which the published score moved)."""
     who = audience(request, audience_)
     _, proj = read(request)
     entries = chart_entries(proj, freelancer_id, who, everything=True)

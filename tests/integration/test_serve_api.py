@@ -3,17 +3,21 @@ Python API / CLI `--json`, every error has its status, the trust audience needs 
 
 from __future__ import annotations
 
+import json
 import time
 
 import msgspec
 import pytest
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 import reputation
 from reputation.config import Settings
 
+from engine.cli import main_group
 from engine.serve import create_app
 from engine.simulate import simulate
+from tests.audience_checks import assert_no_private, forbidden_words
 from tests.integration.test_store_contract import PG_URL, pg_schema  # noqa: F401 (fixture)
 
 SEED = 7  # the simulated marketplace (recorded: same seed, same events)
@@ -114,9 +118,63 @@ def test_history_equals_the_ledger_with_restatements(client, engine):
     assert [{k: v for k, v in e.items() if k != "restated_by"} for e in everything] == [builtins(c) for c in ledger]
     current = client.get(f"/freelancers/{fid}/history", headers=TRUST).json()
     assert [e["seq"] for e in current] == [e["seq"] for e in everything if e["restated_by"] is None]
-    public = client.get(f"/freelancers/{fid}/history").json()
-    texts = lambda entries: [c["text"] for e in entries for c in e["causes"]]
-    assert len(texts(public)) == len(texts(current)) and texts(public) != texts(current)
+    restated = {}  # a late event restates entries: `all` shows them, marked, and the default leaves them out
+    for other in engine.projections.freelancers():
+        every = client.get(f"/freelancers/{other}/history", params={"all": "true"}, headers=TRUST).json()
+        restated.update({e["seq"]: e["restated_by"] for e in every if e["restated_by"] is not None})
+        shown = {e["seq"] for e in client.get(f"/freelancers/{other}/history", headers=TRUST).json()}
+        assert shown == {e["seq"] for e in every} - set(restated)
+    assert restated, f"seed {SEED}: no late event restated an entry"
+    assert all(by > seq for seq, by in restated.items())
+
+
+def test_history_without_the_token_is_the_published_changes(client, engine):
+    """Not the ledger: one entry per publication instant at which the published score moved."""
+    fid = a_freelancer_with_private_answers(engine)
+    default = client.get(f"/freelancers/{fid}/history").json()
+    assert default == builtins(engine.history(fid, audience="freelancer"))
+    assert default == client.get(f"/freelancers/{fid}/history", params={"audience": "freelancer", "all": "true"}).json()
+    assert default and all("seq" not in e and "effective_at" not in e for e in default)
+    assert all(e["published_at"][8:] in ("01T00:00:00Z", "15T00:00:00Z") for e in default)
+    assert all((e["jss_before"], e["feedback_before"]) != (e["jss_after"], e["feedback_after"]) for e in default)
+    assert all(e["causes"] is not None for e in default)  # the freelancer reads why (grouped)
+    public = client.get(f"/freelancers/{fid}/history", params={"audience": "public"}).json()
+    assert public == builtins(engine.history(fid, audience="public"))
+    assert [e["published_at"] for e in public] == [e["published_at"] for e in default]
+    assert all("causes" not in e for e in public)
+
+
+def cli_json(home, *args: str) -> list:
+    """`reputation --home H <args> --json`: its JSON lines."""
+    done = CliRunner().invoke(main_group, ["--home", str(home), *args, "--json"], catch_exceptions=False)
+    assert done.exit_code == 0, done.output
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+@pytest.mark.parametrize("audience", ["trust", "freelancer", "public"])
+def test_every_endpoint_equals_the_cli_json_in_each_audience(client, engine, home, audience):
+    fid = a_freelancer_with_private_answers(engine)
+    headers = TRUST if audience == "trust" else {}
+    a = {"audience": audience}
+
+    def api(path: str, **params):
+        r = client.get(f"/freelancers/{fid}/{path}", params={**params, **a}, headers=headers)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    cli = lambda *args: cli_json(home, *args, "--audience", audience)  # noqa: E731
+    assert [api("score")] == cli("score", fid)
+    assert [api("score", as_of="2020-03-01T00:00:00Z")] == cli("score", fid, "--as-of", "2020-03-01T00:00:00Z")
+    assert api("history") == cli("history", fid)
+    if audience == "public":  # the public sees the score only: no explanation, neither here nor there
+        r = client.get(f"/freelancers/{fid}/explain", params={"from": "2019-01-01T00:00:00Z", **a})
+        assert r.status_code == 400 and "public" in r.json()["error"]
+        done = CliRunner().invoke(main_group, ["--home", str(home), "explain", fid, "--from", "2019-01-01T00:00:00Z",
+                                               "--audience", "public", "--json"])
+        assert done.exit_code == 2
+    else:
+        span = {"from": "2019-01-01T00:00:00Z", "to": "2020-06-01T00:00:00Z"}
+        assert [api("explain", **span)] == cli("explain", fid, "--from", span["from"], "--to", span["to"])
 
 
 def test_client_equals_the_python_api(client, engine):
@@ -175,6 +233,7 @@ BAD = [
     ("/freelancers/f-000001/score", {"rules": "jss-1999"}, "jss-1999"),
     ("/freelancers/f-000001/score", {"audience": "everyone"}, "everyone"),
     ("/freelancers/f-000001/explain", {}, "from"),
+    ("/freelancers/f-000001/explain", {"from": "2020-01-01T00:00:00Z", "audience": "public"}, "public"),
     ("/freelancers/f-000001/explain", {"from": "2021-01-01T00:00:00Z", "to": "2020-01-01T00:00:00Z"}, "after"),
     ("/freelancers/f-000001/history", {"all": "perhaps"}, "all"),
     ("/clients/k-000001", {"as_of": "2020-13-01T00:00:00Z"}, "as_of"),
@@ -226,6 +285,10 @@ def test_pages_render_and_errors_are_pages(client, engine):
     assert client.get("/").status_code == 200
     page = client.get(f"/ui/freelancers/{fid}")
     assert page.status_code == 200 and 'id="jss-chart"' in page.text
+    public = client.get(f"/ui/freelancers/{fid}", params={"audience": "public"})
+    assert public.status_code == 200 and 'id="jss-chart"' in public.text
+    assert "/changes/" not in public.text and 'id="contracts"' not in public.text  # the score only
+    assert client.get(f"/ui/freelancers/{fid}/changes/1", params={"audience": "public"}).status_code == 400
     missing = client.get("/ui/freelancers/f-999999")
     assert missing.status_code == 404 and "text/html" in missing.headers["content-type"]
     assert client.get(f"/ui/freelancers/{fid}/changes/999999").status_code == 404
@@ -287,3 +350,27 @@ def test_several_workers_with_the_projector_beside_them(tmp_path):
             with urllib.request.urlopen(f"{url}/healthz", timeout=30) as r:
                 h = json.load(r)
             assert h["projected"] == h["position"] == len(lines) and h["projector"] is None
+
+
+def test_the_pages_in_each_audience(client, engine):
+    """Every freelancer page and change view renders in each audience, and without the token
+    none of them shows a private answer (the words of the event lines, not the engine's)."""
+    forbidden = forbidden_words(list(simulate(25, 36, SEED)))
+    betrayed = 0
+    for fid in engine.projections.freelancers()[:6]:
+        published = [e["published_at"] for e in builtins(engine.history(fid, audience="freelancer"))]
+        ledger = client.get(f"/freelancers/{fid}/history", headers=TRUST).json()  # without restated entries
+        trust = client.get(f"/ui/freelancers/{fid}", headers=TRUST)
+        assert trust.status_code == 200 and trust.text.count('<g class="step') == 2 * len(ledger)
+        betrayed += any(w in trust.text for w in forbidden[fid])
+        page = client.get(f"/ui/freelancers/{fid}")
+        assert page.status_code == 200, page.text
+        assert page.text.count('<g class="step') == 2 * len(published)  # the JSS and the feedback charts
+        assert_no_private(page.text, forbidden[fid], f"the page of {fid}")
+        for n in range(1, len(published) + 1):
+            change = client.get(f"/ui/freelancers/{fid}/changes/{n}")
+            assert change.status_code == 200, change.text
+            assert published[n - 1][:16].replace("T", " ") in change.text
+            assert_no_private(change.text, forbidden[fid], f"change #{n} of {fid}")
+        assert client.get(f"/ui/freelancers/{fid}/changes/{len(published) + 1}").status_code == 404
+    assert betrayed, "the trust pages show private answers (else this test could not fail)"

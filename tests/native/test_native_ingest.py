@@ -318,7 +318,8 @@ def export_files(draw) -> list[bytes]:
             broken = draw(mutated(json.dumps(outer["event"]).encode()))
             try:
                 outer["event"] = json.loads(broken)
-            except ValueError:
+                json.dumps(outer)
+            except (ValueError, RecursionError):  # the mutation may nest past the json module
                 outer["event"] = broken.decode("utf-8", "replace")
         lines[i] = json.dumps(outer).encode()
     return lines

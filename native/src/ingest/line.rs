@@ -399,8 +399,8 @@ pub fn decode(number: i64, line: &[u8]) -> Option<Line> {
     })
 }
 
-/// An export line (`{"position": …, "recorded_at": …, "event": {…}}`, those fields only), as
-/// reputation/export.py's `unwrap` reads it: its event, decoded.
+/// An export line (`{"position": …, "recorded_at": …, "event": {…}, "chain": …}`, those fields
+/// only, `chain` optional), as reputation/export.py's `unwrap` reads it: its event, decoded.
 pub fn decode_export(number: i64, line: &[u8]) -> Option<Line> {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -410,6 +410,8 @@ pub fn decode_export(number: i64, line: &[u8]) -> Option<Line> {
         recorded_at: String,
         #[serde(borrow)]
         event: &'a RawValue,
+        #[serde(default)]
+        chain: Option<String>,
     }
     let exported: Exported = serde_json::from_slice(line).ok()?;
     decode(number, exported.event.get().as_bytes())

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from reputation.clock import DAY, INF
 from reputation.contract import FEEDBACK_WINDOW, Contract, RuleBroken
-from reputation.rulesets import RuleSet, in_force, reason_is_negative
+from reputation.rulesets import NEUTRAL_CLOSES, RuleSet, in_force, reason_is_negative
 
 LONG_TERM = 90 * DAY
 
@@ -141,18 +141,35 @@ def signals(v: View, rules: RuleSet, flagged: bool) -> Signals:
     return Signals(client_reason(v), v.client_end_reason is not None, v.client_recommend, v.client_stars, None)
 
 
-def outcome(v: View, s: Signals, rules: RuleSet) -> tuple[str, list[Reason]]:
+class Usual(NamedTuple):
+    """fair-2026: a harsh client's usual answer (rules.md), None where the client is not harsh."""
+
+    recommend: int | None = None
+    stars: float | None = None
+
+
+def outcome(v: View, s: Signals, rules: RuleSet, usual: Usual | None = None) -> tuple[str, list[Reason]]:
     """negative / positive / neutral, with the reasons (private ones marked: the audiences
-    module decides who reads them)."""
+    module decides who reads them). `usual` only under a rule set with lenient raters."""
     why: list[Reason] = []
+    mild: list[Reason] = []  # low answers that are a harsh client's usual: they move nothing
     if reason_is_negative(s.reason, rules):
         why.append(Reason("reason_negative", (s.reason, rules.name, s.private_reason), s.private_reason))
     if s.recommend is not None and s.recommend <= 6:
-        why.append(Reason("recommend_low", (s.recommend,), True))
+        if usual is not None and usual.recommend is not None and s.recommend >= usual.recommend:
+            mild.append(Reason("recommend_usual", (s.recommend, usual.recommend), True))
+        else:
+            why.append(Reason("recommend_low", (s.recommend,), True))
     if s.stars is not None and s.stars < 3.0:
-        why.append(Reason("stars_low", (s.stars,)))
+        if usual is not None and usual.stars is not None and s.stars >= usual.stars:
+            mild.append(Reason("stars_usual", (s.stars, usual.stars)))
+        else:
+            why.append(Reason("stars_low", (s.stars,)))
     if why:
         return "negative", why
+    if rules.neutral_closes and s.reason in NEUTRAL_CLOSES:
+        return "neutral", [Reason("reason_neutral_close", (s.reason, rules.name, s.private_reason),
+                                  s.private_reason), *mild]
     if s.recommend is not None and s.recommend >= 9:
         why.append(Reason("recommend_high", (s.recommend,), True))
     if s.stars is not None and s.stars >= 4.5 and s.recommend is None:
@@ -161,7 +178,9 @@ def outcome(v: View, s: Signals, rules: RuleSet) -> tuple[str, list[Reason]]:
         why.append(Reason("long_term"))
     if why:
         return "positive", why
-    if s.recommend is not None:
+    if mild:  # a harsh client's usual low answer reads like a middle one
+        why += mild
+    elif s.recommend is not None:
         why.append(Reason("recommend_middle", (s.recommend,), True))
     elif s.any:
         why.append(Reason("signals_neither"))

@@ -205,3 +205,42 @@ def test_history_counts_only_settled_contracts_at_the_cut():
 
 def test_fair_2026_is_never_in_force():
     assert all(in_force(t).name != "fair-2026" for t in (-INF, T0, ev.parse_time("2999-01-01T00:00:00Z")))
+
+
+# -- Python = SQL on random harsh raters and chains -----------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+REASONS = ["completed_successfully", "no_longer_needed", "hired_someone_else", "other",
+           "freelancer_unresponsive", "client_unresponsive"]
+
+
+@st.composite
+def markets(draw):
+    """Clients rating low (0-7, stars 1-4.5) on many contracts, some continuing earlier ones."""
+    h = History()
+    n = draw(st.integers(4, 16))
+    made: list[tuple[str, str, str]] = []  # (contract, freelancer, client)
+    for i in range(n):
+        client = draw(st.sampled_from(["k0", "k1", "k2"]))
+        freelancer = draw(st.sampled_from(["f0", "f1"]))
+        prior = [c for c, f, k in made if f == freelancer and k == client]
+        cont = draw(st.sampled_from([None, *prior])) if prior else None
+        h.contract(
+            f"c{i}", 2 * i + draw(st.integers(0, 1)), freelancer=freelancer, client=client, continues=cont,
+            amount=draw(st.sampled_from([0, 100, 300])), reason=draw(st.sampled_from(REASONS)),
+            recommend=draw(st.one_of(st.none(), st.integers(0, 7))),
+            stars=draw(st.one_of(st.none(), st.sampled_from([1.0, 2.5, 2.9, 3.0, 3.5, 4.5]))),
+            span=draw(st.sampled_from([0, 0, 95])), close=draw(st.booleans()) or i < n // 2,
+        )
+        made.append((f"c{i}", freelancer, client))
+    return h
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(markets(), st.data())
+def test_fair_python_equals_sql_on_random_raters_and_chains(h, data):
+    days = data.draw(st.lists(st.integers(0, 160), min_size=1, max_size=4, unique=True))
+    with audit_db(h.lines) as (_store, rows, con):
+        check(con, rows, [T0 + d * DAY for d in days])

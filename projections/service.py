@@ -26,6 +26,8 @@ from projections.native import projector_for
 from projections.projector import Projector, exact_float
 from projections.publication import Policy
 from projections.rules.score import Score, client_score, evaluate, round_half_up
+from projections.uncertainty import interval
+from projections.rules.fair import ClientFacts
 from projections.rules.windows import window_exit
 from projections.store import MemoryRepo, ReadRepo
 
@@ -207,7 +209,8 @@ class Projections:
             raise NotFound(f"unknown freelancer {freelancer_id}")
         contracts = list(self.repo.load_contracts(f.contracts).values())
         clients = self.repo.load_clients(sorted({c.client for c in contracts}))
-        flags = {k: v.flags for k, v in clients.items()}
+        # the flag histories; fair-2026 also reads each client's other contracts (loaded if asked)
+        flags = ClientFacts({k: v.flags for k, v in clients.items()}, self.repo.contracts_of_client)
         return f, contracts, flags
 
     def facts(self, freelancer_id: str) -> tuple[list, dict]:
@@ -365,6 +368,7 @@ def score_json(freelancer_id: str, s: Score, known_at: int | None, clock: int, a
         "jss_window_months": s.window,
         "jss_hidden_reason": s.hidden_reason,
         "feedback_score": _two(s.feedback),
+        "interval": interval(s, rule_set(s.rules)),
         "counted": {
             "window_months": months,
             "contracts": len(counted),

@@ -259,6 +259,19 @@ class Projections:
             "freelancers": len({c.freelancer for c in contracts if cut.sees(c.opened_at, c.opened_pos)}),
         }
 
+    def calendar(self, freelancer_id: str, until: int | None = None, rules: str | None = None,
+                 audience: str = "trust") -> dict:
+        """The aging calendar from the engine clock to `until` (projections.calendar)."""
+        from projections.calendar import calendar, default_until
+
+        _, contracts, flags = self._freelancer(freelancer_id)
+        start = self.clock
+        until = default_until(start) if until is None else until
+        if until <= start:
+            raise BadRequest(f"--until {ev.format_time(until)} is not after the engine clock {ev.format_time(start)}")
+        return calendar(contracts, flags, freelancer_id, start, until, INF, rules_named(rules),
+                        audience_named(audience), self.policy)
+
     def explain(self, freelancer_id: str, t1: int, t2: int, known_at: int | None = None,
                 rules: str | None = None, audience: str = "trust") -> dict:
         if t1 > t2:

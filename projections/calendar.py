@@ -14,6 +14,8 @@ what causes each step, in the audience's terms.
 
 from __future__ import annotations
 
+import msgspec
+
 from reputation import clock
 from reputation import events as ev
 from reputation.clock import INF
@@ -30,6 +32,34 @@ from projections.rules.windows import WINDOWS, Assessment
 from projections.projector import exact_float
 
 HORIZON_MONTHS = 25  # by default: past the 24-month window of everything counted now
+
+
+class CalendarCause(msgspec.Struct, omit_defaults=True):
+    kind: str  # contract, rules_changed; freelancer: also private_feedback, other
+    text: str
+    contract_id: str | None = None
+
+
+class CalendarStep(msgspec.Struct, omit_defaults=True):
+    rules: str
+    jss_before: int | None
+    jss: int | None
+    jss_hidden_reason: str | None
+    at: str | None = None  # trust: the instant of the change
+    published_at: str | None = None  # freelancer, public: the publication that shows it
+    jss_exact: float | None = None  # trust only
+    causes: list[CalendarCause] = []
+
+
+class Calendar(msgspec.Struct, rename={"start": "from"}):
+    """`reputation calendar --json`."""
+
+    freelancer_id: str
+    audience: str
+    start: str
+    until: str
+    rules: str | None
+    steps: list[CalendarStep]
 
 
 def default_until(start: int) -> int:

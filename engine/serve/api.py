@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from reputation.rulesets import rule_set
 
+from projections.calendar import Calendar
 from projections.ledger import ScoreChange
 from projections.service import Projections, as_time, default_as_of, known_position
 
@@ -49,7 +50,7 @@ class Error(msgspec.Struct):
 
 SCHEMAS = {
     "Score": engine_api.Score, "Explanation": engine_api.Explanation, "ClientScore": engine_api.ClientScore,
-    "HistoryEntry": HistoryEntry, "WhatIf": WhatIf, "Health": Health, "Error": Error,
+    "HistoryEntry": HistoryEntry, "WhatIf": WhatIf, "Health": Health, "Error": Error, "Calendar": Calendar,
 }
 
 
@@ -125,6 +126,19 @@ def explain(request: Request, freelancer_id: str,
     if t2 is None:
         t2 = default_as_of(None, known, store) or proj.clock
     return JSON(proj.explain(freelancer_id, t1, t2, known, rules, who))  # type: ignore[arg-type]
+
+
+@router.get("/freelancers/{freelancer_id}/calendar", response_class=JSON,
+            responses=responses("Calendar", 400, 401, 404, 503),
+            summary="The dates the JSS would change if nothing new happened (`reputation calendar --json`)")
+def calendar(request: Request, freelancer_id: str,
+             until: str | None = Query(None, description="Up to T (RFC 3339); default: 25 months after the clock."),
+             rules: str | None = Query(None, description="A fixed rule set instead of the one in force at each date."),
+             audience_: str | None = Query(None, alias="audience", description=AUDIENCE.description)) -> JSON:
+    who = audience(request, audience_)
+    check_rules(rules)
+    _store, proj = read(request)
+    return JSON(proj.calendar(freelancer_id, as_time(until, "until"), rules, who))
 
 
 @router.get("/freelancers/{freelancer_id}/history", response_class=JSON,

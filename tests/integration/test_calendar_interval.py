@@ -11,19 +11,19 @@ import pytest
 from fastapi.testclient import TestClient
 
 import reputation
+from engine.serve import create_app
+from engine.simulate import simulate
+from projections.calendar import Calendar
+from projections.published import Interval
+from projections.rules.score import evaluate
+from projections.uncertainty import interval
 from reputation import events as ev
 from reputation.clock import INF
 from reputation.config import Settings
 from reputation.outcome import Cut
 from reputation.rulesets import RULE_SETS
-from projections.calendar import Calendar
-from projections.published import Interval
-from projections.rules.score import evaluate
-from projections.uncertainty import interval
-
-from engine.serve import create_app
-from engine.simulate import simulate
-from tests.scenarios.worked_example import FREELANCER, lines as worked_lines
+from tests.scenarios.worked_example import FREELANCER
+from tests.scenarios.worked_example import lines as worked_lines
 
 SEED = 11  # the simulated marketplace (recorded)
 TOKEN = "test-trust-token"
@@ -53,7 +53,7 @@ def test_every_calendar_step_is_a_change_and_nothing_changes_between_steps(engin
         cal = proj.calendar(fid)
         start, until = ev.parse_time(cal["from"]), ev.parse_time(cal["until"])
 
-        def shown(t):
+        def shown(t, contracts=contracts, flags=flags):
             s = evaluate(contracts, flags, Cut(t, INF, INF))
             return s.jss, s.hidden_reason
 
@@ -112,10 +112,10 @@ def test_one_more_contract_in_the_interval_is_what_one_more_real_contract_gives(
 
 
 def test_the_interval_narrows_with_more_evidence_and_holds_the_score():
-    from tests.property.test_fair_rules import AT, History, assessed  # noqa: F401
     from projections.replay import fold
     from reputation.ingest import ingest_lines
     from reputation.store import MemoryStore
+    from tests.property.test_fair_rules import AT, History, assessed  # noqa: F401
 
     widths = []
     for n in (4, 16, 64):

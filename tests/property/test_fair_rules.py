@@ -10,9 +10,9 @@ import json
 
 import pytest
 
+from projections.replay import fold
 from projections.rules.fair import ClientFacts
 from projections.rules.score import evaluate
-from projections.replay import fold
 from reputation import events as ev
 from reputation.clock import DAY, INF
 from reputation.outcome import Cut
@@ -209,8 +209,8 @@ def test_fair_2026_is_never_in_force():
 
 # -- Python = SQL on random harsh raters and chains -----------------------------------------
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 REASONS = ["completed_successfully", "no_longer_needed", "hired_someone_else", "other",
            "freelancer_unresponsive", "client_unresponsive"]

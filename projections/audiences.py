@@ -59,7 +59,7 @@ _TRUST = {
     "excluded_zero_not_negative": lambda rules: f"excluded under {rules}: $0 contracts count only when negative",
     # fair-2026 (never in force: the native core never writes these)
     "reason_neutral_close": lambda reason, rules, private: (
-        f"{'private end reason' if private else 'client reason'} {reason} is a neutral close under {rules}"
+        f"{'private end reason' if private else 'client reason'} {reason} is a neutral close under {rules}: no signal"
     ),
     "recommend_usual": lambda r, usual: f"private recommend {r} is not below this client's usual {usual}",
     "stars_usual": lambda s, usual: f"public stars {_stars(s)} are not below this client's usual {_stars(usual)}",

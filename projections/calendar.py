@@ -16,20 +16,19 @@ from __future__ import annotations
 
 import msgspec
 
+from projections import freelancer_view
+from projections.audiences import reasons_text
+from projections.cache import Cache
+from projections.projector import exact_float
+from projections.publication import Policy
+from projections.rules.score import Score, evaluate
+from projections.rules.windows import WINDOWS, Assessment
 from reputation import clock
 from reputation import events as ev
 from reputation.clock import INF
 from reputation.contract import Contract
 from reputation.outcome import Cut
 from reputation.rulesets import SWITCHES, RuleSet, in_force
-
-from projections import freelancer_view
-from projections.audiences import reasons_text
-from projections.cache import Cache
-from projections.publication import Policy
-from projections.rules.score import Score, evaluate
-from projections.rules.windows import WINDOWS, Assessment
-from projections.projector import exact_float
 
 HORIZON_MONTHS = 25  # by default: past the 24-month window of everything counted now
 

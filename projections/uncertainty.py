@@ -16,11 +16,10 @@ from __future__ import annotations
 
 from scipy.stats import beta as beta_dist
 
-from reputation.clock import INF
-from reputation.rulesets import RuleSet
-
 from projections.rules.score import Score, half_up, jss
 from projections.rules.windows import Assessment
+from reputation.clock import INF
+from reputation.rulesets import RuleSet
 
 LEVEL = 0.8
 ONE_MORE_WEIGHT4 = 4  # the lightest contract: weight 1 (quarters)

@@ -127,6 +127,14 @@ class Signals(NamedTuple):
     recommend: int | None
     stars: float | None
     stripped: Reason | None  # why the client's signals do not count, if they don't
+    note: Reason | None = None  # fair-2026: the reason was a neutral close, so no signal
+
+    def neutral_close(self, rules: RuleSet) -> "Signals":
+        """Under a rule set with neutral closes, a reason of NEUTRAL_CLOSES is no signal."""
+        if not rules.neutral_closes or self.reason not in NEUTRAL_CLOSES:
+            return self
+        note = Reason("reason_neutral_close", (self.reason, rules.name, self.private_reason), self.private_reason)
+        return self._replace(reason=None, private_reason=False, note=note)
 
     @property
     def any(self) -> bool:
@@ -138,7 +146,8 @@ def signals(v: View, rules: RuleSet, flagged: bool) -> Signals:
         return Signals(None, False, None, None, Reason("client_feedback_removed", (v.client_removed[0],)))
     if flagged and rules.ignores_flagged_clients:
         return Signals(None, False, None, None, Reason("client_flagged", (rules.name,)))
-    return Signals(client_reason(v), v.client_end_reason is not None, v.client_recommend, v.client_stars, None)
+    s = Signals(client_reason(v), v.client_end_reason is not None, v.client_recommend, v.client_stars, None)
+    return s.neutral_close(rules)
 
 
 class Usual(NamedTuple):
@@ -167,9 +176,6 @@ def outcome(v: View, s: Signals, rules: RuleSet, usual: Usual | None = None) -> 
             why.append(Reason("stars_low", (s.stars,)))
     if why:
         return "negative", why
-    if rules.neutral_closes and s.reason in NEUTRAL_CLOSES:
-        return "neutral", [Reason("reason_neutral_close", (s.reason, rules.name, s.private_reason),
-                                  s.private_reason), *mild]
     if s.recommend is not None and s.recommend >= 9:
         why.append(Reason("recommend_high", (s.recommend,), True))
     if s.stars is not None and s.stars >= 4.5 and s.recommend is None:

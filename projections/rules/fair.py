@@ -9,14 +9,27 @@ The client's history needs every contract of the client (with every freelancer):
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
-
-from reputation.clock import INF
-from reputation.contract import Contract
-from reputation.outcome import Cut, Reason, Signals, Usual, View, client_reason, flagged_at, view
-from reputation.rulesets import HARSH_RECOMMEND, HARSH_STARS, LENIENT_MIN_HISTORY, RuleSet
+from collections.abc import Callable, Iterable
 
 from projections.rules.windows import Assessment, assess
+from reputation.clock import INF
+from reputation.contract import Contract
+from reputation.outcome import (
+    Cut,
+    Reason,
+    Signals,
+    Usual,
+    View,
+    client_reason,
+    flagged_at,
+    view,
+)
+from reputation.rulesets import (
+    HARSH_RECOMMEND,
+    HARSH_STARS,
+    LENIENT_MIN_HISTORY,
+    RuleSet,
+)
 
 
 class ClientsUnknown(Exception):
@@ -38,7 +51,7 @@ class ClientFacts(dict):
         return self._memo[client_id]
 
     @classmethod
-    def of(cls, flags: dict, contracts: Iterable[Contract]) -> "ClientFacts":
+    def of(cls, flags: dict, contracts: Iterable[Contract]) -> ClientFacts:
         by_client: dict[str, list[Contract]] = {}
         for c in contracts:
             by_client.setdefault(c.client, []).append(c)
@@ -106,7 +119,7 @@ def merged(members: list[View], continued: set[str], rules: RuleSet, flagged: bo
         rec[-1] if rec else None,
         stars[-1] if stars else None,
         None,
-    )
+    ).neutral_close(rules)
 
 
 def history(client_id: str, facts: dict, cut: Cut) -> list[tuple[str, int | None, float | None]]:

@@ -60,6 +60,8 @@ def assess(v: View, cut: Cut, rules: RuleSet, flagged: bool, override: str | Non
     result, why = outcome(v, s, rules, usual)
     if s.stripped:
         why.insert(0, s.stripped)
+    if s.note:
+        why.append(s.note)
     if override in ("neutral", "positive", "negative"):
         result, why = override, [Reason("what_if", (override,))]
     counted = True

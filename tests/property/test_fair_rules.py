@@ -81,15 +81,19 @@ def assessed(h: History, contract: str, rules=FAIR, at: int = AT):
 # -- neutral closes -----------------------------------------------------------------------
 
 NEUTRAL_CASES = [
-    # reason, recommend, stars, payments span (days), fair-2026, jss-2024
-    ("no_longer_needed", 9, None, 0, "neutral", "positive"),
-    ("hired_someone_else", None, 4.5, 0, "neutral", "positive"),
-    ("client_unresponsive", 7, None, 95, "neutral", "positive"),
-    ("other", 10, 5.0, 0, "neutral", "positive"),
+    # reason, recommend, stars, payments span (days), fair-2026, jss-2024 (None: not counted)
+    ("no_longer_needed", None, None, 0, None, "neutral"),  # the close alone: no signal, not counted
+    ("hired_someone_else", None, None, 0, None, "neutral"),
+    ("client_unresponsive", None, None, 0, None, "neutral"),
+    ("other", None, None, 0, None, "neutral"),
+    ("client_unresponsive", None, None, 95, "positive", "positive"),  # long-term counts without a signal
+    ("no_longer_needed", 9, None, 0, "positive", "positive"),  # the other signals decide
+    ("hired_someone_else", None, 4.5, 0, "positive", "positive"),
+    ("other", 8, None, 0, "neutral", "neutral"),
     ("no_longer_needed", 6, None, 0, "negative", "negative"),
     ("other", None, 2.99, 0, "negative", "negative"),
     ("other", None, 3.0, 0, "neutral", "neutral"),
-    ("completed_successfully", 9, None, 0, "positive", "positive"),
+    ("completed_successfully", None, None, 0, "neutral", "neutral"),  # not a neutral close: a signal
     ("freelancer_unresponsive", 10, None, 0, "negative", "negative"),
 ]
 
@@ -118,7 +122,7 @@ def test_an_open_continuation_holds_the_engagement_unsettled():
     ("freelancer_unresponsive", "completed_successfully", "positive"),  # an earlier close is no signal
     ("no_longer_needed", "completed_successfully", "positive"),
     ("completed_successfully", "freelancer_lacked_skills", "negative"),  # the last one is
-    ("completed_successfully", "no_longer_needed", "neutral"),
+    ("completed_successfully", "no_longer_needed", "positive"),  # a neutral close: the recommend 10 decides
 ])
 def test_an_engagement_is_judged_by_its_last_close(first_reason, last_reason, outcome):
     h = History()

@@ -121,7 +121,9 @@ x AS (
 ),
 s AS (
     SELECT *,
-           CASE WHEN NOT signals_stripped THEN client_reason END AS s_reason,
+           CASE WHEN NOT signals_stripped
+                     AND NOT (neutral_closes AND coalesce(client_reason IN (${neutral_closes}), false))
+                THEN client_reason END AS s_reason,
            CASE WHEN NOT signals_stripped THEN client_recommend END AS s_recommend,
            CASE WHEN NOT signals_stripped THEN client_stars END AS s_stars
     FROM x
@@ -136,7 +138,6 @@ o AS (
                      OR coalesce(s_recommend <= 6 AND NOT coalesce(s_recommend >= usual_recommend, false), false)
                      OR coalesce(s_stars < 3.0 AND NOT coalesce(s_stars >= usual_stars, false), false)
                      THEN 'negative'
-                WHEN neutral_closes AND coalesce(s_reason IN (${neutral_closes}), false) THEN 'neutral'
                 WHEN coalesce(s_recommend >= 9, false)
                      OR coalesce(s_stars >= 4.5 AND s_recommend IS NULL, false)
                      OR long_term THEN 'positive'

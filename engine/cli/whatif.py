@@ -11,7 +11,7 @@ from engine.cli.read import check_rules, engine, parse_time_opt
 
 
 @click.command("whatif")
-@click.option("--rules", required=True, help="The rule set R: jss-2016, jss-2020, jss-2024.")
+@click.option("--rules", required=True, help="The rule set R: jss-2016, jss-2020, jss-2024, fair-2026.")
 @click.option("--at", default=None, help="T (RFC 3339); default: the engine clock.")
 @click.option("--movers", default=20, show_default=True, type=click.IntRange(0), help="How many of the largest movers to list.")
 @click.option("--json", "as_json", is_flag=True)

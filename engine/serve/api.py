@@ -182,7 +182,7 @@ def client(request: Request, client_id: str, as_of: str | None = AS_OF, known_at
 
 @router.get("/whatif", response_class=JSON, responses=responses("WhatIf", 400, 404, 503),
             summary="Every freelancer's displayed JSS at T under the rule set in force and under R (`reputation whatif --json`)")
-def what_if(request: Request, rules: str = Query(..., description="The rule set R: jss-2016, jss-2020, jss-2024."),
+def what_if(request: Request, rules: str = Query(..., description="The rule set R: jss-2016, jss-2020, jss-2024, fair-2026."),
             at: str | None = Query(None, description="T (RFC 3339); default: the engine clock.")) -> JSON:
     check_rules(rules)
     t = as_time(at, "at")

@@ -41,6 +41,11 @@ def whatif_command(rules: str, at: str | None, movers: int, as_json: bool) -> No
     for m in out.movers:
         shown = lambda v: "hidden" if v is None else str(v)
         change = f"{m.delta:+d}" if m.delta is not None else ("appears" if m.jss_in_force is None else "disappears")
-        click.echo(f"  {m.freelancer_id}  {shown(m.jss_in_force)} -> {shown(m.jss_whatif)}  {change}")
+        click.echo(f"  {m.freelancer_id}  {shown(m.jss_in_force)} -> {shown(m.jss_whatif)}  {change}"
+                   + (f"  ({'; '.join(m.why)})" if m.why else ""))
+    if out.transitions:
+        click.echo("why: contracts whose state differs (in force -> what-if)")
+    for t in out.transitions:
+        click.echo(f"  {t.before} -> {t.after}: {t.contracts} contracts of {t.freelancers} freelancers")
 
 

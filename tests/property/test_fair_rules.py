@@ -39,7 +39,8 @@ class History:
         opened = {"continues": continues} if continues else {}
         self.add(day, type="ContractOpened", contract_id=cid, freelancer_id=freelancer, client_id=client,
                  pricing="hourly", **opened)
-        self.add(day + 0.1, type="PaymentMade", contract_id=cid, amount=amount)
+        if amount:  # a $0 contract: no payment
+            self.add(day + 0.1, type="PaymentMade", contract_id=cid, amount=amount)
         if span:
             self.add(day + 0.1 + span, type="PaymentMade", contract_id=cid, amount=1)
         if not close:
@@ -222,20 +223,22 @@ REASONS = ["completed_successfully", "no_longer_needed", "hired_someone_else", "
 
 @st.composite
 def markets(draw):
-    """Clients rating low (0-7, stars 1-4.5) on many contracts, some continuing earlier ones."""
+    """Clients rating low on many contracts (k0 always at most 6 and under 4 stars: a harsh
+    rater once it has 5), some contracts continuing earlier ones."""
     h = History()
-    n = draw(st.integers(4, 16))
+    n = draw(st.integers(6, 22))
     made: list[tuple[str, str, str]] = []  # (contract, freelancer, client)
     for i in range(n):
-        client = draw(st.sampled_from(["k0", "k1", "k2"]))
-        freelancer = draw(st.sampled_from(["f0", "f1"]))
+        client = draw(st.sampled_from(["k0", "k0", "k0", "k1", "k2"]))
+        harsh = client == "k0"
+        freelancer = draw(st.sampled_from(["f0", "f1", "f2"]))
         prior = [c for c, f, k in made if f == freelancer and k == client]
-        cont = draw(st.sampled_from([None, *prior])) if prior else None
+        cont = draw(st.sampled_from([None, None, *prior])) if prior else None
         h.contract(
             f"c{i}", 2 * i + draw(st.integers(0, 1)), freelancer=freelancer, client=client, continues=cont,
             amount=draw(st.sampled_from([0, 100, 300])), reason=draw(st.sampled_from(REASONS)),
-            recommend=draw(st.one_of(st.none(), st.integers(0, 7))),
-            stars=draw(st.one_of(st.none(), st.sampled_from([1.0, 2.5, 2.9, 3.0, 3.5, 4.5]))),
+            recommend=draw(st.one_of(st.none(), st.integers(0, 6 if harsh else 10))),
+            stars=draw(st.one_of(st.none(), st.sampled_from([1.0, 2.5, 2.9, 3.0, 3.5] + ([] if harsh else [4.5])))),
             span=draw(st.sampled_from([0, 0, 95])), close=draw(st.booleans()) or i < n // 2,
         )
         made.append((f"c{i}", freelancer, client))

@@ -38,7 +38,8 @@ from projections.service import (
 
 from projections.audiences import AUDIENCES
 
-from projections.published import FreelancerExplanation, FreelancerScore, PublicScore, PublishedChange
+from projections.calendar import Calendar
+from projections.published import FreelancerExplanation, FreelancerScore, Interval, PublicScore, PublishedChange
 
 
 class Counted(msgspec.Struct):
@@ -85,6 +86,7 @@ class Score(msgspec.Struct, omit_defaults=True):
     windows: dict[str, WindowStat]
     contracts: list[ContractScore]
     note: str | None = None
+    interval: Interval | None = None
 
 
 class Cause(msgspec.Struct):
@@ -235,6 +237,13 @@ class Engine:
         if audience == "trust":
             return msgspec.convert(out, Explanation)
         return msgspec.convert(out, FreelancerExplanation)
+
+    def calendar(self, freelancer_id: str, *, until: str | None = None, rules: str | None = None,
+                 audience: str = "trust") -> Calendar:
+        """The dates the JSS would change if nothing new happened (projections.calendar)."""
+        self.project()
+        out = self.projections.calendar(freelancer_id, as_time(until, "until"), rules, _audience(audience))
+        return msgspec.convert(out, Calendar)
 
     def history(self, freelancer_id: str, *, audience: str = "trust") -> list[ScoreChange] | list[PublishedChange]:
         """trust: the ledger entries; freelancer / public: the changes of the published score."""

@@ -171,6 +171,10 @@ def demo_command(freelancers: int, months: int, seed: int, drops: int) -> None:
     ]:
         console.print(f"  {cmd}", soft_wrap=True)
 
+    from engine.forum_case import show
+
+    show(console)
+
 
 def _n(x) -> str:
     return "hidden" if x is None else f"{x:g}"

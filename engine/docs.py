@@ -21,9 +21,9 @@ from msgspec import inspect as mi
 from projections.rules.windows import WINDOWS, assess, weight4, window_exit
 from reputation import contract as ct
 from reputation import events as ev
-from reputation.clock import DAY, format_time, parse_time
+from reputation.clock import DAY, INF, format_time, parse_time
 from reputation.outcome import LONG_TERM, Cut, Signals, View, outcome
-from reputation.rulesets import RULE_SETS, SWITCHES, in_force, reason_is_negative
+from reputation.rulesets import NEUTRAL_CLOSES, RULE_SETS, SWITCHES, in_force, reason_is_negative
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 FILES = ("events.md", "rules.md")
@@ -147,8 +147,10 @@ def rule_set_table() -> str:
     def row(label: str, values) -> None:
         rows.append(f"| {label} | " + " | ".join(str(v) for v in values) + " |")
 
-    row("in force from (valid time, inclusive)", ["the beginning" if r.starts < 0 else format_time(r.starts) for r in sets])
-    row("in force until (exclusive)", [e or "-" for e in ends])
+    row("in force from (valid time, inclusive)", [
+        "the beginning" if r.starts < 0 else "never (chosen by name)" if r.starts >= INF else format_time(r.starts)
+        for r in sets])
+    row("in force until (exclusive)", [(ends[i] if i < len(ends) else "") or "-" for i in range(len(sets))])
     row("JSS windows (months; best of)", [", ".join(map(str, r.windows)) for r in sets])
     row("neutral reasons exist", [_yes(r.neutral_reasons) for r in sets])
     row("weighted by earnings and length", [_yes(r.weighted) for r in sets])
@@ -157,6 +159,9 @@ def rule_set_table() -> str:
     row("flagged clients' signals ignored", [_yes(r.ignores_flagged_clients) for r in sets])
     row("visible from: counted contracts in the 24-month window", [r.min_contracts for r in sets])
     row("... from at least this many clients", [r.min_clients for r in sets])
+    row("contracts linked by `continues` are one engagement", [_yes(r.engagements) for r in sets])
+    row("neutral closes (no negative signal): neutral", [_yes(r.neutral_closes) for r in sets])
+    row("a harsh client's low answers count only below its usual", [_yes(r.lenient_raters) for r in sets])
     return "\n".join(rows)
 
 
@@ -164,7 +169,8 @@ def reasons_table() -> str:
     sets = list(RULE_SETS.values())
     rows = ["| client's reason | " + " | ".join(f"`{r.name}`" for r in sets) + " |", "|---" * (len(sets) + 1) + "|"]
     for reason in ev.REASONS:
-        marks = ["negative" if reason_is_negative(reason, r) else "not negative" for r in sets]
+        marks = ["negative" if reason_is_negative(reason, r)
+                 else "neutral close" if r.neutral_closes and reason in NEUTRAL_CLOSES else "not negative" for r in sets]
         rows.append(f"| `{reason}` | " + " | ".join(marks) + " |")
     return "\n".join(rows)
 

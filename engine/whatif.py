@@ -31,6 +31,20 @@ FROM now FULL JOIN alt USING (freelancer_id)
 ORDER BY freelancer_id
 """
 
+# why: every contract whose state (not counted, or its outcome) differs between the two rule sets
+WHY_SQL = """
+WITH now AS (SELECT freelancer_id, contract_id,
+                    CASE WHEN counted THEN outcome ELSE 'not counted' END AS state
+             FROM contract_assessments($at::TIMESTAMPTZ)),
+alt AS (SELECT contract_id, CASE WHEN counted THEN outcome ELSE 'not counted' END AS state
+        FROM contract_assessments($at::TIMESTAMPTZ, rules := $rules))
+SELECT now.freelancer_id, contract_id, now.state, alt.state
+FROM now JOIN alt USING (contract_id)
+WHERE now.state <> alt.state
+ORDER BY now.freelancer_id, contract_id
+"""
+WHY_PER_MOVER = 5
+
 # DuckDB allows one writer handle per file in a process: syncs and queries take turns
 _lock = threading.Lock()
 
@@ -46,6 +60,18 @@ class Mover(msgspec.Struct):
     jss_in_force: int | None
     jss_whatif: int | None
     delta: int | None  # None when the JSS is shown under one rule set only
+    # contracts whose state differs: "X1: negative -> not counted" (a change of window or weight
+    # alone has no line)
+    why: list[str] = []
+
+
+class Transition(msgspec.Struct):
+    """Contracts whose state (an outcome, or not counted) is `before` in force and `after` under R."""
+
+    before: str
+    after: str
+    contracts: int
+    freelancers: int
 
 
 class WhatIf(msgspec.Struct):
@@ -61,6 +87,7 @@ class WhatIf(msgspec.Struct):
     hidden_both: int
     histogram: list[Bin]
     movers: list[Mover]  # the largest |delta| first, then those who appear or disappear
+    transitions: list[Transition] = []  # why, over everyone: the most contracts first
 
 
 def histogram(deltas: list[int], max_bins: int = MAX_BINS) -> list[Bin]:
@@ -79,6 +106,23 @@ def histogram(deltas: list[int], max_bins: int = MAX_BINS) -> list[Bin]:
     for d in deltas:
         counts[(d - start) // width] += 1
     return [Bin(start + i * width, start + (i + 1) * width, c) for i, c in enumerate(counts)]
+
+
+def explained(out: WhatIf, changes: list[tuple[str, str, str, str]]) -> WhatIf:
+    """`out` with the contract changes (freelancer, contract, state in force, state under R):
+    each mover's, and the transitions over everyone."""
+    per: dict[str, list[str]] = {}
+    kinds: dict[tuple[str, str], tuple[int, set]] = {}
+    for f, cid, before, after in changes:
+        per.setdefault(f, []).append(f"{cid}: {before} -> {after}")
+        n, who = kinds.get((before, after), (0, set()))
+        who.add(f)
+        kinds[(before, after)] = (n + 1, who)
+    for m in out.movers:
+        m.why = per.get(m.freelancer_id, [])[:WHY_PER_MOVER]
+    out.transitions = sorted((Transition(b, a, n, len(who)) for (b, a), (n, who) in kinds.items()),
+                             key=lambda t: (-t.contracts, t.before, t.after))
+    return out
 
 
 def summarize(at: str, rules: str, rows: list[tuple[str, str | None, int | None, int | None]],
@@ -115,6 +159,8 @@ def whatif(store: EventStore, proj, audit_path: str, rules: str, at: int | None 
         con = audit.open_readonly(audit_path)
         try:
             _, _, rows = audit.query(con, SQL, {"at": when, "rules": rules})
+            _, _, changes = audit.query(con, WHY_SQL, {"at": when, "rules": rules})
         finally:
             con.close()
-    return summarize(when, rules, [tuple(r) for r in rows], movers)
+    out = summarize(when, rules, [tuple(r) for r in rows], movers)
+    return explained(out, [tuple(r) for r in changes])

@@ -57,6 +57,14 @@ _TRUST: dict[str, Callable[..., str]] = {
     "excluded_no_signal": lambda rules: f"excluded under {rules}: no client signal and not long-term",
     "excluded_zero_no_signal": lambda: "excluded: $0 and no client signal",
     "excluded_zero_not_negative": lambda rules: f"excluded under {rules}: $0 contracts count only when negative",
+    # fair-2026 (never in force: the native core never writes these)
+    "reason_neutral_close": lambda reason, rules, private: (
+        f"{'private end reason' if private else 'client reason'} {reason} is a neutral close under {rules}: no signal"
+    ),
+    "recommend_usual": lambda r, usual: f"private recommend {r} is not below this client's usual {usual}",
+    "stars_usual": lambda s, usual: f"public stars {_stars(s)} are not below this client's usual {_stars(usual)}",
+    "engagement": lambda ids: f"one engagement with {', '.join(ids)} (continues)",
+    "engagement_part": lambda head: f"part of the engagement judged as {head}",
 }
 
 

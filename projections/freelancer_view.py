@@ -33,6 +33,7 @@ from projections.audiences import public_outcome, trust_text
 from projections.cache import Cache
 from projections.publication import Policy
 from projections.rules.score import Score, evaluate, jss, round_half_up
+from projections.uncertainty import interval
 from projections.rules.windows import WINDOWS, Assessment, window_exit
 
 Flags = dict[str, list[tuple[int, int, bool]]]
@@ -71,6 +72,9 @@ def seen(contracts: list[Contract], flags: Flags, score: Score, known: int) -> d
     for a in score.assessments:
         if a.outcome is None:  # not settled: nothing to infer yet
             out[a.contract_id] = Seen(a, True, [trust_text(r) for r in a.why])
+            continue
+        if rules.engagements or rules.lenient_raters:  # fair-2026 reads other contracts: never public
+            out[a.contract_id] = Seen(a, False, [])
             continue
         v = view(by_id[a.contract_id], cut)
         flagged = flagged_at(flags.get(a.client_id), cut) if rules.ignores_flagged_clients else False
@@ -115,6 +119,7 @@ def freelancer_json(freelancer_id: str, s: Score, as_of: int, known_at: int | No
         "rules": s.rules,
         "jss_exact": _f(s.exact),
         "jss_window_months": s.window,
+        "interval": interval(s, _named(s.rules)),  # reads only the exact score and the total weight
         "counted": {
             "window_months": months,
             "contracts": len(counted),

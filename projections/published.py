@@ -43,6 +43,20 @@ class PublishedContract(msgspec.Struct):
     leaves_windows: dict[str, str] | None
 
 
+class Interval(msgspec.Struct):
+    """How sure the JSS is (projections.uncertainty): the 80% interval of a Beta posterior."""
+
+    level: float
+    prior: str
+    window_months: int
+    alpha: float
+    beta: float
+    low: float
+    high: float
+    one_more_negative: int | None
+    one_more_positive: int | None
+
+
 class FreelancerScore(PublicScore, kw_only=True):
     """The freelancer's own view of the published score (`score --audience freelancer --json`)."""
 
@@ -52,6 +66,7 @@ class FreelancerScore(PublicScore, kw_only=True):
     jss_window_months: int | None
     counted: PublishedCounted
     contracts: list[PublishedContract]
+    interval: Interval | None = None
 
 
 class PublishedCause(msgspec.Struct, omit_defaults=True):

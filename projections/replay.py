@@ -17,6 +17,7 @@ from reputation.clock import INF
 from reputation.outcome import Cut
 from reputation.rulesets import RuleSet
 
+from projections.rules.fair import ClientFacts
 from projections.rules.score import Score, evaluate
 
 
@@ -49,7 +50,8 @@ def batch_score(rows: list[tuple[int, bytes]], freelancer_id: str, at: int, know
     by_freelancer, flags = fold(rows, known, at)
     if freelancer_id not in by_freelancer:
         return None
-    return evaluate(by_freelancer[freelancer_id], flags, Cut(at), rules)
+    facts = ClientFacts.of(flags, [c for cs in by_freelancer.values() for c in cs])  # fair-2026 reads them
+    return evaluate(by_freelancer[freelancer_id], facts, Cut(at), rules)
 
 
 def clock_at(rows: Iterable[tuple[int, bytes]], known: int = INF) -> int:

@@ -26,6 +26,8 @@ from projections.native import projector_for
 from projections.projector import Projector, exact_float
 from projections.publication import Policy
 from projections.rules.score import Score, client_score, evaluate, round_half_up
+from projections.uncertainty import interval
+from projections.rules.fair import ClientFacts
 from projections.rules.windows import window_exit
 from projections.store import MemoryRepo, ReadRepo
 
@@ -212,7 +214,8 @@ class Projections:
             raise NotFound(f"unknown freelancer {freelancer_id}")
         contracts = list(self.repo.load_contracts(f.contracts).values())
         clients = self.repo.load_clients(sorted({c.client for c in contracts}))
-        flags = {k: v.flags for k, v in clients.items()}
+        # the flag histories; fair-2026 also reads each client's other contracts (loaded if asked)
+        flags = ClientFacts({k: v.flags for k, v in clients.items()}, self.repo.contracts_of_client)
         return f, contracts, flags
 
     def facts(self, freelancer_id: str) -> tuple[list, dict]:
@@ -260,6 +263,19 @@ class Projections:
             "contracts": sum(1 for c in contracts if cut.sees(c.opened_at, c.opened_pos)),
             "freelancers": len({c.freelancer for c in contracts if cut.sees(c.opened_at, c.opened_pos)}),
         }
+
+    def calendar(self, freelancer_id: str, until: int | None = None, rules: str | None = None,
+                 audience: str = "trust") -> dict:
+        """The aging calendar from the engine clock to `until` (projections.calendar)."""
+        from projections.calendar import calendar, default_until
+
+        _, contracts, flags = self._freelancer(freelancer_id)
+        start = self.clock
+        until = default_until(start) if until is None else until
+        if until <= start:
+            raise BadRequest(f"--until {ev.format_time(until)} is not after the engine clock {ev.format_time(start)}")
+        return calendar(contracts, flags, freelancer_id, start, until, INF, rules_named(rules),
+                        audience_named(audience), self.policy)
 
     def explain(self, freelancer_id: str, t1: int, t2: int, known_at: int | None = None,
                 rules: str | None = None, audience: str = "trust") -> dict:
@@ -370,6 +386,7 @@ def score_json(freelancer_id: str, s: Score, known_at: int | None, clock: int, a
         "jss_window_months": s.window,
         "jss_hidden_reason": s.hidden_reason,
         "feedback_score": _two(s.feedback),
+        "interval": interval(s, rule_set(s.rules)),
         "counted": {
             "window_months": months,
             "contracts": len(counted),

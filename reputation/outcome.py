@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from reputation.clock import DAY, INF
 from reputation.contract import FEEDBACK_WINDOW, Contract, RuleBroken
-from reputation.rulesets import RuleSet, in_force, reason_is_negative
+from reputation.rulesets import NEUTRAL_CLOSES, RuleSet, in_force, reason_is_negative
 
 LONG_TERM = 90 * DAY
 
@@ -127,6 +127,14 @@ class Signals(NamedTuple):
     recommend: int | None
     stars: float | None
     stripped: Reason | None  # why the client's signals do not count, if they don't
+    note: Reason | None = None  # fair-2026: the reason was a neutral close, so no signal
+
+    def neutral_close(self, rules: RuleSet) -> "Signals":
+        """Under a rule set with neutral closes, a reason of NEUTRAL_CLOSES is no signal."""
+        if not rules.neutral_closes or self.reason not in NEUTRAL_CLOSES:
+            return self
+        note = Reason("reason_neutral_close", (self.reason, rules.name, self.private_reason), self.private_reason)
+        return self._replace(reason=None, private_reason=False, note=note)
 
     @property
     def any(self) -> bool:
@@ -138,19 +146,34 @@ def signals(v: View, rules: RuleSet, flagged: bool) -> Signals:
         return Signals(None, False, None, None, Reason("client_feedback_removed", (v.client_removed[0],)))
     if flagged and rules.ignores_flagged_clients:
         return Signals(None, False, None, None, Reason("client_flagged", (rules.name,)))
-    return Signals(client_reason(v), v.client_end_reason is not None, v.client_recommend, v.client_stars, None)
+    s = Signals(client_reason(v), v.client_end_reason is not None, v.client_recommend, v.client_stars, None)
+    return s.neutral_close(rules)
 
 
-def outcome(v: View, s: Signals, rules: RuleSet) -> tuple[str, list[Reason]]:
+class Usual(NamedTuple):
+    """fair-2026: a harsh client's usual answer (rules.md), None where the client is not harsh."""
+
+    recommend: int | None = None
+    stars: float | None = None
+
+
+def outcome(v: View, s: Signals, rules: RuleSet, usual: Usual | None = None) -> tuple[str, list[Reason]]:
     """negative / positive / neutral, with the reasons (private ones marked: the audiences
-    module decides who reads them)."""
+    module decides who reads them). `usual` only under a rule set with lenient raters."""
     why: list[Reason] = []
+    mild: list[Reason] = []  # low answers that are a harsh client's usual: they move nothing
     if reason_is_negative(s.reason, rules):
         why.append(Reason("reason_negative", (s.reason, rules.name, s.private_reason), s.private_reason))
     if s.recommend is not None and s.recommend <= 6:
-        why.append(Reason("recommend_low", (s.recommend,), True))
+        if usual is not None and usual.recommend is not None and s.recommend >= usual.recommend:
+            mild.append(Reason("recommend_usual", (s.recommend, usual.recommend), True))
+        else:
+            why.append(Reason("recommend_low", (s.recommend,), True))
     if s.stars is not None and s.stars < 3.0:
-        why.append(Reason("stars_low", (s.stars,)))
+        if usual is not None and usual.stars is not None and s.stars >= usual.stars:
+            mild.append(Reason("stars_usual", (s.stars, usual.stars)))
+        else:
+            why.append(Reason("stars_low", (s.stars,)))
     if why:
         return "negative", why
     if s.recommend is not None and s.recommend >= 9:
@@ -161,7 +184,9 @@ def outcome(v: View, s: Signals, rules: RuleSet) -> tuple[str, list[Reason]]:
         why.append(Reason("long_term"))
     if why:
         return "positive", why
-    if s.recommend is not None:
+    if mild:  # a harsh client's usual low answer reads like a middle one
+        why += mild
+    elif s.recommend is not None:
         why.append(Reason("recommend_middle", (s.recommend,), True))
     elif s.any:
         why.append(Reason("signals_neither"))

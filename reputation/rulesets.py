@@ -23,6 +23,10 @@ class RuleSet(NamedTuple):
     ignores_flagged_clients: bool
     min_contracts: int  # visibility: counted contracts in the 24-month window
     min_clients: int  # ... from at least this many clients
+    # fair-2026 only (rules.md, "fair-2026"): never in force, chosen by name
+    engagements: bool = False  # contracts linked by `continues` are judged as one engagement
+    neutral_closes: bool = False  # NEUTRAL_CLOSES without a negative signal: neutral
+    lenient_raters: bool = False  # a harsh client's low answers count only below its own usual
 
 
 JSS_2016 = RuleSet("jss-2016", -INF, (6, 12, 24), False, False, False, False, False, 4, 2)
@@ -32,7 +36,10 @@ JSS_2020 = RuleSet(
 JSS_2024 = RuleSet(
     "jss-2024", parse_time("2024-09-03T00:00:00Z"), (24,), True, True, True, True, True, 2, 2
 )
-RULE_SETS: dict[str, RuleSet] = {r.name: r for r in (JSS_2016, JSS_2020, JSS_2024)}
+# a proposal, never in force (starts at INF): selectable by name only
+FAIR_2026 = JSS_2024._replace(name="fair-2026", starts=INF, engagements=True, neutral_closes=True,
+                              lenient_raters=True)
+RULE_SETS: dict[str, RuleSet] = {r.name: r for r in (JSS_2016, JSS_2020, JSS_2024, FAIR_2026)}
 SWITCHES: tuple[int, ...] = (JSS_2020.starts, JSS_2024.starts)
 
 
@@ -59,6 +66,13 @@ def in_force(at: int) -> RuleSet:
 NEGATIVE_REASONS = frozenset(
     {"freelancer_unresponsive", "freelancer_lacked_skills", "completed_unsuccessfully"}
 )
+# fair-2026: closes that say nothing about the work
+NEUTRAL_CLOSES = frozenset({"no_longer_needed", "hired_someone_else", "client_unresponsive", "other"})
+# fair-2026 rater leniency (rules.md): a client with at least LENIENT_MIN_HISTORY other rated,
+# settled contracts whose answers are all <= HARSH_RECOMMEND (or stars all < HARSH_STARS)
+LENIENT_MIN_HISTORY = 5
+HARSH_RECOMMEND = 6
+HARSH_STARS = 4.0
 
 
 def reason_is_negative(reason: str | None, rules: RuleSet) -> bool:

@@ -43,6 +43,7 @@ COMMANDS = {
     "client": "engine.cli.read:client_command",
     "explain": "engine.cli.read:explain_command",
     "history": "engine.cli.read:history_command",
+    "calendar": "engine.cli.calendar:calendar_command",
     "audit": "engine.cli.audit:audit_command",
     "relay": "engine.cli.kafka:relay_command",
     "consume": "engine.cli.kafka:consume_command",

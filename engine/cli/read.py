@@ -152,7 +152,7 @@ def project_command(follow: bool, interval: float, rebuild: bool, progress: bool
 @click.command("score")
 @click.argument("freelancer_id")
 @with_options(common)
-@click.option("--rules", default=None, help="Evaluate under this rule set (what-if): jss-2016, jss-2020, jss-2024.")
+@click.option("--rules", default=None, help="Evaluate under this rule set (what-if): jss-2016, jss-2020, jss-2024, fair-2026.")
 @audience_option
 @click.option("--json", "as_json", is_flag=True)
 def score_command(freelancer_id: str, as_of: str | None, known_at: str | None, rules: str | None, audience: str, as_json: bool) -> None:

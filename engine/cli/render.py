@@ -40,6 +40,13 @@ def table(rows: list[list[str]], header: list[str]) -> list[str]:
     return ["  ".join(c.ljust(s) for c, s in zip(r, sizes)).rstrip() for r in [header, *rows]]
 
 
+def print_interval(iv: dict | None) -> None:
+    if iv:
+        click.echo(f"{iv['level']:.0%} interval {num(iv['low'])} to {num(iv['high'])} (Beta, Jeffreys prior, "
+                   f"{iv['window_months']}-month window); one more negative contract would move it to "
+                   f"{iv['one_more_negative']}, one more positive to {iv['one_more_positive']}")
+
+
 def print_score(out: dict) -> None:
     window = out["jss_window_months"]
     source = f" from the {window}-month window" if window else ""
@@ -48,6 +55,7 @@ def print_score(out: dict) -> None:
                f"feedback score {num(out['feedback_score'])}")
     if "note" in out:
         click.echo(wrapped(f"note: {out['note']}", ""))
+    print_interval(out.get("interval"))
     c = out["counted"]
     sets = "sets the score" if window else "decides visibility"
     click.echo(f"{c['window_months']}-month window ({sets}): {plural(c['contracts'], 'counted contract')}: "

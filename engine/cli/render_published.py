@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from engine.cli.render import num, plural, rounded_shares, shown_jss, table, wrapped
+from engine.cli.render import num, plural, print_interval, rounded_shares, shown_jss, table, wrapped
 
 
 def print_published_score(out: dict) -> None:
@@ -12,6 +12,7 @@ def print_published_score(out: dict) -> None:
     click.echo(f"JSS {shown_jss(out['jss'], out['jss_hidden_reason'])}; feedback score {num(out['feedback_score'])}")
     if out["audience"] == "public":
         return
+    print_interval(out.get("interval"))
     c = out["counted"]
     click.echo(f"{c['window_months']}-month window: {plural(c['contracts'], 'counted contract')} "
                f"(weight {c['weight']:g}); {c['private_feedback']} decided by private feedback; of the others "

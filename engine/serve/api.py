@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from reputation.rulesets import rule_set
 
+from projections.calendar import Calendar
 from projections.ledger import ScoreChange, entries_json
 from projections.published import FreelancerExplanation, FreelancerScore, PublicScore, PublishedChange
 from projections.service import Projections, as_time, default_as_of, known_position
@@ -50,7 +51,7 @@ class Error(msgspec.Struct):
 
 SCHEMAS = {
     "Score": engine_api.Score, "Explanation": engine_api.Explanation, "ClientScore": engine_api.ClientScore,
-    "HistoryEntry": HistoryEntry, "WhatIf": WhatIf, "Health": Health, "Error": Error,
+    "HistoryEntry": HistoryEntry, "WhatIf": WhatIf, "Health": Health, "Error": Error, "Calendar": Calendar,
     # the freelancer and public audiences' shapes (docs/audiences.md)
     "FreelancerScore": FreelancerScore, "PublicScore": PublicScore, "FreelancerExplanation": FreelancerExplanation,
     "PublishedChange": PublishedChange,
@@ -135,6 +136,19 @@ def explain(request: Request, freelancer_id: str,
     return JSON(proj.explain(freelancer_id, t1, t2, known, rules, who))  # type: ignore[arg-type]
 
 
+@router.get("/freelancers/{freelancer_id}/calendar", response_class=JSON,
+            responses=responses("Calendar", 400, 401, 404, 503),
+            summary="The dates the JSS would change if nothing new happened (`reputation calendar --json`)")
+def calendar(request: Request, freelancer_id: str,
+             until: str | None = Query(None, description="Up to T (RFC 3339); default: 25 months after the clock."),
+             rules: str | None = Query(None, description="A fixed rule set instead of the one in force at each date."),
+             audience_: str | None = Query(None, alias="audience", description=AUDIENCE.description)) -> JSON:
+    who = audience(request, audience_)
+    check_rules(rules)
+    _store, proj = read(request)
+    return JSON(proj.calendar(freelancer_id, as_time(until, "until"), rules, who))
+
+
 @router.get("/freelancers/{freelancer_id}/history", response_class=JSON,
             responses=responses("HistoryEntry|PublishedChange", 400, 401, 404, 503, many=True),
             summary="The score-change ledger (trust), or the published changes (freelancer, public) (`reputation history --json`)")
@@ -165,7 +179,7 @@ def client(request: Request, client_id: str, as_of: str | None = AS_OF, known_at
 
 @router.get("/whatif", response_class=JSON, responses=responses("WhatIf", 400, 404, 503),
             summary="Every freelancer's displayed JSS at T under the rule set in force and under R (`reputation whatif --json`)")
-def what_if(request: Request, rules: str = Query(..., description="The rule set R: jss-2016, jss-2020, jss-2024."),
+def what_if(request: Request, rules: str = Query(..., description="The rule set R: jss-2016, jss-2020, jss-2024, fair-2026."),
             at: str | None = Query(None, description="T (RFC 3339); default: the engine clock.")) -> JSON:
     check_rules(rules)
     t = as_time(at, "at")

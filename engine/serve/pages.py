@@ -96,6 +96,7 @@ def freelancer(request: Request, freelancer_id: str, start: str | None = Query(N
     window = score["counted"]["window_months"] if "counted" in score else None  # public: the score only
     return templates.TemplateResponse(request, "freelancer.html", {
         "fid": freelancer_id, "score": score, "audience": who, "entries": shown, "window": window,
+        "calendar": proj.calendar(freelancer_id, None, None, who),
         "range": (ev.format_time(t0), ev.format_time(t1)), "href": href,
         "jss": charts.step_chart(shown, "jss_before", "jss_after", t0, t1, 0, 100, href, [0, 25, 50, 75, 100]),
         "feedback": charts.step_chart(shown, "feedback_before", "feedback_after", t0, t1, 0, 5, href, [0, 1, 2, 3, 4, 5]),

@@ -14,13 +14,15 @@ import duckdb
 
 from reputation.clock import INF
 from reputation.outcome import LONG_TERM
-from reputation.rulesets import NEGATIVE_REASONS, RULE_SETS
+from reputation.rulesets import (
+    HARSH_RECOMMEND, HARSH_STARS, LENIENT_MIN_HISTORY, NEGATIVE_REASONS, NEUTRAL_CLOSES, RULE_SETS,
+)
 from projections.audit.errors import AuditError
 from projections.audit.loader import sql
 from reputation.events import format_time
 
 TABLES_VERSION = 2  # the layout of the tables: a change rebuilds the file from the log
-MACROS_VERSION = 8  # macros and views: a change only recreates them
+MACROS_VERSION = 9  # macros and views: a change only recreates them
 
 # what the read-only connection may do (the sandbox adds lock_configuration once it is set up)
 READ_ONLY_CONFIG: dict[str, str | bool | int | float | list[str]] = {
@@ -61,18 +63,20 @@ def _ts_literal(micros: int) -> str:
 def _rule_sets_sql() -> str:
     rows = []
     for r in RULE_SETS.values():
-        starts = "NULL" if r.starts <= -INF else _ts_literal(r.starts)
+        starts = "NULL" if r.starts <= -INF or r.starts >= INF else _ts_literal(r.starts)
         windows = "[" + ", ".join(str(w) for w in r.windows) + "]"
         rows.append(
             f"('{r.name}', {starts}, {windows}, {r.neutral_reasons}, {r.weighted}, "
             f"{r.zero_only_if_negative}, {r.needs_signal_or_long_term}, "
-            f"{r.ignores_flagged_clients}, {r.min_contracts}, {r.min_clients})"
+            f"{r.ignores_flagged_clients}, {r.min_contracts}, {r.min_clients}, {r.engagements}, "
+            f"{r.neutral_closes}, {r.lenient_raters})"
         )
     return (
         "CREATE OR REPLACE TABLE rule_sets (name VARCHAR, starts TIMESTAMPTZ, windows INTEGER[], "
         "neutral_reasons BOOLEAN, weighted BOOLEAN, zero_only_if_negative BOOLEAN, "
         "needs_signal_or_long_term BOOLEAN, ignores_flagged_clients BOOLEAN, "
-        "min_contracts INTEGER, min_clients INTEGER);\n"
+        "min_contracts INTEGER, min_clients INTEGER, engagements BOOLEAN, neutral_closes BOOLEAN, "
+        "lenient_raters BOOLEAN);\n"
         "INSERT INTO rule_sets VALUES " + ",\n  ".join(rows) + ";\n"
     )
 
@@ -81,7 +85,7 @@ def _in_force_sql() -> str:
     cases = " ".join(
         f"WHEN ts::TIMESTAMPTZ >= {_ts_literal(r.starts)} THEN '{r.name}'"
         for r in sorted(RULE_SETS.values(), key=lambda r: -r.starts)
-        if r.starts > -INF
+        if -INF < r.starts < INF  # a rule set starting at INF is never in force
     )
     first = min(RULE_SETS.values(), key=lambda r: r.starts).name
     return f"CASE {cases} ELSE '{first}' END"
@@ -113,6 +117,10 @@ def macros_sql() -> str:
         rule_set_names=tuple(RULE_SETS),
         rule_set_list=", ".join(RULE_SETS),
         negative_reasons=", ".join(f"'{r}'" for r in sorted(NEGATIVE_REASONS)),
+        neutral_closes=", ".join(f"'{r}'" for r in sorted(NEUTRAL_CLOSES)),
+        lenient_min=LENIENT_MIN_HISTORY,
+        harsh_recommend=HARSH_RECOMMEND,
+        harsh_stars=HARSH_STARS,
         feedback_as_of=_star_score_macro(
             "feedback_as_of", "freelancer_id", "client", "feedback_score", "feedback_exact"),
         client_score_as_of=_star_score_macro(

@@ -13,6 +13,7 @@ from reputation.contract import Contract
 from reputation.outcome import Cut, View, flagged_at, view
 from reputation.rulesets import RuleSet, in_force
 
+from projections.rules.fair import assess_all
 from projections.rules.windows import WINDOWS, Assessment, assess
 
 if TYPE_CHECKING:
@@ -151,7 +152,8 @@ def evaluate(
     overrides = overrides or {}
     views: list[View] = []
     assessments: list[Assessment] = []
-    skip = archive.ids if archive is not None and not overrides and archive.applies(cut) else ()
+    fair = rules.engagements or rules.lenient_raters  # assessed together (projections.rules.fair)
+    skip = archive.ids if archive is not None and not overrides and not fair and archive.applies(cut) else ()
     for c in contracts:
         if c.id in skip:
             continue
@@ -159,6 +161,8 @@ def evaluate(
         if v is None:
             continue
         views.append(v)
+        if fair:
+            continue
         flagged = flagged_at(flags.get(c.client), cut) if rules.ignores_flagged_clients else False
         override = overrides.get(c.id)
         if memo is None:
@@ -169,6 +173,8 @@ def evaluate(
         if a is None:
             a = memo[key] = assess(v, cut, rules, flagged, override)
         assessments.append(a)
+    if fair:
+        assessments = assess_all(views, flags, cut, rules, overrides)
     shown, exact, window, hidden, windows = jss(assessments, cut.at, rules)
     fb = feedback_score(views, cut.at, base=archive if skip else None)
     return Score(rules.name, cut.at, shown, exact, window, hidden, fb, windows, assessments)

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from reputation import clock
 from reputation.clock import DAY
-from reputation.outcome import LONG_TERM, Cut, Reason, View, is_long_term, outcome, signals
+from reputation.outcome import LONG_TERM, Cut, Reason, Signals, Usual, View, is_long_term, outcome, signals
 from reputation.rulesets import RuleSet
 
 WINDOWS = (6, 12, 24)
@@ -49,15 +49,19 @@ class Assessment(NamedTuple):
         return at < self.exits[WINDOWS.index(months)]
 
 
-def assess(v: View, cut: Cut, rules: RuleSet, flagged: bool, override: str | None = None) -> Assessment:
+def assess(v: View, cut: Cut, rules: RuleSet, flagged: bool, override: str | None = None,
+           s: Signals | None = None, usual: Usual | None = None) -> Assessment:
+    """`s` and `usual`: given by fair-2026 (projections.rules.fair), which reads more than `v`."""
     c = v.contract
     if v.settled_at is None or cut.at < v.settled_at:
         why = [Reason("open")] if v.closed_at is None else [Reason("not_settled")]
         return Assessment(c.id, c.client, False, None, 0, why, v.closed_at, v.settled_at, v.earnings)
-    s = signals(v, rules, flagged)
-    result, why = outcome(v, s, rules)
+    s = s or signals(v, rules, flagged)
+    result, why = outcome(v, s, rules, usual)
     if s.stripped:
         why.insert(0, s.stripped)
+    if s.note:
+        why.append(s.note)
     if override in ("neutral", "positive", "negative"):
         result, why = override, [Reason("what_if", (override,))]
     counted = True

@@ -27,6 +27,10 @@ def test_demo_runs_end_to_end_and_twice(tmp_path):
                     "public stars and JSS that disagree", "try next"):
         assert section in out, out[-3000:]
     assert "0 rejected" in out
+    # it ends with the forum case: 75 in force, 100 under fair-2026, the interval, the date of 100
+    forum = out[out.index("the forum case"):]
+    assert "jss-2016" in forum and ": 75" in forum and "fair-2026" in forum and ": 100" in forum
+    assert "80% interval" in forum and "becomes 100 on 2020-03-01" in forum
     assert (tmp_path / "demo" / "events.sqlite").exists()  # its own home below REPUTATION_HOME
     second = run(["demo", "--freelancers", "30", "--months", "60", "--drops", "2"], tmp_path)
     assert second.returncode == 0, second.stderr[-2000:]

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from projections import audit
+from projections.rules.fair import ClientFacts
 from projections.rules.score import evaluate, round_half_up
 from reputation import events as ev
 from reputation.clock import INF
@@ -120,6 +121,8 @@ def check(con, rows, instants, knowns=(None,)) -> int:
     everyone = list(fold(rows)[0])
     for known in knowns:
         by_freelancer, flags = fold(rows, INF if known is None else known)
+        # fair-2026 reads each client's ratings with every freelancer
+        flags = ClientFacts.of(flags, [c for cs in by_freelancer.values() for c in cs])
         for f in everyone:  # known only later: no contract seen, nothing to score
             by_freelancer.setdefault(f, [])
         sql = sql_scores(con, instants, known, "all") | sql_scores(con, instants, known, None)

@@ -17,6 +17,7 @@ from reputation.store import MemoryStore
 from projections.explain import explain
 from projections.projector import Freelancer, Entry, Projector, fb_hundredths
 from projections.replay import clock_at, fold, batch_score
+from projections.rules.fair import ClientFacts
 from projections.rules.score import evaluate
 from projections.store import MemoryRepo
 
@@ -97,7 +98,8 @@ def test_summaries_at_t_k_equal_a_batch_replay_of_the_prefix(lines, data):
     for fid in by_freelancer:
         f = repo.load_freelancers([fid])[fid]
         contracts = list(repo.load_contracts(f.contracts).values())
-        client_flags = {k2: v.flags for k2, v in repo.load_clients(sorted({c.client for c in contracts})).items()}
+        client_flags = ClientFacts({k2: v.flags for k2, v in repo.load_clients(sorted({c.client for c in contracts})).items()},
+                                   repo.contracts_of_client)
         ts = data.draw(st.integers(ev.parse_time("2019-08-01T00:00:00Z"), ev.parse_time("2027-01-01T00:00:00Z")), label="T")
         got = evaluate(contracts, client_flags, Cut(ts, INF, k), rules)
         ref = batch_score(rows, fid, ts, k, rules)
@@ -115,6 +117,7 @@ def test_summaries_at_t_k_equal_a_batch_replay_of_the_prefix(lines, data):
 def test_explain_causes_sum_exactly_to_the_change(lines, data):
     rows = log_of(lines)
     by_freelancer, flags = fold(rows)
+    flags = ClientFacts.of(flags, [c for cs in by_freelancer.values() for c in cs])  # fair-2026
     lo, hi = ev.parse_time("2019-08-01T00:00:00Z"), ev.parse_time("2027-06-01T00:00:00Z")
     for fid, contracts in by_freelancer.items():
         t1 = data.draw(st.integers(lo, hi), label="T1")

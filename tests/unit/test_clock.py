@@ -64,4 +64,4 @@ def test_rule_sets_are_found_by_name():
 def test_an_unknown_rule_set_names_itself_and_lists_the_known_ones(name):
     with pytest.raises(UnknownRules) as caught:
         rule_set(name)
-    assert str(caught.value) == f"unknown rule set {name!r}; known: jss-2016, jss-2020, jss-2024"
+    assert str(caught.value) == f"unknown rule set {name!r}; known: jss-2016, jss-2020, jss-2024, fair-2026"

@@ -22,7 +22,8 @@ import pytest
 from engine import docs
 from reputation import events as ev
 from reputation.ingest import ingest
-from reputation.rulesets import RULE_SETS
+from reputation.clock import INF
+from reputation.rulesets import RULE_SETS, SWITCHES, in_force
 from reputation.store import MemoryStore
 from tests.unit.test_contract_rules import (
     PERK_END,
@@ -78,7 +79,13 @@ def test_rule_set_table_parsed_back_equals_the_code():
         assert yes[table["flagged clients' signals ignored"][i]] == r.ignores_flagged_clients
         assert int(table["visible from: counted contracts in the 24-month window"][i]) == r.min_contracts
         assert int(table["... from at least this many clients"][i]) == r.min_clients
+        assert yes[table["contracts linked by `continues` are one engagement"][i]] == r.engagements
+        assert yes[table["neutral closes (no negative signal): neutral"][i]] == r.neutral_closes
+        assert yes[table["a harsh client's low answers count only below its usual"][i]] == r.lenient_raters
         start = table["in force from (valid time, inclusive)"][i]
+        if start == "never (chosen by name)":
+            assert r.starts >= INF and all(in_force(s).name != name for s in (-INF, *SWITCHES, INF - 1))
+            continue
         assert (r.starts < 0) if start == "the beginning" else ev.parse_time(start) == r.starts
 
 

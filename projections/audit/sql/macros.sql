@@ -27,7 +27,7 @@ FROM (${contracts_as_of_cut}) c;
 -- Each contract's outcome, whether it counts, its weight (in quarters) and the windows it is
 -- in, at ts under a rule set (`rules`: a name, 'all', or NULL for the one in force at ts).
 CREATE OR REPLACE MACRO contract_assessments(ts, rules := NULL, known := NULL) AS TABLE
-WITH chosen AS (
+WITH RECURSIVE chosen AS (
     SELECT CASE WHEN rules IS NULL THEN [rules_in_force(ts)]
                 WHEN rules = 'all' THEN ${all_rules}
                 WHEN rules IN ${rule_set_names} THEN [rules]
@@ -41,18 +41,89 @@ flags AS (
     WHERE type IN ('ClientFlagged', 'ClientUnflagged') AND ${cut}
     GROUP BY client_id
 ),
+base AS (SELECT * FROM contract_state(ts, known := known)),
+-- fair-2026 engagements: the root of each contract's `continues` chain among those seen
+chain(contract_id, root) AS (
+    SELECT contract_id, contract_id FROM base
+    WHERE continues IS NULL OR continues NOT IN (SELECT contract_id FROM base)
+    UNION ALL
+    SELECT b.contract_id, chain.root FROM base b JOIN chain ON b.continues = chain.contract_id
+),
+cb AS (
+    SELECT base.*, chain.root,
+           base.contract_id IN (SELECT continues FROM base WHERE continues IS NOT NULL) AS continued,
+           (coalesce(base.closed_at, 'infinity'::TIMESTAMPTZ), base.opened_at, base.contract_id) AS latest
+    FROM base JOIN chain USING (contract_id)
+),
+-- one engagement as one contract (rules.md, fair-2026)
+eng AS (
+    SELECT root,
+           bool_and(coalesce(settled, false)) AS settled,
+           sum(earnings_cents) AS earnings_cents,
+           coalesce((epoch_us(max(last_payment_at)) - epoch_us(min(first_payment_at))) // ${long_term_us}, 0)
+               AS full_90_days,
+           coalesce(epoch_us(max(last_payment_at)) - epoch_us(min(first_payment_at)) >= ${long_term_us}, false)
+               AS long_term,
+           CASE WHEN bool_or(client_removal_basis = 'top_rated_perk') THEN 'top_rated_perk'
+                WHEN bool_and(client_removal_basis IS NOT NULL) THEN any_value(client_removal_basis) END
+               AS client_removal_basis,
+           arg_max_null(client_reason, latest) FILTER (WHERE client_removal_basis IS NULL AND NOT continued)
+               AS client_reason,
+           arg_max(client_recommend, latest) FILTER (WHERE client_removal_basis IS NULL AND client_recommend IS NOT NULL)
+               AS client_recommend,
+           arg_max(client_stars, latest) FILTER (WHERE client_removal_basis IS NULL AND client_stars IS NOT NULL)
+               AS client_stars,
+           max(leaves_window_6) AS leaves_window_6, max(leaves_window_12) AS leaves_window_12,
+           max(leaves_window_24) AS leaves_window_24
+    FROM cb GROUP BY root
+),
+-- fair-2026 rater leniency: the client's rated, settled, not removed contracts outside the engagement
+hist AS (
+    SELECT c.contract_id, count(*) AS n,
+           list_sort(list(o.client_recommend) FILTER (WHERE o.client_recommend IS NOT NULL)) AS recs,
+           list_sort(list(o.client_stars) FILTER (WHERE o.client_stars IS NOT NULL)) AS stars
+    FROM cb c JOIN cb o ON o.client_id = c.client_id AND o.root <> c.root
+    WHERE c.contract_id = c.root AND coalesce(o.settled, false) AND o.client_removal_basis IS NULL
+          AND (o.client_recommend IS NOT NULL OR o.client_stars IS NOT NULL)
+    GROUP BY c.contract_id
+),
 x AS (
-    SELECT c.*, rs.name AS rule_set, rs.neutral_reasons, rs.weighted, rs.zero_only_if_negative,
+    SELECT c.* REPLACE (
+               CASE WHEN rs.engagements THEN e.settled ELSE c.settled END AS settled,
+               CASE WHEN rs.engagements THEN e.earnings_cents ELSE c.earnings_cents END AS earnings_cents,
+               CASE WHEN rs.engagements THEN e.full_90_days ELSE c.full_90_days END AS full_90_days,
+               CASE WHEN rs.engagements THEN e.long_term ELSE c.long_term END AS long_term,
+               CASE WHEN rs.engagements THEN e.client_removal_basis ELSE c.client_removal_basis END
+                   AS client_removal_basis,
+               CASE WHEN rs.engagements THEN e.client_reason ELSE c.client_reason END AS client_reason,
+               CASE WHEN rs.engagements THEN e.client_recommend ELSE c.client_recommend END AS client_recommend,
+               CASE WHEN rs.engagements THEN e.client_stars ELSE c.client_stars END AS client_stars,
+               CASE WHEN rs.engagements THEN e.leaves_window_6 ELSE c.leaves_window_6 END AS leaves_window_6,
+               CASE WHEN rs.engagements THEN e.leaves_window_12 ELSE c.leaves_window_12 END AS leaves_window_12,
+               CASE WHEN rs.engagements THEN e.leaves_window_24 ELSE c.leaves_window_24 END AS leaves_window_24),
+           rs.name AS rule_set, rs.neutral_reasons, rs.weighted, rs.zero_only_if_negative,
            rs.needs_signal_or_long_term, rs.windows, rs.min_contracts, rs.min_clients,
+           rs.neutral_closes, rs.engagements AND c.contract_id <> c.root AS engagement_part,
+           c.client_stars AS own_stars, c.earnings_cents AS own_cents,  -- the feedback score's
+           CASE WHEN rs.lenient_raters AND h.n >= ${lenient_min} AND len(h.recs) > 0
+                     AND list_max(h.recs) <= ${harsh_recommend}
+                THEN h.recs[(len(h.recs) - 1) // 2 + 1] END AS usual_recommend,
+           CASE WHEN rs.lenient_raters AND h.n >= ${lenient_min} AND len(h.stars) > 0
+                     AND list_max(h.stars) < ${harsh_stars}
+                THEN h.stars[(len(h.stars) - 1) // 2 + 1] END AS usual_stars,
            coalesce(f.flagged, false) AS client_flagged,
-           c.client_removal_basis IS NOT NULL
+           (CASE WHEN rs.engagements THEN e.client_removal_basis ELSE c.client_removal_basis END) IS NOT NULL
                OR (rs.ignores_flagged_clients AND coalesce(f.flagged, false)) AS signals_stripped
-    FROM contract_state(ts, known := known) c CROSS JOIN rs
+    FROM cb c CROSS JOIN rs
+    JOIN eng e ON e.root = c.root
+    LEFT JOIN hist h ON h.contract_id = c.contract_id
     LEFT JOIN flags f ON f.client_id = c.client_id
 ),
 s AS (
     SELECT *,
-           CASE WHEN NOT signals_stripped THEN client_reason END AS s_reason,
+           CASE WHEN NOT signals_stripped
+                     AND NOT (neutral_closes AND coalesce(client_reason IN (${neutral_closes}), false))
+                THEN client_reason END AS s_reason,
            CASE WHEN NOT signals_stripped THEN client_recommend END AS s_recommend,
            CASE WHEN NOT signals_stripped THEN client_stars END AS s_stars
     FROM x
@@ -61,11 +132,12 @@ o AS (
     SELECT *,
            coalesce(s_reason IS NOT NULL OR s_recommend IS NOT NULL OR s_stars IS NOT NULL, false)
                AS has_signal,
-           CASE WHEN NOT coalesce(settled, false) THEN NULL
+           CASE WHEN NOT coalesce(settled, false) OR engagement_part THEN NULL
                 WHEN coalesce(s_reason IN (${negative_reasons}), false)
                      OR coalesce(NOT neutral_reasons AND s_reason <> 'completed_successfully', false)
-                     OR coalesce(s_recommend <= 6, false)
-                     OR coalesce(s_stars < 3.0, false) THEN 'negative'
+                     OR coalesce(s_recommend <= 6 AND NOT coalesce(s_recommend >= usual_recommend, false), false)
+                     OR coalesce(s_stars < 3.0 AND NOT coalesce(s_stars >= usual_stars, false), false)
+                     THEN 'negative'
                 WHEN coalesce(s_recommend >= 9, false)
                      OR coalesce(s_stars >= 4.5 AND s_recommend IS NULL, false)
                      OR long_term THEN 'positive'
@@ -74,7 +146,7 @@ o AS (
 ),
 k AS (
     SELECT *,
-           coalesce(settled, false)
+           coalesce(settled, false) AND NOT engagement_part
                AND coalesce(client_removal_basis, '') <> 'top_rated_perk'
                AND CASE WHEN needs_signal_or_long_term THEN has_signal OR long_term
                         ELSE earnings_cents > 0 OR has_signal END
@@ -96,12 +168,12 @@ SELECT contract_id, freelancer_id, client_id, rule_set AS rules, ts::TIMESTAMPTZ
        counted AND timezone('UTC', ts::TIMESTAMPTZ) < timezone('UTC', leaves_window_24) AS in_24,
        leaves_window_6, leaves_window_12, leaves_window_24, windows, min_contracts, min_clients,
        -- the contract's part of the feedback score (the same under every rule set)
-       CASE WHEN client_stars IS NOT NULL AND client_revealed AND earnings_cents >= 100
+       CASE WHEN own_stars IS NOT NULL AND client_revealed AND own_cents >= 100
                  AND coalesce(client_removal_scope, '') <> 'jss_and_profile'
-            THEN round(client_stars * 1000000)::HUGEINT * earnings_cents END AS feedback_num,
-       CASE WHEN client_stars IS NOT NULL AND client_revealed AND earnings_cents >= 100
+            THEN round(own_stars * 1000000)::HUGEINT * own_cents END AS feedback_num,
+       CASE WHEN own_stars IS NOT NULL AND client_revealed AND own_cents >= 100
                  AND coalesce(client_removal_scope, '') <> 'jss_and_profile'
-            THEN earnings_cents::HUGEINT END AS feedback_den
+            THEN own_cents::HUGEINT END AS feedback_den
 FROM k;
 
 -- Feedback score of every freelancer at ts (rules.md): earnings-weighted mean of the latest

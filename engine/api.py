@@ -85,8 +85,8 @@ class Score(msgspec.Struct, omit_defaults=True):
     counted: Counted
     windows: dict[str, WindowStat]
     contracts: list[ContractScore]
+    interval: Interval | None  # null when no JSS is shown (--json always has the key)
     note: str | None = None
-    interval: Interval | None = None
 
 
 class Cause(msgspec.Struct):

@@ -182,7 +182,7 @@ def test_consume_follow_recovers_from_a_broker_restart_and_stops_when_it_stays_d
             except Exception as exc:  # noqa: BLE001 - what the test looks at
                 outcome["error"] = exc
 
-        def wait_for(condition, seconds: float = 20.0) -> float:
+        def wait_for(condition, seconds: float = 45.0) -> float:
             start = time.monotonic()
             while not condition() and time.monotonic() - start < seconds:
                 time.sleep(0.1)

@@ -32,10 +32,6 @@ import logging
 import time
 from typing import Any, Callable, NamedTuple
 
-from reputation.config import Settings
-from reputation.ingest import Reject, ingest_lines, one_line
-from reputation.store import EventStore
-
 from consumers.dead_letter import DEAD_LETTER_MAX, TRUNCATED_TO, dead_letter_value
 from consumers.kafka import (
     CONTRACT_EVENTS,
@@ -48,6 +44,9 @@ from consumers.kafka import (
     make_producer,
     unavailable,
 )
+from reputation.config import Settings
+from reputation.ingest import Reject, ingest_lines, one_line
+from reputation.store import EventStore
 
 log = logging.getLogger("consumers")
 
@@ -180,14 +179,19 @@ class Consumer:
             tp = TopicPartition(m.topic, m.partition)
             self._next[tp] = max(self._next.get(tp, 0), m.offset + 1)
             if m.value is None or not m.value.strip():
-                rejected.append(Rejected(m.partition, m.offset, m.key, Reject(m.offset, None, "empty message (no event)", m.value or b"")))
+                rejected.append(
+                    Rejected(
+                        m.partition, m.offset, m.key, Reject(m.offset, None, "empty message (no event)", m.value or b"")
+                    )
+                )
             else:
                 todo.append((m, now))
         stored = 0
         held: list[Held] = []
         while todo:  # again while something was stored: it may be what a held event waits for
-            result = ingest_lines(self.store, [m.value for m, _ in todo], skip_invalid=True,
-                                  hold=True, blocked=self.blocked)
+            result = ingest_lines(
+                self.store, [m.value for m, _ in todo], skip_invalid=True, hold=True, blocked=self.blocked
+            )
             stored += result.accepted
             self.accepted += result.accepted
             self.duplicates += result.duplicates
@@ -209,13 +213,23 @@ class Consumer:
         if rejected:
             self._dead_letter(rejected)
             for d in rejected:
-                log.info("dead-lettered partition %d offset %d event %s", d.partition, d.offset, one_line(d.reject.event_id or "-"))
+                log.info(
+                    "dead-lettered partition %d offset %d event %s",
+                    d.partition,
+                    d.offset,
+                    one_line(d.reject.event_id or "-"),
+                )
         self.messages += len(messages)
         self.rejected += len(rejected)
         self.batches += bool(messages)
-        log.log(logging.INFO if messages or stored or rejected else logging.DEBUG,
-                "batch of %d messages: %d events stored, %d held, %d dead-lettered",
-                len(messages), stored, len(self.held), len(rejected))
+        log.log(
+            logging.INFO if messages or stored or rejected else logging.DEBUG,
+            "batch of %d messages: %d events stored, %d held, %d dead-lettered",
+            len(messages),
+            stored,
+            len(self.held),
+            len(rejected),
+        )
         return rejected
 
     def _give_up(self, held: list[Held], now: float, final: bool, rejected: list[Rejected]) -> list[Held]:
@@ -229,9 +243,13 @@ class Consumer:
             if cid is not None and cid in self.blocked:  # an earlier event of its contract was given up
                 why = f"waiting for rejected {self.blocked[cid]} of contract {cid}"
             elif final or now - h.since >= self.hold_seconds or i < over:
-                cause = ("the topic has no more events" if final else
-                         f"held {self.hold_seconds:g} s" if now - h.since >= self.hold_seconds else
-                         f"more than {self.hold_max} events held")
+                cause = (
+                    "the topic has no more events"
+                    if final
+                    else f"held {self.hold_seconds:g} s"
+                    if now - h.since >= self.hold_seconds
+                    else f"more than {self.hold_max} events held"
+                )
                 why = f"{r.reason} (waited for {r.waiting_for}; given up: {cause})"
                 if cid is not None:
                     self.blocked[cid] = f"event {r.event_id}"
@@ -247,8 +265,11 @@ class Consumer:
         producer = self.producer
 
         def send(r: Rejected, limit: int):
-            return producer.send(self.rejected_topic, key=r.key,
-                                 value=dead_letter_value(self.topic, r.partition, r.offset, r.reject, limit))
+            return producer.send(
+                self.rejected_topic,
+                key=r.key,
+                value=dead_letter_value(self.topic, r.partition, r.offset, r.reject, limit),
+            )
 
         try:
             futures = [send(r, self.dead_letter_limit) for r in rejected]
@@ -305,8 +326,9 @@ class Consumer:
                 return False
         return True
 
-    def run(self, follow: bool = False, stop: StopSignal | None = None,
-            report: Callable[[Rejected], None] | None = None) -> ConsumeStats:
+    def run(
+        self, follow: bool = False, stop: StopSignal | None = None, report: Callable[[Rejected], None] | None = None
+    ) -> ConsumeStats:
         from kafka.errors import KafkaError
 
         start = time.perf_counter()
@@ -352,8 +374,15 @@ class Consumer:
                     )
         finally:
             self.close()
-        return ConsumeStats(self.messages, self.accepted, self.duplicates, self.rejected,
-                            self.batches, time.perf_counter() - start, len(self.held))
+        return ConsumeStats(
+            self.messages,
+            self.accepted,
+            self.duplicates,
+            self.rejected,
+            self.batches,
+            time.perf_counter() - start,
+            len(self.held),
+        )
 
     def _check_health(self, consumer) -> None:
         """With --follow and nothing to read: every PROBE_SECONDS ask the broker for the end

@@ -22,8 +22,16 @@ def dead_letter_value(topic: str, partition: int, offset: int, reject: Reject, l
             v["original"] = raw.decode("utf-8")
         except UnicodeDecodeError:
             v["original_b64"] = base64.b64encode(raw).decode("ascii")
-        v.update({"error": reject.reason, "offset": offset, "partition": partition, "topic": topic,
-                  "event_id": reject.event_id, **extra})
+        v.update(
+            {
+                "error": reject.reason,
+                "offset": offset,
+                "partition": partition,
+                "topic": topic,
+                "event_id": reject.event_id,
+                **extra,
+            }
+        )
         if reject.waiting_for:
             v["waiting_for"] = reject.waiting_for
         return json.dumps(v, ensure_ascii=False).encode()
@@ -31,5 +39,5 @@ def dead_letter_value(topic: str, partition: int, offset: int, reject: Reject, l
     whole = value(reject.raw)
     if len(whole) <= limit:
         return whole
-    cut = reject.raw[:min(TRUNCATED_TO, limit // 8)]  # JSON may escape a byte into 6
+    cut = reject.raw[: min(TRUNCATED_TO, limit // 8)]  # JSON may escape a byte into 6
     return value(cut, truncated=True, original_size=len(reject.raw))

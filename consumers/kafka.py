@@ -99,9 +99,7 @@ def check_reachable(settings: Settings, timeout: float = CONNECT_TIMEOUT) -> lis
             return servers
         except OSError as exc:
             errors.append(f"{server}: {exc.strerror or exc}")
-    raise KafkaUnavailable(
-        f"cannot reach the Kafka broker at {settings.kafka} ({'; '.join(errors)}); {HOW_TO_START}"
-    )
+    raise KafkaUnavailable(f"cannot reach the Kafka broker at {settings.kafka} ({'; '.join(errors)}); {HOW_TO_START}")
 
 
 def unavailable(settings: Settings, exc: BaseException, doing: str = "talking to") -> KafkaUnavailable:
@@ -138,7 +136,9 @@ def make_consumer(settings: Settings, group: str | None = None, **overrides: Any
         raise unavailable(settings, exc, "connecting to") from None
 
 
-def ensure_topics(settings: Settings, names: Iterable[str], partitions: int | dict[str, int] = DEFAULT_PARTITIONS) -> list[str]:
+def ensure_topics(
+    settings: Settings, names: Iterable[str], partitions: int | dict[str, int] = DEFAULT_PARTITIONS
+) -> list[str]:
     """Create the (unprefixed) topics that are missing; return their full names.
 
     `partitions` is used only for topics this call creates (an existing topic is left as is).
@@ -205,7 +205,7 @@ class StopSignal:
     def wait(self, seconds: float) -> bool:
         return self.event.wait(seconds)
 
-    def __enter__(self) -> "StopSignal":
+    def __enter__(self) -> StopSignal:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._previous[sig] = signal.signal(sig, self._handle)

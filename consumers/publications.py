@@ -25,13 +25,12 @@ from typing import Callable
 
 import msgspec
 
-from reputation.clock import INF, parse_time
-from reputation.outcome import Cut
-
 from projections import freelancer_view
 from projections.ledger import ScoreChange
 from projections.published import PublishedChange, to_json
 from projections.rules.score import evaluate
+from reputation.clock import INF, parse_time
+from reputation.outcome import Cut
 
 PAGE = 5000
 
@@ -117,6 +116,7 @@ class Publications:
     def _change(self, fid: str, p0: int, p1: int, before: Value) -> PublishedChange:
         contracts, flags = self.proj.facts(fid)
         end = evaluate(contracts, flags, Cut(p1))
-        entry = freelancer_view.change_entry(contracts, flags, p0, p1, before, end, INF, self.proj.policy, fid,
-                                             "freelancer")
+        entry = freelancer_view.change_entry(
+            contracts, flags, p0, p1, before, end, INF, self.proj.policy, fid, "freelancer"
+        )
         return msgspec.convert(entry, PublishedChange)

@@ -21,13 +21,6 @@ from __future__ import annotations
 import time
 from typing import Callable, NamedTuple
 
-from reputation.config import Settings
-from reputation.retrying import retrying
-from reputation.store import EventStore
-
-from projections.ledger import ScoreChange, to_json
-
-from consumers.publications import Publications
 from consumers.kafka import (
     DEFAULT_PARTITIONS,
     SCORE_CHANGES,
@@ -37,6 +30,11 @@ from consumers.kafka import (
     ensure_topics,
     make_producer,
 )
+from consumers.publications import Publications
+from projections.ledger import ScoreChange, to_json
+from reputation.config import Settings
+from reputation.retrying import retrying
+from reputation.store import EventStore
 
 DEFAULT_BATCH = 1000
 DEFAULT_ACK_TIMEOUT = 30.0  # seconds to wait for the broker to acknowledge one batch
@@ -164,8 +162,10 @@ class Relay:
                     self.on_ack(change)
             else:
                 if error is None or future.is_done:
-                    error = future.exception if future.is_done else TimeoutError(
-                        f"not acknowledged within {self.ack_timeout}s"
+                    error = (
+                        future.exception
+                        if future.is_done
+                        else TimeoutError(f"not acknowledged within {self.ack_timeout}s")
                     )
                 break
         if cursor is not None:
@@ -188,18 +188,27 @@ class Relay:
         futures = []
         try:
             for key, change_id, value in messages:
-                futures.append(producer.send(self.publications.topic, key=key.encode(), value=value,
-                                             headers=[("change_id", change_id.encode())]))
+                futures.append(
+                    producer.send(
+                        self.publications.topic,
+                        key=key.encode(),
+                        value=value,
+                        headers=[("change_id", change_id.encode())],
+                    )
+                )
             producer.flush(timeout=self.ack_timeout)
         except Exception as exc:  # noqa: BLE001 - as in publish(): timeouts, a closed producer
-            raise KafkaUnavailable(f"Kafka at {self.settings.kafka} did not take the published changes "
-                                   f"({type(exc).__name__}: {exc}); they are re-sent on the next run") from None
+            raise KafkaUnavailable(
+                f"Kafka at {self.settings.kafka} did not take the published changes "
+                f"({type(exc).__name__}: {exc}); they are re-sent on the next run"
+            ) from None
         failed = [f for f in futures if not (f.is_done and f.succeeded())]
         if failed:
             raise KafkaUnavailable(
                 f"Kafka at {self.settings.kafka} did not acknowledge {len(failed)} of {len(futures)} published "
                 f"changes on {self.publications.topic}; they are re-sent on the next run with the same change_id. "
-                "Check the broker (REPUTATION_KAFKA / --kafka, deploy/RUNBOOK.md)")
+                "Check the broker (REPUTATION_KAFKA / --kafka, deploy/RUNBOOK.md)"
+            )
         return len(futures)
 
     def pending(self) -> list[ScoreChange]:
@@ -245,7 +254,9 @@ class Relay:
             if self.run_once(stop) == 0:
                 stop.wait(interval)
 
-    def run(self, follow: bool = False, stop: StopSignal | None = None, interval: float = DEFAULT_INTERVAL) -> RelayStats:
+    def run(
+        self, follow: bool = False, stop: StopSignal | None = None, interval: float = DEFAULT_INTERVAL
+    ) -> RelayStats:
         start = time.perf_counter()
         try:
             if follow:
@@ -256,5 +267,6 @@ class Relay:
                 self._producer.flush(timeout=self.ack_timeout)
         finally:
             self.close()
-        return RelayStats(self.published, self.cursor, self.batches, time.perf_counter() - start,
-                          self.publications.published)
+        return RelayStats(
+            self.published, self.cursor, self.batches, time.perf_counter() - start, self.publications.published
+        )

@@ -26,12 +26,6 @@ from typing import Any, Callable, NamedTuple
 
 import msgspec
 
-from reputation.config import Settings
-
-from projections import published
-from projections.audiences import audience_named
-from projections.ledger import ScoreChange, from_json
-
 from consumers.kafka import (
     DEFAULT_PARTITIONS,
     SCORE_CHANGES,
@@ -42,6 +36,10 @@ from consumers.kafka import (
     partitions_of,
     unavailable,
 )
+from projections import published
+from projections.audiences import audience_named
+from projections.ledger import ScoreChange, from_json
+from reputation.config import Settings
 
 POLL_MS = 500
 FETCH_MAX_WAIT_MS = 50  # a subscriber wants changes soon (some brokers answer a fetch only then)
@@ -135,8 +133,11 @@ def subscribe(
     decode = _decoder(audience)
     topic = settings.topic(name)
     ensure_topics(settings, [name], DEFAULT_PARTITIONS)
-    config = {"auto_offset_reset": "earliest" if from_beginning else "latest",
-              "fetch_max_wait_ms": FETCH_MAX_WAIT_MS, **(consumer_config or {})}
+    config = {
+        "auto_offset_reset": "earliest" if from_beginning else "latest",
+        "fetch_max_wait_ms": FETCH_MAX_WAIT_MS,
+        **(consumer_config or {}),
+    }
     consumer = make_consumer(settings, group, **config)
     seen = Seen() if dedupe else None
     handled = duplicates = invalid = 0
@@ -147,8 +148,7 @@ def subscribe(
             try:
                 consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in pending.items()})
             except KafkaError as exc:
-                print(f"warning: offset commit failed ({exc}); some changes may be delivered again",
-                      file=sys.stderr)
+                print(f"warning: offset commit failed ({exc}); some changes may be delivered again", file=sys.stderr)
             pending.clear()
 
     try:
@@ -182,8 +182,11 @@ def subscribe(
                             change = decode(m.value)
                         except (msgspec.DecodeError, msgspec.ValidationError, TypeError) as exc:
                             invalid += 1
-                            print(f"warning: {topic} partition {m.partition} offset {m.offset} "
-                                  f"is not a score change ({exc}); skipped", file=sys.stderr)
+                            print(
+                                f"warning: {topic} partition {m.partition} offset {m.offset} "
+                                f"is not a score change ({exc}); skipped",
+                                file=sys.stderr,
+                            )
                             pending[tp] = m.offset + 1
                             continue
                         if seen is not None and not seen.add(_change_id(m, change)):
@@ -244,8 +247,11 @@ def one_line(change) -> str:
 
 
 def _published_line(change: published.PublishedChange) -> str:
-    parts = [change.published_at, change.freelancer_id,
-             f"JSS {_num(change.jss_before)} -> {_num(change.jss_after)}",
-             f"feedback {_num(change.feedback_before, 'none')} -> {_num(change.feedback_after, 'none')}"]
+    parts = [
+        change.published_at,
+        change.freelancer_id,
+        f"JSS {_num(change.jss_before)} -> {_num(change.jss_after)}",
+        f"feedback {_num(change.feedback_before, 'none')} -> {_num(change.feedback_after, 'none')}",
+    ]
     text = "; ".join(c.text for c in (change.causes or [])[:2])
     return "  ".join(parts) + f"  [{change.rules}, published]" + (f"  {text}" if text else "")

@@ -21,12 +21,10 @@ from typing import Any, Iterable
 
 import msgspec
 
-from reputation.config import Settings, open_store
-from reputation.errors import BadRequest, InvalidInput
-from reputation.ingest import Result as _IngestResult
-from reputation.store import EventStore
-
+from projections.audiences import AUDIENCES
+from projections.calendar import Calendar
 from projections.ledger import ScoreChange
+from projections.published import FreelancerExplanation, FreelancerScore, Interval, PublicScore, PublishedChange
 from projections.service import (
     Projections,
     as_time,
@@ -35,11 +33,10 @@ from projections.service import (
     known_position,
     open_projections,
 )
-
-from projections.audiences import AUDIENCES
-
-from projections.calendar import Calendar
-from projections.published import FreelancerExplanation, FreelancerScore, Interval, PublicScore, PublishedChange
+from reputation.config import Settings, open_store
+from reputation.errors import BadRequest, InvalidInput
+from reputation.ingest import Result as _IngestResult
+from reputation.store import EventStore
 
 
 class Counted(msgspec.Struct):
@@ -186,7 +183,7 @@ class Engine:
             self.store.close()
             raise
 
-    def __enter__(self) -> "Engine":
+    def __enter__(self) -> Engine:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -206,10 +203,18 @@ class Engine:
 
         raw = (line.encode() if isinstance(line, str) else line for line in lines)
         result: _IngestResult = ingest_lines(self.store, raw, skip_invalid=skip_invalid)
-        out = Ingested(result.accepted, result.duplicates, len(result.rejects), result.written,
-                       result.positions, [r.message() for r in result.rejects])
+        out = Ingested(
+            result.accepted,
+            result.duplicates,
+            len(result.rejects),
+            result.written,
+            result.positions,
+            [r.message() for r in result.rejects],
+        )
         if result.rejects and not skip_invalid:
-            raise InvalidInput("; ".join(out.errors[:10]) + (f" (and {len(out.errors) - 10} more)" if len(out.errors) > 10 else ""))
+            raise InvalidInput(
+                "; ".join(out.errors[:10]) + (f" (and {len(out.errors) - 10} more)" if len(out.errors) > 10 else "")
+            )
         return out
 
     def project(self) -> int:
@@ -218,28 +223,53 @@ class Engine:
 
     # -- reading ---------------------------------------------------------------------
 
-    def score(self, freelancer_id: str, *, as_of: str | None = None, known_at: str | None = None,
-              rules: str | None = None, audience: str = "trust") -> Score | FreelancerScore | PublicScore:
+    def score(
+        self,
+        freelancer_id: str,
+        *,
+        as_of: str | None = None,
+        known_at: str | None = None,
+        rules: str | None = None,
+        audience: str = "trust",
+    ) -> Score | FreelancerScore | PublicScore:
         """trust: a Score; freelancer: a FreelancerScore; public: a PublicScore (docs/audiences.md)."""
         self.project()
         known = known_position(known_at, self.store)
-        out = self.projections.score(freelancer_id, as_of=default_as_of(as_time(as_of, "as_of"), known, self.store),
-                                     known_at=known, rules=rules, audience=_audience(audience))
+        out = self.projections.score(
+            freelancer_id,
+            as_of=default_as_of(as_time(as_of, "as_of"), known, self.store),
+            known_at=known,
+            rules=rules,
+            audience=_audience(audience),
+        )
         return msgspec.convert(out, {"trust": Score, "freelancer": FreelancerScore, "public": PublicScore}[audience])
 
-    def explain(self, freelancer_id: str, *, start: str, end: str | None = None, known_at: str | None = None,
-                rules: str | None = None, audience: str = "trust") -> Explanation | FreelancerExplanation:
+    def explain(
+        self,
+        freelancer_id: str,
+        *,
+        start: str,
+        end: str | None = None,
+        known_at: str | None = None,
+        rules: str | None = None,
+        audience: str = "trust",
+    ) -> Explanation | FreelancerExplanation:
         self.project()
         t1 = as_time(start, "start")
         known = known_position(known_at, self.store)
-        t2 = as_time(end, "end") if end is not None else (default_as_of(None, known, self.store) or self.projections.clock)
+        t2 = (
+            as_time(end, "end")
+            if end is not None
+            else (default_as_of(None, known, self.store) or self.projections.clock)
+        )
         out = self.projections.explain(freelancer_id, t1, t2, known, rules, _audience(audience))  # type: ignore[arg-type]
         if audience == "trust":
             return msgspec.convert(out, Explanation)
         return msgspec.convert(out, FreelancerExplanation)
 
-    def calendar(self, freelancer_id: str, *, until: str | None = None, rules: str | None = None,
-                 audience: str = "trust") -> Calendar:
+    def calendar(
+        self, freelancer_id: str, *, until: str | None = None, rules: str | None = None, audience: str = "trust"
+    ) -> Calendar:
         """The dates the JSS would change if nothing new happened (projections.calendar)."""
         self.project()
         out = self.projections.calendar(freelancer_id, as_time(until, "until"), rules, _audience(audience))
@@ -252,12 +282,14 @@ class Engine:
             return self.projections.history(freelancer_id)
         return msgspec.convert(self.projections.published_history(freelancer_id, audience), list[PublishedChange])
 
-    def client(self, client_id: str, *, as_of: str | None = None, known_at: str | None = None,
-               audience: str = "trust") -> ClientScore:
+    def client(
+        self, client_id: str, *, as_of: str | None = None, known_at: str | None = None, audience: str = "trust"
+    ) -> ClientScore:
         self.project()
         known = known_position(known_at, self.store)
-        out = self.projections.client(client_id, default_as_of(as_time(as_of, "as_of"), known, self.store), known,
-                                      _audience(audience))
+        out = self.projections.client(
+            client_id, default_as_of(as_time(as_of, "as_of"), known, self.store), known, _audience(audience)
+        )
         return msgspec.convert(out, ClientScore)
 
     def audit(self, sql: str, params: dict[str, Any] | None = None) -> Table:

@@ -104,8 +104,14 @@ def bench_chain_cost(lines: list[bytes], home: Path) -> Figure:
             rates[chained] = _ingest_rate(store, lines)
         finally:
             store.close()
-    return Figure("ingest_chain_cost", rates[True], "events/s", "the same ingest into a store without the hash chain",
-                  rates[False], rates[True] / rates[False])
+    return Figure(
+        "ingest_chain_cost",
+        rates[True],
+        "events/s",
+        "the same ingest into a store without the hash chain",
+        rates[False],
+        rates[True] / rates[False],
+    )
 
 
 def bench_ingest(lines: list[bytes], home: Path, baseline_events: int) -> tuple[list[Figure], object, float]:
@@ -135,10 +141,24 @@ def bench_ingest(lines: list[bytes], home: Path, baseline_events: int) -> tuple[
         app.save(agg)
     base_dt = time.perf_counter() - t0
     base_rate = len(sample) / base_dt
-    figs = [Figure("ingest", rate, "events/s", "the Python reference ingest, same lines", rates["python"],
-                   rate / rates["python"]),
-            Figure("ingest_python", rates["python"], "events/s", "eventsourcing save() per event", base_rate,
-                   rates["python"] / base_rate)]
+    figs = [
+        Figure(
+            "ingest",
+            rate,
+            "events/s",
+            "the Python reference ingest, same lines",
+            rates["python"],
+            rate / rates["python"],
+        ),
+        Figure(
+            "ingest_python",
+            rates["python"],
+            "events/s",
+            "eventsourcing save() per event",
+            base_rate,
+            rates["python"] / base_rate,
+        ),
+    ]
     return figs, (app, list(streams.values())), len(sample)
 
 
@@ -185,10 +205,15 @@ def bench_rebuild(store, home: Path, baseline) -> tuple[list[Figure], Any, Figur
         replayed += agg.version
     base_dt = time.perf_counter() - t0
     base_rate = replayed / base_dt if base_dt else float("nan")
-    rebuild = Figure("rebuild", n / dt, "events/s", "the Python reference projector, same log",
-                     n / py_dt, py_dt / dt)
-    reference = Figure("rebuild_python", n / py_dt, "events/s", "eventsourcing repository replay (mapper + aggregate)",
-                       base_rate, (n / py_dt) / base_rate)
+    rebuild = Figure("rebuild", n / dt, "events/s", "the Python reference projector, same log", n / py_dt, py_dt / dt)
+    reference = Figure(
+        "rebuild_python",
+        n / py_dt,
+        "events/s",
+        "eventsourcing repository replay (mapper + aggregate)",
+        base_rate,
+        (n / py_dt) / base_rate,
+    )
 
     rows = store.read(0, 10**9)
     tracemalloc.start()
@@ -196,17 +221,22 @@ def bench_rebuild(store, home: Path, baseline) -> tuple[list[Figure], Any, Figur
     naive, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     del copy, rows
-    memory = Figure("memory_per_contract", held / contracts, "bytes", "every event kept as a dict",
-                    naive / contracts, (naive / contracts) / (held / contracts))
+    memory = Figure(
+        "memory_per_contract",
+        held / contracts,
+        "bytes",
+        "every event kept as a dict",
+        naive / contracts,
+        (naive / contracts) / (held / contracts),
+    )
     return [rebuild, reference], proj, memory
 
 
 def bench_point_queries(store, proj, label: str, samples: int = 200) -> list[Figure]:
-    from projections.replay import fold
     from projections.explain import explain
-    from reputation.outcome import Cut
-
+    from projections.replay import fold
     from projections.rules.score import evaluate
+    from reputation.outcome import Cut
 
     fids = proj.freelancers()
     rnd = random.Random(5)
@@ -271,8 +301,14 @@ def bench_relay(kafka: str) -> list[Figure]:
     slow = measure_relay(kafka, batch=1, freelancers=60, producer_config={"linger_ms": 0})
     lat = measure_latency(kafka, events=3000, rate=1000.0)
     return [
-        Figure("relay", fast.per_second, "changes/s", "batch of 1, no linger", slow.per_second,
-               fast.per_second / slow.per_second),
+        Figure(
+            "relay",
+            fast.per_second,
+            "changes/s",
+            "batch of 1, no linger",
+            slow.per_second,
+            fast.per_second / slow.per_second,
+        ),
         Figure("relay_latency_p99", lat.p99_ms, "ms", "p50 of the same run", lat.p50_ms, None),
     ]
 
@@ -285,15 +321,30 @@ def bench_serve(home: Path, proj, label: str, figures: list[Figure], seconds: fl
     out = []
     for name, load in (("score", score), ("explain", explain)):
         inside = base[f"{name}_p99_{label}"]
-        out += [Figure(f"serve_{name}_p99", load.p99_ms, "ms", f"in-process {name} p99 (same store); HTTP p50 {load.p50_ms:.2f} ms",
-                       inside, None),
-                Figure(f"serve_{name}_rps", load.per_second, "requests/s", f"8 clients for {seconds:g} s, {load.errors} errors",
-                       1000 / inside if inside else None, None)]
+        out += [
+            Figure(
+                f"serve_{name}_p99",
+                load.p99_ms,
+                "ms",
+                f"in-process {name} p99 (same store); HTTP p50 {load.p50_ms:.2f} ms",
+                inside,
+                None,
+            ),
+            Figure(
+                f"serve_{name}_rps",
+                load.per_second,
+                "requests/s",
+                f"8 clients for {seconds:g} s, {load.errors} errors",
+                1000 / inside if inside else None,
+                None,
+            ),
+        ]
     return out
 
 
-def run(events: int = 20_000, kafka: str | None = None, small: int = 5_000, echo=print,
-        serve_seconds: float = 10.0) -> list[Figure]:
+def run(
+    events: int = 20_000, kafka: str | None = None, small: int = 5_000, echo=print, serve_seconds: float = 10.0
+) -> list[Figure]:
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="reputation-bench-") as tmp:
         home = Path(tmp)
@@ -311,9 +362,9 @@ def run(events: int = 20_000, kafka: str | None = None, small: int = 5_000, echo
         echo(f"  rebuild {rebuilds[0].value:,.0f} events/s (native), {rebuilds[1].value:,.0f} (Python reference)")
         small_home = home / "small"
         small_lines = lines[: min(small, len(lines))]
-        from reputation.ingest import ingest_lines
         from projections.service import Projections
         from projections.store import sqlite_repo
+        from reputation.ingest import ingest_lines
 
         small_store = open_store(Settings(home=str(small_home)))
         ingest_lines(small_store, small_lines)
@@ -339,26 +390,48 @@ def run(events: int = 20_000, kafka: str | None = None, small: int = 5_000, echo
 
 @click.command("bench")
 @click.option("--events", default=20_000, show_default=True, help="Size of the simulated log.")
-@click.option("--serve-seconds", default=10.0, show_default=True, type=click.FloatRange(0),
-              help="Seconds of load on `reputation serve` per endpoint (0: skip).")
+@click.option(
+    "--serve-seconds",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds of load on `reputation serve` per endpoint (0: skip).",
+)
 @click.option("--json", "as_json", is_flag=True, help="A list of {name, value, unit, baseline, baseline_value, ratio}.")
 def bench_command(events: int, serve_seconds: float, as_json: bool) -> None:
     """Run the benchmark suite: each figure next to its naive path, in the same run."""
     from engine.cli import settings
 
     cfg = settings()
-    figures = run(events, cfg.kafka, serve_seconds=serve_seconds, echo=(lambda s: None) if as_json else (lambda s: click.echo(s, err=True)))
+    figures = run(
+        events,
+        cfg.kafka,
+        serve_seconds=serve_seconds,
+        echo=(lambda s: None) if as_json else (lambda s: click.echo(s, err=True)),
+    )
     if as_json:
         click.echo(json.dumps([f._asdict() for f in figures]))
         return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("figure", "value", "unit", "naive path", "naive value", "ratio",
-                  title=f"reputation bench, {time.strftime('%Y-%m-%d')}, {events:,} events")
+    table = Table(
+        "figure",
+        "value",
+        "unit",
+        "naive path",
+        "naive value",
+        "ratio",
+        title=f"reputation bench, {time.strftime('%Y-%m-%d')}, {events:,} events",
+    )
     table.columns[3].overflow = "fold"
     for f in figures:
-        table.add_row(f.name, f"{f.value:,.2f}", f.unit, f.baseline,
-                      "-" if f.baseline_value is None else f"{f.baseline_value:,.2f}",
-                      "-" if f.ratio is None else f"{f.ratio:,.1f}x")
+        table.add_row(
+            f.name,
+            f"{f.value:,.2f}",
+            f.unit,
+            f.baseline,
+            "-" if f.baseline_value is None else f"{f.baseline_value:,.2f}",
+            "-" if f.ratio is None else f"{f.ratio:,.1f}x",
+        )
     Console().print(table)

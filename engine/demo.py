@@ -14,24 +14,35 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from engine.cli import settings
+from engine.simulate import simulate
+from projections.ledger import restated
 from reputation import clock
 from reputation import events as ev
-from engine.cli import settings
-from projections.ledger import restated
 from reputation.config import open_store
-from engine.simulate import simulate
 
 console = Console()
 
 
 def _stage(label: str):
-    return Progress(TextColumn(label), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
-                    TimeElapsedColumn(), console=console, transient=True)
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
 
 
 @click.command("demo")
 @click.option("--freelancers", default=150, show_default=True, help="Size of the simulated marketplace.")
-@click.option("--months", default=84, show_default=True, help="Months of history (84 from 2018-06 crosses the 2020 and 2024 rule switches).")
+@click.option(
+    "--months",
+    default=84,
+    show_default=True,
+    help="Months of history (84 from 2018-06 crosses the 2020 and 2024 rule switches).",
+)
 @click.option("--seed", default=7, show_default=True)
 @click.option("--drops", default=3, show_default=True, help="How many of the largest JSS drops to explain.")
 def demo_command(freelancers: int, months: int, seed: int, drops: int) -> None:
@@ -55,8 +66,10 @@ def demo_command(freelancers: int, months: int, seed: int, drops: int) -> None:
         for line in simulate(freelancers, months, seed, start):
             f.write(line + b"\n")
             lines += 1
-    console.print(f"1. simulated {freelancers} freelancers over {months} months: {lines:,} events "
-                  f"({time.perf_counter() - t0:.1f} s) -> {path.name}")
+    console.print(
+        f"1. simulated {freelancers} freelancers over {months} months: {lines:,} events "
+        f"({time.perf_counter() - t0:.1f} s) -> {path.name}"
+    )
 
     # 2. ingest
     store = open_store(cfg)
@@ -65,8 +78,10 @@ def demo_command(freelancers: int, months: int, seed: int, drops: int) -> None:
         task = bar.add_task("ingest", total=lines)
         result = ingest_lines(store, f, progress=lambda n: bar.advance(task, n))
     dt = time.perf_counter() - t0
-    console.print(f"2. ingested {result.accepted:,} new events, {result.duplicates:,} already known, "
-                  f"{len(result.rejects)} rejected ({dt:.1f} s, {lines / dt:,.0f} lines/s, all or nothing)")
+    console.print(
+        f"2. ingested {result.accepted:,} new events, {result.duplicates:,} already known, "
+        f"{len(result.rejects)} rejected ({dt:.1f} s, {lines / dt:,.0f} lines/s, all or nothing)"
+    )
     if result.rejects:
         for r in result.rejects[:5]:
             console.print(f"   [red]{r.message()}[/]")
@@ -85,8 +100,10 @@ def demo_command(freelancers: int, months: int, seed: int, drops: int) -> None:
         done = proj.catch_up(store, lambda pos, last: bar.update(task, completed=pos - first))
     dt = time.perf_counter() - t0
     rate = f", {done / dt:,.0f} events/s" if done else ""
-    console.print(f"3. projected {done:,} events into scores and the ledger ({dt:.1f} s{rate}); "
-                  f"engine clock {ev.format_time(proj.clock)}; ledger has {proj.max_seq():,} score changes")
+    console.print(
+        f"3. projected {done:,} events into scores and the ledger ({dt:.1f} s{rate}); "
+        f"engine clock {ev.format_time(proj.clock)}; ledger has {proj.max_seq():,} score changes"
+    )
 
     # 4. the largest drops of the current history (entries a late event restated are not
     #    today's history), explained the way a trust team reads them
@@ -99,8 +116,15 @@ def demo_command(freelancers: int, months: int, seed: int, drops: int) -> None:
     # mature histories only (the last four years): early drops of a two-contract record say little
     mature = ev.format_time(ev.parse_time(end) - 4 * 365 * ev.DAY)
     candidates = sorted(
-        (c for c in changes if c.seq not in replaced and c.effective_at >= mature
-         and c.jss_before is not None and c.jss_after is not None and c.jss_after < c.jss_before),
+        (
+            c
+            for c in changes
+            if c.seq not in replaced
+            and c.effective_at >= mature
+            and c.jss_before is not None
+            and c.jss_after is not None
+            and c.jss_after < c.jss_before
+        ),
         key=lambda c: (c.jss_after - c.jss_before, c.seq),
     )
     console.rule("4. the largest JSS drops, explained")
@@ -185,5 +209,5 @@ def _end_of(start: str, months: int) -> str:
 
 
 def _last_time(store) -> int:
-    (_, data), = store.read(store.max_position() - 1, 1)
+    ((_, data),) = store.read(store.max_position() - 1, 1)
     return ev.decode_recorded(data).event.at

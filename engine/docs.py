@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from functools import partial
+from pathlib import Path
 from typing import Any, get_args
 
 import msgspec
@@ -109,17 +109,25 @@ def type_table() -> str:
     for stream, types in groups.items():
         for cls in types:
             names = [f.name for f in _fields(cls) if f.name not in COMMON]
-            rows.append(f"| [`{cls.__name__}`](#{cls.__name__.lower()}) | {stream} | "
-                        + ", ".join(f"`{n}`" for n in names) + " |")
+            rows.append(
+                f"| [`{cls.__name__}`](#{cls.__name__.lower()}) | {stream} | "
+                + ", ".join(f"`{n}`" for n in names)
+                + " |"
+            )
     return "\n".join(rows)
 
 
 def limits_table() -> str:
     rows = [
-        ("feedback window (public and private feedback, double-blind reveal)", f"closed_at + {_days(ct.FEEDBACK_WINDOW)}"),
+        (
+            "feedback window (public and private feedback, double-blind reveal)",
+            f"closed_at + {_days(ct.FEEDBACK_WINDOW)}",
+        ),
         ("bonus window (`PaymentMade` after the close)", f"closed_at + {_days(ct.BONUS_WINDOW)}"),
-        ("edit window (`FeedbackEditAllowed` after the reveal, `PublicFeedbackRevised` after the allowance)",
-         _days(ct.EDIT_WINDOW)),
+        (
+            "edit window (`FeedbackEditAllowed` after the reveal, `PublicFeedbackRevised` after the allowance)",
+            _days(ct.EDIT_WINDOW),
+        ),
         ("end of the top-rated removal perk", format_time(ct.PERK_END)),
         ("latest accepted timestamp (exclusive)", ev.TIME_LIMIT_TEXT),
         ("payload versions (`schema`)", ", ".join(map(str, ev.SCHEMA_VERSIONS))),
@@ -147,9 +155,13 @@ def rule_set_table() -> str:
     def row(label: str, values) -> None:
         rows.append(f"| {label} | " + " | ".join(str(v) for v in values) + " |")
 
-    row("in force from (valid time, inclusive)", [
-        "the beginning" if r.starts < 0 else "never (chosen by name)" if r.starts >= INF else format_time(r.starts)
-        for r in sets])
+    row(
+        "in force from (valid time, inclusive)",
+        [
+            "the beginning" if r.starts < 0 else "never (chosen by name)" if r.starts >= INF else format_time(r.starts)
+            for r in sets
+        ],
+    )
     row("in force until (exclusive)", [(ends[i] if i < len(ends) else "") or "-" for i in range(len(sets))])
     row("JSS windows (months; best of)", [", ".join(map(str, r.windows)) for r in sets])
     row("neutral reasons exist", [_yes(r.neutral_reasons) for r in sets])
@@ -169,8 +181,14 @@ def reasons_table() -> str:
     sets = list(RULE_SETS.values())
     rows = ["| client's reason | " + " | ".join(f"`{r.name}`" for r in sets) + " |", "|---" * (len(sets) + 1) + "|"]
     for reason in ev.REASONS:
-        marks = ["negative" if reason_is_negative(reason, r)
-                 else "neutral close" if r.neutral_closes and reason in NEUTRAL_CLOSES else "not negative" for r in sets]
+        marks = [
+            "negative"
+            if reason_is_negative(reason, r)
+            else "neutral close"
+            if r.neutral_closes and reason in NEUTRAL_CLOSES
+            else "not negative"
+            for r in sets
+        ]
         rows.append(f"| `{reason}` | " + " | ".join(marks) + " |")
     return "\n".join(rows)
 
@@ -203,7 +221,10 @@ OUTCOME_CASES = [
 
 def outcome_table() -> str:
     sets = list(RULE_SETS.values())
-    rows = ["| client signals at the cut | " + " | ".join(f"`{r.name}`" for r in sets) + " |", "|---" * (len(sets) + 1) + "|"]
+    rows = [
+        "| client signals at the cut | " + " | ".join(f"`{r.name}`" for r in sets) + " |",
+        "|---" * (len(sets) + 1) + "|",
+    ]
     for label, reason, private, recommend, stars, span in OUTCOME_CASES:
         s = Signals(reason, private, recommend, stars, None)
         v = _view(0, span * DAY)
@@ -228,15 +249,33 @@ COUNTED_CASES = [
 
 def counted_table() -> str:
     sets = list(RULE_SETS.values())
-    rows = ["| settled contract, closed by the freelancer | " + " | ".join(f"`{r.name}`" for r in sets) + " |",
-            "|---" * (len(sets) + 1) + "|"]
-    c = ct.Contract(id="c", freelancer="f", client="k", pricing="fixed", continues=None, opened_at=0,
-                    opened_pos=0, opened_event="e", last_at=0)
+    rows = [
+        "| settled contract, closed by the freelancer | " + " | ".join(f"`{r.name}`" for r in sets) + " |",
+        "|---" * (len(sets) + 1) + "|",
+    ]
+    c = ct.Contract(
+        id="c",
+        freelancer="f",
+        client="k",
+        pricing="fixed",
+        continues=None,
+        opened_at=0,
+        opened_pos=0,
+        opened_event="e",
+        last_at=0,
+    )
     for label, earnings, recommend, span, basis, flagged in COUNTED_CASES:
         v = _view(0, span * DAY)._replace(
-            contract=c, closed_at=0, closed_by="freelancer", close_reason="completed_successfully",
-            settled_at=ct.FEEDBACK_WINDOW, earnings=earnings, client_recommend=recommend,
-            client_removed=(basis, "jss_only") if basis else None, both_public=False)
+            contract=c,
+            closed_at=0,
+            closed_by="freelancer",
+            close_reason="completed_successfully",
+            settled_at=ct.FEEDBACK_WINDOW,
+            earnings=earnings,
+            client_recommend=recommend,
+            client_removed=(basis, "jss_only") if basis else None,
+            both_public=False,
+        )
         cells = []
         for r in sets:
             a = assess(v, Cut(ct.FEEDBACK_WINDOW), r, flagged)
@@ -250,8 +289,10 @@ def weight_table() -> str:
     unweighted = [r.name for r in RULE_SETS.values() if not r.weighted]
     spans = (0, 89, 90, 179, 180, 630, 720)
     earnings = (0, 250_00, 250_01, 1000_00, 1000_01)
-    rows = ["| earnings \\ days from first to last payment | " + " | ".join(map(str, spans)) + " |",
-            "|---" * (len(spans) + 1) + "|"]
+    rows = [
+        "| earnings \\ days from first to last payment | " + " | ".join(map(str, spans)) + " |",
+        "|---" * (len(spans) + 1) + "|",
+    ]
     for e in earnings:
         cells = []
         for d in spans:
@@ -261,10 +302,18 @@ def weight_table() -> str:
                 raise ValueError(f"weighted rule sets disagree on the weight of ${e / 100:.2f} over {d} days")
             cells.append(f"{values.pop() / 4:g}")
         rows.append(f"| ${e / 100:,.2f} | " + " | ".join(cells) + " |")
-    fixed = {weight4(_view(0, d * DAY)._replace(earnings=e), RULE_SETS[n]) / 4 for n in unweighted for e in earnings for d in spans}
+    fixed = {
+        weight4(_view(0, d * DAY)._replace(earnings=e), RULE_SETS[n]) / 4
+        for n in unweighted
+        for e in earnings
+        for d in spans
+    }
     names = ", ".join(f"`{r.name}`" for r in RULE_SETS.values() if r.weighted)
-    note = (f"\n\nWeights above: {names} (a long-term period is {_days(LONG_TERM)}). "
-            + ", ".join(f"`{n}`" for n in unweighted) + f": every contract weighs {', '.join(f'{w:g}' for w in sorted(fixed))}.")
+    note = (
+        f"\n\nWeights above: {names} (a long-term period is {_days(LONG_TERM)}). "
+        + ", ".join(f"`{n}`" for n in unweighted)
+        + f": every contract weighs {', '.join(f'{w:g}' for w in sorted(fixed))}."
+    )
     return "\n".join(rows) + note
 
 
@@ -272,8 +321,10 @@ EXIT_EXAMPLES = ("2023-08-31T09:30:00Z", "2024-01-31T12:00:00Z", "2024-02-29T00:
 
 
 def exit_table() -> str:
-    rows = ["| closed at | " + " | ".join(f"leaves the {m}-month window at" for m in WINDOWS) + " |",
-            "|---" * (len(WINDOWS) + 1) + "|"]
+    rows = [
+        "| closed at | " + " | ".join(f"leaves the {m}-month window at" for m in WINDOWS) + " |",
+        "|---" * (len(WINDOWS) + 1) + "|",
+    ]
     for text in EXIT_EXAMPLES:
         closed = parse_time(text)
         rows.append(f"| {text} | " + " | ".join(format_time(window_exit(closed, m)) for m in WINDOWS) + " |")
@@ -328,8 +379,11 @@ def stale(folder: Path = DOCS) -> list[str]:
         new, names = render(text, generators)
         seen |= names
         if new != text:
-            problems += [f"{name}: {m['name']} differs from the code" for m, n in
-                         zip(BLOCK.finditer(text), BLOCK.finditer(new)) if m["body"] != n["body"]]
+            problems += [
+                f"{name}: {m['name']} differs from the code"
+                for m, n in zip(BLOCK.finditer(text), BLOCK.finditer(new))
+                if m["body"] != n["body"]
+            ]
     problems += [f"no generated part {n!r} in {', '.join(FILES)}" for n in generators if n not in seen]
     return problems
 

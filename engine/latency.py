@@ -22,10 +22,9 @@ import time
 import uuid
 from typing import Iterable, NamedTuple
 
-from reputation.ingest import ingest_lines
-from reputation.config import Settings, open_store
-
 from projections.ledger import ScoreChange
+from reputation.config import Settings, open_store
+from reputation.ingest import ingest_lines
 
 
 class LatencyReport(NamedTuple):
@@ -85,11 +84,10 @@ def measure_latency(
     consumer_config: dict | None = None,
 ) -> LatencyReport:
     """Ingest `events` simulated events at `rate` per second; measure ingest -> subscriber."""
-    from projections.service import open_projections
-
     from consumers.kafka import SCORE_CHANGES_TRUST, StopSignal, ensure_topics
     from consumers.relay import Relay
     from consumers.subscribe import subscribe
+    from projections.service import open_projections
 
     lines = list(itertools.islice(_events(freelancers, months, seed), events))
     with tempfile.TemporaryDirectory(prefix="reputation-latency-") as home:
@@ -105,8 +103,14 @@ def measure_latency(
 
         def run_subscriber() -> None:
             try:
-                subscribe(on_change, settings=cfg, from_beginning=True, dedupe=False, stop=stop,
-                          consumer_config=consumer_config)
+                subscribe(
+                    on_change,
+                    settings=cfg,
+                    from_beginning=True,
+                    dedupe=False,
+                    stop=stop,
+                    consumer_config=consumer_config,
+                )
             except BaseException as exc:  # noqa: BLE001
                 errors.append(exc)
 
@@ -114,6 +118,7 @@ def measure_latency(
             store = open_store(cfg)
             proj = open_projections(cfg, store)
             try:
+
                 def on_ack(c: ScoreChange) -> None:
                     acked.setdefault(c.change_id, (c.position, time.perf_counter()))
 
@@ -126,8 +131,10 @@ def measure_latency(
                 store.close()
 
         store = open_store(cfg)
-        threads = [threading.Thread(target=run_subscriber, daemon=True),
-                   threading.Thread(target=run_relay, daemon=True)]
+        threads = [
+            threading.Thread(target=run_subscriber, daemon=True),
+            threading.Thread(target=run_relay, daemon=True),
+        ]
         for t in threads:
             t.start()
         time.sleep(1.0)  # subscriber assigned, relay producer connected
@@ -170,10 +177,16 @@ def measure_latency(
         lat = sorted((at - submitted[pos]) * 1000 for pos, at in received.values() if pos in submitted)
         ack = sorted((at - submitted[pos]) * 1000 for pos, at in acked.values() if pos in submitted)
         return LatencyReport(
-            events=done, seconds=seconds, rate=done / seconds if seconds else 0.0,
-            changes=total or 0, received=len(lat),
-            p50_ms=_percentile(lat, 50), p99_ms=_percentile(lat, 99), max_ms=lat[-1] if lat else float("nan"),
-            ack_p50_ms=_percentile(ack, 50), ack_p99_ms=_percentile(ack, 99),
+            events=done,
+            seconds=seconds,
+            rate=done / seconds if seconds else 0.0,
+            changes=total or 0,
+            received=len(lat),
+            p50_ms=_percentile(lat, 50),
+            p99_ms=_percentile(lat, 99),
+            max_ms=lat[-1] if lat else float("nan"),
+            ack_p50_ms=_percentile(ack, 50),
+            ack_p99_ms=_percentile(ack, 99),
         )
 
 
@@ -188,9 +201,8 @@ def measure_relay(
     producer_config: dict | None = None,
 ) -> RelayReport:
     """Relay throughput: publish a simulated marketplace's whole ledger once."""
-    from projections.service import open_projections
-
     from consumers.relay import Relay
+    from projections.service import open_projections
 
     with tempfile.TemporaryDirectory(prefix="reputation-relay-") as home:
         cfg = _settings(kafka, home, topic_prefix)
@@ -203,10 +215,11 @@ def measure_relay(
             catch_up = time.perf_counter() - t0
             # the ledger stream alone: the published changes are a few per freelancer and month
             relay = Relay(cfg, store, proj, batch=batch, producer_config=producer_config, publications=False)
-            relay.producer  # connect and create the topic outside the measurement
+            _ = relay.producer  # connect and create the topic outside the measurement
             stats = relay.run()
         finally:
             proj.close()
             store.close()
-        return RelayReport(stats.published, stats.seconds,
-                           stats.published / stats.seconds if stats.seconds else 0.0, catch_up)
+        return RelayReport(
+            stats.published, stats.seconds, stats.published / stats.seconds if stats.seconds else 0.0, catch_up
+        )

@@ -120,31 +120,42 @@ def explained(out: WhatIf, changes: list[tuple[str, str, str, str]]) -> WhatIf:
         kinds[(before, after)] = (n + 1, who)
     for m in out.movers:
         m.why = per.get(m.freelancer_id, [])[:WHY_PER_MOVER]
-    out.transitions = sorted((Transition(b, a, n, len(who)) for (b, a), (n, who) in kinds.items()),
-                             key=lambda t: (-t.contracts, t.before, t.after))
+    out.transitions = sorted(
+        (Transition(b, a, n, len(who)) for (b, a), (n, who) in kinds.items()),
+        key=lambda t: (-t.contracts, t.before, t.after),
+    )
     return out
 
 
-def summarize(at: str, rules: str, rows: list[tuple[str, str | None, int | None, int | None]],
-              movers: int = MOVERS) -> WhatIf:
+def summarize(
+    at: str, rules: str, rows: list[tuple[str, str | None, int | None, int | None]], movers: int = MOVERS
+) -> WhatIf:
     """The counts, the histogram and the movers of (freelancer, rules in force, JSS, JSS under R) rows."""
     both = [(f, a, b) for f, _, a, b in rows if a is not None and b is not None]
     deltas = [b - a for _, a, b in both]
     appear = [Mover(f, a, b, None) for f, _, a, b in rows if a is None and b is not None]
     disappear = [Mover(f, a, b, None) for f, _, a, b in rows if a is not None and b is None]
-    ranked = sorted((Mover(f, a, b, b - a) for f, a, b in both if a != b), key=lambda m: (-abs(m.delta or 0), m.freelancer_id))
+    ranked = sorted(
+        (Mover(f, a, b, b - a) for f, a, b in both if a != b), key=lambda m: (-abs(m.delta or 0), m.freelancer_id)
+    )
     in_force = next((r for _, r, _, _ in rows if r is not None), None)
     return WhatIf(
-        at=at, rules_in_force=in_force, rules=rules, freelancers=len(rows),
-        gain=sum(d > 0 for d in deltas), lose=sum(d < 0 for d in deltas), same=sum(d == 0 for d in deltas),
-        appear=len(appear), disappear=len(disappear),
+        at=at,
+        rules_in_force=in_force,
+        rules=rules,
+        freelancers=len(rows),
+        gain=sum(d > 0 for d in deltas),
+        lose=sum(d < 0 for d in deltas),
+        same=sum(d == 0 for d in deltas),
+        appear=len(appear),
+        disappear=len(disappear),
         hidden_both=sum(1 for _, _, a, b in rows if a is None and b is None),
-        histogram=histogram(deltas), movers=(ranked + appear + disappear)[:movers],
+        histogram=histogram(deltas),
+        movers=(ranked + appear + disappear)[:movers],
     )
 
 
-def whatif(store: EventStore, proj, audit_path: str, rules: str, at: int | None = None,
-           movers: int = MOVERS) -> WhatIf:
+def whatif(store: EventStore, proj, audit_path: str, rules: str, at: int | None = None, movers: int = MOVERS) -> WhatIf:
     """The population under `rules` next to the rule set in force at `at` (default: the
     engine clock). Raises BadRequest for an unknown rule set, NotFound for an empty store, and
     the audit's AuditError (an InvalidInput) when the audit file cannot be synced."""

@@ -7,12 +7,11 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import NamedTuple
 
+from projections.rules.score import feedback_score
+from projections.rules.windows import window_exit
 from reputation.clock import INF
 from reputation.contract import FEEDBACK_WINDOW, Contract
 from reputation.outcome import Cut, View, view
-
-from projections.rules.score import feedback_score
-from projections.rules.windows import window_exit
 
 
 class Cache:
@@ -23,12 +22,12 @@ class Cache:
     """
 
     def __init__(self) -> None:
-        self.entries: dict[str, tuple[int, int, "View | None", dict]] = {}
+        self.entries: dict[str, tuple[int, int, View | None, dict]] = {}
 
     def forget(self, contract_id: str) -> None:
         self.entries.pop(contract_id, None)
 
-    def view(self, c: Contract, cut: Cut) -> tuple["View | None", dict | None]:
+    def view(self, c: Contract, cut: Cut) -> tuple[View | None, dict | None]:
         entry = self.entries.get(c.id)
         if entry is None:
             full = view(c, Cut(INF))
@@ -41,8 +40,18 @@ class Cache:
 
 def _max_pos(c: Contract) -> int:
     pos = c.opened_pos
-    facts: list = [*c.payments, *c.refunds, *c.client_public, *c.freelancer_public, *c.removals, *c.scope_changes,
-                   c.closed, c.client_private, c.freelancer_private, *c.edit_allowed.values()]
+    facts: list = [
+        *c.payments,
+        *c.refunds,
+        *c.client_public,
+        *c.freelancer_public,
+        *c.removals,
+        *c.scope_changes,
+        c.closed,
+        c.client_private,
+        c.freelancer_private,
+        *c.edit_allowed.values(),
+    ]
     for f in facts:
         if f is not None:
             pos = max(pos, f.pos)

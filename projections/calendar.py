@@ -67,7 +67,9 @@ def default_until(start: int) -> int:
     return clock.to_micros(clock.add_months(clock.to_datetime(start), HORIZON_MONTHS))
 
 
-def _deadlines(s: Score, start: int, until: int, rules: RuleSet | None) -> dict[int, list[tuple[str, Assessment | None]]]:
+def _deadlines(
+    s: Score, start: int, until: int, rules: RuleSet | None
+) -> dict[int, list[tuple[str, Assessment | None]]]:
     """Instant -> what happens then: (kind, assessment)."""
     out: dict[int, list] = {}
     for a in s.assessments:
@@ -83,7 +85,9 @@ def _deadlines(s: Score, start: int, until: int, rules: RuleSet | None) -> dict[
     return out
 
 
-def _trust(contracts: list[Contract], flags: dict, start: int, until: int, known: int, rules: RuleSet | None) -> list[dict]:
+def _trust(
+    contracts: list[Contract], flags: dict, start: int, until: int, known: int, rules: RuleSet | None
+) -> list[dict]:
     cache = Cache()
     before = evaluate(contracts, flags, Cut(start, INF, known), rules, cache=cache)
     steps, done = [], set()
@@ -100,15 +104,17 @@ def _trust(contracts: list[Contract], flags: dict, start: int, until: int, known
                 known_ones = {(kind, a and a.contract_id) for kind, a in merged}
                 merged += [m for m in more if (m[0], m[1] and m[1].contract_id) not in known_ones]
         if (after.jss, after.exact, after.hidden_reason) != (before.jss, before.exact, before.hidden_reason):
-            steps.append({
-                "at": ev.format_time(t),
-                "rules": after.rules,
-                "jss_before": before.jss,
-                "jss": after.jss,
-                "jss_exact": exact_float(after.exact),
-                "jss_hidden_reason": after.hidden_reason,
-                "causes": [_trust_cause(kind, a, after) for kind, a in causes],
-            })
+            steps.append(
+                {
+                    "at": ev.format_time(t),
+                    "rules": after.rules,
+                    "jss_before": before.jss,
+                    "jss": after.jss,
+                    "jss_exact": exact_float(after.exact),
+                    "jss_hidden_reason": after.hidden_reason,
+                    "causes": [_trust_cause(kind, a, after) for kind, a in causes],
+                }
+            )
         before = after
     return steps
 
@@ -118,12 +124,24 @@ def _trust_cause(kind: str, a: Assessment | None, after: Score) -> dict:
         return {"kind": "rules_changed", "text": kind}
     now = next((x for x in after.assessments if x.contract_id == a.contract_id), a)
     state = f"counted as {now.outcome}" if now.counted else "not counted"
-    return {"kind": "contract", "contract_id": a.contract_id,
-            "text": f"contract {a.contract_id} {kind} ({state}: {'; '.join(reasons_text(now.why))})"}
+    return {
+        "kind": "contract",
+        "contract_id": a.contract_id,
+        "text": f"contract {a.contract_id} {kind} ({state}: {'; '.join(reasons_text(now.why))})",
+    }
 
 
-def _published(contracts: list[Contract], flags: dict, start: int, until: int, known: int, rules: RuleSet | None,
-               policy: Policy, freelancer_id: str, audience: str) -> list[dict]:
+def _published(
+    contracts: list[Contract],
+    flags: dict,
+    start: int,
+    until: int,
+    known: int,
+    rules: RuleSet | None,
+    policy: Policy,
+    freelancer_id: str,
+    audience: str,
+) -> list[dict]:
     cache = Cache()
     last = policy.published_at(start)
     before = evaluate(contracts, flags, Cut(last, INF, known), rules, cache=cache)
@@ -131,8 +149,13 @@ def _published(contracts: list[Contract], flags: dict, start: int, until: int, k
     for p in policy.instants(last, until):
         after = evaluate(contracts, flags, Cut(p, INF, known), rules, cache=cache)
         if (after.jss, after.hidden_reason) != (before.jss, before.hidden_reason):
-            step: dict[str, Any] = {"published_at": ev.format_time(p), "rules": after.rules, "jss_before": before.jss,
-                    "jss": after.jss, "jss_hidden_reason": after.hidden_reason}
+            step: dict[str, Any] = {
+                "published_at": ev.format_time(p),
+                "rules": after.rules,
+                "jss_before": before.jss,
+                "jss": after.jss,
+                "jss_hidden_reason": after.hidden_reason,
+            }
             if audience == "freelancer":
                 why = freelancer_view.explain(contracts, flags, last, p, known, rules, policy, freelancer_id, None)
                 step["causes"] = [{k: c[k] for k in ("kind", "text", "contract_id") if k in c} for c in why["causes"]]
@@ -142,12 +165,27 @@ def _published(contracts: list[Contract], flags: dict, start: int, until: int, k
     return steps
 
 
-def calendar(contracts: list[Contract], flags: dict, freelancer_id: str, start: int, until: int, known: int,
-             rules: RuleSet | None, audience: str, policy: Policy) -> dict:
+def calendar(
+    contracts: list[Contract],
+    flags: dict,
+    freelancer_id: str,
+    start: int,
+    until: int,
+    known: int,
+    rules: RuleSet | None,
+    audience: str,
+    policy: Policy,
+) -> dict:
     """The steps of the JSS from `start` to `until` if nothing new happened."""
     if audience == "trust":
         steps = _trust(contracts, flags, start, until, known, rules)
     else:
         steps = _published(contracts, flags, start, until, known, rules, policy, freelancer_id, audience)
-    return {"freelancer_id": freelancer_id, "audience": audience, "from": ev.format_time(start),
-            "until": ev.format_time(until), "rules": rules.name if rules else None, "steps": steps}
+    return {
+        "freelancer_id": freelancer_id,
+        "audience": audience,
+        "from": ev.format_time(start),
+        "until": ev.format_time(until),
+        "rules": rules.name if rules else None,
+        "steps": steps,
+    }

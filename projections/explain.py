@@ -10,14 +10,13 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import NamedTuple
 
+from projections.cache import Cache
+from projections.rules.score import Score, evaluate
+from projections.timeline import INERT, Happening, describe, happenings
 from reputation import contract as ct
 from reputation.clock import INF
 from reputation.outcome import Cut
 from reputation.rulesets import RuleSet
-
-from projections.cache import Cache
-from projections.rules.score import Score, evaluate
-from projections.timeline import INERT, Happening, describe, happenings
 
 
 class Step(NamedTuple):
@@ -103,8 +102,9 @@ def explain(
     return Explained(start, end, total, causes, counterfactuals(contracts, flags, t2, known, rules, end, cache))
 
 
-def counterfactuals(contracts, flags, at: int, known: int, rules: RuleSet | None, score: Score,
-                    cache: Cache | None = None) -> list[dict]:
+def counterfactuals(
+    contracts, flags, at: int, known: int, rules: RuleSet | None, score: Score, cache: Cache | None = None
+) -> list[dict]:
     out = []
     cut = Cut(at, INF, known)
     for a in score.assessments:

@@ -23,18 +23,17 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import NamedTuple
 
+from projections.audiences import public_outcome, trust_text
+from projections.cache import Cache
+from projections.publication import Policy
+from projections.rules.score import Score, evaluate, jss, round_half_up
+from projections.rules.windows import WINDOWS, Assessment, window_exit
+from projections.uncertainty import interval
 from reputation import events as ev
 from reputation.clock import INF
 from reputation.contract import Contract
 from reputation.outcome import Cut, flagged_at, view
 from reputation.rulesets import RuleSet, rule_set
-
-from projections.audiences import public_outcome, trust_text
-from projections.cache import Cache
-from projections.publication import Policy
-from projections.rules.score import Score, evaluate, jss, round_half_up
-from projections.uncertainty import interval
-from projections.rules.windows import WINDOWS, Assessment, window_exit
 
 Flags = dict[str, list[tuple[int, int, bool]]]
 
@@ -182,16 +181,27 @@ def _what(old: Assessment | None, new: Assessment, p0: int, p1: int) -> str:
     parts = []
     if (old is None or old.outcome is None) and new.outcome is not None:
         parts.append("settled")
-    left = [m for m in WINDOWS if old is not None and old.counted and old.in_window(p0, m)
-            and new.counted and not new.in_window(p1, m)]
+    left = [
+        m
+        for m in WINDOWS
+        if old is not None and old.counted and old.in_window(p0, m) and new.counted and not new.in_window(p1, m)
+    ]
     parts += [f"left the {m}-month window" for m in left]
     if old is not None and old.counted and new.counted and old.weight4 != new.weight4:
         parts.append(f"weight {old.weight4 / 4:g} -> {new.weight4 / 4:g}")
     return ", ".join(parts) or "changed"
 
 
-def period(contracts: list[Contract], flags: Flags, p0: int, p1: int, known: int,
-           rules: RuleSet | None, cache: Cache, start: Score | None = None) -> Period:
+def period(
+    contracts: list[Contract],
+    flags: Flags,
+    p0: int,
+    p1: int,
+    known: int,
+    rules: RuleSet | None,
+    cache: Cache,
+    start: Score | None = None,
+) -> Period:
     start = start or evaluate(contracts, flags, Cut(p0, INF, known), rules, cache=cache)
     end = evaluate(contracts, flags, Cut(p1, INF, known), rules, cache=cache)
     ruled = _named(end.rules)
@@ -218,8 +228,17 @@ def period(contracts: list[Contract], flags: Flags, p0: int, p1: int, known: int
     return Period(start, end, rules_delta, shares, _zero(end.exact) - level, private_ids)
 
 
-def explain(contracts: list[Contract], flags: Flags, t1: int, t2: int, known: int, rules: RuleSet | None,
-            policy: Policy, freelancer_id: str, known_at: int | None) -> dict:
+def explain(
+    contracts: list[Contract],
+    flags: Flags,
+    t1: int,
+    t2: int,
+    known: int,
+    rules: RuleSet | None,
+    policy: Policy,
+    freelancer_id: str,
+    known_at: int | None,
+) -> dict:
     p1, p2 = policy.published_at(t1), policy.published_at(t2)
     cache = Cache()
     first = evaluate(contracts, flags, Cut(p1, INF, known), rules, cache=cache)
@@ -230,8 +249,14 @@ def explain(contracts: list[Contract], flags: Flags, t1: int, t2: int, known: in
     for p in policy.instants(p1, p2):
         part = period(contracts, flags, last, p, known, rules, cache, score)
         if part.rules_delta is not None:
-            causes.append(_cause("rules_changed", p, part.rules_delta,
-                                 f"rule set changed from {part.start.rules} to {part.end.rules}"))
+            causes.append(
+                _cause(
+                    "rules_changed",
+                    p,
+                    part.rules_delta,
+                    f"rule set changed from {part.start.rules} to {part.end.rules}",
+                )
+            )
         for cid, share, what in part.shares:
             entry = per_contract.setdefault(cid, [p, Fraction(0), []])
             entry[1] += share
@@ -244,13 +269,24 @@ def explain(contracts: list[Contract], flags: Flags, t1: int, t2: int, known: in
         look = looks[cid]
         a = look.assessment
         state = (f"counted as {a.outcome}" if a.counted else "not counted") + (
-            f": {'; '.join(look.words)}" if look.words else "")
-        causes.append({**_cause("contract", p, share, f"contract {cid}: {'; '.join(whats)}; {state}"),
-                       "contract_id": cid})
+            f": {'; '.join(look.words)}" if look.words else ""
+        )
+        causes.append(
+            {**_cause("contract", p, share, f"contract {cid}: {'; '.join(whats)}; {state}"), "contract_id": cid}
+        )
     if len(private_ids) >= policy.k:
-        causes.append({**_cause("private_feedback", p2, private,
-                                f"private feedback on {len(private_ids)} contracts that settled, changed or left "
-                                f"a window in this span: {float(private):+.2f} points"), "contracts": len(private_ids)})
+        causes.append(
+            {
+                **_cause(
+                    "private_feedback",
+                    p2,
+                    private,
+                    f"private feedback on {len(private_ids)} contracts that settled, changed or left "
+                    f"a window in this span: {float(private):+.2f} points",
+                ),
+                "contracts": len(private_ids),
+            }
+        )
     elif private:
         causes.append(_cause("other", p2, private, f"other changes: {float(private):+.2f} points"))
     delta = _zero(score.exact) - _zero(first.exact)
@@ -267,8 +303,13 @@ def explain(contracts: list[Contract], flags: Flags, t1: int, t2: int, known: in
 
 
 def _cause(kind: str, published_at: int, delta: Fraction, text: str) -> dict:
-    return {"kind": kind, "published_at": _time(published_at), "jss_delta": float(delta),
-            "jss_delta_exact": str(delta), "text": text}
+    return {
+        "kind": kind,
+        "published_at": _time(published_at),
+        "jss_delta": float(delta),
+        "jss_delta_exact": str(delta),
+        "text": text,
+    }
 
 
 def counterfactuals(contracts, flags, score: Score, known: int, rules, looks: dict[str, Seen], cache) -> list[dict]:
@@ -278,18 +319,35 @@ def counterfactuals(contracts, flags, score: Score, known: int, rules, looks: di
     for a in score.assessments:
         if not a.counted or a.outcome == "positive" or not looks[a.contract_id].public or not a.in_window(score.at, 24):
             continue
-        alt = {name: _f(evaluate(contracts, flags, cut, rules, {a.contract_id: o}, cache).exact)
-               for name, o in (("without", "exclude"), ("if_neutral", "neutral"), ("if_positive", "positive"))}
-        out.append({"contract_id": a.contract_id, "outcome": a.outcome, "jss_without": alt["without"],
-                    "jss_if_neutral": alt["if_neutral"], "jss_if_positive": alt["if_positive"]})
+        alt = {
+            name: _f(evaluate(contracts, flags, cut, rules, {a.contract_id: o}, cache).exact)
+            for name, o in (("without", "exclude"), ("if_neutral", "neutral"), ("if_positive", "positive"))
+        }
+        out.append(
+            {
+                "contract_id": a.contract_id,
+                "outcome": a.outcome,
+                "jss_without": alt["without"],
+                "jss_if_neutral": alt["if_neutral"],
+                "jss_if_positive": alt["if_positive"],
+            }
+        )
     return out
 
 
 # -- history: the published changes ------------------------------------------------------
 
 
-def history(contracts: list[Contract], flags: Flags, first_at: int, clock: int, known: int,
-            policy: Policy, freelancer_id: str, audience: str = "freelancer") -> list[dict]:
+def history(
+    contracts: list[Contract],
+    flags: Flags,
+    first_at: int,
+    clock: int,
+    known: int,
+    policy: Policy,
+    freelancer_id: str,
+    audience: str = "freelancer",
+) -> list[dict]:
     """One entry per publication instant at which the published JSS, its visibility or the
     feedback score changed, from the freelancer's first fact to the engine clock."""
     cache = Cache()
@@ -299,14 +357,36 @@ def history(contracts: list[Contract], flags: Flags, first_at: int, clock: int, 
     for p in policy.instants(last, clock):
         nxt = evaluate(contracts, flags, Cut(p, INF, known), None, cache=cache)
         if nxt.shown != score.shown:
-            out.append(change_entry(contracts, flags, last, p, (score.jss, _two(score.feedback)), nxt, known,
-                                    policy, freelancer_id, audience))
+            out.append(
+                change_entry(
+                    contracts,
+                    flags,
+                    last,
+                    p,
+                    (score.jss, _two(score.feedback)),
+                    nxt,
+                    known,
+                    policy,
+                    freelancer_id,
+                    audience,
+                )
+            )
         last, score = p, nxt
     return out
 
 
-def change_entry(contracts: list[Contract], flags: Flags, p0: int, p1: int, before: tuple[int | None, float | None],
-                 end: Score, known: int, policy: Policy, freelancer_id: str, audience: str) -> dict:
+def change_entry(
+    contracts: list[Contract],
+    flags: Flags,
+    p0: int,
+    p1: int,
+    before: tuple[int | None, float | None],
+    end: Score,
+    known: int,
+    policy: Policy,
+    freelancer_id: str,
+    audience: str,
+) -> dict:
     """The published change at p1 (from the value published at p0): a history entry, and the
     value of a message on the Kafka topic score-changes. Its id names the freelancer and the
     publication instant, never a log position (which would tell which event moved the score)."""
@@ -316,9 +396,11 @@ def change_entry(contracts: list[Contract], flags: Flags, p0: int, p1: int, befo
         "audience": audience,
         "published_at": _time(p1),
         "rules": end.rules,
-        "jss_before": before[0], "jss_after": end.jss,
+        "jss_before": before[0],
+        "jss_after": end.jss,
         "jss_hidden_reason": end.hidden_reason,
-        "feedback_before": before[1], "feedback_after": _two(end.feedback),
+        "feedback_before": before[1],
+        "feedback_after": _two(end.feedback),
     }
     if audience == "freelancer":
         entry["causes"] = explain(contracts, flags, p0, p1, known, None, policy, freelancer_id, None)["causes"]

@@ -20,12 +20,11 @@ from typing import Callable
 
 import msgspec
 
-from reputation.errors import Unavailable
-from reputation.store import EventStore
-
 from projections.ledger import ScoreChange
 from projections.projector import Meta
 from projections.store import ReadRepo, Rows
+from reputation.errors import Unavailable
+from reputation.store import EventStore
 
 ENGINES = ("python", "native")
 _enc = msgspec.msgpack.Encoder()
@@ -76,7 +75,9 @@ class NativeProjector:
         # one call at a time into the projection store's datastore: eventsourcing's PostgreSQL
         # datastore is not safe to enter from two threads at once (its pool's `wait` asserts)
         self._io = Lock()
-        self._core = _core().CoreProjector(meta.position, meta.clock, meta.seq, None if empty else _Loader(repo, self._io))
+        self._core = _core().CoreProjector(
+            meta.position, meta.clock, meta.seq, None if empty else _Loader(repo, self._io)
+        )
 
     @property
     def position(self) -> int:
@@ -98,8 +99,9 @@ class NativeProjector:
         self.repo.commit_rows(changes)
         return _ledger.decode(b"[" + b",".join(r[5] for r in changes.ledger) + b"]")
 
-    def catch_up(self, store: EventStore, progress: Callable[[int, int], None] | None = None,
-                 batch: int | None = None) -> int:
+    def catch_up(
+        self, store: EventStore, progress: Callable[[int, int], None] | None = None, batch: int | None = None
+    ) -> int:
         """Project every new log row, batch by batch. The next batch is read and the last one
         committed while the core projects (it lets go of the GIL); commits stay in log order,
         one transaction per batch, and the first failure stops the rest."""

@@ -9,9 +9,8 @@ from typing import Any, ContextManager, Iterator
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg.sql import SQL, Identifier
 
-from reputation.store.postgres import SchemaLocked, advisory_lock, reachable
-
 from projections.sqlview import VIEW_TABLES, SqlView, bind, create_statements
+from reputation.store.postgres import SchemaLocked, advisory_lock, reachable
 
 TRACKING_TABLE = "reputation_tracking"
 

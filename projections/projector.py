@@ -21,17 +21,24 @@ from typing import Iterable, NamedTuple
 
 import msgspec
 
+from projections.cache import Archive, Cache, archive_of
+from projections.ledger import Cause, ScoreChange
+from projections.rules.score import Score, evaluate, half_up
+from projections.rules.windows import WINDOWS, window_exit
+from projections.timeline import (
+    INERT,
+    Happening,
+    contract_happenings,
+    deadlines_at,
+    describe,
+    flag_happenings,
+    happenings,
+)
 from reputation import contract as ct
 from reputation import events as ev
 from reputation.clock import INF
 from reputation.outcome import Cut
 from reputation.rulesets import SWITCHES
-
-from projections.cache import Archive, Cache, archive_of
-from projections.ledger import Cause, ScoreChange
-from projections.rules.score import Score, evaluate, half_up
-from projections.rules.windows import WINDOWS, window_exit
-from projections.timeline import INERT, Happening, contract_happenings, deadlines_at, describe, flag_happenings, happenings
 
 
 class Entry(msgspec.Struct, array_like=True):
@@ -271,9 +278,11 @@ class Projector:
                         self.new_deadlines.append((d, c.freelancer))
                     else:
                         late_close = True  # its deadlines already passed: reconcile them now
-            moving = late_close or not isinstance(
-                e, (ev.ContractOpened, ev.ScopeChanged, ev.FeedbackEditAllowed, ev.ContractClosed)
-            ) and not (isinstance(e, (ev.PaymentMade, ev.PaymentRefunded)) and c.closed is None)
+            moving = (
+                late_close
+                or not isinstance(e, (ev.ContractOpened, ev.ScopeChanged, ev.FeedbackEditAllowed, ev.ContractClosed))
+                and not (isinstance(e, (ev.PaymentMade, ev.PaymentRefunded)) and c.closed is None)
+            )
             if moving:
                 affected = [c.freelancer]
                 trigger = Happening(at, pos, type(e).__name__, c.id, c.client, e.event_id)
@@ -319,7 +328,9 @@ class Projector:
     ) -> None:
         contracts = self.contracts_of(f)
         flags = self.flags_of(contracts)
-        score = evaluate(contracts, flags, Cut(at, INF, known), cache=self.cache, archive=self._archive(f, contracts, at, known))
+        score = evaluate(
+            contracts, flags, Cut(at, INF, known), cache=self.cache, archive=self._archive(f, contracts, at, known)
+        )
         jss, fb = score.jss, fb_hundredths(score.feedback)
         prev = f.lookup(at)
         if (jss, fb) == ((prev.jss, prev.fb) if prev else (None, None)):
@@ -330,7 +341,9 @@ class Projector:
         self.dirty_freelancers.add(f.id)
         # the words need every contract's assessment: evaluate in full (same values, no archive)
         score = evaluate(contracts, flags, Cut(at, INF, known), cache=self.cache)
-        before_cut = Cut(at, trigger.pos - 1, known) if trigger is not None and trigger.at == at else Cut(at - 1, INF, known)
+        before_cut = (
+            Cut(at, trigger.pos - 1, known) if trigger is not None and trigger.at == at else Cut(at - 1, INF, known)
+        )
         before = evaluate(contracts, flags, before_cut, cache=self.cache)
         causes = self._causes(contracts, flags, at, known, before, score, trigger, prev)
         self.ledger.append(
@@ -382,18 +395,30 @@ class Projector:
             b, a = (prev.exact if prev else None), exact_float(after.exact)
             causes.append(
                 Cause(
-                    at=ev.format_time(trigger.at), kind="late_event", event_id=trigger.event_id,
-                    contract_id=trigger.contract_id, client_id=trigger.client_id,
+                    at=ev.format_time(trigger.at),
+                    kind="late_event",
+                    event_id=trigger.event_id,
+                    contract_id=trigger.contract_id,
+                    client_id=trigger.client_id,
                     text=f"late event {trigger.event_id} (occurred {ev.format_time(trigger.at)}) changed the history",
-                    jss_before=b, jss_after=a, jss_delta=(a or 0.0) - (b or 0.0),
+                    jss_before=b,
+                    jss_after=a,
+                    jss_delta=(a or 0.0) - (b or 0.0),
                 )
             )
             here = deadlines_at(contracts, at, known)
         for h in here:
             kind, text, private = describe(h, before, after)
             causes.append(
-                Cause(at=ev.format_time(h.at), kind=kind, text=text, contract_id=h.contract_id,
-                      client_id=h.client_id, event_id=h.event_id, private=private)
+                Cause(
+                    at=ev.format_time(h.at),
+                    kind=kind,
+                    text=text,
+                    contract_id=h.contract_id,
+                    client_id=h.client_id,
+                    event_id=h.event_id,
+                    private=private,
+                )
             )
         if causes and causes[0].kind != "late_event":
             b, a = exact_float(before.exact), exact_float(after.exact)

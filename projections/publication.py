@@ -11,7 +11,7 @@ REPUTATION_PUBLISH_DAYS (comma-separated days of the month, 1-28) and REPUTATION
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Iterator, NamedTuple
 
 from reputation.clock import INF, to_datetime, to_micros
@@ -26,7 +26,7 @@ class Policy(NamedTuple):
     k: int = 3  # a group of private-driven contracts is shown only when it holds >= k of them
 
     @classmethod
-    def from_env(cls) -> "Policy":
+    def from_env(cls) -> Policy:
         days, k = cls().days, cls().k
         text = os.environ.get(ENV_DAYS)
         if text:
@@ -54,7 +54,7 @@ class Policy(NamedTuple):
         y, m = dt.year, dt.month
         while True:
             for d in reversed(self.days):
-                p = datetime(y, m, d, tzinfo=timezone.utc)
+                p = datetime(y, m, d, tzinfo=UTC)
                 if p <= dt:
                     return to_micros(p)
             y, m = (y, m - 1) if m > 1 else (y - 1, 12)

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from projections.rules.fair import ClientFacts
+from projections.rules.score import Score, evaluate
 from reputation import contract as ct
 from reputation import events as ev
 from reputation.clock import INF
 from reputation.outcome import Cut
 from reputation.rulesets import RuleSet
-
-from projections.rules.fair import ClientFacts
-from projections.rules.score import Score, evaluate
 
 
 def fold(rows: Iterable[tuple[int, bytes]], known: int = INF, until: int = INF):
@@ -45,8 +44,9 @@ def fold(rows: Iterable[tuple[int, bytes]], known: int = INF, until: int = INF):
     return by_freelancer, flags
 
 
-def batch_score(rows: list[tuple[int, bytes]], freelancer_id: str, at: int, known: int = INF,
-                    rules: RuleSet | None = None) -> Score | None:
+def batch_score(
+    rows: list[tuple[int, bytes]], freelancer_id: str, at: int, known: int = INF, rules: RuleSet | None = None
+) -> Score | None:
     by_freelancer, flags = fold(rows, known, at)
     if freelancer_id not in by_freelancer:
         return None

@@ -10,14 +10,6 @@ import logging
 from pathlib import Path
 from typing import Callable
 
-from reputation import events as ev
-from reputation.clock import INF
-from reputation.config import Settings
-from reputation.errors import BadRequest, NotFound
-from reputation.outcome import Cut, flagged_at
-from reputation.rulesets import RuleSet, rule_set
-from reputation.store import EventStore
-
 from projections import freelancer_view
 from projections.audiences import audience_named, reasons_text
 from projections.explain import Explained, explain
@@ -25,11 +17,18 @@ from projections.ledger import ScoreChange
 from projections.native import projector_for
 from projections.projector import Projector, exact_float
 from projections.publication import Policy
-from projections.rules.score import Score, client_score, evaluate, round_half_up
-from projections.uncertainty import interval
 from projections.rules.fair import ClientFacts
+from projections.rules.score import Score, client_score, evaluate, round_half_up
 from projections.rules.windows import window_exit
 from projections.store import MemoryRepo, ReadRepo
+from projections.uncertainty import interval
+from reputation import events as ev
+from reputation.clock import INF
+from reputation.config import Settings
+from reputation.errors import BadRequest, NotFound
+from reputation.outcome import Cut, flagged_at
+from reputation.rulesets import RuleSet, rule_set
+from reputation.store import EventStore
 
 BATCH = 2000
 log = logging.getLogger("projections")
@@ -110,8 +109,9 @@ def default_as_of(as_of: int | None, known: int | None, store: EventStore) -> in
 READ_WAIT = 2.0  # seconds a reader waits for another process's catch-up before reading what is committed
 
 
-def bring_up_to_date(store: EventStore, proj: "Projections", progress: Callable[[int, int], None] | None = None,
-                     wait: float | None = None) -> int:
+def bring_up_to_date(
+    store: EventStore, proj: Projections, progress: Callable[[int, int], None] | None = None, wait: float | None = None
+) -> int:
     """Fold what the log has beyond the projections; `progress(done, behind)` after each batch.
     `wait`: at most this long for another process's catch-up (then ProjectionsBusy)."""
     behind = store.max_position() - proj.position
@@ -174,7 +174,9 @@ class Projections:
         """How many log events the committed projections have not folded in yet."""
         return max(store.max_position() - self.repo.meta().position, 0)
 
-    def _catch_up_locked(self, store: EventStore, progress: Callable[[int, int], None] | None, batch: int | None) -> int:
+    def _catch_up_locked(
+        self, store: EventStore, progress: Callable[[int, int], None] | None, batch: int | None
+    ) -> int:
         p = self.projector
         try:
             if hasattr(p, "catch_up"):  # the native projector pipelines reads, projection and commits
@@ -228,8 +230,14 @@ class Projections:
         at = self.clock if as_of is None else as_of
         return evaluate(contracts, flags, Cut(at, INF, INF if known_at is None else known_at), rules_named(rules))
 
-    def score(self, freelancer_id: str, as_of: int | None = None, known_at: int | None = None,
-              rules: str | None = None, audience: str = "trust") -> dict:
+    def score(
+        self,
+        freelancer_id: str,
+        as_of: int | None = None,
+        known_at: int | None = None,
+        rules: str | None = None,
+        audience: str = "trust",
+    ) -> dict:
         if audience_named(audience) == "trust":
             score = self.evaluate(freelancer_id, as_of, known_at, rules)
             return score_json(freelancer_id, score, known_at, self.clock, audience)
@@ -243,8 +251,9 @@ class Projections:
         looks = freelancer_view.seen(contracts, flags, score, known)
         return freelancer_view.freelancer_json(freelancer_id, score, at, known_at, looks)
 
-    def client(self, client_id: str, as_of: int | None = None, known_at: int | None = None,
-               audience: str = "trust") -> dict:
+    def client(
+        self, client_id: str, as_of: int | None = None, known_at: int | None = None, audience: str = "trust"
+    ) -> dict:
         contracts = self.repo.contracts_of_client(client_id)
         if not contracts:
             raise NotFound(f"unknown client {client_id}")
@@ -259,13 +268,18 @@ class Projections:
             "client_score": _two(value),
             "client_score_exact": None if value is None else float(value),
             # whether the platform flagged a client is its own business (trust only)
-            **({"flagged": flagged_at(flags.flags if flags else [], cut)} if audience_named(audience) == "trust" else {}),
+            **(
+                {"flagged": flagged_at(flags.flags if flags else [], cut)}
+                if audience_named(audience) == "trust"
+                else {}
+            ),
             "contracts": sum(1 for c in contracts if cut.sees(c.opened_at, c.opened_pos)),
             "freelancers": len({c.freelancer for c in contracts if cut.sees(c.opened_at, c.opened_pos)}),
         }
 
-    def calendar(self, freelancer_id: str, until: int | None = None, rules: str | None = None,
-                 audience: str = "trust") -> dict:
+    def calendar(
+        self, freelancer_id: str, until: int | None = None, rules: str | None = None, audience: str = "trust"
+    ) -> dict:
         """The aging calendar from the engine clock to `until` (projections.calendar)."""
         from projections.calendar import calendar, default_until
 
@@ -274,22 +288,48 @@ class Projections:
         until = default_until(start) if until is None else until
         if until <= start:
             raise BadRequest(f"--until {ev.format_time(until)} is not after the engine clock {ev.format_time(start)}")
-        return calendar(contracts, flags, freelancer_id, start, until, INF, rules_named(rules),
-                        audience_named(audience), self.policy)
+        return calendar(
+            contracts,
+            flags,
+            freelancer_id,
+            start,
+            until,
+            INF,
+            rules_named(rules),
+            audience_named(audience),
+            self.policy,
+        )
 
-    def explain(self, freelancer_id: str, t1: int, t2: int, known_at: int | None = None,
-                rules: str | None = None, audience: str = "trust") -> dict:
+    def explain(
+        self,
+        freelancer_id: str,
+        t1: int,
+        t2: int,
+        known_at: int | None = None,
+        rules: str | None = None,
+        audience: str = "trust",
+    ) -> dict:
         if t1 > t2:
             raise BadRequest(f"--from {ev.format_time(t1)} is after --to {ev.format_time(t2)}")
         if audience_named(audience) == "public":
-            raise BadRequest("the public audience sees the score only (the displayed JSS and the feedback "
-                             "score): `score --audience public`; explain takes --audience trust or freelancer")
+            raise BadRequest(
+                "the public audience sees the score only (the displayed JSS and the feedback "
+                "score): `score --audience public`; explain takes --audience trust or freelancer"
+            )
         _, contracts, flags = self._freelancer(freelancer_id)
         known = INF if known_at is None else known_at
         if audience == "freelancer":
-            return freelancer_view.explain(contracts, flags, min(t1, self.clock), min(t2, self.clock), known,
-                                           rules_named(rules), self.policy,
-                                           freelancer_id, known_at)
+            return freelancer_view.explain(
+                contracts,
+                flags,
+                min(t1, self.clock),
+                min(t2, self.clock),
+                known,
+                rules_named(rules),
+                self.policy,
+                freelancer_id,
+                known_at,
+            )
         result = explain(contracts, flags, t1, t2, known, rules_named(rules))
         return explain_json(freelancer_id, result, known_at, self.clock, audience)
 
@@ -299,7 +339,9 @@ class Projections:
             raise NotFound(f"unknown freelancer {freelancer_id}")
         return self.repo.history(freelancer_id)
 
-    def published_history(self, freelancer_id: str, audience: str = "freelancer", upto: int | None = None) -> list[dict]:
+    def published_history(
+        self, freelancer_id: str, audience: str = "freelancer", upto: int | None = None
+    ) -> list[dict]:
         """The freelancer's (or the public's) history: one entry per publication instant at
         which the published score changed, up to the engine clock (or `upto`)."""
         if audience_named(audience) == "trust":
@@ -341,8 +383,8 @@ class Projections:
 def open_projections(settings: Settings, store: EventStore | None = None) -> Projections:
     """The projection store named by the settings."""
     if settings.is_postgres:
-        from reputation.store.postgres import PostgresEventStore
         from projections.store import postgres_repo
+        from reputation.store.postgres import PostgresEventStore
 
         shared = isinstance(store, PostgresEventStore)
         owner = store if shared else PostgresEventStore(settings.store, schema=settings.pg_schema)
@@ -410,7 +452,8 @@ def score_json(freelancer_id: str, s: Score, known_at: int | None, clock: int, a
                 "why": reasons_text(a.why),
                 "leaves_windows": (
                     {str(m): ev.format_time(window_exit(a.closed_at, m)) for m in (6, 12, 24)}
-                    if a.closed_at is not None else None
+                    if a.closed_at is not None
+                    else None
                 ),
             }
             for a in s.assessments

@@ -118,7 +118,10 @@ class SqlView(ReadRepo):
         return [from_json(bytes(r["body"])) for r in self._rows(self.select_history_statement, (freelancer_id,))]
 
     def contracts_of_client(self, client_id):
-        return [dec_contract.decode(bytes(r["state"])) for r in self._rows(self.select_client_contracts_statement, (client_id,))]
+        return [
+            dec_contract.decode(bytes(r["state"]))
+            for r in self._rows(self.select_client_contracts_statement, (client_id,))
+        ]
 
     def get_cursor(self, name):
         rows = self._rows(self.select_meta_value_statement, ("cursor:" + name,))
@@ -147,20 +150,22 @@ def statements(t: dict[str, str], mark: str) -> dict[str, str]:
     def upsert(table: str, key: str, columns: list[str]) -> str:
         marks = ", ".join([m] * (len(columns) + 1))
         updates = ", ".join(f"{c}=excluded.{c}" for c in columns)
-        return (f"INSERT INTO {t[table]} ({', '.join([key, *columns])}) VALUES ({marks}) "
-                f"ON CONFLICT ({key}) DO UPDATE SET {updates}")
+        return (
+            f"INSERT INTO {t[table]} ({', '.join([key, *columns])}) VALUES ({marks}) "
+            f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
+        )
 
     return {
         "select_meta": f"SELECT key, value FROM {t['proj_meta']}",
         "select_meta_value": f"SELECT value FROM {t['proj_meta']} WHERE key = {m}",
         "select_deadlines": f"SELECT at, freelancer_id FROM {t['proj_deadlines']} WHERE at > {m} AND at <= {m} "
-                            "ORDER BY at, freelancer_id",
+        "ORDER BY at, freelancer_id",
         "select_freelancer_ids": f"SELECT freelancer_id FROM {t['proj_freelancers']} ORDER BY freelancer_id",
         "upsert_contract": upsert("proj_contracts", "contract_id", ["freelancer_id", "client_id", "state"]),
         "upsert_freelancer": upsert("proj_freelancers", "freelancer_id", ["state"]),
         "upsert_client": upsert("proj_clients", "client_id", ["state"]),
         "insert_ledger": f"INSERT INTO {t['proj_ledger']} (seq, change_id, freelancer_id, effective_at, position, body) "
-                         f"VALUES ({m}, {m}, {m}, {m}, {m}, {m})",
+        f"VALUES ({m}, {m}, {m}, {m}, {m}, {m})",
         "insert_deadline": f"INSERT INTO {t['proj_deadlines']} (at, freelancer_id) VALUES ({m}, {m}) ON CONFLICT DO NOTHING",
         "upsert_meta": upsert("proj_meta", "key", ["value"]),
         "select_ledger_after": f"SELECT body FROM {t['proj_ledger']} WHERE seq > {m} ORDER BY seq LIMIT {m}",
@@ -191,11 +196,16 @@ def bind(view: SqlView, t: dict[str, str], mark: str, select_in: str) -> None:
     """Set the view's statements for one dialect (`select_in` renders `column IN <keys>`)."""
     for name, statement in statements(t, mark).items():
         setattr(view, name + "_statement", statement)
-    for name, table, key in (("contracts", "proj_contracts", "contract_id"),
-                             ("freelancers", "proj_freelancers", "freelancer_id"),
-                             ("clients", "proj_clients", "client_id")):
-        setattr(view, f"select_{name}_statement",
-                f"SELECT {key}, state FROM {t[table]} WHERE {select_in.format(column=key)}")
+    for name, table, key in (
+        ("contracts", "proj_contracts", "contract_id"),
+        ("freelancers", "proj_freelancers", "freelancer_id"),
+        ("clients", "proj_clients", "client_id"),
+    ):
+        setattr(
+            view,
+            f"select_{name}_statement",
+            f"SELECT {key}, state FROM {t[table]} WHERE {select_in.format(column=key)}",
+        )
     view.delete_view_statements = [f"DELETE FROM {t[table]}" for table in VIEW_TABLES]
 
 

@@ -14,10 +14,9 @@ from typing import Any, ContextManager, Iterator, NamedTuple
 import msgspec
 from eventsourcing.persistence import IntegrityError
 
-from reputation import contract as ct
-
 from projections.ledger import ScoreChange, from_json, to_json
 from projections.projector import Changes, Client, Freelancer, Meta, Repo
+from reputation import contract as ct
 
 TRACKING_NAME = "projections"
 enc = msgspec.msgpack.Encoder()
@@ -170,9 +169,8 @@ class MemoryRepo(ReadRepo):
 
 def sqlite_repo(path: str) -> ReadRepo:
     """The projection store in its own SQLite file."""
-    from reputation.store.sqlite import wal_datastore
-
     from projections.sqlview import SQLiteProjectionView
+    from reputation.store.sqlite import wal_datastore
 
     view = SQLiteProjectionView(wal_datastore(path))
     view.create_table()

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from typing import Iterable, NamedTuple
 
-from reputation.clock import INF
-from reputation.contract import FEEDBACK_WINDOW, Contract
-from reputation.rulesets import SWITCHES
-
 from projections.audiences import reasons_text
 from projections.rules.score import Score
 from projections.rules.windows import WINDOWS, Assessment, window_exit
+from reputation.clock import INF
+from reputation.contract import FEEDBACK_WINDOW, Contract
+from reputation.rulesets import SWITCHES
 
 
 class Happening(NamedTuple):
@@ -62,8 +61,11 @@ def contract_happenings(c: Contract, known: int = INF) -> Iterable[Happening]:
         closed = c.closed
         yield Happening(closed.at, closed.pos, "contract_closed", c.id, c.client, closed.event_id, closed.reason)
         end = closed.at + FEEDBACK_WINDOW
-        sides = [side for side, v in (("client", c.client_public), ("freelancer", c.freelancer_public))
-                 if v and v[0].pos <= known and v[0].at < end]
+        sides = [
+            side
+            for side, v in (("client", c.client_public), ("freelancer", c.freelancer_public))
+            if v and v[0].pos <= known and v[0].at < end
+        ]
         yield Happening(end, -1, "window_end", c.id, c.client, None, sides[0] if len(sides) == 1 else "")
         for months in WINDOWS:
             yield Happening(window_exit(closed.at, months), -1, "window_exit", c.id, c.client, None, str(months))
@@ -167,9 +169,15 @@ def _describe(h: Happening, before: Score, after: Score, a_after: Assessment | N
             settled = " and the contract settled" if newly_settled else ""
             # named after its effect: a JSS move is the settlement, a feedback-only move the reveal
             kind = "contract_settled" if newly_settled and before.exact != after.exact else "feedback_revealed"
-            return kind, f"feedback window of {who} ended: the {one_sided}'s public feedback is revealed{settled}{tail()}"
+            return (
+                kind,
+                f"feedback window of {who} ended: the {one_sided}'s public feedback is revealed{settled}{tail()}",
+            )
         if newly_settled:
-            return "contract_settled", f"feedback window of {who} ended with no public feedback; settled and {outcome_words()}"
+            return (
+                "contract_settled",
+                f"feedback window of {who} ended with no public feedback; settled and {outcome_words()}",
+            )
         return "window_end", f"feedback window of {who} ended (both sides' feedback was already revealed)"
     if newly_settled:
         return "contract_settled", f"{who} settled and {outcome_words()}"

@@ -45,8 +45,9 @@ def _score(share: float) -> float:
 def one_more(s: Score, rules: RuleSet, outcome: str) -> int | None:
     """The JSS (rounded, shown or not) with one more settled contract of weight 1 from a new
     client, in every window, with this outcome."""
-    extra = Assessment("(one more)", "(a new client)", True, outcome, ONE_MORE_WEIGHT4, [], None, None, 0,
-                       (INF, INF, INF))
+    extra = Assessment(
+        "(one more)", "(a new client)", True, outcome, ONE_MORE_WEIGHT4, [], None, None, 0, (INF, INF, INF)
+    )
     _, exact, *_ = jss(s.assessments + [extra], s.at, rules)
     return None if exact is None else half_up(exact.numerator, exact.denominator)
 

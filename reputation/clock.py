@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import time as _time
 from calendar import monthrange
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROS = 1_000_000
 DAY = 86_400 * MICROS
 INF = 1 << 62  # later than any instant, beyond any log position (-INF: before any)

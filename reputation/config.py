@@ -31,7 +31,7 @@ class Settings(msgspec.Struct, kw_only=True):
     trust_token: str | None = msgspec.field(default=None)  # `serve`: the bearer token of the trust audience
 
     @classmethod
-    def from_env(cls, **overrides: object) -> "Settings":
+    def from_env(cls, **overrides: object) -> Settings:
         values: dict[str, object] = {
             "home": os.environ.get(ENV_HOME) or "./.reputation",
             "store": os.environ.get(ENV_STORE) or "sqlite",
@@ -51,7 +51,7 @@ class Settings(msgspec.Struct, kw_only=True):
     def sqlite_path(self) -> str:
         """The SQLite event store: HOME/events.sqlite, or the file of a sqlite:///PATH URL."""
         if self.store.startswith(SQLITE_URL):
-            return self.store[len(SQLITE_URL):]  # sqlite:///rel/path, sqlite:////abs/path
+            return self.store[len(SQLITE_URL) :]  # sqlite:///rel/path, sqlite:////abs/path
         return str(Path(self.home) / "events.sqlite")
 
     @property
@@ -61,8 +61,10 @@ class Settings(msgspec.Struct, kw_only=True):
 
     def check(self) -> None:
         """Refuse a store setting that is not one of the accepted forms (never guess)."""
-        ok = self.store == "sqlite" or self.is_postgres or (
-            self.store.startswith(SQLITE_URL) and len(self.store) > len(SQLITE_URL)
+        ok = (
+            self.store == "sqlite"
+            or self.is_postgres
+            or (self.store.startswith(SQLITE_URL) and len(self.store) > len(SQLITE_URL))
         )
         if not ok:
             raise BadRequest(
@@ -92,6 +94,8 @@ def open_store(settings: Settings, *, create: bool = True) -> EventStore:
 
     path = Path(settings.sqlite_path)
     if not create and not path.exists():
-        raise NotFound(f"no event store at {path} (home {settings.home}): ingest events first, or give --home / --store")
+        raise NotFound(
+            f"no event store at {path} (home {settings.home}): ingest events first, or give --home / --store"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     return SQLiteEventStore(str(path))

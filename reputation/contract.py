@@ -207,6 +207,7 @@ def apply_client(k: Client, e: ev.ClientEvent, at: int, pos: int = 0) -> None:
 
 # -- the rules of events.md ------------------------------------------------------
 
+
 def check_opened(e: ev.ContractOpened, existing: Contract | None, continued: Contract | None) -> None:
     if existing is not None:
         raise RuleBroken(f"contract {e.contract_id} already exists")
@@ -216,17 +217,15 @@ def check_opened(e: ev.ContractOpened, existing: Contract | None, continued: Con
         if e.continues == e.contract_id:
             raise RuleBroken(f"contract {e.contract_id} cannot continue itself")
         if continued is None:
-            raise Missing(f"contract {e.contract_id} continues {e.continues}, which does not exist",
-                          f"contract {e.continues}")
+            raise Missing(
+                f"contract {e.contract_id} continues {e.continues}, which does not exist", f"contract {e.continues}"
+            )
         if continued.client != e.client_id or continued.freelancer != e.freelancer_id:
             raise RuleBroken(
-                f"contract {e.contract_id} continues {e.continues}, which is between another "
-                "client and freelancer"
+                f"contract {e.contract_id} continues {e.continues}, which is between another client and freelancer"
             )
         if continued.opened_at > e.at:
-            raise RuleBroken(
-                f"contract {e.contract_id} continues {e.continues}, which opened later"
-            )
+            raise RuleBroken(f"contract {e.contract_id} continues {e.continues}, which opened later")
 
 
 def check(c: Contract, e: ev.ContractEvent, at: int) -> None:
@@ -244,8 +243,7 @@ def check(c: Contract, e: ev.ContractEvent, at: int) -> None:
     elif isinstance(e, ev.PaymentMade):
         if closed is not None and at >= closed.at + BONUS_WINDOW:
             raise RuleBroken(
-                f"payment on contract {cid} comes 14 days or more after it closed "
-                f"({ev.format_time(closed.at)})"
+                f"payment on contract {cid} comes 14 days or more after it closed ({ev.format_time(closed.at)})"
             )
     elif isinstance(e, ev.PaymentRefunded):
         if c.refunded_cents() + cents(e.amount) > c.paid_cents():
@@ -271,16 +269,13 @@ def check(c: Contract, e: ev.ContractEvent, at: int) -> None:
                 "(a change needs FeedbackEditAllowed and PublicFeedbackRevised)"
             )
         if kind == "private" and c.private(e.by) is not None:
-            raise RuleBroken(
-                f"private feedback from the {e.by} on contract {cid} was already given and is immutable"
-            )
+            raise RuleBroken(f"private feedback from the {e.by} on contract {cid} was already given and is immutable")
     elif isinstance(e, ev.FeedbackEditAllowed):
         author = other(e.by)
         revealed = c.revealed_at(author)
         if revealed is None or at < revealed:
             raise RuleBroken(
-                f"the {e.by} cannot allow an edit on contract {cid}: the {author}'s public "
-                "feedback is not revealed"
+                f"the {e.by} cannot allow an edit on contract {cid}: the {author}'s public feedback is not revealed"
             )
         if at >= revealed + EDIT_WINDOW:
             raise RuleBroken(
@@ -323,25 +318,28 @@ def check_perk_frequency(f: Freelancer, e: ev.FeedbackRemoved, at: int) -> None:
         if at < previous:  # a late arrival: it would become the previous removal of `previous`
             closed = sum(1 for t in f.closed_at if at < t <= previous)
             why = (
-                "it comes less than 90 days before it" if previous < at + 90 * DAY
-                else f"only {closed} contracts closed between them (10 needed)" if closed < 10
+                "it comes less than 90 days before it"
+                if previous < at + 90 * DAY
+                else f"only {closed} contracts closed between them (10 needed)"
+                if closed < 10
                 else None
             )
             raise RuleBroken(
                 f"freelancer {f.id} already used the top-rated perk later, on {ev.format_time(previous)}; "
-                + (f"this earlier removal would invalidate that one ({why})" if why else
-                   "perk removals must arrive in time order (each is checked against the one before)")
+                + (
+                    f"this earlier removal would invalidate that one ({why})"
+                    if why
+                    else "perk removals must arrive in time order (each is checked against the one before)"
+                )
             )
         if at < previous + 90 * DAY:
             raise RuleBroken(
-                f"freelancer {f.id} used the top-rated perk less than 90 days ago "
-                f"({ev.format_time(previous)})"
+                f"freelancer {f.id} used the top-rated perk less than 90 days ago ({ev.format_time(previous)})"
             )
         since = sum(1 for t in f.closed_at if previous < t <= at)
         if since < 10:  # the closes in between may still be on their way (another partition)
             raise Missing(
-                f"freelancer {f.id} closed only {since} contracts since the last perk removal "
-                "(10 needed)",
+                f"freelancer {f.id} closed only {since} contracts since the last perk removal (10 needed)",
                 f"closed contracts of freelancer {f.id}",
             )
 

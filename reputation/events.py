@@ -29,9 +29,7 @@ from reputation.values import (  # noqa: F401 - re-exported: the catalogue's val
 
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 # RFC 3339 with a mandatory offset, at most microseconds.
-TIMESTAMP_PATTERN = (
-    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$"
-)
+TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$"
 
 Id = Annotated[str, msgspec.Meta(pattern=ID_PATTERN)]
 Timestamp = Annotated[str, msgspec.Meta(pattern=TIMESTAMP_PATTERN)]
@@ -56,9 +54,7 @@ REASONS: tuple[str, ...] = get_args(Reason)
 SCHEMA_VERSIONS = (1,)
 
 
-class Base(
-    msgspec.Struct, tag_field="type", forbid_unknown_fields=True, kw_only=True, omit_defaults=True
-):
+class Base(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
     """Common fields. `occurred_at` is valid time; the engine adds transaction time."""
 
     event_id: Id

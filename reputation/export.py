@@ -33,7 +33,9 @@ def unwrap(raw: bytes) -> bytes:
     return raw
 
 
-def read_log(store: EventStore, after: int = 0, upto: int | None = None, page: int = 1000) -> Iterator[tuple[int, bytes]]:
+def read_log(
+    store: EventStore, after: int = 0, upto: int | None = None, page: int = 1000
+) -> Iterator[tuple[int, bytes]]:
     """Stored rows (position, state) after `after` up to `upto`, a page at a time."""
     while True:
         rows = store.read(after, page, upto)
@@ -49,5 +51,10 @@ def export_lines(store: EventStore, first: int = 1, last: int | None = None, pag
     while rows := store.read_chained(after, page, last):
         for position, state, chain in rows:
             rec = ev.decode_recorded(state)
-            yield msgspec.json.encode(Exported(position, rec.recorded_at, rec.event, None if chain is None else chain.hex())) + b"\n"
+            yield (
+                msgspec.json.encode(
+                    Exported(position, rec.recorded_at, rec.event, None if chain is None else chain.hex())
+                )
+                + b"\n"
+            )
         after = rows[-1][0]

@@ -12,7 +12,7 @@ import base64
 import json
 import os
 import stat
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Callable, Iterable, NamedTuple
 
@@ -129,9 +129,7 @@ class Checker:
             if known == d:
                 self.duplicates += 1
                 return False
-            raise ct.RuleBroken(
-                f"event id {e.event_id} was already accepted with different content (conflict)"
-            )
+            raise ct.RuleBroken(f"event id {e.event_id} was already accepted with different content (conflict)")
         at = e.at
         stream = ev.stream_of(e)
         if isinstance(e, ev.ContractOpened):
@@ -171,9 +169,7 @@ class Checker:
             state, version = c, version + 1
         self.model.put(stream, version, state)
         self.model.new_ids[e.event_id] = d
-        self.new_events.append(
-            NewEvent(stream, version, type(e).__name__, ev.encode_recorded(e, recorded_at))
-        )
+        self.new_events.append(NewEvent(stream, version, type(e).__name__, ev.encode_recorded(e, recorded_at)))
         return True
 
     def _freelancer(self, freelancer_id: str) -> ct.Freelancer:
@@ -223,7 +219,7 @@ def check_dead_letter(path: Path, inputs: Iterable[Path | int] = ()) -> None:
 
 
 def now_utc() -> str:
-    return ev.canonical_time(datetime.now(timezone.utc).isoformat())
+    return ev.canonical_time(datetime.now(UTC).isoformat())
 
 
 class _ContractProbe(msgspec.Struct):
@@ -273,12 +269,23 @@ def ingest(
     """
     recorded_at = recorded_at or now_utc()
     if native_ingest.chosen(engine, blocked):
-        def reference(again: Iterable[bytes]) -> Result:
-            return ingest(store, again, skip_invalid=skip_invalid, recorded_at=recorded_at, first_line=first_line,
-                          progress=progress, hold=hold, blocked=blocked, engine="python")
 
-        return native_ingest.ingest(store, lines, reference=reference, recorded_at=recorded_at,
-                                    first_line=first_line, progress=progress)
+        def reference(again: Iterable[bytes]) -> Result:
+            return ingest(
+                store,
+                again,
+                skip_invalid=skip_invalid,
+                recorded_at=recorded_at,
+                first_line=first_line,
+                progress=progress,
+                hold=hold,
+                blocked=blocked,
+                engine="python",
+            )
+
+        return native_ingest.ingest(
+            store, lines, reference=reference, recorded_at=recorded_at, first_line=first_line, progress=progress
+        )
     checker = Checker(store)
     rejects: list[Reject] = []
     pending: list[tuple[int, bytes, ev.Event | None, str | None]] = []
@@ -384,7 +391,8 @@ def ingest_lines(store: EventStore, lines: Iterable[bytes], engine: str | None =
     if native_ingest.chosen(engine, kwargs.get("blocked")):
         kwargs["recorded_at"] = kwargs.get("recorded_at") or now_utc()
         return native_ingest.ingest(
-            store, lines, exports=True, reference=lambda again: ingest_lines(store, again, "python", **kwargs), **kwargs)
+            store, lines, exports=True, reference=lambda again: ingest_lines(store, again, "python", **kwargs), **kwargs
+        )
     return ingest(store, (dead_letter_original(unwrap(line)) for line in lines), engine="python", **kwargs)
 
 
@@ -393,6 +401,10 @@ def write_dead_letters(path: Path, rejects: list[Reject]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as f:
         for r in rejects:
-            record = {"line": r.line, "event_id": r.event_id, "error": r.reason,
-                      "original": r.raw.decode("utf-8", "replace")}
+            record = {
+                "line": r.line,
+                "event_id": r.event_id,
+                "error": r.reason,
+                "original": r.raw.decode("utf-8", "replace"),
+            }
             f.write(json.dumps(record).encode() + b"\n")

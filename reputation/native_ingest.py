@@ -51,8 +51,7 @@ def engine_name(engine: str | None = None) -> str:
     if name == "native" and _core() is None:
         if engine or os.environ.get(ENV):
             raise NativeIngestUnavailable(
-                "the native ingest engine is not built (reinstall the package: pip install -e .); "
-                "use --engine python"
+                "the native ingest engine is not built (reinstall the package: pip install -e .); use --engine python"
             )
         return "python"
     return name

@@ -129,7 +129,7 @@ class Signals(NamedTuple):
     stripped: Reason | None  # why the client's signals do not count, if they don't
     note: Reason | None = None  # fair-2026: the reason was a neutral close, so no signal
 
-    def neutral_close(self, rules: RuleSet) -> "Signals":
+    def neutral_close(self, rules: RuleSet) -> Signals:
         """Under a rule set with neutral closes, a reason of NEUTRAL_CLOSES is no signal."""
         if not rules.neutral_closes or self.reason not in NEUTRAL_CLOSES:
             return self

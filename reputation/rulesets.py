@@ -30,15 +30,10 @@ class RuleSet(NamedTuple):
 
 
 JSS_2016 = RuleSet("jss-2016", -INF, (6, 12, 24), False, False, False, False, False, 4, 2)
-JSS_2020 = RuleSet(
-    "jss-2020", parse_time("2020-03-01T00:00:00Z"), (6, 12, 24), True, True, True, False, False, 4, 2
-)
-JSS_2024 = RuleSet(
-    "jss-2024", parse_time("2024-09-03T00:00:00Z"), (24,), True, True, True, True, True, 2, 2
-)
+JSS_2020 = RuleSet("jss-2020", parse_time("2020-03-01T00:00:00Z"), (6, 12, 24), True, True, True, False, False, 4, 2)
+JSS_2024 = RuleSet("jss-2024", parse_time("2024-09-03T00:00:00Z"), (24,), True, True, True, True, True, 2, 2)
 # a proposal, never in force (starts at INF): selectable by name only
-FAIR_2026 = JSS_2024._replace(name="fair-2026", starts=INF, engagements=True, neutral_closes=True,
-                              lenient_raters=True)
+FAIR_2026 = JSS_2024._replace(name="fair-2026", starts=INF, engagements=True, neutral_closes=True, lenient_raters=True)
 RULE_SETS: dict[str, RuleSet] = {r.name: r for r in (JSS_2016, JSS_2020, JSS_2024, FAIR_2026)}
 SWITCHES: tuple[int, ...] = (JSS_2020.starts, JSS_2024.starts)
 
@@ -63,9 +58,7 @@ def in_force(at: int) -> RuleSet:
     return JSS_2016
 
 
-NEGATIVE_REASONS = frozenset(
-    {"freelancer_unresponsive", "freelancer_lacked_skills", "completed_unsuccessfully"}
-)
+NEGATIVE_REASONS = frozenset({"freelancer_unresponsive", "freelancer_lacked_skills", "completed_unsuccessfully"})
 # fair-2026: closes that say nothing about the work
 NEUTRAL_CLOSES = frozenset({"no_longer_needed", "hired_someone_else", "client_unresponsive", "other"})
 # fair-2026 rater leniency (rules.md): a client with at least LENIENT_MIN_HISTORY other rated,

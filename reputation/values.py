@@ -22,7 +22,9 @@ _LIMIT_YEAR = TIME_LIMIT_TEXT[:4]  # canonical texts start with a 4-digit year: 
 
 def _looks_canonical(text: str) -> bool:
     n = len(text)
-    return text[-1] == "Z" and text[10] == "T" and (n == 20 or (n == 27 and text[19] == "." and text[20:26] != "000000"))
+    return (
+        text[-1] == "Z" and text[10] == "T" and (n == 20 or (n == 27 and text[19] == "." and text[20:26] != "000000"))
+    )
 
 
 def canonical_time(text: str, name: str = "occurred_at") -> str:
@@ -73,8 +75,7 @@ def exact_money(value: msgspec.Raw | Decimal, name: str = "amount") -> Decimal:
     if text[:1] == b'"' and not _MONEY_STRING.fullmatch(text):
         # Decimal() also reads " 5", "+5", "1e3", ".5", "1_000": a typo must not pass silently
         raise ValueError(
-            f"`{name}` as a string must be digits with an optional fraction (like \"12.50\"), "
-            f"got {text.decode()}"
+            f'`{name}` as a string must be digits with an optional fraction (like "12.50"), got {text.decode()}'
         )
     return amount
 

@@ -81,17 +81,29 @@ def verify(store: EventStore, page: int = PAGE) -> Report:
             events += 1
         if entry is None:
             unchained[position] = len(findings)
-            findings.append(Finding(position, "inserted", "the event has no chain entry: it was added outside the engine"))
+            findings.append(
+                Finding(position, "inserted", "the event has no chain entry: it was added outside the engine")
+            )
             continue
         previous, stored = entry
         if previous > last and previous in unchained:  # the event is there, its entry was deleted
             findings[unchained[previous]] = Finding(previous, "removed", "the event's chain entry was deleted")
         elif previous > last:
-            findings.append(Finding(previous, "removed", f"the chain entry at {position} follows position "
-                                    f"{previous}, whose event and chain entry are gone"))
+            findings.append(
+                Finding(
+                    previous,
+                    "removed",
+                    f"the chain entry at {position} follows position {previous}, whose event and chain entry are gone",
+                )
+            )
         elif previous < last:
-            findings.append(Finding(position, "inserted", f"the chain entry links back to position {previous}, "
-                                    f"but the entry before it is at {last}"))
+            findings.append(
+                Finding(
+                    position,
+                    "inserted",
+                    f"the chain entry links back to position {previous}, but the entry before it is at {last}",
+                )
+            )
         if state is None:
             findings.append(Finding(position, "removed", "the event was deleted (its chain entry remains)"))
         elif previous == last and link(head, position, state) != stored:

@@ -68,9 +68,7 @@ class _C:
             pub = self.public["client"]
             stars = pub[-1][1] if pub else None
         if reason is not None:
-            negative = reason in NEGATIVE or (
-                rules == "jss-2016" and reason != "completed_successfully"
-            )
+            negative = reason in NEGATIVE or (rules == "jss-2016" and reason != "completed_successfully")
         else:
             negative = False
         if negative or (recommend is not None and recommend <= 6) or (stars is not None and stars < 3.0):
@@ -248,9 +246,7 @@ def stats(lines: list[bytes]) -> dict:
     client_freelancers: dict[str, set] = defaultdict(set)
     for c in cs:
         client_freelancers[c.client].add(c.freelancer)
-    hourly_span = [
-        (c.pay_times[-1] - c.pay_times[0]) / DAY for c in cs if c.pricing == "hourly" and c.pay_times
-    ]
+    hourly_span = [(c.pay_times[-1] - c.pay_times[0]) / DAY for c in cs if c.pricing == "hourly" and c.pay_times]
     removals = Counter(b for c in cs for _, b in c.removed.values())
     perks = [at for c in cs for at, b in c.removed.values() if b == "top_rated_perk"]
     return {
@@ -260,9 +256,8 @@ def stats(lines: list[bytes]) -> dict:
         "closed": len(closed),
         "five_star_share": sum(1 for c in with_pub if c.public["client"][0][1] == 5.0) / len(with_pub),
         "unhappy": len(unhappy),
-        "unhappy_polite_share": sum(
-            1 for c in unhappy if c.public["client"] and c.public["client"][0][1] >= 4.0
-        ) / max(1, len(unhappy)),
+        "unhappy_polite_share": sum(1 for c in unhappy if c.public["client"] and c.public["client"][0][1] >= 4.0)
+        / max(1, len(unhappy)),
         "zero_dollar_closed": sum(1 for c in closed if c.paid == 0),
         "fixed_payment_counts": Counter(len(c.pay_times) for c in closed if c.pricing == "fixed"),
         "hourly_span_90": sum(1 for s in hourly_span if s >= 90),
@@ -271,14 +266,18 @@ def stats(lines: list[bytes]) -> dict:
         "bonus_after_close": sum(1 for c in closed if any(t > c.closed for t in c.pay_times)),
         "continues": sum(1 for c in cs if c.continues is not None),
         "continues_after_nln": sum(
-            1 for c in cs if c.continues is not None
+            1
+            for c in cs
+            if c.continues is not None
             and checker.contracts[c.continues].reason == "no_longer_needed"
             and checker.contracts[c.continues].closed <= c.opened
         ),
         "scope_changes": types["ScopeChanged"],
         "only_client_public": sum(1 for c in closed if c.public["client"] and not c.public["freelancer"]),
         "only_freelancer_public": sum(1 for c in closed if c.public["freelancer"] and not c.public["client"]),
-        "no_feedback": sum(1 for c in closed if not c.public["client"] and not c.public["freelancer"] and not c.private),
+        "no_feedback": sum(
+            1 for c in closed if not c.public["client"] and not c.public["freelancer"] and not c.private
+        ),
         "client_private_share": sum(1 for c in closed if "client" in c.private) / max(1, len(closed)),
         "end_reasons": sum(1 for c in closed if "client" in c.private and c.private["client"][2]),
         "revisions": types["PublicFeedbackRevised"],

@@ -46,3 +46,12 @@ def test_the_native_core_unit_tests():
     done = run(cargo, "test", "--quiet", "--manifest-path", "native/Cargo.toml", "--no-default-features")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     assert "test result: ok" in done.stdout
+
+
+def test_ruff_lint_and_format():
+    """ruff's lint rules and its formatter ([tool.ruff] in pyproject.toml) hold everywhere."""
+    ruff = tool("ruff")
+    lint = run(ruff, "check", ".")
+    assert lint.returncode == 0, lint.stdout[-4000:]
+    fmt = run(ruff, "format", "--check", ".")
+    assert fmt.returncode == 0, fmt.stdout[-4000:]

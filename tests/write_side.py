@@ -7,9 +7,9 @@ tests never take their expected values from the code under test.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-UTC = timezone.utc
+UTC = UTC
 BASE = datetime(2023, 1, 2, tzinfo=UTC)  # before the perk's end (2024-09-03) and after jss-2020
 DAY = timedelta(days=1)
 US = timedelta(microseconds=1)
@@ -53,8 +53,9 @@ class History:
     # -- shortcuts, one per event type -------------------------------------------------
 
     def open(self, at, cid="c-1", freelancer="f-1", client="k-1", pricing="fixed", **kw):
-        return self.add("ContractOpened", at, contract_id=cid, freelancer_id=freelancer,
-                        client_id=client, pricing=pricing, **kw)
+        return self.add(
+            "ContractOpened", at, contract_id=cid, freelancer_id=freelancer, client_id=client, pricing=pricing, **kw
+        )
 
     def scope(self, at, cid="c-1", **kw):
         return self.add("ScopeChanged", at, contract_id=cid, **kw)
@@ -102,7 +103,7 @@ def every_type(prefix: str = "all") -> list[bytes]:
     h.pay(t(2), "250.5", cid=c)
     h.refund(t(3), 0.5, cid=c)
     h.close(t(4), cid=c)
-    h.public(t(5), cid=c, stars=4, attributes={"skills": 5, "quality": 4}, comment="good \"work\"")
+    h.public(t(5), cid=c, stars=4, attributes={"skills": 5, "quality": 4}, comment='good "work"')
     h.public(t(5, 1), cid=c, by="freelancer", stars=5.0)
     h.private(t(6), cid=c, recommend=9, end_reason="completed_successfully")
     h.allow(t(7), cid=c, by="freelancer")
@@ -159,5 +160,9 @@ def store_snapshot(store, lines: list[bytes]) -> tuple:
                 keys.add(prefix + body[field])
         if isinstance(body.get("event_id"), str):
             ids.add(body["event_id"])
-    return (store.max_position(), store.read(0, 10**9), store.load_states(sorted(keys)),
-            store.load_digests(sorted(ids)))
+    return (
+        store.max_position(),
+        store.read(0, 10**9),
+        store.load_states(sorted(keys)),
+        store.load_digests(sorted(ids)),
+    )

@@ -75,7 +75,12 @@ class Failure(click.ClickException):
 # (option, Settings field, environment variable, help): accepted before the command and after it
 STORE_OPTIONS = (
     ("--home", "home", config.ENV_HOME, "Folder of the embedded stores [default ./.reputation]."),
-    ("--store", "store", config.ENV_STORE, "`sqlite`, `sqlite:///path/events.sqlite` or a postgresql://user@host:port/db URL."),
+    (
+        "--store",
+        "store",
+        config.ENV_STORE,
+        "`sqlite`, `sqlite:///path/events.sqlite` or a postgresql://user@host:port/db URL.",
+    ),
     ("--kafka", "kafka", config.ENV_KAFKA, "Kafka bootstrap servers host:port,..."),
     ("--topic-prefix", "topic_prefix", config.ENV_TOPIC_PREFIX, "Prefix of the Kafka topic names."),
     ("--audit-db", "audit_db", config.ENV_AUDIT_DB, "DuckDB audit file [default HOME/audit.duckdb]."),
@@ -137,7 +142,8 @@ def main_group(ctx: click.Context, verbose: int, **options: str | None) -> None:
     if verbose:
         logging.basicConfig(
             level=logging.DEBUG if verbose > 1 else logging.INFO,
-            format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr,
+            format="%(asctime)s %(name)s %(levelname)s %(message)s",
+            stream=sys.stderr,
         )
     ctx.obj = Settings.from_env(**options)
 

@@ -13,13 +13,11 @@ from pathlib import Path
 
 import click
 
-from reputation.config import open_store
-
-from projections import audit
-from projections.service import open_projections
-
 from engine.cli import EXIT_INVALID, Failure, settings
 from engine.cli.read import catch_up_shown
+from projections import audit
+from projections.service import open_projections
+from reputation.config import open_store
 
 
 def _sync(progress: bool | None) -> None:
@@ -41,18 +39,43 @@ def _sync(progress: bool | None) -> None:
 
 @click.command("audit")
 @click.option("--sql", "sql", default=None, metavar="QUERY", help="The query (one SELECT).")
-@click.option("--file", "file", type=click.Path(dir_okay=False, allow_dash=True), default=None,
-              help="Read the query from a file (- for stdin).")
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default=None,
+    help="Read the query from a file (- for stdin).",
+)
 @click.option("--csv", "as_csv", is_flag=True, help="CSV output (header row first).")
 @click.option("--json", "as_json", is_flag=True, help="JSON output: an array of objects.")
-@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
-              help="Bind $NAME in the query (repeatable). Integers and decimals bind as numbers.")
-@click.option("--sync/--no-sync", "do_sync", default=True, show_default=True,
-              help="Bring the audit database up to date with the log first.")
-@click.option("--progress/--no-progress", default=None,
-              help="Progress bar while syncing (default: on a terminal, for big catch-ups).")
-def audit_command(sql: str | None, file: str | None, as_csv: bool, as_json: bool,
-                  params: tuple[str, ...], do_sync: bool, progress: bool | None) -> None:
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Bind $NAME in the query (repeatable). Integers and decimals bind as numbers.",
+)
+@click.option(
+    "--sync/--no-sync",
+    "do_sync",
+    default=True,
+    show_default=True,
+    help="Bring the audit database up to date with the log first.",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar while syncing (default: on a terminal, for big catch-ups).",
+)
+def audit_command(
+    sql: str | None,
+    file: str | None,
+    as_csv: bool,
+    as_json: bool,
+    params: tuple[str, ...],
+    do_sync: bool,
+    progress: bool | None,
+) -> None:
     """Read-only SQL over the DuckDB audit database (HOME/audit.duckdb).
 
     Tables: events, contracts, score_changes, rule_sets; table macros jss_as_of(ts),
@@ -75,7 +98,7 @@ def audit_command(sql: str | None, file: str | None, as_csv: bool, as_json: bool
     if sql is None and not sys.stdin.isatty():
         sql = sys.stdin.read()
     if sql is None or not sql.strip():
-        raise click.UsageError("give a query with --sql \"SELECT ...\" or --file Q.sql (or on stdin)")
+        raise click.UsageError('give a query with --sql "SELECT ..." or --file Q.sql (or on stdin)')
     try:
         bound = audit.parse_params(params)
     except audit.MalformedParameter as exc:

@@ -13,7 +13,11 @@ from engine.cli.render import shown_jss, wrapped
 @click.command("calendar")
 @click.argument("freelancer_id")
 @click.option("--until", default=None, help="Up to this time (RFC 3339); default: 25 months after the engine clock.")
-@click.option("--rules", default=None, help="Under this rule set (what-if), e.g. fair-2026; default: the one in force at each date.")
+@click.option(
+    "--rules",
+    default=None,
+    help="Under this rule set (what-if), e.g. fair-2026; default: the one in force at each date.",
+)
 @audience_option
 @click.option("--json", "as_json", is_flag=True)
 def calendar_command(freelancer_id: str, until: str | None, rules: str | None, audience: str, as_json: bool) -> None:
@@ -25,14 +29,15 @@ def calendar_command(freelancer_id: str, until: str | None, rules: str | None, a
     if as_json:
         click.echo(json.dumps(out))
         return
-    click.echo(f"{out['freelancer_id']} from {out['from']} to {out['until']}, if nothing new happens"
-               + (f", under {out['rules']}" if out["rules"] else ""))
+    click.echo(
+        f"{out['freelancer_id']} from {out['from']} to {out['until']}, if nothing new happens"
+        + (f", under {out['rules']}" if out["rules"] else "")
+    )
     if not out["steps"]:
         click.echo("  no change")
     for step in out["steps"]:
         when = step.get("at") or f"published {step['published_at']}"
         before = "hidden" if step["jss_before"] is None else f"{step['jss_before']}%"
-        click.echo(f"{when}: JSS {before} -> "
-                   f"{shown_jss(step['jss'], step['jss_hidden_reason'])} ({step['rules']})")
+        click.echo(f"{when}: JSS {before} -> {shown_jss(step['jss'], step['jss_hidden_reason'])} ({step['rules']})")
         for c in step.get("causes", []):
             click.echo(wrapped(c["text"], "    "))

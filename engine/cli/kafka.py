@@ -8,30 +8,64 @@ from typing import Any
 
 import click
 
-from engine.cli import settings
-from reputation.config import Settings, open_store
-
 from consumers.consume import HOLD_MAX, HOLD_SECONDS, STALL_SECONDS
 from consumers.kafka import DEFAULT_PARTITIONS, StopSignal, check_reachable
+from engine.cli import settings
+from reputation.config import Settings, open_store
 
 
 @click.command("relay")
 @click.option("--follow", is_flag=True, help="Keep publishing new score changes until SIGINT/SIGTERM.")
-@click.option("--batch", type=click.IntRange(1), default=1000, show_default=True,
-              help="Changes per batch (one flush, one cursor commit).")
-@click.option("--from-seq", type=click.IntRange(1), default=None,
-              help="Re-publish the ledger from entry N on (resets the relay cursor to N-1 first).")
-@click.option("--interval", type=click.FloatRange(0.01), default=0.2, show_default=True,
-              help="Seconds between polls of the store with --follow.")
-@click.option("--partitions", type=click.IntRange(1), default=DEFAULT_PARTITIONS, show_default=True,
-              help="Partitions of score-changes when the relay creates it.")
-@click.option("--compression", type=click.Choice(["none", "gzip"]), default="none", show_default=True,
-              help="Compression of the produced batches (gzip: fewer bytes, more CPU).")
-@click.option("--status", is_flag=True,
-              help="Only show the cursor and what is pending (with --from-seq: set the cursor first); needs no Kafka, publishes nothing.")
+@click.option(
+    "--batch",
+    type=click.IntRange(1),
+    default=1000,
+    show_default=True,
+    help="Changes per batch (one flush, one cursor commit).",
+)
+@click.option(
+    "--from-seq",
+    type=click.IntRange(1),
+    default=None,
+    help="Re-publish the ledger from entry N on (resets the relay cursor to N-1 first).",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.01),
+    default=0.2,
+    show_default=True,
+    help="Seconds between polls of the store with --follow.",
+)
+@click.option(
+    "--partitions",
+    type=click.IntRange(1),
+    default=DEFAULT_PARTITIONS,
+    show_default=True,
+    help="Partitions of score-changes when the relay creates it.",
+)
+@click.option(
+    "--compression",
+    type=click.Choice(["none", "gzip"]),
+    default="none",
+    show_default=True,
+    help="Compression of the produced batches (gzip: fewer bytes, more CPU).",
+)
+@click.option(
+    "--status",
+    is_flag=True,
+    help="Only show the cursor and what is pending (with --from-seq: set the cursor first); needs no Kafka, publishes nothing.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def relay_command(follow: bool, batch: int, from_seq: int | None, interval: float, partitions: int,
-                  compression: str, status: bool, as_json: bool) -> None:
+def relay_command(
+    follow: bool,
+    batch: int,
+    from_seq: int | None,
+    interval: float,
+    partitions: int,
+    compression: str,
+    status: bool,
+    as_json: bool,
+) -> None:
     """Publish the ledger to score-changes.trust and the published changes to score-changes.
 
     Brings the projections up to date, then sends every ledger entry after the relay's cursor
@@ -41,18 +75,23 @@ def relay_command(follow: bool, batch: int, from_seq: int | None, interval: floa
     (relay:<topic>) advances only after the broker acknowledged the changes, so a re-run never
     re-sends acknowledged changes and a crash re-sends at most the unacknowledged ones.
     """
-    from projections.service import open_projections
-
     from consumers.relay import Relay
+    from projections.service import open_projections
 
     cfg: Settings = settings()
     if status:
         return _relay_status(cfg, as_json, from_seq)
     check_reachable(cfg)
     store = open_store(cfg)
-    relay = Relay(cfg, store, open_projections(cfg, store), batch=batch, partitions=partitions,
-                  producer_config={"compression_type": None if compression == "none" else compression},
-                  reopen=lambda: open_projections(cfg, store))
+    relay = Relay(
+        cfg,
+        store,
+        open_projections(cfg, store),
+        batch=batch,
+        partitions=partitions,
+        producer_config={"compression_type": None if compression == "none" else compression},
+        reopen=lambda: open_projections(cfg, store),
+    )
     try:
         if from_seq is not None:
             before = relay.cursor
@@ -65,21 +104,31 @@ def relay_command(follow: bool, batch: int, from_seq: int | None, interval: floa
         relay.proj.close()
         store.close()
     if as_json:
-        click.echo(json.dumps({"published": stats.published, "cursor": stats.cursor, "topic": relay.topic,
-                               "publications": stats.publications, "publications_topic": relay.publications.topic,
-                               "seconds": round(stats.seconds, 3)}))
+        click.echo(
+            json.dumps(
+                {
+                    "published": stats.published,
+                    "cursor": stats.cursor,
+                    "topic": relay.topic,
+                    "publications": stats.publications,
+                    "publications_topic": relay.publications.topic,
+                    "seconds": round(stats.seconds, 3),
+                }
+            )
+        )
     else:
         rate = f" ({stats.published / stats.seconds:,.0f}/s)" if stats.published and stats.seconds > 0 else ""
-        click.echo(f"published {stats.published} score changes to {relay.topic}{rate}; cursor at seq {stats.cursor}; "
-                   f"{stats.publications} published changes to {relay.publications.topic}")
+        click.echo(
+            f"published {stats.published} score changes to {relay.topic}{rate}; cursor at seq {stats.cursor}; "
+            f"{stats.publications} published changes to {relay.publications.topic}"
+        )
 
 
 def _relay_status(cfg: Settings, as_json: bool, from_seq: int | None = None) -> None:
     """The cursor and what is pending; with --from-seq, set the cursor first (publish nothing)."""
-    from projections.service import open_projections
-
     from consumers.kafka import SCORE_CHANGES_TRUST
     from consumers.relay import cursor_name
+    from projections.service import open_projections
 
     store = open_store(cfg)
     proj = open_projections(cfg, store)
@@ -111,17 +160,38 @@ def _relay_status(cfg: Settings, as_json: bool, from_seq: int | None = None) -> 
 @click.command("consume")
 @click.option("--follow", is_flag=True, help="Keep consuming until SIGINT/SIGTERM (default: stop when caught up).")
 @click.option("--group", default="reputation-consume", show_default=True, help="Kafka consumer group.")
-@click.option("--partitions", type=click.IntRange(1), default=DEFAULT_PARTITIONS, show_default=True,
-              help="Partitions of contract-events (and .rejected) when consume creates them.")
-@click.option("--hold-seconds", type=click.FloatRange(0), default=HOLD_SECONDS, show_default=True,
-              help="How long an event may wait for what it depends on (e.g. its contract, from another partition) before it is dead-lettered.")
-@click.option("--hold-max", type=click.IntRange(0), default=HOLD_MAX, show_default=True,
-              help="Events held at most; beyond, the oldest are dead-lettered.")
-@click.option("--stall-seconds", type=click.FloatRange(1), default=STALL_SECONDS, show_default=True,
-              help="With --follow: stop (exit 5) when Kafka has not answered for this long.")
+@click.option(
+    "--partitions",
+    type=click.IntRange(1),
+    default=DEFAULT_PARTITIONS,
+    show_default=True,
+    help="Partitions of contract-events (and .rejected) when consume creates them.",
+)
+@click.option(
+    "--hold-seconds",
+    type=click.FloatRange(0),
+    default=HOLD_SECONDS,
+    show_default=True,
+    help="How long an event may wait for what it depends on (e.g. its contract, from another partition) before it is dead-lettered.",
+)
+@click.option(
+    "--hold-max",
+    type=click.IntRange(0),
+    default=HOLD_MAX,
+    show_default=True,
+    help="Events held at most; beyond, the oldest are dead-lettered.",
+)
+@click.option(
+    "--stall-seconds",
+    type=click.FloatRange(1),
+    default=STALL_SECONDS,
+    show_default=True,
+    help="With --follow: stop (exit 5) when Kafka has not answered for this long.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def consume_command(follow: bool, group: str, partitions: int, hold_seconds: float, hold_max: int,
-                    stall_seconds: float, as_json: bool) -> None:
+def consume_command(
+    follow: bool, group: str, partitions: int, hold_seconds: float, hold_max: int, stall_seconds: float, as_json: bool
+) -> None:
     """Ingest events from the Kafka topic contract-events.
 
     Each polled batch is checked and appended like `reputation ingest --skip-invalid`. An event
@@ -143,8 +213,15 @@ def consume_command(follow: bool, group: str, partitions: int, hold_seconds: flo
         errors.append(r.message())
 
     try:
-        consumer = Consumer(cfg, store, group=group, partitions=partitions, hold_seconds=hold_seconds,
-                            hold_max=hold_max, stall_seconds=stall_seconds)
+        consumer = Consumer(
+            cfg,
+            store,
+            group=group,
+            partitions=partitions,
+            hold_seconds=hold_seconds,
+            hold_max=hold_max,
+            stall_seconds=stall_seconds,
+        )
         with StopSignal() as stop:
             stats = consumer.run(follow=follow, stop=stop, report=report)
     finally:
@@ -152,11 +229,19 @@ def consume_command(follow: bool, group: str, partitions: int, hold_seconds: flo
     if len(errors) > 100:
         click.echo(f"... and {len(errors) - 100} more rejected messages", err=True)
     if as_json:
-        click.echo(json.dumps({
-            "messages": stats.messages, "accepted": stats.accepted, "duplicates": stats.duplicates,
-            "rejected": stats.rejected, "rejected_topic": consumer.rejected_topic, "held": stats.held,
-            "errors": errors[:100],
-        }))
+        click.echo(
+            json.dumps(
+                {
+                    "messages": stats.messages,
+                    "accepted": stats.accepted,
+                    "duplicates": stats.duplicates,
+                    "rejected": stats.rejected,
+                    "rejected_topic": consumer.rejected_topic,
+                    "held": stats.held,
+                    "errors": errors[:100],
+                }
+            )
+        )
     else:
         click.echo(
             f"consumed {stats.messages} messages from {consumer.topic}: accepted {stats.accepted} events, "
@@ -172,12 +257,26 @@ def consume_command(follow: bool, group: str, partitions: int, hold_seconds: flo
 @click.option("--max-messages", type=click.IntRange(1), default=None, help="Stop after N changes.")
 @click.option("--timeout", type=click.FloatRange(0), default=None, help="Stop after S seconds without a message.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line (the ledger entry).")
-@click.option("--dedupe/--no-dedupe", default=True, show_default=True, help="Drop changes whose change_id was already printed.")
-@click.option("--audience", type=click.Choice(["trust", "freelancer", "public"]), default="trust", show_default=True,
-              help="trust: every ledger entry (score-changes.trust); freelancer / public: the published changes "
-                   "(score-changes; public: without causes).")
-def subscribe_command(group: str | None, from_beginning: bool, max_messages: int | None, timeout: float | None,
-                      as_json: bool, dedupe: bool, audience: str) -> None:
+@click.option(
+    "--dedupe/--no-dedupe", default=True, show_default=True, help="Drop changes whose change_id was already printed."
+)
+@click.option(
+    "--audience",
+    type=click.Choice(["trust", "freelancer", "public"]),
+    default="trust",
+    show_default=True,
+    help="trust: every ledger entry (score-changes.trust); freelancer / public: the published changes "
+    "(score-changes; public: without causes).",
+)
+def subscribe_command(
+    group: str | None,
+    from_beginning: bool,
+    max_messages: int | None,
+    timeout: float | None,
+    as_json: bool,
+    dedupe: bool,
+    audience: str,
+) -> None:
     """Print score changes as they come: the ledger (trust) or the published changes."""
     import msgspec
 
@@ -191,8 +290,17 @@ def subscribe_command(group: str | None, from_beginning: bool, max_messages: int
         out.flush()
 
     with StopSignal() as stop:
-        stats = subscribe(handler, settings=cfg, group=group, from_beginning=from_beginning,
-                          max_messages=max_messages, timeout=timeout, dedupe=dedupe, stop=stop, audience=audience)
+        stats = subscribe(
+            handler,
+            settings=cfg,
+            group=group,
+            from_beginning=from_beginning,
+            max_messages=max_messages,
+            timeout=timeout,
+            dedupe=dedupe,
+            stop=stop,
+            audience=audience,
+        )
     if not as_json:
         dup = f", {stats.duplicates} duplicates dropped" if stats.duplicates else ""
         click.echo(f"{stats.handled} score changes{dup}", err=True)

@@ -12,13 +12,11 @@ from typing import Iterator
 import click
 from rich.console import Console
 
-from reputation.config import open_store
-from reputation.errors import BadRequest, NotFound
-from reputation.store import EventStore
-
-from reputation.rulesets import UnknownRules, rule_set
-
+from engine.cli import settings
+from engine.cli.render import num, plural, print_explain, print_history, print_score
+from engine.cli.render_published import print_published_explain, print_published_history, print_published_score
 from projections.audiences import AUDIENCES
+from projections.ledger import entries_json, restated
 from projections.service import (
     READ_WAIT,
     Projections,
@@ -29,14 +27,16 @@ from projections.service import (
     known_position,
     open_projections,
 )
+from reputation.config import open_store
+from reputation.errors import BadRequest, NotFound
+from reputation.rulesets import UnknownRules, rule_set
+from reputation.store import EventStore
 
-from engine.cli import settings
-from engine.cli.render import num, plural, print_explain, print_history, print_score
-from projections.ledger import entries_json, restated
-from engine.cli.render_published import print_published_explain, print_published_history, print_published_score
 
 @contextmanager
-def engine(catch_up: bool = True, progress: bool | None = None, reading: bool = True) -> Iterator[tuple[EventStore, Projections]]:
+def engine(
+    catch_up: bool = True, progress: bool | None = None, reading: bool = True
+) -> Iterator[tuple[EventStore, Projections]]:
     """The store and projections, brought up to date (with a progress bar when it is long).
 
     `reading`: a missing or empty store is NotFound naming where it looked (never created)."""
@@ -45,7 +45,9 @@ def engine(catch_up: bool = True, progress: bool | None = None, reading: bool = 
     if reading and store.max_position() == 0:
         store.close()
         where = "the PostgreSQL store" if cfg.is_postgres else cfg.sqlite_path
-        raise NotFound(f"the event store at {where} is empty (home {cfg.home}): ingest events first, or give --home / --store")
+        raise NotFound(
+            f"the event store at {where} is empty (home {cfg.home}): ingest events first, or give --home / --store"
+        )
     proj = open_projections(cfg, store)
     try:
         if catch_up:
@@ -56,8 +58,9 @@ def engine(catch_up: bool = True, progress: bool | None = None, reading: bool = 
         store.close()
 
 
-def catch_up_shown(store: EventStore, proj: Projections, progress: bool | None = None,
-                   wait: float | None = None) -> int:
+def catch_up_shown(
+    store: EventStore, proj: Projections, progress: bool | None = None, wait: float | None = None
+) -> int:
     """`bring_up_to_date` with a progress bar when it is long and stderr is a terminal.
 
     With `wait` (the read commands), another process's long catch-up does not block: after
@@ -100,9 +103,13 @@ def check_rules(name: str | None) -> None:
 
 
 audience_option = click.option(
-    "--audience", type=click.Choice(list(AUDIENCES)), default="trust", show_default=True,
+    "--audience",
+    type=click.Choice(list(AUDIENCES)),
+    default="trust",
+    show_default=True,
     help="trust: everything, exact; freelancer: as published (1st and 15th), no private answer; "
-         "public: the displayed JSS and feedback score (docs/audiences.md).")
+    "public: the displayed JSS and feedback score (docs/audiences.md).",
+)
 
 common = [
     click.option("--as-of", default=None, help="Valid time T (RFC 3339); default: the engine clock."),
@@ -122,10 +129,18 @@ def with_options(options):
 @click.command("project")
 @click.option("--follow", is_flag=True, help="Keep following the log until SIGINT/SIGTERM.")
 @click.option("--interval", default=0.5, show_default=True, help="Seconds between polls with --follow.")
-@click.option("--rebuild", is_flag=True, help="Drop all projections and the ledger (not the relay cursors) and replay the log.")
+@click.option(
+    "--rebuild", is_flag=True, help="Drop all projections and the ledger (not the relay cursors) and replay the log."
+)
 @click.option("--progress/--no-progress", default=None)
-@click.option("--engine", "engine_name", type=click.Choice(["native", "python"]), default="native", show_default=True,
-              help="The projector: the Python reference or the native (Rust) core; both write the same ledger.")
+@click.option(
+    "--engine",
+    "engine_name",
+    type=click.Choice(["native", "python"]),
+    default="native",
+    show_default=True,
+    help="The projector: the Python reference or the native (Rust) core; both write the same ledger.",
+)
 def project_command(follow: bool, interval: float, rebuild: bool, progress: bool | None, engine_name: str) -> None:
     """Bring the projections and the score-change ledger up to date with the log."""
     stop = []
@@ -152,10 +167,14 @@ def project_command(follow: bool, interval: float, rebuild: bool, progress: bool
 @click.command("score")
 @click.argument("freelancer_id")
 @with_options(common)
-@click.option("--rules", default=None, help="Evaluate under this rule set (what-if): jss-2016, jss-2020, jss-2024, fair-2026.")
+@click.option(
+    "--rules", default=None, help="Evaluate under this rule set (what-if): jss-2016, jss-2020, jss-2024, fair-2026."
+)
 @audience_option
 @click.option("--json", "as_json", is_flag=True)
-def score_command(freelancer_id: str, as_of: str | None, known_at: str | None, rules: str | None, audience: str, as_json: bool) -> None:
+def score_command(
+    freelancer_id: str, as_of: str | None, known_at: str | None, rules: str | None, audience: str, as_json: bool
+) -> None:
     """A freelancer's Job Success Score and feedback score at T, as known at K."""
     check_rules(rules)
     t = parse_time_opt(as_of, "--as-of")
@@ -197,7 +216,15 @@ def client_command(client_id: str, as_of: str | None, known_at: str | None, audi
 @click.option("--rules", default=None, help="A fixed rule set instead of the one in force at each time.")
 @audience_option
 @click.option("--json", "as_json", is_flag=True)
-def explain_command(freelancer_id: str, start: str, end: str | None, known_at: str | None, rules: str | None, audience: str, as_json: bool) -> None:
+def explain_command(
+    freelancer_id: str,
+    start: str,
+    end: str | None,
+    known_at: str | None,
+    rules: str | None,
+    audience: str,
+    as_json: bool,
+) -> None:
     """Why the score moved between T1 and T2: every change point with its exact share."""
     check_rules(rules)
     t1 = parse_time_opt(start, "--from")

@@ -42,33 +42,45 @@ def table(rows: list[list[str]], header: list[str]) -> list[str]:
 
 def print_interval(iv: dict | None) -> None:
     if iv:
-        click.echo(f"{iv['level']:.0%} interval {num(iv['low'])} to {num(iv['high'])} (Beta, Jeffreys prior, "
-                   f"{iv['window_months']}-month window); one more negative contract would move it to "
-                   f"{iv['one_more_negative']}, one more positive to {iv['one_more_positive']}")
+        click.echo(
+            f"{iv['level']:.0%} interval {num(iv['low'])} to {num(iv['high'])} (Beta, Jeffreys prior, "
+            f"{iv['window_months']}-month window); one more negative contract would move it to "
+            f"{iv['one_more_negative']}, one more positive to {iv['one_more_positive']}"
+        )
 
 
 def print_score(out: dict) -> None:
     window = out["jss_window_months"]
     source = f" from the {window}-month window" if window else ""
     click.echo(f"{out['freelancer_id']} as of {out['as_of']} (known at {out['known_at']}), rules {out['rules']}")
-    click.echo(f"JSS {shown_jss(out['jss'], out['jss_hidden_reason'])}{source} (exact {num(out['jss_exact'])}); "
-               f"feedback score {num(out['feedback_score'])}")
+    click.echo(
+        f"JSS {shown_jss(out['jss'], out['jss_hidden_reason'])}{source} (exact {num(out['jss_exact'])}); "
+        f"feedback score {num(out['feedback_score'])}"
+    )
     if "note" in out:
         click.echo(wrapped(f"note: {out['note']}", ""))
     print_interval(out.get("interval"))
     c = out["counted"]
     sets = "sets the score" if window else "decides visibility"
-    click.echo(f"{c['window_months']}-month window ({sets}): {plural(c['contracts'], 'counted contract')}: "
-               f"{c['positive']} positive, {c['neutral']} neutral, {c['negative']} negative (weight {c['weight']:g})")
+    click.echo(
+        f"{c['window_months']}-month window ({sets}): {plural(c['contracts'], 'counted contract')}: "
+        f"{c['positive']} positive, {c['neutral']} neutral, {c['negative']} negative (weight {c['weight']:g})"
+    )
     rows, whys = [], []
     for k in out["contracts"]:
         in_window = c["window_months"] in k["in_windows"]
         lw = k["leaves_windows"] or {}
-        rows.append([
-            "*" if in_window else " ", k["contract_id"], k["client_id"],
-            (k["outcome"] or "-") + ("" if k["counted"] else " (not counted)"), f"{k['weight']:g}",
-            (k["closed_at"] or "open")[:10], " ".join(v[:10] for v in lw.values()) if lw else "-",
-        ])
+        rows.append(
+            [
+                "*" if in_window else " ",
+                k["contract_id"],
+                k["client_id"],
+                (k["outcome"] or "-") + ("" if k["counted"] else " (not counted)"),
+                f"{k['weight']:g}",
+                (k["closed_at"] or "open")[:10],
+                " ".join(v[:10] for v in lw.values()) if lw else "-",
+            ]
+        )
         whys.append("; ".join(k["why"]))
     if not rows:
         return
@@ -103,10 +115,14 @@ def rounded_shares(deltas: list[float], total: float, places: int = 2) -> list[D
 
 def print_explain(out: dict) -> None:
     a, b = out["from"], out["to"]
-    click.echo(f"{out['freelancer_id']}: JSS {shown_jss(a['jss'], a['jss_hidden_reason'])} on {a['as_of'][:10]} "
-               f"-> {shown_jss(b['jss'], b['jss_hidden_reason'])} on {b['as_of'][:10]}")
-    click.echo(f"exact {num(a['jss_exact'])} -> {num(b['jss_exact'])}, change {out['jss_delta']:+.2f} "
-               f"(a hidden JSS counts as 0 in these sums)")
+    click.echo(
+        f"{out['freelancer_id']}: JSS {shown_jss(a['jss'], a['jss_hidden_reason'])} on {a['as_of'][:10]} "
+        f"-> {shown_jss(b['jss'], b['jss_hidden_reason'])} on {b['as_of'][:10]}"
+    )
+    click.echo(
+        f"exact {num(a['jss_exact'])} -> {num(b['jss_exact'])}, change {out['jss_delta']:+.2f} "
+        f"(a hidden JSS counts as 0 in these sums)"
+    )
     causes = out["causes"]
     shares = rounded_shares([c["jss_delta"] or 0.0 for c in causes], out["jss_delta"]) if causes else []
     for c, share in zip(causes, shares):
@@ -119,8 +135,11 @@ def print_explain(out: dict) -> None:
     cfs = sorted(out["counterfactuals"], key=lambda cf: -abs((cf["jss_without"] or 0) - (b["jss_exact"] or 0)))
     if cfs:
         window = b["jss_window_months"]
-        click.echo(f"what if (the {window}-month window sets the score; ranked by how much each would change it):"
-                   if window else "what if (ranked by how much each would change the score):")
+        click.echo(
+            f"what if (the {window}-month window sets the score; ranked by how much each would change it):"
+            if window
+            else "what if (ranked by how much each would change the score):"
+        )
     for cf in cfs:
         leaves = next((k["leaves_windows"] for k in b["contracts"] if k["contract_id"] == cf["contract_id"]), None)
         when = f"; leaves the window on {leaves[str(window)][:10]}" if leaves and window else ""
@@ -137,9 +156,16 @@ def print_history(changes: list[ScoreChange], replaced: dict[int, int], show_all
         if ch.seq in replaced and not show_all:
             continue
         mark = f" (restated by #{replaced[ch.seq]})" if ch.seq in replaced else ""
-        rows.append([f"#{ch.seq}", ch.effective_at[:16].replace("T", " "), f"@{ch.position}", ch.rules,
-                     f"{num(ch.jss_before)} -> {num(ch.jss_after)}",
-                     f"{num(ch.feedback_before)} -> {num(ch.feedback_after)}{mark}"])
+        rows.append(
+            [
+                f"#{ch.seq}",
+                ch.effective_at[:16].replace("T", " "),
+                f"@{ch.position}",
+                ch.rules,
+                f"{num(ch.jss_before)} -> {num(ch.jss_after)}",
+                f"{num(ch.feedback_before)} -> {num(ch.feedback_after)}{mark}",
+            ]
+        )
         notes.append([c.text for c in ch.causes])
     lines = table(rows, ["seq", "effective", "pos", "rules", "JSS", "feedback"])
     click.echo(lines[0])

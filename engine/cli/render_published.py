@@ -14,13 +14,18 @@ def print_published_score(out: dict) -> None:
         return
     print_interval(out.get("interval"))
     c = out["counted"]
-    click.echo(f"{c['window_months']}-month window: {plural(c['contracts'], 'counted contract')} "
-               f"(weight {c['weight']:g}); {c['private_feedback']} decided by private feedback; of the others "
-               f"{c['positive']} positive, {c['neutral']} neutral, {c['negative']} negative")
+    click.echo(
+        f"{c['window_months']}-month window: {plural(c['contracts'], 'counted contract')} "
+        f"(weight {c['weight']:g}); {c['private_feedback']} decided by private feedback; of the others "
+        f"{c['positive']} positive, {c['neutral']} neutral, {c['negative']} negative"
+    )
     rows, whys = [], []
     for k in out["contracts"]:
-        outcome = "private feedback" if k["private_feedback"] else (k["outcome"] or "-") + (
-            "" if k["counted"] or k["outcome"] is None else " (not counted)")
+        outcome = (
+            "private feedback"
+            if k["private_feedback"]
+            else (k["outcome"] or "-") + ("" if k["counted"] or k["outcome"] is None else " (not counted)")
+        )
         rows.append([k["contract_id"], outcome, num(k["weight"]), (k["closed_at"] or "open")[:10]])
         whys.append("; ".join(k["why"]))
     if not rows:
@@ -36,11 +41,15 @@ def print_published_score(out: dict) -> None:
 
 def print_published_explain(out: dict) -> None:
     a, b = out["from"], out["to"]
-    click.echo(f"{out['freelancer_id']}: JSS {shown_jss(a['jss'], a['jss_hidden_reason'])} published "
-               f"{a['published_at'][:10]} -> {shown_jss(b['jss'], b['jss_hidden_reason'])} published "
-               f"{b['published_at'][:10]}")
-    click.echo(f"exact {num(a['jss_exact'])} -> {num(b['jss_exact'])}, change {out['jss_delta']:+.2f} "
-               f"(a hidden JSS counts as 0 in these sums)")
+    click.echo(
+        f"{out['freelancer_id']}: JSS {shown_jss(a['jss'], a['jss_hidden_reason'])} published "
+        f"{a['published_at'][:10]} -> {shown_jss(b['jss'], b['jss_hidden_reason'])} published "
+        f"{b['published_at'][:10]}"
+    )
+    click.echo(
+        f"exact {num(a['jss_exact'])} -> {num(b['jss_exact'])}, change {out['jss_delta']:+.2f} "
+        f"(a hidden JSS counts as 0 in these sums)"
+    )
     causes = out["causes"]
     shares = rounded_shares([c["jss_delta"] for c in causes], out["jss_delta"]) if causes else []
     for c, share in zip(causes, shares):
@@ -57,8 +66,15 @@ def print_published_explain(out: dict) -> None:
 
 
 def print_published_history(entries: list[dict]) -> None:
-    rows = [[e["published_at"][:10], e["rules"], f"{num(e['jss_before'])} -> {num(e['jss_after'])}",
-             f"{num(e['feedback_before'])} -> {num(e['feedback_after'])}"] for e in entries]
+    rows = [
+        [
+            e["published_at"][:10],
+            e["rules"],
+            f"{num(e['jss_before'])} -> {num(e['jss_after'])}",
+            f"{num(e['feedback_before'])} -> {num(e['feedback_after'])}",
+        ]
+        for e in entries
+    ]
     lines = table(rows, ["published", "rules", "JSS", "feedback"])
     click.echo(lines[0])
     for line, e in zip(lines[1:], entries):

@@ -10,11 +10,23 @@ from engine.cli import settings
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
-@click.option("--interval", default=0.5, show_default=True, type=click.FloatRange(0.01),
-              help="Seconds between the projector's polls of the log.")
-@click.option("--no-follow", is_flag=True, help="Do not project in the background (another process runs `project --follow`).")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1),
-              help="Server processes; with more than one the projector runs in the supervising process.")
+@click.option(
+    "--interval",
+    default=0.5,
+    show_default=True,
+    type=click.FloatRange(0.01),
+    help="Seconds between the projector's polls of the log.",
+)
+@click.option(
+    "--no-follow", is_flag=True, help="Do not project in the background (another process runs `project --follow`)."
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Server processes; with more than one the projector runs in the supervising process.",
+)
 def serve_command(host: str, port: int, interval: float, no_follow: bool, workers: int) -> None:
     """Serve the JSON API (described at /openapi.json) and the pages (/) over HTTP.
 
@@ -39,8 +51,15 @@ def serve_command(host: str, port: int, interval: float, no_follow: bool, worker
     if follower is not None:
         follower.start()  # `project --follow` beside the workers, in this supervising process
     try:
-        uvicorn.run("engine.serve.app:from_environment", factory=True, host=host, port=port, workers=workers,
-                    log_level="warning", access_log=False)
+        uvicorn.run(
+            "engine.serve.app:from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+        )
     finally:
         if follower is not None:
             follower.stop()

@@ -22,10 +22,16 @@ def verify_command(as_json: bool) -> None:
     finally:
         store.close()
     if as_json:
-        click.echo(json.dumps({
-            "events": report.events, "position": report.position, "head": report.head.hex(),
-            "findings": [f._asdict() for f in report.findings],
-        }))
+        click.echo(
+            json.dumps(
+                {
+                    "events": report.events,
+                    "position": report.position,
+                    "head": report.head.hex(),
+                    "findings": [f._asdict() for f in report.findings],
+                }
+            )
+        )
     else:
         for finding in report.findings:
             click.echo(str(finding))

@@ -9,23 +9,20 @@ from typing import IO, Iterator
 
 import click
 
+from engine.cli import EXIT_INVALID, Failure, settings
+from engine.cli.render import plural
 from reputation import events as ev
-
 from reputation.config import Settings, open_store
 from reputation.errors import InvalidInput
 from reputation.export import export_lines
 from reputation.ingest import DeadLetterUnusable, Result, check_dead_letter, ingest_lines, now_utc, write_dead_letters
 from reputation.store import EventStore
 
-from engine.cli import EXIT_INVALID, Failure, settings
-from engine.cli.render import plural
-
 MAX_REPORTED = 100
 
 
 def _lines(stream: IO[bytes]) -> Iterator[bytes]:
-    for line in stream:
-        yield line
+    yield from stream
 
 
 def report(result: Result, out=sys.stderr, where: str = "line") -> None:
@@ -38,13 +35,23 @@ def report(result: Result, out=sys.stderr, where: str = "line") -> None:
 @click.command("ingest")
 @click.argument("file", type=click.Path(exists=True, allow_dash=True, dir_okay=False))
 @click.option("--skip-invalid", is_flag=True, help="Write the valid lines; put the rejects in a dead-letter file.")
-@click.option("--dead-letter", type=click.Path(dir_okay=False), default=None, help="Where --skip-invalid puts rejects (default HOME/dead-letter/<time>.jsonl).")
+@click.option(
+    "--dead-letter",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Where --skip-invalid puts rejects (default HOME/dead-letter/<time>.jsonl).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on for big files on a terminal).")
-@click.option("--engine", type=click.Choice(["native", "python"]), default=None,
-              help="native (the Rust core, default) or python (the reference; same result) [REPUTATION_INGEST_ENGINE].")
-def ingest_command(file: str, skip_invalid: bool, dead_letter: str | None, as_json: bool, progress: bool | None,
-                   engine: str | None) -> None:
+@click.option(
+    "--engine",
+    type=click.Choice(["native", "python"]),
+    default=None,
+    help="native (the Rust core, default) or python (the reference; same result) [REPUTATION_INGEST_ENGINE].",
+)
+def ingest_command(
+    file: str, skip_invalid: bool, dead_letter: str | None, as_json: bool, progress: bool | None, engine: str | None
+) -> None:
     """Append events from a JSON Lines FILE (or - for stdin).
 
     All-or-nothing: every line is checked (against the store and the earlier lines) before
@@ -54,8 +61,10 @@ def ingest_command(file: str, skip_invalid: bool, dead_letter: str | None, as_js
     cfg: Settings = settings()
     dead_path = None
     if skip_invalid:  # checked before anything is written
-        dead_path = Path(dead_letter) if dead_letter else Path(cfg.home) / "dead-letter" / (
-            now_utc().replace(":", "-") + ".jsonl"
+        dead_path = (
+            Path(dead_letter)
+            if dead_letter
+            else Path(cfg.home) / "dead-letter" / (now_utc().replace(":", "-") + ".jsonl")
         )
         try:
             check_dead_letter(dead_path, [0] if file == "-" else [Path(file)])
@@ -91,23 +100,32 @@ def ingest_command(file: str, skip_invalid: bool, dead_letter: str | None, as_js
             report(result)
             raise Failure(
                 f"accepted {result.accepted} events, but the {len(result.rejects)} rejects above could "
-                f"not be written to {dead_path}: {exc.strerror or exc}", EXIT_INVALID
+                f"not be written to {dead_path}: {exc.strerror or exc}",
+                EXIT_INVALID,
             ) from None
     if as_json:
-        click.echo(json.dumps({
-            "accepted": result.accepted, "duplicates": result.duplicates,
-            "rejected": len(result.rejects), "written": result.written,
-            "positions": list(result.positions) if result.positions else None,
-            "dead_letter": str(dead_path) if dead_path else None,
-            "errors": [r.message() for r in result.rejects[:MAX_REPORTED]],
-        }))
+        click.echo(
+            json.dumps(
+                {
+                    "accepted": result.accepted,
+                    "duplicates": result.duplicates,
+                    "rejected": len(result.rejects),
+                    "written": result.written,
+                    "positions": list(result.positions) if result.positions else None,
+                    "dead_letter": str(dead_path) if dead_path else None,
+                    "errors": [r.message() for r in result.rejects[:MAX_REPORTED]],
+                }
+            )
+        )
     else:
         report(result)
         if result.rejects and not skip_invalid:
             click.echo(f"rejected {plural(len(result.rejects), 'line')}; nothing was written", err=True)
         else:
             span = f" (positions {result.positions[0]}..{result.positions[1]})" if result.positions else ""
-            click.echo(f"accepted {plural(result.accepted, 'event')}{span}, {result.duplicates} already known, {len(result.rejects)} rejected")
+            click.echo(
+                f"accepted {plural(result.accepted, 'event')}{span}, {result.duplicates} already known, {len(result.rejects)} rejected"
+            )
             if dead_path:
                 click.echo(f"rejects written to {dead_path}")
     if result.rejects:

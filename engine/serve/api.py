@@ -10,15 +10,13 @@ import msgspec
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from reputation.rulesets import rule_set
-
+from engine import api as engine_api
+from engine.whatif import WhatIf, whatif
 from projections.calendar import Calendar
 from projections.ledger import ScoreChange, entries_json
 from projections.published import FreelancerExplanation, FreelancerScore, PublicScore, PublishedChange
 from projections.service import Projections, as_time, default_as_of, known_position
-
-from engine import api as engine_api
-from engine.whatif import WhatIf, whatif
+from reputation.rulesets import rule_set
 
 _encoder = msgspec.json.Encoder()
 
@@ -50,10 +48,18 @@ class Error(msgspec.Struct):
 
 
 SCHEMAS = {
-    "Score": engine_api.Score, "Explanation": engine_api.Explanation, "ClientScore": engine_api.ClientScore,
-    "HistoryEntry": HistoryEntry, "WhatIf": WhatIf, "Health": Health, "Error": Error, "Calendar": Calendar,
+    "Score": engine_api.Score,
+    "Explanation": engine_api.Explanation,
+    "ClientScore": engine_api.ClientScore,
+    "HistoryEntry": HistoryEntry,
+    "WhatIf": WhatIf,
+    "Health": Health,
+    "Error": Error,
+    "Calendar": Calendar,
     # the freelancer and public audiences' shapes (docs/audiences.md)
-    "FreelancerScore": FreelancerScore, "PublicScore": PublicScore, "FreelancerExplanation": FreelancerExplanation,
+    "FreelancerScore": FreelancerScore,
+    "PublicScore": PublicScore,
+    "FreelancerExplanation": FreelancerExplanation,
     "PublishedChange": PublishedChange,
 }
 
@@ -74,10 +80,15 @@ def _ref(name: str, many: bool = False) -> dict:
 
 
 def responses(name: str, *codes: int, many: bool = False) -> dict:
-    out: dict[int | str, dict] = {200: {"description": "OK (the shape of the audience)" if "|" in name else "OK",
-                                        **_ref(name, many)}}
-    words = {400: "bad parameter", 401: "trust audience without the bearer token", 404: "unknown freelancer or client",
-             503: "store unreachable"}
+    out: dict[int | str, dict] = {
+        200: {"description": "OK (the shape of the audience)" if "|" in name else "OK", **_ref(name, many)}
+    }
+    words = {
+        400: "bad parameter",
+        401: "trust audience without the bearer token",
+        404: "unknown freelancer or client",
+        503: "store unreachable",
+    }
     for code in codes:
         out[code] = {"description": words[code], **_ref("Error")}
     return out
@@ -85,8 +96,11 @@ def responses(name: str, *codes: int, many: bool = False) -> dict:
 
 router = APIRouter()
 
-AUDIENCE = Query(None, description="trust (needs the bearer token), freelancer or public (the score only; explain refuses it); "
-                                    "default: trust with the token, else freelancer")
+AUDIENCE = Query(
+    None,
+    description="trust (needs the bearer token), freelancer or public (the score only; explain refuses it); "
+    "default: trust with the token, else freelancer",
+)
 AS_OF = Query(None, description="Valid time T (RFC 3339); default: the engine clock.")
 KNOWN_AT = Query(None, description="Transaction time K: RFC 3339 or a log position @N; default: all.")
 
@@ -104,11 +118,20 @@ def check_rules(name: str | None) -> None:
         rule_set(name)  # UnknownRules is a BadRequest: 400
 
 
-@router.get("/freelancers/{freelancer_id}/score", response_class=JSON, responses=responses("Score|FreelancerScore|PublicScore", 400, 401, 404, 503),
-            summary="A freelancer's JSS and feedback score at T, as known at K (`reputation score --json`)")
-def score(request: Request, freelancer_id: str, as_of: str | None = AS_OF, known_at: str | None = KNOWN_AT,
-          rules: str | None = Query(None, description="Evaluate under this rule set (what-if)."),
-          audience_: str | None = Query(None, alias="audience", description=AUDIENCE.description)) -> JSON:
+@router.get(
+    "/freelancers/{freelancer_id}/score",
+    response_class=JSON,
+    responses=responses("Score|FreelancerScore|PublicScore", 400, 401, 404, 503),
+    summary="A freelancer's JSS and feedback score at T, as known at K (`reputation score --json`)",
+)
+def score(
+    request: Request,
+    freelancer_id: str,
+    as_of: str | None = AS_OF,
+    known_at: str | None = KNOWN_AT,
+    rules: str | None = Query(None, description="Evaluate under this rule set (what-if)."),
+    audience_: str | None = Query(None, alias="audience", description=AUDIENCE.description),
+) -> JSON:
     who = audience(request, audience_)
     check_rules(rules)
     t = as_time(as_of, "as_of")
@@ -117,15 +140,21 @@ def score(request: Request, freelancer_id: str, as_of: str | None = AS_OF, known
     return JSON(proj.score(freelancer_id, default_as_of(t, known, store), known, rules, who))
 
 
-@router.get("/freelancers/{freelancer_id}/explain", response_class=JSON,
-            responses=responses("Explanation|FreelancerExplanation", 400, 401, 404, 503),
-            summary="Why the score moved between two times (`reputation explain --json`)")
-def explain(request: Request, freelancer_id: str,
-            start: str = Query(..., alias="from", description="T1 (RFC 3339)."),
-            end: str | None = Query(None, alias="to", description="T2 (RFC 3339); default: the engine clock."),
-            known_at: str | None = KNOWN_AT,
-            rules: str | None = Query(None, description="A fixed rule set instead of the one in force at each time."),
-            audience_: str | None = Query(None, alias="audience", description=AUDIENCE.description)) -> JSON:
+@router.get(
+    "/freelancers/{freelancer_id}/explain",
+    response_class=JSON,
+    responses=responses("Explanation|FreelancerExplanation", 400, 401, 404, 503),
+    summary="Why the score moved between two times (`reputation explain --json`)",
+)
+def explain(
+    request: Request,
+    freelancer_id: str,
+    start: str = Query(..., alias="from", description="T1 (RFC 3339)."),
+    end: str | None = Query(None, alias="to", description="T2 (RFC 3339); default: the engine clock."),
+    known_at: str | None = KNOWN_AT,
+    rules: str | None = Query(None, description="A fixed rule set instead of the one in force at each time."),
+    audience_: str | None = Query(None, alias="audience", description=AUDIENCE.description),
+) -> JSON:
     who = audience(request, audience_)
     check_rules(rules)
     t1, t2 = as_time(start, "from"), as_time(end, "to")
@@ -136,25 +165,37 @@ def explain(request: Request, freelancer_id: str,
     return JSON(proj.explain(freelancer_id, t1, t2, known, rules, who))  # type: ignore[arg-type]
 
 
-@router.get("/freelancers/{freelancer_id}/calendar", response_class=JSON,
-            responses=responses("Calendar", 400, 401, 404, 503),
-            summary="The dates the JSS would change if nothing new happened (`reputation calendar --json`)")
-def calendar(request: Request, freelancer_id: str,
-             until: str | None = Query(None, description="Up to T (RFC 3339); default: 25 months after the clock."),
-             rules: str | None = Query(None, description="A fixed rule set instead of the one in force at each date."),
-             audience_: str | None = Query(None, alias="audience", description=AUDIENCE.description)) -> JSON:
+@router.get(
+    "/freelancers/{freelancer_id}/calendar",
+    response_class=JSON,
+    responses=responses("Calendar", 400, 401, 404, 503),
+    summary="The dates the JSS would change if nothing new happened (`reputation calendar --json`)",
+)
+def calendar(
+    request: Request,
+    freelancer_id: str,
+    until: str | None = Query(None, description="Up to T (RFC 3339); default: 25 months after the clock."),
+    rules: str | None = Query(None, description="A fixed rule set instead of the one in force at each date."),
+    audience_: str | None = Query(None, alias="audience", description=AUDIENCE.description),
+) -> JSON:
     who = audience(request, audience_)
     check_rules(rules)
     _store, proj = read(request)
     return JSON(proj.calendar(freelancer_id, as_time(until, "until"), rules, who))
 
 
-@router.get("/freelancers/{freelancer_id}/history", response_class=JSON,
-            responses=responses("HistoryEntry|PublishedChange", 400, 401, 404, 503, many=True),
-            summary="The score-change ledger (trust), or the published changes (freelancer, public) (`reputation history --json`)")
-def history(request: Request, freelancer_id: str,
-            all_: bool = Query(False, alias="all", description="Also the entries that late events restated."),
-            audience_: str | None = Query(None, alias="audience", description=AUDIENCE.description)) -> JSON:
+@router.get(
+    "/freelancers/{freelancer_id}/history",
+    response_class=JSON,
+    responses=responses("HistoryEntry|PublishedChange", 400, 401, 404, 503, many=True),
+    summary="The score-change ledger (trust), or the published changes (freelancer, public) (`reputation history --json`)",
+)
+def history(
+    request: Request,
+    freelancer_id: str,
+    all_: bool = Query(False, alias="all", description="Also the entries that late events restated."),
+    audience_: str | None = Query(None, alias="audience", description=AUDIENCE.description),
+) -> JSON:
     who = audience(request, audience_)
     _, proj = read(request)
     return JSON(history_entries(proj, freelancer_id, who, all_))
@@ -168,8 +209,12 @@ def history_entries(proj: Projections, freelancer_id: str, who: str, everything:
     return entries_json(proj.history(freelancer_id), everything)
 
 
-@router.get("/clients/{client_id}", response_class=JSON, responses=responses("ClientScore", 400, 404, 503),
-            summary="A client's score (`reputation client --json`)")
+@router.get(
+    "/clients/{client_id}",
+    response_class=JSON,
+    responses=responses("ClientScore", 400, 404, 503),
+    summary="A client's score (`reputation client --json`)",
+)
 def client(request: Request, client_id: str, as_of: str | None = AS_OF, known_at: str | None = KNOWN_AT) -> JSON:
     t = as_time(as_of, "as_of")
     store, proj = read(request)
@@ -177,18 +222,29 @@ def client(request: Request, client_id: str, as_of: str | None = AS_OF, known_at
     return JSON(proj.client(client_id, default_as_of(t, known, store), known))
 
 
-@router.get("/whatif", response_class=JSON, responses=responses("WhatIf", 400, 404, 503),
-            summary="Every freelancer's displayed JSS at T under the rule set in force and under R (`reputation whatif --json`)")
-def what_if(request: Request, rules: str = Query(..., description="The rule set R: jss-2016, jss-2020, jss-2024, fair-2026."),
-            at: str | None = Query(None, description="T (RFC 3339); default: the engine clock.")) -> JSON:
+@router.get(
+    "/whatif",
+    response_class=JSON,
+    responses=responses("WhatIf", 400, 404, 503),
+    summary="Every freelancer's displayed JSS at T under the rule set in force and under R (`reputation whatif --json`)",
+)
+def what_if(
+    request: Request,
+    rules: str = Query(..., description="The rule set R: jss-2016, jss-2020, jss-2024, fair-2026."),
+    at: str | None = Query(None, description="T (RFC 3339); default: the engine clock."),
+) -> JSON:
     check_rules(rules)
     t = as_time(at, "at")
     store, proj = read(request)
     return JSON(whatif(store, proj, request.app.state.settings.audit_path, rules, t))
 
 
-@router.get("/healthz", response_class=JSON, responses=responses("Health", 503),
-            summary="Store reachable, and the projector's lag in events and seconds")
+@router.get(
+    "/healthz",
+    response_class=JSON,
+    responses=responses("Health", 503),
+    summary="Store reachable, and the projector's lag in events and seconds",
+)
 def healthz(request: Request) -> JSON:
     from engine.serve.state import health
 

@@ -11,12 +11,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 
-from reputation import config, errors
-from reputation.config import Settings
-
 from engine import api as engine_api
 from engine.serve import api, pages
 from engine.serve.state import Audiences, Backend, Follower, NotTrusted
+from reputation import config, errors
+from reputation.config import Settings
 
 log = logging.getLogger("engine.serve")
 
@@ -53,8 +52,14 @@ def create_app(settings: Settings | None = None, *, follow: bool = True, interva
             app.state.backend.close()
 
     # no /docs: Swagger UI would load its scripts from a CDN; /openapi.json is the description
-    app = FastAPI(title="reputation", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description="Job Success Scores you can replay, time-travel and explain: the read API.")
+    app = FastAPI(
+        title="reputation",
+        version="1",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        description="Job Success Scores you can replay, time-travel and explain: the read API.",
+    )
     app.state.settings = settings
     app.state.backend = Backend(settings)
     app.state.follower = Follower(settings, interval) if follow else None
@@ -93,8 +98,11 @@ def create_app(settings: Settings | None = None, *, follow: bool = True, interva
 def pass_settings(settings: Settings) -> None:
     """Put `settings` in this process's environment, for worker processes to read."""
     for name, value in (
-        (config.ENV_HOME, settings.home), (config.ENV_STORE, settings.store), (config.ENV_KAFKA, settings.kafka),
-        (config.ENV_TOPIC_PREFIX, settings.topic_prefix), (config.ENV_AUDIT_DB, settings.audit_db),
+        (config.ENV_HOME, settings.home),
+        (config.ENV_STORE, settings.store),
+        (config.ENV_KAFKA, settings.kafka),
+        (config.ENV_TOPIC_PREFIX, settings.topic_prefix),
+        (config.ENV_AUDIT_DB, settings.audit_db),
         (config.ENV_TRUST_TOKEN, settings.trust_token),
     ):
         if value:
@@ -128,4 +136,3 @@ def _store_errors() -> list[type[Exception]]:
     except ImportError:
         pass
     return kinds
-

@@ -42,8 +42,17 @@ def _years(t0: int, t1: int, x: Callable[[float], float]) -> list[tuple[float, s
     return ticks if len(ticks) <= 12 else ticks[:: (len(ticks) + 11) // 12]
 
 
-def step_chart(entries: list[dict], before: str, after: str, t0: int, t1: int, vmin: float, vmax: float,
-               href: Callable[[dict], str | None], ticks: list[float]) -> dict[str, Any]:
+def step_chart(
+    entries: list[dict],
+    before: str,
+    after: str,
+    t0: int,
+    t1: int,
+    vmin: float,
+    vmax: float,
+    href: Callable[[dict], str | None],
+    ticks: list[float],
+) -> dict[str, Any]:
     """Entries (ledger dicts, or published changes with `seq` and `effective_at` added, in
     effective-time order) between t0 and t1 as a step line of the `before`/`after` fields.
     A None value (hidden) draws no line; its step sits on the axis. Published changes of the
@@ -59,22 +68,41 @@ def step_chart(entries: list[dict], before: str, after: str, t0: int, t1: int, v
         if level is not None:
             segments.append((x_from, y(level), xs))
         b, a = e[before], e[after]
-        steps.append(Step(
-            e["seq"], e["effective_at"], xs, None if b is None else y(b), None if a is None else y(a), b, a,
-            b is not None and a is not None and a < b, " ".join(sorted({c["kind"] for c in e.get("causes") or ()})), href(e),
-        ))
+        steps.append(
+            Step(
+                e["seq"],
+                e["effective_at"],
+                xs,
+                None if b is None else y(b),
+                None if a is None else y(a),
+                b,
+                a,
+                b is not None and a is not None and a < b,
+                " ".join(sorted({c["kind"] for c in e.get("causes") or ()})),
+                href(e),
+            )
+        )
         level, x_from = a, xs
     if level is not None:
         segments.append((x_from, y(level), float(WIDTH - RIGHT)))
     marks = [Mark(x(r.starts), r.name, "rules") for r in RULE_SETS.values() if t0 < r.starts <= t1]
     marks += [
-        Mark(s.x, "window exit", "exit") for s, e in zip(steps, entries)
+        Mark(s.x, "window exit", "exit")
+        for s, e in zip(steps, entries)
         if any(c["kind"] == "window_exit" for c in e.get("causes") or ())
     ]
     return {
-        "width": WIDTH, "height": HEIGHT, "left": LEFT, "right": WIDTH - RIGHT, "top": TOP, "bottom": HEIGHT - BOTTOM,
-        "steps": steps, "segments": segments, "marks": marks,
-        "xticks": _years(t0, t1, x), "yticks": [(y(v), f"{v:g}") for v in ticks],
+        "width": WIDTH,
+        "height": HEIGHT,
+        "left": LEFT,
+        "right": WIDTH - RIGHT,
+        "top": TOP,
+        "bottom": HEIGHT - BOTTOM,
+        "steps": steps,
+        "segments": segments,
+        "marks": marks,
+        "xticks": _years(t0, t1, x),
+        "yticks": [(y(v), f"{v:g}") for v in ticks],
     }
 
 
@@ -87,13 +115,26 @@ def histogram_chart(bins: list[dict]) -> dict[str, Any]:
     x = _scale(lo, hi, LEFT, WIDTH - RIGHT)
     y = _scale(0, top, HEIGHT - BOTTOM, TOP)
     bars = [
-        {"x": x(b["lo"]), "w": max(1.0, round(x(b["hi"]) - x(b["lo"]) - 1, 1)), "y": y(b["count"]),
-         "h": round(HEIGHT - BOTTOM - y(b["count"]), 1), "lo": b["lo"], "hi": b["hi"], "count": b["count"]}
+        {
+            "x": x(b["lo"]),
+            "w": max(1.0, round(x(b["hi"]) - x(b["lo"]) - 1, 1)),
+            "y": y(b["count"]),
+            "h": round(HEIGHT - BOTTOM - y(b["count"]), 1),
+            "lo": b["lo"],
+            "hi": b["hi"],
+            "count": b["count"],
+        }
         for b in bins
     ]
     every = max(1, len(bins) // 10)
     return {
-        "width": WIDTH, "height": HEIGHT, "left": LEFT, "right": WIDTH - RIGHT, "top": TOP, "bottom": HEIGHT - BOTTOM,
-        "bars": bars, "xticks": [(x(b["lo"]), str(b["lo"])) for b in bins[::every]] + [(x(hi), str(hi))],
+        "width": WIDTH,
+        "height": HEIGHT,
+        "left": LEFT,
+        "right": WIDTH - RIGHT,
+        "top": TOP,
+        "bottom": HEIGHT - BOTTOM,
+        "bars": bars,
+        "xticks": [(x(b["lo"]), str(b["lo"])) for b in bins[::every]] + [(x(hi), str(hi))],
         "yticks": [(y(v), str(v)) for v in sorted({0, top // 2, top})],
     }

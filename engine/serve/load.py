@@ -31,8 +31,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def started_server(args: list[str], env: dict[str, str] | None = None, timeout: float = 60.0,
-                   serve: tuple[str, ...] = ()) -> Iterator[str]:
+def started_server(
+    args: list[str], env: dict[str, str] | None = None, timeout: float = 60.0, serve: tuple[str, ...] = ()
+) -> Iterator[str]:
     """`reputation <args> serve <serve>` in a child process; yields its base URL once /healthz answers."""
     port = free_port()
     cmd = [sys.executable, "-c", "from engine.cli import main; main()", *args, "serve", *serve, "--port", str(port)]
@@ -42,7 +43,8 @@ def started_server(args: list[str], env: dict[str, str] | None = None, timeout: 
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"`reputation serve` exited with {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+                said = proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+                raise RuntimeError(f"`reputation serve` exited with {proc.returncode}: {said}")
             try:
                 with urllib.request.urlopen(url + "/healthz", timeout=2) as r:
                     if r.status == 200:
@@ -119,8 +121,15 @@ def wait_level(url: str, timeout: float = 600.0) -> None:
         time.sleep(0.2)
 
 
-def serve_load(args: list[str], freelancers: list[str], clock: str, seconds: float, clients: int = 8,
-               seed: int = 5, workers: int = 1) -> tuple[Load, Load]:
+def serve_load(
+    args: list[str],
+    freelancers: list[str],
+    clock: str,
+    seconds: float,
+    clients: int = 8,
+    seed: int = 5,
+    workers: int = 1,
+) -> tuple[Load, Load]:
     """`score` and `explain` (the last 365 days) of random freelancers against `reputation serve`
     started with `args` (the store options), each for `seconds` with `clients` concurrent clients."""
     import random

@@ -16,16 +16,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from engine.serve import charts
+from engine.serve.api import audience, check_rules, history_entries, read
+from engine.whatif import whatif
+from projections.service import as_time
 from reputation import events as ev
 from reputation.clock import INF
 from reputation.errors import NotFound
 from reputation.rulesets import RULE_SETS
-
-from projections.service import as_time
-
-from engine.serve import charts
-from engine.serve.api import audience, check_rules, history_entries, read
-from engine.whatif import whatif
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False)
@@ -48,9 +46,16 @@ def freelancer_url(fid: str, audience_: str | None = None) -> str:
 def index(request: Request) -> HTMLResponse:
     _, proj = read(request)
     ids = proj.freelancers()
-    return templates.TemplateResponse(request, "index.html", {
-        "count": len(ids), "ids": ids[:60], "clock": _clock(proj.clock), "rule_sets": list(RULE_SETS),
-    })
+    return templates.TemplateResponse(
+        request,
+        "index.html",
+        {
+            "count": len(ids),
+            "ids": ids[:60],
+            "clock": _clock(proj.clock),
+            "rule_sets": list(RULE_SETS),
+        },
+    )
 
 
 @router.get("/ui/freelancers")
@@ -70,8 +75,13 @@ def chart_entries(proj, freelancer_id: str, who: str, everything: bool = False) 
 
 
 @router.get("/ui/freelancers/{freelancer_id}", response_class=HTMLResponse)
-def freelancer(request: Request, freelancer_id: str, start: str | None = Query(None, alias="from"),
-               end: str | None = Query(None, alias="to"), audience_: str | None = Query(None, alias="audience")) -> HTMLResponse:
+def freelancer(
+    request: Request,
+    freelancer_id: str,
+    start: str | None = Query(None, alias="from"),
+    end: str | None = Query(None, alias="to"),
+    audience_: str | None = Query(None, alias="audience"),
+) -> HTMLResponse:
     who = audience(request, audience_)
     _, proj = read(request)
     score = proj.score(freelancer_id, None, None, None, who)
@@ -94,18 +104,30 @@ def freelancer(request: Request, freelancer_id: str, start: str | None = Query(N
         return f"/ui/freelancers/{quote(freelancer_id)}/changes/{e['seq']}{suffix}"
 
     window = score["counted"]["window_months"] if "counted" in score else None  # public: the score only
-    return templates.TemplateResponse(request, "freelancer.html", {
-        "fid": freelancer_id, "score": score, "audience": who, "entries": shown, "window": window,
-        "calendar": proj.calendar(freelancer_id, None, None, who),
-        "range": (ev.format_time(t0), ev.format_time(t1)), "href": href,
-        "jss": charts.step_chart(shown, "jss_before", "jss_after", t0, t1, 0, 100, href, [0, 25, 50, 75, 100]),
-        "feedback": charts.step_chart(shown, "feedback_before", "feedback_after", t0, t1, 0, 5, href, [0, 1, 2, 3, 4, 5]),
-    })
+    return templates.TemplateResponse(
+        request,
+        "freelancer.html",
+        {
+            "fid": freelancer_id,
+            "score": score,
+            "audience": who,
+            "entries": shown,
+            "window": window,
+            "calendar": proj.calendar(freelancer_id, None, None, who),
+            "range": (ev.format_time(t0), ev.format_time(t1)),
+            "href": href,
+            "jss": charts.step_chart(shown, "jss_before", "jss_after", t0, t1, 0, 100, href, [0, 25, 50, 75, 100]),
+            "feedback": charts.step_chart(
+                shown, "feedback_before", "feedback_after", t0, t1, 0, 5, href, [0, 1, 2, 3, 4, 5]
+            ),
+        },
+    )
 
 
 @router.get("/ui/freelancers/{freelancer_id}/changes/{seq}", response_class=HTMLResponse)
-def change(request: Request, freelancer_id: str, seq: int,
-           audience_: str | None = Query(None, alias="audience")) -> HTMLResponse:
+def change(
+    request: Request, freelancer_id: str, seq: int, audience_: str | None = Query(None, alias="audience")
+) -> HTMLResponse:
     """The explain view of one change: a ledger entry from just before its effective time to it;
     a published change from the previous one (the span in which the published score moved)."""
     who = audience(request, audience_)
@@ -120,10 +142,18 @@ def change(request: Request, freelancer_id: str, seq: int,
     start = at - 1 if who == "trust" or not earlier else max(earlier)
     out = proj.explain(freelancer_id, start, at, None, None, who)
     cfs = sorted(out["counterfactuals"], key=lambda c: -abs((c["jss_without"] or 0) - (out["to"]["jss_exact"] or 0)))
-    return templates.TemplateResponse(request, "change.html", {
-        "fid": freelancer_id, "entry": entry, "out": out, "counterfactuals": cfs, "audience": who,
-        "back": freelancer_url(freelancer_id, audience_),
-    })
+    return templates.TemplateResponse(
+        request,
+        "change.html",
+        {
+            "fid": freelancer_id,
+            "entry": entry,
+            "out": out,
+            "counterfactuals": cfs,
+            "audience": who,
+            "back": freelancer_url(freelancer_id, audience_),
+        },
+    )
 
 
 @router.get("/ui/whatif", response_class=HTMLResponse)
@@ -135,10 +165,18 @@ def what_if(request: Request, rules: str | None = None, at: str | None = None) -
         store, proj = read(request)
         result = whatif(store, proj, request.app.state.settings.audit_path, rules, t)
         chart = charts.histogram_chart([{"lo": b.lo, "hi": b.hi, "count": b.count} for b in result.histogram])
-    return templates.TemplateResponse(request, "whatif.html", {
-        "rules": rules, "at": at or "", "rule_sets": list(RULE_SETS), "result": result, "chart": chart,
-        "freelancer_url": freelancer_url,
-    })
+    return templates.TemplateResponse(
+        request,
+        "whatif.html",
+        {
+            "rules": rules,
+            "at": at or "",
+            "rule_sets": list(RULE_SETS),
+            "result": result,
+            "chart": chart,
+            "freelancer_url": freelancer_url,
+        },
+    )
 
 
 def _clock(clock: int) -> str | None:

@@ -14,12 +14,11 @@ import logging
 import threading
 import time
 
+from projections.service import Projections, open_projections
 from reputation import events as ev
 from reputation.config import Settings, open_store
 from reputation.errors import BadRequest
 from reputation.store import EventStore
-
-from projections.service import Projections, open_projections
 
 log = logging.getLogger("engine.serve")
 
@@ -124,7 +123,9 @@ def health(backend: Backend, follower: Follower | None) -> dict:
         "projected": projected,
         "lag_events": behind,
         "lag_seconds": round(lag_seconds, 3),
-        "projector": None if follower is None else {
+        "projector": None
+        if follower is None
+        else {
             "running": follower.is_alive(),
             "last_error": follower.last_error,
             "events_folded": follower.folded,
@@ -158,8 +159,9 @@ class Audiences:
         if asked == "trust" and not trusted:
             raise NotTrusted(
                 "the trust audience needs the bearer token configured by REPUTATION_TRUST_TOKEN "
-                "(header `Authorization: Bearer <token>`)" if self.token else
-                "the trust audience is not served: the server has no REPUTATION_TRUST_TOKEN configured"
+                "(header `Authorization: Bearer <token>`)"
+                if self.token
+                else "the trust audience is not served: the server has no REPUTATION_TRUST_TOKEN configured"
             )
         return asked
 

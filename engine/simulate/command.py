@@ -16,7 +16,10 @@ from reputation.events import parse_time
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed (same seed, same bytes).")
 @click.option("--start", default="2018-06-01T00:00:00Z", show_default=True, help="RFC 3339 start time.")
 @click.option(
-    "--out", type=click.Path(allow_dash=True, dir_okay=False), default="-", show_default=True,
+    "--out",
+    type=click.Path(allow_dash=True, dir_okay=False),
+    default="-",
+    show_default=True,
     help="Output JSON Lines file, or - for standard output.",
 )
 def simulate_command(freelancers: int, months: int, seed: int, start: str, out: str) -> None:
@@ -45,16 +48,27 @@ def _write_with_progress(sim: Simulation, out: str) -> None:
     """Write to the file `out` with a progress bar on stderr."""
     from rich.console import Console
     from rich.progress import (
-        BarColumn, Progress, TextColumn, TimeElapsedColumn,
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
         TimeRemainingColumn,
     )
 
     console = Console(stderr=True)
-    with open(out, "wb") as fh, Progress(
-        TextColumn("simulating"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-        TextColumn("{task.fields[lines]} events"), TimeElapsedColumn(), TimeRemainingColumn(),
-        console=console, transient=False,
-    ) as progress:
+    with (
+        open(out, "wb") as fh,
+        Progress(
+            TextColumn("simulating"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TextColumn("{task.fields[lines]} events"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        ) as progress,
+    ):
         task = progress.add_task("simulate", total=1000, lines=0)
 
         def tick() -> None:

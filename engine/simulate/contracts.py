@@ -112,17 +112,11 @@ def _plan_close(plan: Plan, r, close: int, cls: int, reopen: bool) -> str:
         elif x < 0.95:
             closed_by = "freelancer"
             y = r()
-            reason = (
-                "completed_successfully" if y < 0.6
-                else "client_unresponsive" if y < 0.85 else "other"
-            )
+            reason = "completed_successfully" if y < 0.6 else "client_unresponsive" if y < 0.85 else "other"
         else:
             closed_by = "platform"
             y = r()
-            reason = (
-                "client_unresponsive" if y < 0.4
-                else "freelancer_unresponsive" if y < 0.7 else "other"
-            )
+            reason = "client_unresponsive" if y < 0.4 else "freelancer_unresponsive" if y < 0.7 else "other"
     plan.add(close, CLOSE, (closed_by, reason))
     if closed_by == "client":
         return reason
@@ -133,22 +127,36 @@ def _client_reason(cls: int, r) -> str:
     x = r()
     if cls == 0:
         return (
-            "completed_successfully" if x < 0.9
-            else "no_longer_needed" if x < 0.95
-            else "hired_someone_else" if x < 0.97 else "other"
+            "completed_successfully"
+            if x < 0.9
+            else "no_longer_needed"
+            if x < 0.95
+            else "hired_someone_else"
+            if x < 0.97
+            else "other"
         )
     if cls == 1:
         return (
-            "completed_successfully" if x < 0.7
-            else "no_longer_needed" if x < 0.85
-            else "other" if x < 0.95 else "completed_unsuccessfully"
+            "completed_successfully"
+            if x < 0.7
+            else "no_longer_needed"
+            if x < 0.85
+            else "other"
+            if x < 0.95
+            else "completed_unsuccessfully"
         )
     return (
-        "freelancer_unresponsive" if x < 0.22
-        else "freelancer_lacked_skills" if x < 0.44
-        else "completed_unsuccessfully" if x < 0.64
-        else "completed_successfully" if x < 0.82
-        else "no_longer_needed" if x < 0.94 else "other"
+        "freelancer_unresponsive"
+        if x < 0.22
+        else "freelancer_lacked_skills"
+        if x < 0.44
+        else "completed_unsuccessfully"
+        if x < 0.64
+        else "completed_successfully"
+        if x < 0.82
+        else "no_longer_needed"
+        if x < 0.94
+        else "other"
     )
 
 

@@ -15,7 +15,17 @@ from typing import Any
 from engine.simulate.clock import Timestamps
 from engine.simulate.feedback import note_close, take_perk
 from engine.simulate.model import (
-    ALLOW, CLOSE, OPEN, PAY, PRIV, PUB, REFUND, REMOVE, REVISE, SCOPE, Contract,
+    ALLOW,
+    CLOSE,
+    OPEN,
+    PAY,
+    PRIV,
+    PUB,
+    REFUND,
+    REMOVE,
+    REVISE,
+    SCOPE,
+    Contract,
 )
 from reputation.events import (
     ClientFlagged,

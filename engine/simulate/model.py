@@ -23,8 +23,16 @@ class Freelancer:
     """One freelancer's traits, its own random stream and its top-rated perk state."""
 
     __slots__ = (
-        "fid", "rng", "quality", "rate", "hourly_rate", "leave_at", "top_rated",
-        "recent", "last_perk", "closes_since_perk",
+        "fid",
+        "rng",
+        "quality",
+        "rate",
+        "hourly_rate",
+        "leave_at",
+        "top_rated",
+        "recent",
+        "last_perk",
+        "closes_since_perk",
     )
     fid: str
     rng: random.Random

@@ -25,7 +25,20 @@ from projections.audit.sandbox import check_query, check_statement, open_readonl
 from projections.audit.schema import MACROS_VERSION, TABLES_VERSION, ensure_schema
 
 __all__ = [
-    "AuditError", "MalformedParameter", "ParameterError", "QueryRefused", "SyncStats",
-    "MACROS_VERSION", "TABLES_VERSION", "check_query", "check_statement", "ensure_schema",
-    "open_readonly", "parse_params", "query", "render", "stream", "sync",
+    "AuditError",
+    "MalformedParameter",
+    "ParameterError",
+    "QueryRefused",
+    "SyncStats",
+    "MACROS_VERSION",
+    "TABLES_VERSION",
+    "check_query",
+    "check_statement",
+    "ensure_schema",
+    "open_readonly",
+    "parse_params",
+    "query",
+    "render",
+    "stream",
+    "sync",
 ]

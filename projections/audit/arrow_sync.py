@@ -46,8 +46,22 @@ _envelope = msgspec.json.Decoder(tuple[msgspec.Raw, str])
 
 # the payload fields copied into typed columns, extracted with one JSON parse per event
 _FIELDS = [
-    "type", "event_id", "contract_id", "freelancer_id", "client_id", "occurred_at", "by", "of",
-    "amount", "stars", "recommend", "reason", "end_reason", "closed_by", "basis", "scope",
+    "type",
+    "event_id",
+    "contract_id",
+    "freelancer_id",
+    "client_id",
+    "occurred_at",
+    "by",
+    "of",
+    "amount",
+    "stars",
+    "recommend",
+    "reason",
+    "end_reason",
+    "closed_by",
+    "basis",
+    "scope",
 ]
 
 
@@ -84,17 +98,37 @@ def _event_batch(rows: list[tuple[int, bytes, bytes | None]]) -> pa.Table:
 
 def _ledger_batch(changes: list[Any]) -> pa.Table:
     enc = msgspec.json.Encoder()
-    cols: dict[str, list] = {k: [] for k in (
-        "seq", "change_id", "freelancer_id", "rules", "effective_at", "recorded_at", "position",
-        "jss_before", "jss_after", "jss_exact_before", "jss_exact_after", "feedback_before",
-        "feedback_after", "causes")}
+    cols: dict[str, list] = {
+        k: []
+        for k in (
+            "seq",
+            "change_id",
+            "freelancer_id",
+            "rules",
+            "effective_at",
+            "recorded_at",
+            "position",
+            "jss_before",
+            "jss_after",
+            "jss_exact_before",
+            "jss_exact_after",
+            "feedback_before",
+            "feedback_after",
+            "causes",
+        )
+    }
     for c in changes:
         for k, column in cols.items():
             column.append(enc.encode(c.causes).decode() if k == "causes" else getattr(c, k, None))
     types = {
-        "seq": pa.int64(), "position": pa.int64(), "jss_before": pa.int32(), "jss_after": pa.int32(),
-        "jss_exact_before": pa.float64(), "jss_exact_after": pa.float64(),
-        "feedback_before": pa.float64(), "feedback_after": pa.float64(),
+        "seq": pa.int64(),
+        "position": pa.int64(),
+        "jss_before": pa.int32(),
+        "jss_after": pa.int32(),
+        "jss_exact_before": pa.float64(),
+        "jss_exact_after": pa.float64(),
+        "feedback_before": pa.float64(),
+        "feedback_after": pa.float64(),
     }
     return pa.table({k: pa.array(v, types.get(k, pa.string())) for k, v in cols.items()})
 
@@ -116,8 +150,13 @@ class _Bar:
             )
 
             self.bar = Progress(
-                TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+                TextColumn(label),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=True,
             )
             self.bar.start()
             self.task = self.bar.add_task(label, total=total)
@@ -198,9 +237,7 @@ def sync(
             bar.close()
         refreshed = _refresh_contracts(con)
         changes, seq = _sync_ledger(con, proj, progress)
-        return SyncStats(
-            added, refreshed, changes, schema.get(con, "position"), seq, time.perf_counter() - started
-        )
+        return SyncStats(added, refreshed, changes, schema.get(con, "position"), seq, time.perf_counter() - started)
     finally:
         con.close()
 

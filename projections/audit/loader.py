@@ -21,7 +21,5 @@ def sql(file: str, /, **values: object) -> str:
     template = Template(_text(file))
     wanted = set(template.get_identifiers())
     if wanted != set(values):
-        raise KeyError(
-            f"sql/{file}.sql needs {sorted(wanted)}, was given {sorted(values)}"
-        )
+        raise KeyError(f"sql/{file}.sql needs {sorted(wanted)}, was given {sorted(values)}")
     return template.substitute({k: str(v) for k, v in values.items()})

@@ -103,8 +103,9 @@ def print_table(names: list[str], types: list[str], batches: Iterable[list[tuple
     table = Table(show_lines=False)
     for name, type_name, width in zip(names, types, widths):
         numeric = any(k in type_name for k in ("INT", "DOUBLE", "DECIMAL", "FLOAT", "REAL"))
-        table.add_column(name, justify="right" if numeric else "left", overflow="fold",
-                         min_width=min(width, max(len(name), 8), 24))
+        table.add_column(
+            name, justify="right" if numeric else "left", overflow="fold", min_width=min(width, max(len(name), 8), 24)
+        )
     for row in shown:
         table.add_row(*row)
     console.print(table)
@@ -114,8 +115,7 @@ def print_table(names: list[str], types: list[str], batches: Iterable[list[tuple
         console.print(f"{len(rows)} row{'s' if len(rows) != 1 else ''}", style="dim")
 
 
-def render(names: list[str], types: list[str], batches: Iterable[list[tuple]], fmt: str,
-           out: TextIO) -> None:
+def render(names: list[str], types: list[str], batches: Iterable[list[tuple]], fmt: str, out: TextIO) -> None:
     """Write the result: csv and json stream every row; the table shows the first rows."""
     if fmt == "csv":
         write_csv(out, names, batches)

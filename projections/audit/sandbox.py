@@ -35,17 +35,41 @@ _READ_NODES = {"SELECT_NODE", "SET_OPERATION_NODE", "RECURSIVE_CTE_NODE", "CTE_N
 # table functions that read only the audit tables or compute: an allow-list, so that a table
 # function added by a later DuckDB (a reader of some file format) is refused until listed
 SAFE_TABLE_FUNCTIONS = frozenset(schema.TABLE_MACROS) | {
-    "unnest", "range", "generate_series", "repeat", "repeat_row", "json_each", "json_tree",
-    "duckdb_tables", "duckdb_views", "duckdb_columns", "duckdb_functions", "duckdb_types",
-    "duckdb_schemas", "duckdb_constraints", "duckdb_indexes", "duckdb_keywords",
-    "duckdb_sequences", "duckdb_dependencies", "pragma_table_info", "pragma_version",
-    "pg_timezone_names", "icu_calendar_names",
+    "unnest",
+    "range",
+    "generate_series",
+    "repeat",
+    "repeat_row",
+    "json_each",
+    "json_tree",
+    "duckdb_tables",
+    "duckdb_views",
+    "duckdb_columns",
+    "duckdb_functions",
+    "duckdb_types",
+    "duckdb_schemas",
+    "duckdb_constraints",
+    "duckdb_indexes",
+    "duckdb_keywords",
+    "duckdb_sequences",
+    "duckdb_dependencies",
+    "pragma_table_info",
+    "pragma_version",
+    "pg_timezone_names",
+    "icu_calendar_names",
 }
 # scalar functions that see outside the query (the environment, the log, other statements)
-DENIED_FUNCTIONS = frozenset({
-    "getenv", "write_log", "json_serialize_plan", "json_execute_serialized_sql", "query",
-    "query_table", "which_secret",
-})
+DENIED_FUNCTIONS = frozenset(
+    {
+        "getenv",
+        "write_log",
+        "json_serialize_plan",
+        "json_execute_serialized_sql",
+        "query",
+        "query_table",
+        "which_secret",
+    }
+)
 _PATH_CHARS = re.compile(r"[./\\:~]")  # a table name with these is a file (a replacement scan)
 _LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.DOTALL)  # blanks and comments
 _EXPLAIN = re.compile(r"EXPLAIN\b", re.IGNORECASE)
@@ -105,14 +129,14 @@ def _after_explain(query: str) -> str:
     """The statement an EXPLAIN [ANALYZE] explains ('' when the text is not of that form).
     The parser has no tree for EXPLAIN, so its two keywords are skipped here; whatever else
     is left is parsed and checked like any query."""
-    rest = query[_end(_LEADING, query):]
+    rest = query[_end(_LEADING, query) :]
     explain = _EXPLAIN.match(rest)
     if not explain:
         return ""
-    rest = rest[explain.end():]
-    rest = rest[_end(_LEADING, rest):]
+    rest = rest[explain.end() :]
+    rest = rest[_end(_LEADING, rest) :]
     analyze = _ANALYZE.match(rest)
-    return rest[analyze.end():] if analyze else rest
+    return rest[analyze.end() :] if analyze else rest
 
 
 def _end(pattern: re.Pattern[str], text: str) -> int:
@@ -150,13 +174,10 @@ def _walk(node: Any) -> None:
         name = str((node.get("function") or {}).get("function_name", "")).lower()
         if name not in SAFE_TABLE_FUNCTIONS:
             raise QueryRefused(
-                f"the table function {name}() is refused: {OUT_OF_SCOPE}; query the audit "
-                f"tables and macros instead"
+                f"the table function {name}() is refused: {OUT_OF_SCOPE}; query the audit tables and macros instead"
             )
     elif kind in ("BASE_TABLE", "SHOW_REF") and _PATH_CHARS.search(str(node.get("table_name", ""))):
-        raise QueryRefused(
-            f"{node['table_name']!r} is a file: {OUT_OF_SCOPE}; query the audit tables instead"
-        )
+        raise QueryRefused(f"{node['table_name']!r} is a file: {OUT_OF_SCOPE}; query the audit tables instead")
     elif node.get("class") == "FUNCTION" and str(node.get("function_name", "")).lower() in DENIED_FUNCTIONS:
         raise QueryRefused(f"the function {node['function_name']}() is refused: it looks outside the audit database")
     for value in node.values():
@@ -212,8 +233,9 @@ class _Errors:
         raise AuditError(text) from None
 
 
-def stream(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None,
-           batch: int = 10_000) -> tuple[list[str], list[str], Iterator[list[tuple]]]:
+def stream(
+    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None, batch: int = 10_000
+) -> tuple[list[str], list[str], Iterator[list[tuple]]]:
     """Run a checked read; return (column names, column type names, iterator of row batches)."""
     bound = bind(check_statement(con, sql), params)
     with _Errors():
@@ -232,8 +254,7 @@ def stream(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | No
     return names, types, batches()
 
 
-def query(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None,
-          limit: int | None = None):
+def query(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None, limit: int | None = None):
     """Run a checked read; return (column names, column type names, rows), at most `limit`."""
     names, types, batches = stream(con, sql, params, batch=limit or 10_000)
     rows: list = []

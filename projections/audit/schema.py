@@ -12,14 +12,19 @@ import time
 
 import duckdb
 
-from reputation.clock import INF
-from reputation.outcome import LONG_TERM
-from reputation.rulesets import (
-    HARSH_RECOMMEND, HARSH_STARS, LENIENT_MIN_HISTORY, NEGATIVE_REASONS, NEUTRAL_CLOSES, RULE_SETS,
-)
 from projections.audit.errors import AuditError
 from projections.audit.loader import sql
+from reputation.clock import INF
 from reputation.events import format_time
+from reputation.outcome import LONG_TERM
+from reputation.rulesets import (
+    HARSH_RECOMMEND,
+    HARSH_STARS,
+    LENIENT_MIN_HISTORY,
+    NEGATIVE_REASONS,
+    NEUTRAL_CLOSES,
+    RULE_SETS,
+)
 
 TABLES_VERSION = 2  # the layout of the tables: a change rebuilds the file from the log
 MACROS_VERSION = 9  # macros and views: a change only recreates them
@@ -37,22 +42,61 @@ READ_ONLY_CONFIG: dict[str, str | bool | int | float | list[str]] = {
 
 # the contract columns, in table order (the aggregate and derived SQL name them)
 CONTRACT_COLUMNS = [
-    "contract_id", "freelancer_id", "client_id", "pricing", "continues", "opened_at",
-    "scope_changes", "closed_at", "closed_by", "close_reason", "client_end_reason",
-    "client_reason", "feedback_window_ends", "settled_at", "paid", "refunded", "earnings",
-    "first_payment_at", "last_payment_at", "long_term", "client_stars", "client_stars_first",
-    "client_revisions", "client_public_at", "client_recommend", "client_private_at",
-    "freelancer_stars", "freelancer_public_at", "freelancer_recommend", "freelancer_end_reason",
-    "client_feedback_removed", "client_removal_basis", "client_removal_scope",
-    "client_removed_at", "freelancer_feedback_removed", "freelancer_removal_basis",
-    "freelancer_removal_scope", "freelancer_removed_at", "leaves_window_6", "leaves_window_12",
-    "leaves_window_24", "last_event_at", "last_position",
+    "contract_id",
+    "freelancer_id",
+    "client_id",
+    "pricing",
+    "continues",
+    "opened_at",
+    "scope_changes",
+    "closed_at",
+    "closed_by",
+    "close_reason",
+    "client_end_reason",
+    "client_reason",
+    "feedback_window_ends",
+    "settled_at",
+    "paid",
+    "refunded",
+    "earnings",
+    "first_payment_at",
+    "last_payment_at",
+    "long_term",
+    "client_stars",
+    "client_stars_first",
+    "client_revisions",
+    "client_public_at",
+    "client_recommend",
+    "client_private_at",
+    "freelancer_stars",
+    "freelancer_public_at",
+    "freelancer_recommend",
+    "freelancer_end_reason",
+    "client_feedback_removed",
+    "client_removal_basis",
+    "client_removal_scope",
+    "client_removed_at",
+    "freelancer_feedback_removed",
+    "freelancer_removal_basis",
+    "freelancer_removal_scope",
+    "freelancer_removed_at",
+    "leaves_window_6",
+    "leaves_window_12",
+    "leaves_window_24",
+    "last_event_at",
+    "last_position",
 ]
 
 # the audit tables' macros callable as table functions (the sandbox allows them by name)
 TABLE_MACROS = (
-    "contract_state", "contract_assessments", "feedback_as_of", "client_score_as_of",
-    "jss_sql", "jss_as_of", "feedback_ledger_as_of", "jss_published_as_of",
+    "contract_state",
+    "contract_assessments",
+    "feedback_as_of",
+    "client_score_as_of",
+    "jss_sql",
+    "jss_as_of",
+    "feedback_ledger_as_of",
+    "jss_published_as_of",
 )
 
 
@@ -122,9 +166,11 @@ def macros_sql() -> str:
         harsh_recommend=HARSH_RECOMMEND,
         harsh_stars=HARSH_STARS,
         feedback_as_of=_star_score_macro(
-            "feedback_as_of", "freelancer_id", "client", "feedback_score", "feedback_exact"),
+            "feedback_as_of", "freelancer_id", "client", "feedback_score", "feedback_exact"
+        ),
         client_score_as_of=_star_score_macro(
-            "client_score_as_of", "client_id", "freelancer", "client_score", "client_score_exact"),
+            "client_score_as_of", "client_id", "freelancer", "client_score", "client_score_exact"
+        ),
     )
 
 
@@ -144,9 +190,7 @@ def connect(path: str, read_only: bool = False, wait: float = 15.0) -> duckdb.Du
             break
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                raise AuditError(
-                    f"cannot open the audit database {path}: {str(exc).splitlines()[0]}"
-                ) from None
+                raise AuditError(f"cannot open the audit database {path}: {str(exc).splitlines()[0]}") from None
             time.sleep(0.2)
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
@@ -176,7 +220,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         ).fetchone() or (0,)
         tables = get(con, "tables_version") if exists else None
         if tables is not None and tables != TABLES_VERSION:
-            for (name, kind) in con.execute(
+            for name, kind in con.execute(
                 "SELECT view_name, 'VIEW' FROM duckdb_views() WHERE NOT internal AND schema_name = 'main' "
                 "UNION ALL SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE schema_name = 'main'"
             ).fetchall():

@@ -94,7 +94,9 @@ def merged(members: list[View], continued: set[str], rules: RuleSet, flagged: bo
     closed = [v.closed_at for v in members]
     settled = [v.settled_at for v in members]
     paid = [v for v in members if v.first_paid is not None]
-    perk = next((v.client_removed for v in members if v.client_removed and v.client_removed[0] == "top_rated_perk"), None)
+    perk = next(
+        (v.client_removed for v in members if v.client_removed and v.client_removed[0] == "top_rated_perk"), None
+    )
     live = [v for v in order if v.client_removed is None]
     removed = perk or (order[-1].client_removed if not live else None)
     v = root._replace(
@@ -155,13 +157,12 @@ def usual(rated: list[tuple[str, int | None, float | None]], engagement: set[str
     return Usual(rec, star) if rec is not None or star is not None else None
 
 
-def assess_all(views: list[View], flags: dict, cut: Cut, rules: RuleSet,
-               overrides: dict[str, str]) -> list[Assessment]:
+def assess_all(views: list[View], flags: dict, cut: Cut, rules: RuleSet, overrides: dict[str, str]) -> list[Assessment]:
     """Every contract's assessment under fair-2026: an engagement is assessed once, as its
     first contract; the others say they are part of it and do not count."""
     out: list[Assessment] = []
     histories: dict[str, list] = {}
-    for members, continued in (engagements(views) if rules.engagements else [([v], set()) for v in views]):
+    for members, continued in engagements(views) if rules.engagements else [([v], set()) for v in views]:
         root = members[0]
         client = root.contract.client
         flagged = flagged_at(flags.get(client), cut) if rules.ignores_flagged_clients else False
@@ -178,6 +179,17 @@ def assess_all(views: list[View], flags: dict, cut: Cut, rules: RuleSet,
         out.append(a)
         for m in members[1:]:
             c = m.contract
-            out.append(Assessment(c.id, c.client, False, None, 0, [Reason("engagement_part", (root.contract.id,))],
-                                  m.closed_at, m.settled_at, m.earnings))
+            out.append(
+                Assessment(
+                    c.id,
+                    c.client,
+                    False,
+                    None,
+                    0,
+                    [Reason("engagement_part", (root.contract.id,))],
+                    m.closed_at,
+                    m.settled_at,
+                    m.earnings,
+                )
+            )
     return out

@@ -9,12 +9,11 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
+from projections.rules.fair import assess_all
+from projections.rules.windows import WINDOWS, Assessment, assess
 from reputation.contract import Contract
 from reputation.outcome import Cut, View, flagged_at, view
 from reputation.rulesets import RuleSet, in_force
-
-from projections.rules.fair import assess_all
-from projections.rules.windows import WINDOWS, Assessment, assess
 
 if TYPE_CHECKING:
     from projections.cache import Archive, Cache
@@ -96,8 +95,7 @@ def jss(assessments: list[Assessment], at: int, rules: RuleSet):
     return shown, exact, best.months if best else None, hidden, windows
 
 
-def feedback_score(views: list[View], at: int, side: str = "client", base: Archive | None = None,
-                   raw: bool = False):
+def feedback_score(views: list[View], at: int, side: str = "client", base: Archive | None = None, raw: bool = False):
     """Earnings-weighted mean of `side`'s revealed, not profile-removed public stars on
     contracts with earnings >= $1 (side=client: the freelancer's feedback score)."""
     num = base.fb_num if base else 0  # in units of 1/STAR_SCALE stars x cents, exact for up to 6 decimals

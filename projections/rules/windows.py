@@ -49,8 +49,15 @@ class Assessment(NamedTuple):
         return at < self.exits[WINDOWS.index(months)]
 
 
-def assess(v: View, cut: Cut, rules: RuleSet, flagged: bool, override: str | None = None,
-           s: Signals | None = None, usual: Usual | None = None) -> Assessment:
+def assess(
+    v: View,
+    cut: Cut,
+    rules: RuleSet,
+    flagged: bool,
+    override: str | None = None,
+    s: Signals | None = None,
+    usual: Usual | None = None,
+) -> Assessment:
     """`s` and `usual`: given by fair-2026 (projections.rules.fair), which reads more than `v`."""
     c = v.contract
     if v.settled_at is None or cut.at < v.settled_at:
@@ -77,6 +84,14 @@ def assess(v: View, cut: Cut, rules: RuleSet, flagged: bool, override: str | Non
         counted, why = False, why + [Reason("excluded_zero_not_negative", (rules.name,))]
     exits = tuple(window_exit(v.closed_at, m) for m in WINDOWS) if counted else ()
     return Assessment(
-        c.id, c.client, counted, result, weight4(v, rules) if counted else 0, why,
-        v.closed_at, v.settled_at, v.earnings, exits,
+        c.id,
+        c.client,
+        counted,
+        result,
+        weight4(v, rules) if counted else 0,
+        why,
+        v.closed_at,
+        v.settled_at,
+        v.earnings,
+        exits,
     )

@@ -79,13 +79,18 @@ class PostgresReputationRecorder(SchemaLocked, PostgresApplicationRecorder):
         schema = Identifier(self.datastore.schema)
         events = Identifier(self.events_table_name)
         self.sql_create_statements += [
-            SQL("CREATE TABLE IF NOT EXISTS {0}.rep_state "
-                "(key TEXT PRIMARY KEY, version BIGINT NOT NULL, state BYTEA NOT NULL)").format(schema),
-            SQL("CREATE TABLE IF NOT EXISTS {0}.rep_event_ids "
-                "(event_id TEXT PRIMARY KEY, digest BYTEA NOT NULL)").format(schema),
-            SQL("CREATE TABLE IF NOT EXISTS {0}.rep_chain "
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0}.rep_state "
+                "(key TEXT PRIMARY KEY, version BIGINT NOT NULL, state BYTEA NOT NULL)"
+            ).format(schema),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0}.rep_event_ids (event_id TEXT PRIMARY KEY, digest BYTEA NOT NULL)"
+            ).format(schema),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0}.rep_chain "
                 "(position BIGINT PRIMARY KEY, previous BIGINT NOT NULL, hash BYTEA NOT NULL, "
-                "CONSTRAINT rep_chain_follows CHECK (previous < position))").format(schema),
+                "CONSTRAINT rep_chain_follows CHECK (previous < position))"
+            ).format(schema),
         ]
         self.insert_chain_statement = SQL(
             "INSERT INTO {0}.rep_chain (position, previous, hash) VALUES (%s, %s, %s)"
@@ -102,19 +107,18 @@ class PostgresReputationRecorder(SchemaLocked, PostgresApplicationRecorder):
         ).format(schema, events)
         self.abort_statement = SQL("SELECT CAST(%s AS INTEGER)")  # an error that names the cause
         self.chain_log_statement = SQL(
-            "SELECT notification_id, state FROM {0}.{1} WHERE notification_id > %s "
-            "ORDER BY notification_id LIMIT %s"
+            "SELECT notification_id, state FROM {0}.{1} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
         ).format(schema, events)
         self.upsert_state_statement = SQL(
             "INSERT INTO {0}.rep_state (key, version, state) VALUES (%s, %s, %s) "
             "ON CONFLICT (key) DO UPDATE SET version=excluded.version, state=excluded.state"
         ).format(schema)
-        self.insert_digest_statement = SQL(
-            "INSERT INTO {0}.rep_event_ids (event_id, digest) VALUES (%s, %s)"
-        ).format(schema)
-        self.select_states_statement = SQL(
-            "SELECT key, version, state FROM {0}.rep_state WHERE key = ANY(%s)"
-        ).format(schema)
+        self.insert_digest_statement = SQL("INSERT INTO {0}.rep_event_ids (event_id, digest) VALUES (%s, %s)").format(
+            schema
+        )
+        self.select_states_statement = SQL("SELECT key, version, state FROM {0}.rep_state WHERE key = ANY(%s)").format(
+            schema
+        )
         self.select_digests_statement = SQL(
             "SELECT event_id, digest FROM {0}.rep_event_ids WHERE event_id = ANY(%s)"
         ).format(schema)
@@ -267,7 +271,7 @@ def _pg_help(detail: str) -> str:
         name = missing.group(1)
         return (
             f"the PostgreSQL server answers, but it has no database {name!r}: create it "
-            f"(`createdb -h HOST -U USER {name}` or `CREATE DATABASE \"{name}\"`) or point REPUTATION_STORE at another one"
+            f'(`createdb -h HOST -U USER {name}` or `CREATE DATABASE "{name}"`) or point REPUTATION_STORE at another one'
         )
     return (
         f"cannot reach the PostgreSQL store ({detail.strip().splitlines()[0] if detail else 'no answer'}). "

@@ -48,7 +48,9 @@ class SQLiteReputationRecorder(SQLiteApplicationRecorder):
         self.select_digests_statement = (
             "SELECT event_id, digest FROM rep_event_ids WHERE event_id IN (SELECT value FROM json_each(?))"
         )
-        self.select_log_statement = f"SELECT rowid, state FROM {self.events_table_name} WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?"
+        self.select_log_statement = (
+            f"SELECT rowid, state FROM {self.events_table_name} WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?"
+        )
 
     def construct_create_table_statements(self) -> list[str]:
         return [

@@ -18,7 +18,7 @@ _COPY = [
     f"COPY (SELECT 1) TO '{OUT}' (FORMAT parquet)",
     f"COPY (SELECT 1) TO '{OUT}' (FORMAT json)",
     f"COPY (FROM events) TO '{OUT}' (FORMAT csv, HEADER)",
-    f"COPY events TO '{{home}}/audit.duckdb.tmp' (FORMAT parquet, PARTITION_BY (type))",
+    "COPY events TO '{home}/audit.duckdb.tmp' (FORMAT parquet, PARTITION_BY (type))",
     "COPY events TO 'f.csv'",
     "COPY events TO '/dev/stdout'",
     f"COPY events FROM '{CSV}'",
@@ -27,7 +27,7 @@ _COPY = [
     f"/* read */ COPY events TO '{OUT}'",
     f"-- SELECT\nCOPY events TO '{OUT}'",
     "COPY FROM DATABASE audit TO memory",
-    f"COPY (SELECT 'ф') TO '{{home}}/audit.duckdb.tmp/ф.csv'",
+    "COPY (SELECT 'ф') TO '{home}/audit.duckdb.tmp/ф.csv'",
     f"COPY events TO '{OUT}' (FORMAT csv, DELIMITER '|')",
 ]
 
@@ -169,12 +169,12 @@ _TRANSACTIONS = [
 _READERS = [
     f"SELECT * FROM read_csv('{CSV}')",
     f"SELECT * FROM read_csv_auto('{CSV}')",
-    f"SELECT * FROM read_parquet('{{tmp}}/x.parquet')",
-    f"SELECT * FROM parquet_scan('{{tmp}}/x.parquet')",
-    f"SELECT * FROM parquet_metadata('{{tmp}}/x.parquet')",
-    f"SELECT * FROM parquet_schema('{{tmp}}/x.parquet')",
-    f"SELECT * FROM parquet_file_metadata('{{tmp}}/x.parquet')",
-    f"SELECT * FROM parquet_kv_metadata('{{tmp}}/x.parquet')",
+    "SELECT * FROM read_parquet('{tmp}/x.parquet')",
+    "SELECT * FROM parquet_scan('{tmp}/x.parquet')",
+    "SELECT * FROM parquet_metadata('{tmp}/x.parquet')",
+    "SELECT * FROM parquet_schema('{tmp}/x.parquet')",
+    "SELECT * FROM parquet_file_metadata('{tmp}/x.parquet')",
+    "SELECT * FROM parquet_kv_metadata('{tmp}/x.parquet')",
     "SELECT * FROM read_json('{tmp}/x.json')",
     "SELECT * FROM read_json_auto('{tmp}/x.json')",
     "SELECT * FROM read_ndjson('{tmp}/x.json')",
@@ -227,7 +227,7 @@ _READER_TRICKS = [
     f"SELECT * FROM events JOIN read_csv('{CSV}') ON true",
     "SELECT * FROM events JOIN glob('{tmp}/*') ON true",
     f"SELECT * FROM '{CSV}'",
-    f"SELECT * FROM \"{CSV}\"",
+    f'SELECT * FROM "{CSV}"',
     f"FROM '{CSV}'",
     "FROM '{tmp}/x.json'",
     "FROM '{tmp}/x.parquet'",
@@ -280,14 +280,26 @@ _UNICODE_AND_CASE = [
     f"SELECT * FROM read\u200b_csv('{CSV}')",
     f"SELECT * FROM ｒｅａｄ_csv('{CSV}')",
     "SELECT * FROM U&'\\0078.csv'",
-    f"COPY events TO '{{home}}/audit.duckdb.tmp/\u202efsc.f'",
+    "COPY events TO '{home}/audit.duckdb.tmp/\u202efsc.f'",
 ]
 
 # (statement, extra CLI arguments)
 CASES: list[tuple[str, tuple[str, ...]]] = [
-    (sql, ()) for sql in (
-        _COPY + _CTE + _RETURNING_AND_DML + _DDL + _OTHER_DATABASES + _EXTENSIONS + _SETTINGS
-        + _TRANSACTIONS + _READERS + _READER_TRICKS + _SCALARS + _MULTIPLE + _UNICODE_AND_CASE
+    (sql, ())
+    for sql in (
+        _COPY
+        + _CTE
+        + _RETURNING_AND_DML
+        + _DDL
+        + _OTHER_DATABASES
+        + _EXTENSIONS
+        + _SETTINGS
+        + _TRANSACTIONS
+        + _READERS
+        + _READER_TRICKS
+        + _SCALARS
+        + _MULTIPLE
+        + _UNICODE_AND_CASE
     )
 ] + [
     ("SELECT * FROM read_text($f)", ("--param", "f={tmp}/x.csv")),
@@ -309,7 +321,7 @@ READS = [
     "EXPLAIN SELECT * FROM events",
     "/* why */ EXPLAIN ANALYZE SELECT count(*) FROM events",
     "SELECT 'DELETE FROM events; COPY x TO ''f''' AS s, 'read_csv' AS read_csv",
-    "SELECT 1 AS \"copy\" -- DROP TABLE events",
+    'SELECT 1 AS "copy" -- DROP TABLE events',
     "SELECT key, value FROM events, json_each(payload) LIMIT 3",
     "SELECT * FROM unnest([1, 2]) AS u(x), range(2) AS r(y), generate_series(1, 2) AS g(z)",
     "SELECT table_name FROM duckdb_tables() ORDER BY table_name",

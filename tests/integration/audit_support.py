@@ -11,9 +11,9 @@ import duckdb
 from click.testing import CliRunner
 
 from engine.cli import main_group
-from reputation.ingest import ingest_lines
-from reputation.config import Settings
 from engine.simulate import simulate
+from reputation.config import Settings
+from reputation.ingest import ingest_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,6 +38,7 @@ def snapshot(path: str) -> dict:
     con = duckdb.connect(path, read_only=True)
     con.execute("SET TimeZone = 'UTC'")
     try:
+
         def rows(sql):
             return con.execute(sql).fetchall()
 
@@ -82,8 +83,7 @@ def check_complete(path: str, store, proj=None) -> dict:
 
 def run_cli(home: Path, *args: str, input: str | None = None, env: dict | None = None):
     """`reputation ARGS` in process (CliRunner), with REPUTATION_HOME=home."""
-    return CliRunner().invoke(main_group, list(args), env={"REPUTATION_HOME": str(home), **(env or {})},
-                              input=input)
+    return CliRunner().invoke(main_group, list(args), env={"REPUTATION_HOME": str(home), **(env or {})}, input=input)
 
 
 def reputation(home: Path, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess:
@@ -91,5 +91,8 @@ def reputation(home: Path, *args: str, input: bytes | None = None) -> subprocess
     return subprocess.run(
         [str(Path(sys.executable).parent / "reputation"), *args],
         env={**os.environ, "REPUTATION_HOME": str(home)},
-        input=input, capture_output=True, timeout=120, check=False,
+        input=input,
+        capture_output=True,
+        timeout=120,
+        check=False,
     )

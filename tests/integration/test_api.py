@@ -52,15 +52,17 @@ def test_score_and_explain_equal_the_cli_json(engine, tmp_path):
         api = msgspec.to_builtins(engine.score(FREELANCER, rules=rules))
         assert api == json.loads(cli(home, "score", FREELANCER, "--rules", rules, "--json"))
     api = msgspec.to_builtins(engine.explain(FREELANCER, start="2019-01-01T00:00:00Z", audience="freelancer"))
-    assert api == json.loads(cli(home, "explain", FREELANCER, "--from", "2019-01-01T00:00:00Z",
-                                 "--audience", "freelancer", "--json"))
+    assert api == json.loads(
+        cli(home, "explain", FREELANCER, "--from", "2019-01-01T00:00:00Z", "--audience", "freelancer", "--json")
+    )
 
 
 def test_history_client_and_audit_agree(engine):
     history = engine.history(FREELANCER)
     assert [h.seq for h in history] == sorted(h.seq for h in history) and history
-    last = engine.audit("SELECT jss_after FROM score_changes WHERE freelancer_id = $f ORDER BY seq DESC LIMIT 1",
-                        {"f": FREELANCER})
+    last = engine.audit(
+        "SELECT jss_after FROM score_changes WHERE freelancer_id = $f ORDER BY seq DESC LIMIT 1", {"f": FREELANCER}
+    )
     assert last.rows == [(history[-1].jss_after,)]
     client = engine.client("k-x")
     assert (client.contracts, client.freelancers) == (2, 1)

@@ -13,7 +13,6 @@ from hypothesis import HealthCheck, assume, given, settings
 
 from engine.cli import main_group
 from engine.simulate import simulate
-
 from tests.audience_checks import assert_no_private, forbidden_words
 from tests.property.test_audience_invariance import swapped_pair
 
@@ -43,8 +42,12 @@ def outputs(home: Path, freelancer: str, audience: str) -> dict[str, str]:
         "history": cli(home, "history", freelancer, "--audience", audience, "--json"),
     }
     if audience != "public":
-        out["explain"] = cli(home, "explain", freelancer, "--from", "2019-01-01T00:00:00Z", "--audience", audience, "--json")
-        out["explain (text)"] = cli(home, "explain", freelancer, "--from", "2019-01-01T00:00:00Z", "--audience", audience)
+        out["explain"] = cli(
+            home, "explain", freelancer, "--from", "2019-01-01T00:00:00Z", "--audience", audience, "--json"
+        )
+        out["explain (text)"] = cli(
+            home, "explain", freelancer, "--from", "2019-01-01T00:00:00Z", "--audience", audience
+        )
         out["score (text)"] = cli(home, "score", freelancer, "--audience", audience)
     return out
 
@@ -67,19 +70,31 @@ def test_the_public_audience_sees_the_published_score_only(market):
     home, lines = market
     freelancer = sorted(forbidden_words(lines))[0]
     score = json.loads(cli(home, "score", freelancer, "--audience", "public", "--json"))
-    assert set(score) == {"freelancer_id", "audience", "as_of", "published_at", "jss", "jss_hidden_reason", "feedback_score"}
+    assert set(score) == {
+        "freelancer_id",
+        "audience",
+        "as_of",
+        "published_at",
+        "jss",
+        "jss_hidden_reason",
+        "feedback_score",
+    }
     assert score["published_at"] in ("2023-01-01T00:00:00Z",)  # the clock is 2023-01-02: the 1st
     for line in cli(home, "history", freelancer, "--audience", "public", "--json").splitlines():
         assert "causes" not in json.loads(line)
-    done = CliRunner().invoke(main_group, ["--home", str(home), "explain", freelancer, "--from", "2020-01-01T00:00:00Z",
-                                           "--audience", "public"])
+    done = CliRunner().invoke(
+        main_group,
+        ["--home", str(home), "explain", freelancer, "--from", "2020-01-01T00:00:00Z", "--audience", "public"],
+    )
     assert done.exit_code == 2 and "public audience" in done.output
 
 
 def test_freelancer_history_lists_publications_not_ledger_instants(market):
     home, lines = market
     freelancer = sorted(forbidden_words(lines))[0]
-    entries = [json.loads(x) for x in cli(home, "history", freelancer, "--audience", "freelancer", "--json").splitlines()]
+    entries = [
+        json.loads(x) for x in cli(home, "history", freelancer, "--audience", "freelancer", "--json").splitlines()
+    ]
     assert entries
     for e in entries:
         assert e["published_at"][8:] in ("01T00:00:00Z", "15T00:00:00Z")
@@ -89,8 +104,11 @@ def test_freelancer_history_lists_publications_not_ledger_instants(market):
         assert abs(total) < 101
 
 
-@settings(max_examples=6, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture],
+)
 @given(pair=swapped_pair())
 def test_swapping_two_private_answers_changes_no_freelancer_cli_output(pair, tmp_path_factory):
     seen = []
@@ -98,27 +116,43 @@ def test_swapping_two_private_answers_changes_no_freelancer_cli_output(pair, tmp
         home = tmp_path_factory.mktemp(f"swap{n}")
         path = home / "log.jsonl"
         path.write_bytes(b"\n".join(lines) + b"\n")
-        CliRunner().invoke(main_group, ["--home", str(home), "ingest", str(path), "--skip-invalid",
-                                        "--dead-letter", str(home / "dead.jsonl")])
+        CliRunner().invoke(
+            main_group,
+            ["--home", str(home), "ingest", str(path), "--skip-invalid", "--dead-letter", str(home / "dead.jsonl")],
+        )
         score = json.loads(cli(home, "score", "f0", "--json"))
         counted = {c["contract_id"]: c["counted"] and c["outcome"] is not None for c in score["contracts"]}
         assume(counted.get("A") and counted.get("B"))
         start = min(json.loads(x)["occurred_at"] for x in lines)
-        seen.append([cli(home, "score", "f0", "--audience", "freelancer", "--json"),
-                     cli(home, "explain", "f0", "--from", start, "--audience", "freelancer", "--json"),
-                     cli(home, "history", "f0", "--audience", "freelancer", "--json"),
-                     cli(home, "score", "f0", "--audience", "public", "--json")])
+        seen.append(
+            [
+                cli(home, "score", "f0", "--audience", "freelancer", "--json"),
+                cli(home, "explain", "f0", "--from", start, "--audience", "freelancer", "--json"),
+                cli(home, "history", "f0", "--audience", "freelancer", "--json"),
+                cli(home, "score", "f0", "--audience", "public", "--json"),
+            ]
+        )
     assert seen[0] == seen[1]
 
 
 def test_the_audit_has_the_published_scores(market):
     home, lines = market
-    rows = json.loads(cli(home, "audit", "--json", "--sql",
-                          "SELECT * FROM jss_published_as_of(TIMESTAMPTZ '2022-06-20 00:00:00+00') ORDER BY freelancer_id"))
+    rows = json.loads(
+        cli(
+            home,
+            "audit",
+            "--json",
+            "--sql",
+            "SELECT * FROM jss_published_as_of(TIMESTAMPTZ '2022-06-20 00:00:00+00') ORDER BY freelancer_id",
+        )
+    )
     assert len(rows) >= 20
     for row in rows[:8]:
-        public = json.loads(cli(home, "score", row["freelancer_id"], "--as-of", "2022-06-20T00:00:00Z",
-                                "--audience", "public", "--json"))
+        public = json.loads(
+            cli(
+                home, "score", row["freelancer_id"], "--as-of", "2022-06-20T00:00:00Z", "--audience", "public", "--json"
+            )
+        )
         assert public["published_at"] == "2022-06-15T00:00:00Z"
         assert (row["jss"], row["feedback_score"]) == (public["jss"], public["feedback_score"])
         assert row["published_at"].startswith("2022-06-15")

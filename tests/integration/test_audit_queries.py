@@ -17,11 +17,11 @@ from projections import audit
 from projections.replay import fold
 from projections.rules.fair import ClientFacts
 from projections.rules.score import evaluate
+from reputation import events as ev
 from reputation.clock import INF
+from reputation.config import Settings, open_store
 from reputation.outcome import Cut
 from reputation.rulesets import RULE_SETS
-from reputation import events as ev
-from reputation.config import Settings, open_store
 from tests.integration.audit_support import ROOT, ingest, market, projections_for
 from tests.scenarios import worked_example
 
@@ -49,6 +49,7 @@ def test_worked_example_through_the_sql_jss(populated):
     _tmp, home = populated
     con = audit.open_readonly(str(home / "audit.duckdb"))
     try:
+
         def score(rules):
             return con.execute(
                 "SELECT jss, jss_exact, jss_window_months, jss_hidden_reason, feedback_score, "
@@ -64,13 +65,16 @@ def test_worked_example_through_the_sql_jss(populated):
         assert (jss, exact, float(fb), counted, pos, neg) == (100, 100.0, 4.88, 8, 8, 0)
         assert score(None)[0] == 75  # 2019: jss-2016 is in force
 
-        x1 = dict(con.execute(
-            "SELECT rules, outcome FROM contract_assessments('2019-03-01', rules := 'all') "
-            "WHERE contract_id = 'X1'").fetchall())
+        x1 = dict(
+            con.execute(
+                "SELECT rules, outcome FROM contract_assessments('2019-03-01', rules := 'all') WHERE contract_id = 'X1'"
+            ).fetchall()
+        )
         # fair-2026: X1 and X2 are one engagement, not settled while X2 is open
         assert x1 == {"jss-2016": "negative", "jss-2020": "positive", "jss-2024": "positive", "fair-2026": None}
         (x2_counted,) = con.execute(
-            "SELECT counted FROM contract_assessments('2019-03-01') WHERE contract_id = 'X2'").fetchone()
+            "SELECT counted FROM contract_assessments('2019-03-01') WHERE contract_id = 'X2'"
+        ).fetchone()
         assert x2_counted is False
         # X1 closed 2019-01-04 leaves the 6-month window on 2019-07-05; the others (closed
         # 2019-01-03) a day earlier: in between, the 6-month window holds X1 alone (0), and the
@@ -94,8 +98,13 @@ def test_month_end_windows_clamp_like_add_months(tmp_path):
 
     con = duckdb.connect()
     con.execute("SET TimeZone = 'America/New_York'")  # the macros do not depend on it
-    for closed in ("2019-08-31T23:30:00Z", "2020-01-31T00:00:00Z", "2020-02-29T12:00:00Z",
-                   "2019-03-31T06:00:00Z", "2021-12-31T23:59:59.999999Z"):
+    for closed in (
+        "2019-08-31T23:30:00Z",
+        "2020-01-31T00:00:00Z",
+        "2020-02-29T12:00:00Z",
+        "2019-03-31T06:00:00Z",
+        "2021-12-31T23:59:59.999999Z",
+    ):
         for months in (6, 12, 24):
             (got,) = con.execute(
                 "SELECT epoch_us(timezone('UTC', timezone('UTC', $c::TIMESTAMPTZ) "
@@ -143,8 +152,12 @@ class Market:
         out: dict[str, dict] = {}
         for e in self.events:  # line order is log order
             if e["type"] == "ContractOpened":
-                out[e["contract_id"]] = {"freelancer": e["freelancer_id"], "client": e["client_id"],
-                                         "stars": None, "recommend": None}
+                out[e["contract_id"]] = {
+                    "freelancer": e["freelancer_id"],
+                    "client": e["client_id"],
+                    "stars": None,
+                    "recommend": None,
+                }
             elif e.get("by") == "client" and e["type"] in ("PublicFeedbackSubmitted", "PublicFeedbackRevised"):
                 out[e["contract_id"]]["stars"] = e["stars"]
             elif e.get("by") == "client" and e["type"] == "PrivateFeedbackSubmitted":
@@ -181,8 +194,9 @@ def check_scores_on_a_date(m: Market, names, rows) -> None:
     latest: dict[str, str] = {}
     for c in m.ledger:
         if ev.parse_time(c.effective_at) <= at:
-            latest[c.freelancer_id] = max(latest.get(c.freelancer_id, c.effective_at), c.effective_at,
-                                          key=ev.parse_time)
+            latest[c.freelancer_id] = max(
+                latest.get(c.freelancer_id, c.effective_at), c.effective_at, key=ev.parse_time
+            )
     want = []
     for f in latest:
         s = m.proj.score(f, as_of=at)
@@ -198,11 +212,25 @@ def check_largest_drops(m: Market, names, rows) -> None:
     want = []
     for c in m.ledger:
         t = ev.parse_time(c.effective_at)
-        if micros(start) <= t < micros(end) and c.jss_before is not None and c.jss_after is not None \
-                and c.jss_after < c.jss_before:
+        if (
+            micros(start) <= t < micros(end)
+            and c.jss_before is not None
+            and c.jss_after is not None
+            and c.jss_after < c.jss_before
+        ):
             for cause in c.causes:
-                want.append((c.jss_after - c.jss_before, c.seq, c.freelancer_id, utc(c.effective_at),
-                             c.jss_before, c.jss_after, cause.kind, cause.text))
+                want.append(
+                    (
+                        c.jss_after - c.jss_before,
+                        c.seq,
+                        c.freelancer_id,
+                        utc(c.effective_at),
+                        c.jss_before,
+                        c.jss_after,
+                        cause.kind,
+                        cause.text,
+                    )
+                )
     want.sort(key=lambda r: (r[0], r[1]))  # ORDER BY change, seq (causes of one change: any order)
     assert names[:5] == ["freelancer_id", "effective_at", "jss_before", "jss_after", "change"]
     got = [(f, utc(t), b, a, ch, k, w) for f, t, b, a, ch, k, w in rows]
@@ -252,8 +280,9 @@ def check_what_if(m: Market, names, rows) -> None:
     by_freelancer, flags = fold(m.store.read(0, 10**9))
     flags = ClientFacts.of(flags, [c for cs in by_freelancer.values() for c in cs])  # fair-2026 reads them
     assert names == ["freelancer_id", "rules", "jss", "jss_exact", "jss_window_months", "jss_hidden_reason"]
-    opened = {e["freelancer_id"] for e in m.events
-              if e["type"] == "ContractOpened" and ev.parse_time(e["occurred_at"]) <= at}
+    opened = {
+        e["freelancer_id"] for e in m.events if e["type"] == "ContractOpened" and ev.parse_time(e["occurred_at"]) <= at
+    }
     assert len(rows) == len(opened) * len(RULE_SETS) > 0
     for f, rules, jss, exact, window, hidden in rows:
         s = evaluate(by_freelancer[f], flags, Cut(at, INF, INF), RULE_SETS[rules])
@@ -265,18 +294,29 @@ def check_what_if(m: Market, names, rows) -> None:
 def check_ledger_equals_sql(m: Market, names, rows) -> None:
     assert names == ["freelancer_id", "sql_jss", "ledger_jss"]
     assert rows == [], "the ledger and the SQL JSS agree at the engine clock"
-    (shown,) = m.con.execute(
-        "SELECT count(jss) FROM jss_sql((SELECT clock FROM engine_clock))").fetchone()
+    (shown,) = m.con.execute("SELECT count(jss) FROM jss_sql((SELECT clock FROM engine_clock))").fetchone()
     assert shown > 0, "some JSS is shown: the comparison is not vacuous"
 
 
 def check_low_ratings(m: Market, names, rows) -> None:
     freelancer = {e["contract_id"]: e["freelancer_id"] for e in m.events if e["type"] == "ContractOpened"}
-    low = [e for e in m.events if e["type"] in ("PublicFeedbackSubmitted", "PublicFeedbackRevised")
-           and e["by"] == "client" and e["stars"] < 3]
+    low = [
+        e
+        for e in m.events
+        if e["type"] in ("PublicFeedbackSubmitted", "PublicFeedbackRevised") and e["by"] == "client" and e["stars"] < 3
+    ]
     low.sort(key=lambda e: ev.parse_time(e["occurred_at"]), reverse=True)
-    want = [(e["contract_id"], freelancer[e["contract_id"]], e["stars"], e.get("comment"),
-             (e.get("attributes") or {}).get("quality"), utc(e["occurred_at"])) for e in low]
+    want = [
+        (
+            e["contract_id"],
+            freelancer[e["contract_id"]],
+            e["stars"],
+            e.get("comment"),
+            (e.get("attributes") or {}).get("quality"),
+            utc(e["occurred_at"]),
+        )
+        for e in low
+    ]
     assert want, "the market has low ratings (else the check is empty)"
     assert names == ["contract_id", "freelancer_id", "stars", "comment", "quality"]
     cut = {w[5] for w in want[:20]}

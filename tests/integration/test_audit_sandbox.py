@@ -9,7 +9,6 @@ import csv
 import hashlib
 import io
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -93,8 +92,7 @@ def _case_id(i: int, statement: str) -> str:
 @pytest.mark.parametrize("statement,args", CASES, ids=[_case_id(i, s) for i, (s, _a) in enumerate(CASES)])
 def test_escape_attempt_is_refused_and_writes_nothing(box, statement, args):
     before = box.files()
-    result = run_cli(box.home, "audit", "--no-sync", "--sql", box.fmt(statement),
-                     *[box.fmt(a) for a in args])
+    result = run_cli(box.home, "audit", "--no-sync", "--sql", box.fmt(statement), *[box.fmt(a) for a in args])
     assert result.exit_code == 3, (statement, result.output)
     assert isinstance(result.exception, SystemExit), "a clean exit, no traceback"
     assert result.stdout == ""
@@ -138,8 +136,12 @@ def test_the_connection_limits_stop_file_access_without_the_statement_check(box,
 def test_connection_limits_cannot_be_reset(box):
     con = audit.open_readonly(str(box.db))
     try:
-        for sql in ("SET enable_external_access = true", "SET temp_directory = '/tmp'",
-                    "SET lock_configuration = false", "RESET lock_configuration"):
+        for sql in (
+            "SET enable_external_access = true",
+            "SET temp_directory = '/tmp'",
+            "SET lock_configuration = false",
+            "RESET lock_configuration",
+        ):
             with pytest.raises(Exception, match="locked"):
                 con.execute(sql)
     finally:
@@ -182,7 +184,11 @@ def test_parameters_are_matched_against_the_parser(box):
     with pytest.raises(audit.MalformedParameter):
         audit.parse_params(["nope"])
     assert audit.parse_params(["n=3", "x=1.5", "$s=abc", "big=12345678901234567890"]) == {
-        "n": 3, "x": 1.5, "s": "abc", "big": 1.2345678901234567e19}
+        "n": 3,
+        "x": 1.5,
+        "s": "abc",
+        "big": 1.2345678901234567e19,
+    }
 
 
 def test_reads_work_in_process(box):
@@ -191,7 +197,8 @@ def test_reads_work_in_process(box):
         _names, _types, rows = audit.query(con, "EXPLAIN SELECT * FROM events")
         assert rows
         names, _types, rows = audit.query(
-            con, "SELECT type, count(*) AS n FROM events WHERE type = $t GROUP BY type",
+            con,
+            "SELECT type, count(*) AS n FROM events WHERE type = $t GROUP BY type",
             {"t": "ContractOpened"},
         )
         assert names == ["type", "n"] and rows == [("ContractOpened", 9)]
@@ -211,8 +218,13 @@ def test_cli_csv_json_param_and_file(tmp_path):
     assert reputation(home, "ingest", str(feed)).returncode == 0
 
     # --csv (syncs first: the audit file does not exist yet)
-    r = reputation(home, "audit", "--csv", "--sql",
-                   "SELECT contract_id, client_id, earnings, closed_at FROM contracts ORDER BY contract_id LIMIT 2")
+    r = reputation(
+        home,
+        "audit",
+        "--csv",
+        "--sql",
+        "SELECT contract_id, client_id, earnings, closed_at FROM contracts ORDER BY contract_id LIMIT 2",
+    )
     assert r.returncode == 0, r.stderr
     assert list(csv.reader(io.StringIO(r.stdout.decode()))) == [
         ["contract_id", "client_id", "earnings", "closed_at"],
@@ -221,18 +233,27 @@ def test_cli_csv_json_param_and_file(tmp_path):
     ]
 
     # --json with --param, through the ledger macro and the SQL JSS
-    r = reputation(home, "audit", "--json", "--param", "ts=2019-03-01T00:00:00Z", "--param", "r=jss-2016", "--sql",
-                   "SELECT s.freelancer_id, s.jss, s.feedback_score, l.jss AS ledger_jss "
-                   "FROM jss_sql($ts, rules := $r) s JOIN jss_as_of($ts) l USING (freelancer_id)")
+    r = reputation(
+        home,
+        "audit",
+        "--json",
+        "--param",
+        "ts=2019-03-01T00:00:00Z",
+        "--param",
+        "r=jss-2016",
+        "--sql",
+        "SELECT s.freelancer_id, s.jss, s.feedback_score, l.jss AS ledger_jss "
+        "FROM jss_sql($ts, rules := $r) s JOIN jss_as_of($ts) l USING (freelancer_id)",
+    )
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout) == [
-        {"freelancer_id": "f-cathy", "jss": 75, "feedback_score": 4.88, "ledger_jss": 75}
-    ]
+    assert json.loads(r.stdout) == [{"freelancer_id": "f-cathy", "jss": 75, "feedback_score": 4.88, "ledger_jss": 75}]
 
     # --file, JSON columns come out as JSON, table output by default
     q = tmp_path / "q.sql"
-    q.write_text("-- the causes of Cathy's first change\nSELECT seq, causes FROM score_changes\n"
-                 "WHERE freelancer_id = $f ORDER BY seq LIMIT 1\n")
+    q.write_text(
+        "-- the causes of Cathy's first change\nSELECT seq, causes FROM score_changes\n"
+        "WHERE freelancer_id = $f ORDER BY seq LIMIT 1\n"
+    )
     r = reputation(home, "audit", "--json", "--file", str(q), "--param", "f=f-cathy")
     assert r.returncode == 0, r.stderr
     [row] = json.loads(r.stdout)
@@ -245,9 +266,13 @@ def test_cli_csv_json_param_and_file(tmp_path):
     assert json.loads(r.stdout) == [{"m": 4, "s": "3"}]
 
     # usage errors: exit 2, one message, no traceback
-    for args in (["--sql", "SELECT 1", "--file", str(q)], ["--csv", "--json", "--sql", "SELECT 1"],
-                 ["--sql", "SELECT $x"], ["--sql", "SELECT 1", "--param", "nope"],
-                 ["--sql", "SELECT 1", "--param", "y=1"]):
+    for args in (
+        ["--sql", "SELECT 1", "--file", str(q)],
+        ["--csv", "--json", "--sql", "SELECT 1"],
+        ["--sql", "SELECT $x"],
+        ["--sql", "SELECT 1", "--param", "nope"],
+        ["--sql", "SELECT 1", "--param", "y=1"],
+    ):
         r = reputation(home, "audit", *args)
         assert r.returncode == 2, (args, r.stderr)
         assert b"Traceback" not in r.stderr and r.stderr.strip()

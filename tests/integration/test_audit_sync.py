@@ -8,10 +8,10 @@ import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import duckdb
 import pytest
-from pathlib import Path
 
 from projections import audit
 from projections.audit import arrow_sync, schema
@@ -56,6 +56,7 @@ def test_incremental_sync_equals_a_full_sync(env, tmp_path):
         assert snapshot(full_path) == incremental, "incremental sync == one full sync"
     finally:
         proj.close()
+
 
 @pytest.fixture
 def pg_settings(tmp_path):
@@ -169,7 +170,9 @@ def test_sigkill_during_sync_leaves_a_database_the_next_sync_completes(env):
     assert n > 1600
     proc = subprocess.Popen(
         [sys.executable, "-c", KILLED_SYNC, settings.home],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     seen = []
@@ -278,13 +281,20 @@ def test_the_wheel_ships_every_package_and_the_sql_files(tmp_path):
     from importlib import resources
 
     maturin = shutil.which("maturin") or str(Path(sys.executable).with_name("maturin"))
-    done = subprocess.run([maturin, "build", "--release", "-q", "-o", str(tmp_path)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [maturin, "build", "--release", "-q", "-o", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     (wheel,) = tmp_path.glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert {n.split("/")[0] for n in names} >= {"reputation", "projections", "consumers", "engine"}
     assert any(n.startswith("reputation/_core") for n in names)
-    sql = sorted(p.name for p in resources.files("projections.audit").joinpath("sql").iterdir() if p.name.endswith(".sql"))
+    sql = sorted(
+        p.name for p in resources.files("projections.audit").joinpath("sql").iterdir() if p.name.endswith(".sql")
+    )
     assert {"tables.sql", "macros.sql", "insert_events.sql", "insert_ledger.sql"} <= set(sql)
     assert {n.rsplit("/", 1)[1] for n in names if n.startswith("projections/audit/sql/")} == set(sql)

@@ -86,13 +86,29 @@ def test_the_worked_example_becomes_100_at_the_2020_switch_and_never_under_2016(
 def _one_more(lines: list[bytes], outcome: str) -> list[bytes]:
     """One more $100 contract with a new client, settled by 2019-03-01, with this outcome."""
     extra = [
-        dict(type="ContractOpened", occurred_at="2019-01-10T00:00:00Z", contract_id="more", freelancer_id=FREELANCER,
-             client_id="k-new", pricing="fixed"),
+        dict(
+            type="ContractOpened",
+            occurred_at="2019-01-10T00:00:00Z",
+            contract_id="more",
+            freelancer_id=FREELANCER,
+            client_id="k-new",
+            pricing="fixed",
+        ),
         dict(type="PaymentMade", occurred_at="2019-01-11T00:00:00Z", contract_id="more", amount=100),
-        dict(type="ContractClosed", occurred_at="2019-01-12T00:00:00Z", contract_id="more", closed_by="client",
-             reason="completed_successfully" if outcome == "positive" else "completed_unsuccessfully"),
-        dict(type="PrivateFeedbackSubmitted", occurred_at="2019-01-12T01:00:00Z", contract_id="more", by="client",
-             recommend=10 if outcome == "positive" else 2),
+        dict(
+            type="ContractClosed",
+            occurred_at="2019-01-12T00:00:00Z",
+            contract_id="more",
+            closed_by="client",
+            reason="completed_successfully" if outcome == "positive" else "completed_unsuccessfully",
+        ),
+        dict(
+            type="PrivateFeedbackSubmitted",
+            occurred_at="2019-01-12T01:00:00Z",
+            contract_id="more",
+            by="client",
+            recommend=10 if outcome == "positive" else 2,
+        ),
     ]
     return lines + [json.dumps({**e, "event_id": f"more-{i}"}).encode() for i, e in enumerate(extra)]
 

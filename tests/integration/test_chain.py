@@ -44,8 +44,10 @@ class SQLite:
         self.conn.executescript(statement)
 
     def replace_in_state(self, position: int, old: str, new: str) -> None:
-        self.sql(f"UPDATE stored_events SET state = CAST(replace(CAST(state AS TEXT), '{old}', '{new}') AS BLOB) "
-                 f"WHERE rowid = {position}")
+        self.sql(
+            f"UPDATE stored_events SET state = CAST(replace(CAST(state AS TEXT), '{old}', '{new}') AS BLOB) "
+            f"WHERE rowid = {position}"
+        )
 
     def close(self) -> None:
         self.conn.close()
@@ -73,8 +75,10 @@ class Postgres:
                 self.admin.execute(part)
 
     def replace_in_state(self, position: int, old: str, new: str) -> None:
-        self.sql(f"UPDATE {self.events} SET state = convert_to(replace(convert_from(state, 'UTF8'), "
-                 f"'{old}', '{new}'), 'UTF8') WHERE notification_id = {position}")
+        self.sql(
+            f"UPDATE {self.events} SET state = convert_to(replace(convert_from(state, 'UTF8'), "
+            f"'{old}', '{new}'), 'UTF8') WHERE notification_id = {position}"
+        )
 
     def close(self) -> None:
         self.store.close()
@@ -137,16 +141,20 @@ def test_an_event_deleted_with_its_chain_entry_is_found(db):
 
 
 def test_two_swapped_rows_are_found_as_reordered(db):
-    db.sql(f"UPDATE {db.events} SET {db.pos} = -1 WHERE {db.pos} = 4; "
-           f"UPDATE {db.events} SET {db.pos} = 4 WHERE {db.pos} = 9; "
-           f"UPDATE {db.events} SET {db.pos} = 9 WHERE {db.pos} = -1")
+    db.sql(
+        f"UPDATE {db.events} SET {db.pos} = -1 WHERE {db.pos} = 4; "
+        f"UPDATE {db.events} SET {db.pos} = 4 WHERE {db.pos} = 9; "
+        f"UPDATE {db.events} SET {db.pos} = 9 WHERE {db.pos} = -1"
+    )
     assert kinds(db.store) == [(4, "reordered"), (9, "reordered")]
 
 
 def test_an_inserted_row_is_found(db):
     # a copy of event 2 under a new stream version: a row the engine never wrote
-    db.sql(f"INSERT INTO {db.events} (originator_id, originator_version, topic, state) "
-           f"SELECT originator_id, originator_version + 100, topic, state FROM {db.events} WHERE {db.pos} = 2")
+    db.sql(
+        f"INSERT INTO {db.events} (originator_id, originator_version, topic, state) "
+        f"SELECT originator_id, originator_version + 100, topic, state FROM {db.events} WHERE {db.pos} = 2"
+    )
     assert kinds(db.store) == [(15, "inserted")]
 
 
@@ -170,7 +178,9 @@ def test_a_store_without_a_chain_is_chained_when_opened(db):
 def test_an_append_that_cannot_chain_writes_nothing(db, forged):
     # a forged chain entry at the next position (15: its key) or beyond it (20: the entry
     # would link back to a later position): the append must fail whole, saying why
-    db.sql(f"INSERT INTO {db.chain} (position, previous, hash) SELECT {forged}, 14, hash FROM {db.chain} WHERE position = 14")
+    db.sql(
+        f"INSERT INTO {db.chain} (position, previous, hash) SELECT {forged}, 14, hash FROM {db.chain} WHERE position = 14"
+    )
     batch = Batch([NewEvent("contract:x", 1, "PaymentMade", b'{"x":1}')], {"contract:x": (1, b"s")}, {"e-x": b"d"})
     with pytest.raises(InvalidInput, match="rep_chain"):
         db.store.append(batch)
@@ -195,8 +205,10 @@ def test_the_chain_commits_with_its_events(db):
 def test_the_memory_twin_keeps_the_same_chain(tmp_path):
     from reputation.store.sqlite import SQLiteEventStore
 
-    batches = [Batch([NewEvent("a", 1, "T", b"x"), NewEvent("a", 2, "T", b"y")], {}, {}),
-               Batch([NewEvent("b", 1, "T", b"z")], {}, {})]
+    batches = [
+        Batch([NewEvent("a", 1, "T", b"x"), NewEvent("a", 2, "T", b"y")], {}, {}),
+        Batch([NewEvent("b", 1, "T", b"z")], {}, {}),
+    ]
     memory, sqlite = MemoryStore(), SQLiteEventStore(str(tmp_path / "e.sqlite"))
     for b in batches:
         memory.append(b)
@@ -218,7 +230,9 @@ def test_verify_command_prints_the_head_or_one_line_per_finding(tmp_path):
 
     with sqlite3.connect(home / "events.sqlite") as conn:
         conn.execute("DELETE FROM stored_events WHERE rowid = 2")
-        conn.execute("UPDATE stored_events SET state = CAST(replace(CAST(state AS TEXT), '250.50', '1.50') AS BLOB) WHERE rowid = 3")
+        conn.execute(
+            "UPDATE stored_events SET state = CAST(replace(CAST(state AS TEXT), '250.50', '1.50') AS BLOB) WHERE rowid = 3"
+        )
     bad = run(home, "verify")
     assert_no_traceback(bad)
     assert bad.returncode == 3

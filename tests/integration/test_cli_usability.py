@@ -15,7 +15,8 @@ import pytest
 from engine.cli.render import rounded_shares
 from tests.scenarios.builder import Market, d
 from tests.scenarios.test_causes import base
-from tests.scenarios.worked_example import FREELANCER, lines as worked_example
+from tests.scenarios.worked_example import FREELANCER
+from tests.scenarios.worked_example import lines as worked_example
 
 CLI = [sys.executable, "-c", "from engine.cli import main; main()"]
 
@@ -55,7 +56,9 @@ def restated_home(tmp_path) -> Path:
 
 
 def test_history_hides_restated_entries_and_marks_them_with_all(restated_home):
-    entries = [json.loads(x) for x in ok("--home", str(restated_home), "history", "f-1", "--all", "--json").splitlines()]
+    entries = [
+        json.loads(x) for x in ok("--home", str(restated_home), "history", "f-1", "--all", "--json").splitlines()
+    ]
     at_0415 = [e for e in entries if e["effective_at"] == "2019-04-15T00:00:00Z"]
     assert [(e["jss_after"], e["restated_by"]) for e in at_0415] == [(60, at_0415[1]["seq"]), (33, None)]
     assert at_0415[1]["causes"][0]["kind"] == "late_event"
@@ -63,7 +66,9 @@ def test_history_hides_restated_entries_and_marks_them_with_all(restated_home):
     assert [e["seq"] for e in current] == [e["seq"] for e in entries if e["restated_by"] is None]
     # read as "the latest entry at or before ts", the current history gives today's values
     assert [(e["effective_at"][:10], e["jss_after"]) for e in current if e["effective_at"] >= "2019-03"] == [
-        ("2019-03-15", 60), ("2019-04-15", 33)]
+        ("2019-03-15", 60),
+        ("2019-04-15", 33),
+    ]
     text = ok("--home", str(restated_home), "history", "f-1")
     assert "(restated by #" not in text and "1 entry restated by late events not shown" in text
     shown_all = ok("--home", str(restated_home), "history", "f-1", "--all")
@@ -86,12 +91,15 @@ def home(tmp_path) -> Path:
     return h
 
 
-@pytest.mark.parametrize("store, code, says", [
-    ("mysql://x@y/z", 2, "is not a store"),
-    ("sqlitex", 2, "is not a store"),
-    ("sqlite:///", 2, "is not a store"),
-    ("sqlite:///{tmp}/other/events.sqlite", 4, "no event store at"),
-])
+@pytest.mark.parametrize(
+    "store, code, says",
+    [
+        ("mysql://x@y/z", 2, "is not a store"),
+        ("sqlitex", 2, "is not a store"),
+        ("sqlite:///", 2, "is not a store"),
+        ("sqlite:///{tmp}/other/events.sqlite", 4, "no event store at"),
+    ],
+)
 def test_store_settings_are_accepted_forms_or_refused(home, tmp_path, store, code, says):
     done = run("--home", str(home), "--store", store.format(tmp=tmp_path), "score", FREELANCER)
     assert done.returncode == code and says in done.stderr and "Traceback" not in done.stderr
@@ -117,13 +125,16 @@ def test_tick_to_the_past_is_refused_and_ticking_twice_is_a_no_op(home):
     assert "already advanced" in ok("--home", str(home), "tick", "--to", "2019-03-01T00:00:00Z")
 
 
-@pytest.mark.parametrize("args", [
-    ["score", FREELANCER, "--known-at", "2026-01-01"],
-    ["explain", FREELANCER, "--from", "2019-01-01T00:00:00Z", "--known-at", "2026-01-01"],
-    ["explain", FREELANCER, "--from", "2019-02-01T00:00:00Z", "--to", "2019-01-01T00:00:00Z"],
-    ["score", FREELANCER, "--as-of", "yesterday"],
-    ["score", FREELANCER, "--rules", "jss-1999"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["score", FREELANCER, "--known-at", "2026-01-01"],
+        ["explain", FREELANCER, "--from", "2019-01-01T00:00:00Z", "--known-at", "2026-01-01"],
+        ["explain", FREELANCER, "--from", "2019-02-01T00:00:00Z", "--to", "2019-01-01T00:00:00Z"],
+        ["score", FREELANCER, "--as-of", "yesterday"],
+        ["score", FREELANCER, "--rules", "jss-1999"],
+    ],
+)
 def test_bad_options_are_usage_errors_without_traceback(home, args):
     done = run("--home", str(home), *args)
     assert done.returncode == 2, done.stderr
@@ -150,12 +161,15 @@ def test_text_output_reads_well(home):
     assert max(len(line) for line in text.splitlines()) <= 120
 
 
-@pytest.mark.parametrize("deltas, total", [
-    ([-8.333333, -8.333333, -8.333334], -25.0),
-    ([33.333333, 33.333333, 33.333334], 100.0),
-    ([0.005, 0.005], 0.01),
-    ([-12.5, 12.5, -0.004], -0.004),
-])
+@pytest.mark.parametrize(
+    "deltas, total",
+    [
+        ([-8.333333, -8.333333, -8.333334], -25.0),
+        ([33.333333, 33.333333, 33.333334], 100.0),
+        ([0.005, 0.005], 0.01),
+        ([-12.5, 12.5, -0.004], -0.004),
+    ],
+)
 def test_printed_explain_deltas_sum_to_the_printed_total(deltas, total):
     shares = rounded_shares(deltas, total)
     assert sum(shares, Decimal(0)) == Decimal(str(total)).quantize(Decimal("0.01"), "ROUND_HALF_UP")

@@ -123,7 +123,9 @@ def test_kill_leaves_none_or_all_and_rerun_completes(big_file, full_run_seconds,
         assert f"accepted {N} events".encode() in done.stdout
         rate = N / elapsed
         record_property("ingest_events_per_second", round(rate))
-        print(f"{moment}: ingested {N} events in {elapsed:.1f} s = {rate:,.0f} events/s (SQLite, process start included)")
+        print(
+            f"{moment}: ingested {N} events in {elapsed:.1f} s = {rate:,.0f} events/s (SQLite, process start included)"
+        )
 
     third = subprocess.run(command(big_file), env=env(home), capture_output=True, timeout=300)
     assert third.returncode == 0, third.stderr

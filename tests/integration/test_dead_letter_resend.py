@@ -29,7 +29,7 @@ def test_a_corrected_dead_letter_file_completes_the_store(tmp_path, monkeypatch)
     later = [i for i in mine if i > bad_at]
     assert later, "the corrupted line must have later lines in its contract"
     corrupt = dict(events[bad_at], amount="1.234")  # three decimals: refused
-    lines = clean[:bad_at] + [json.dumps(corrupt).encode()] + clean[bad_at + 1:]
+    lines = clean[:bad_at] + [json.dumps(corrupt).encode()] + clean[bad_at + 1 :]
     source = tmp_path / "in.jsonl"
     source.write_bytes(b"\n".join(lines) + b"\n")
     dead = tmp_path / "dead.jsonl"

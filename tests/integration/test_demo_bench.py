@@ -23,12 +23,18 @@ def test_demo_runs_end_to_end_and_twice(tmp_path):
     first = run(["demo", "--freelancers", "30", "--months", "60", "--drops", "2"], tmp_path)
     assert first.returncode == 0, first.stderr[-2000:]
     out = first.stdout
-    for section in ("1. simulated 30 freelancers", "2. ingested", "3. projected", "largest JSS drops",
-                    "public stars and JSS that disagree", "try next"):
+    for section in (
+        "1. simulated 30 freelancers",
+        "2. ingested",
+        "3. projected",
+        "largest JSS drops",
+        "public stars and JSS that disagree",
+        "try next",
+    ):
         assert section in out, out[-3000:]
     assert "0 rejected" in out
     # it ends with the forum case: 75 in force, 100 under fair-2026, the interval, the date of 100
-    forum = out[out.index("the forum case"):]
+    forum = out[out.index("the forum case") :]
     assert "jss-2016" in forum and ": 75" in forum and "fair-2026" in forum and ": 100" in forum
     assert "80% interval" in forum and "becomes 100 on 2020-03-01" in forum
     assert (tmp_path / "demo" / "events.sqlite").exists()  # its own home below REPUTATION_HOME
@@ -44,8 +50,18 @@ def test_bench_json_yields_every_named_figure(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     figures = json.loads(result.stdout)
     names = {f["name"] for f in figures}
-    for name in ("ingest", "ingest_chain_cost", "rebuild", "rebuild_python", "memory_per_contract", "jss_as_of",
-                 "serve_score_p99", "serve_score_rps", "serve_explain_p99", "serve_explain_rps"):
+    for name in (
+        "ingest",
+        "ingest_chain_cost",
+        "rebuild",
+        "rebuild_python",
+        "memory_per_contract",
+        "jss_as_of",
+        "serve_score_p99",
+        "serve_score_rps",
+        "serve_explain_p99",
+        "serve_explain_rps",
+    ):
         assert name in names, names
     assert any(n.startswith("score_p99_") for n in names) and any(n.startswith("explain_p99_") for n in names)
     for f in figures:

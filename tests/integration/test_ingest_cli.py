@@ -8,7 +8,7 @@ import os
 import re
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -81,9 +81,22 @@ def test_stdin_and_json_output(home):
 
 def test_bad_lines_exit_3_all_reported_nothing_written(home, tmp_path):
     lines = good_history()
-    lines[1] = b'{"type":"PaymentMade","event_id":"bad-1","occurred_at":"2023-01-03T00:00:00","contract_id":"e-c","amount":5}'
-    lines.insert(5, json.dumps({"type": "PrivateFeedbackSubmitted", "event_id": "bad-2",
-                                "occurred_at": t(3), "contract_id": "e-c", "by": "client", "recommend": 1}).encode())
+    lines[1] = (
+        b'{"type":"PaymentMade","event_id":"bad-1","occurred_at":"2023-01-03T00:00:00","contract_id":"e-c","amount":5}'
+    )
+    lines.insert(
+        5,
+        json.dumps(
+            {
+                "type": "PrivateFeedbackSubmitted",
+                "event_id": "bad-2",
+                "occurred_at": t(3),
+                "contract_id": "e-c",
+                "by": "client",
+                "recommend": 1,
+            }
+        ).encode(),
+    )
     lines.append(b"{not json")
     proc = run(home, "ingest", str(write(tmp_path / "in.jsonl", lines)))
     assert proc.returncode == 3, (proc.stdout, proc.stderr)
@@ -98,8 +111,12 @@ def test_bad_lines_exit_3_all_reported_nothing_written(home, tmp_path):
 
 
 def test_more_than_100_bad_lines_reports_the_first_100_then_a_count(home, tmp_path):
-    lines = [json.dumps({"type": "ClientFlagged", "event_id": f"x{i}", "occurred_at": "2024-01-01T00:00:00",
-                         "client_id": "k"}).encode() for i in range(130)]
+    lines = [
+        json.dumps(
+            {"type": "ClientFlagged", "event_id": f"x{i}", "occurred_at": "2024-01-01T00:00:00", "client_id": "k"}
+        ).encode()
+        for i in range(130)
+    ]
     proc = run(home, "ingest", str(write(tmp_path / "in.jsonl", lines)))
     assert proc.returncode == 3
     err = proc.stderr.decode()
@@ -125,7 +142,9 @@ def test_skip_invalid_writes_good_ones_and_a_dead_letter_file(home, tmp_path):
         dead = home.parent / dead
     assert dead.exists()
     rows = [json.loads(x) for x in dead.read_text().splitlines()]
-    assert [(r["line"], r["event_id"]) for r in rows] == [(3, "bad-1")] + [(n, f"e-{n - 1}") for n in range(4, 8)] + [(8, None)]
+    assert [(r["line"], r["event_id"]) for r in rows] == [(3, "bad-1")] + [(n, f"e-{n - 1}") for n in range(4, 8)] + [
+        (8, None)
+    ]
     assert "2 decimals" in rows[0]["error"] and rows[0]["original"] == bad.decode()
     assert all("waiting for rejected event bad-1" in r["error"] for r in rows[1:5])
     assert [r["event"]["event_id"] for r in export(home)] == ["e-1", "e-2"]
@@ -215,7 +234,10 @@ GARBAGE = [
     ("invalid-utf8", b"\xc3\x28\xa0\xa1\n\xf0\x28\x8c\xbc\n"),
     ("json-array", b"[1, 2, 3]\n"),
     ("truncated", good_history()[0][:30] + b"\n"),
-    ("huge-number", b'{"type":"PaymentMade","event_id":"e","occurred_at":"2024-01-01T00:00:00Z","contract_id":"c","amount":1e999999}\n'),
+    (
+        "huge-number",
+        b'{"type":"PaymentMade","event_id":"e","occurred_at":"2024-01-01T00:00:00Z","contract_id":"c","amount":1e999999}\n',
+    ),
     ("deep-nesting", b"[" * 100_000 + b"]" * 100_000 + b"\n"),
     ("deep-nesting-in-an-id", b'{"type":"ClientFlagged","event_id":' + b"[" * 1000 + b"]" * 1000 + b"}\n"),
     ("deep-nesting-in-an-unknown-field", b'{"event_id":"e-1","x":' + b'{"a":' * 1000 + b"1" + b"}" * 1001 + b"\n"),
@@ -280,13 +302,16 @@ def test_two_concurrent_ingests_of_the_same_file(home, tmp_path):
     lines = big_file_lines(1500)  # 9,000 events: both processes are checking at the same time
     path = write(tmp_path / "in.jsonl", lines)
     home.mkdir()
-    cmd = [str(SCRIPT), "ingest", str(path)] if SCRIPT.exists() else [
-        sys.executable, "-c", "from engine.cli import main; main()", "ingest", str(path)]
+    cmd = (
+        [str(SCRIPT), "ingest", str(path)]
+        if SCRIPT.exists()
+        else [sys.executable, "-c", "from engine.cli import main; main()", "ingest", str(path)]
+    )
     environment = {k: v for k, v in os.environ.items() if not k.startswith("REPUTATION_")}
     environment["REPUTATION_HOME"] = str(home)
     procs = [subprocess.Popen(cmd, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
     outs = [p.communicate(timeout=120) for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    for p, (_, err) in zip(procs, outs):
         assert p.returncode == 0, err.decode(errors="replace")[-2000:]
         assert b"Traceback" not in err
     accepted = sorted(int(re.search(rb"accepted (\d+) events", out).group(1)) for out, _ in outs)
@@ -298,7 +323,10 @@ def test_two_concurrent_ingests_of_the_same_file(home, tmp_path):
 # -- the supported time range: no stored event may break a read ------------------------------
 
 READS = [
-    ["project"], ["score", "f-1"], ["history", "f-1"], ["client", "k-1"],
+    ["project"],
+    ["score", "f-1"],
+    ["history", "f-1"],
+    ["client", "k-1"],
     ["explain", "f-1", "--from", "8999-01-01T00:00:00Z", "--to", "8999-12-31T00:00:00Z"],
     ["audit", "--sql", "SELECT count(*) FROM contracts"],
 ]
@@ -316,7 +344,7 @@ def late_history(base: datetime, prefix: str) -> list[bytes]:
 
 
 def test_events_up_to_the_supported_range_can_all_be_read_back(home, tmp_path):
-    lines = late_history(datetime(8999, 12, 20, tzinfo=timezone.utc), "end")
+    lines = late_history(datetime(8999, 12, 20, tzinfo=UTC), "end")
     lines.append(line("ClockAdvanced", "clock-end", "8999-12-31T23:59:59.999999Z", to="8999-12-31T23:59:59.999999Z"))
     assert run(home, "ingest", str(write(tmp_path / "in.jsonl", lines))).returncode == 0
     for args in READS:
@@ -329,7 +357,7 @@ def test_an_event_past_the_supported_range_is_rejected_and_reads_keep_working(ho
     """A contract closed in year 9999 used to be accepted, then every read failed computing
     its window exit (year 10000). It is now a bad line that names the rule."""
     assert run(home, "ingest", str(write(tmp_path / "ok.jsonl", good_history()))).returncode == 0
-    late = late_history(datetime(9999, 6, 1, tzinfo=timezone.utc), "late")
+    late = late_history(datetime(9999, 6, 1, tzinfo=UTC), "late")
     proc = run(home, "ingest", str(write(tmp_path / "late.jsonl", late)))
     assert proc.returncode == 3, proc.stdout
     assert_no_traceback(proc)

@@ -15,18 +15,25 @@ from collections import defaultdict
 import pytest
 from click.testing import CliRunner
 
-from projections.ledger import from_json
-from projections.service import open_projections
-from engine.cli import main_group
-from reputation.ingest import ingest_lines
-from reputation.config import Settings, open_store
-from tests.integration.kafka_broker import TEST_CONSUMER, Broker, free_port
-from tests.scenarios.worked_example import copies, lines as worked_example
-
 from consumers import subscribe
 from consumers.consume import Consumer
-from consumers.kafka import CONTRACT_EVENTS, REJECTED, SCORE_CHANGES_TRUST, KafkaUnavailable, ensure_topics, make_producer
+from consumers.kafka import (
+    CONTRACT_EVENTS,
+    REJECTED,
+    SCORE_CHANGES_TRUST,
+    KafkaUnavailable,
+    ensure_topics,
+    make_producer,
+)
 from consumers.relay import Relay, cursor_name
+from engine.cli import main_group
+from projections.ledger import from_json
+from projections.service import open_projections
+from reputation.config import Settings, open_store
+from reputation.ingest import ingest_lines
+from tests.integration.kafka_broker import TEST_CONSUMER, Broker, free_port
+from tests.scenarios.worked_example import copies
+from tests.scenarios.worked_example import lines as worked_example
 
 pytestmark = [
     pytest.mark.kafka,
@@ -153,16 +160,16 @@ def test_subscribe_with_a_group_commits_after_the_handler(kafka_settings):
     assert cli("relay").exit_code == 0
     entries, _ = ledger(cfg)
     first, rest = [], []
-    subscribe(first.append, settings=cfg, group="g1", from_beginning=True, max_messages=3,
-              consumer_config=TEST_CONSUMER)
+    subscribe(
+        first.append, settings=cfg, group="g1", from_beginning=True, max_messages=3, consumer_config=TEST_CONSUMER
+    )
 
     def failing(change):
         raise RuntimeError("handler failed")
 
     with pytest.raises(RuntimeError):  # not committed: delivered again
         subscribe(failing, settings=cfg, group="g1", from_beginning=True, consumer_config=TEST_CONSUMER)
-    subscribe(rest.append, settings=cfg, group="g1", from_beginning=True, timeout=2,
-              consumer_config=TEST_CONSUMER)
+    subscribe(rest.append, settings=cfg, group="g1", from_beginning=True, timeout=2, consumer_config=TEST_CONSUMER)
     assert len(first) == 3
     assert sorted(c.change_id for c in first + rest) == sorted(e.change_id for e in entries)
 
@@ -185,18 +192,50 @@ def test_consume_stores_the_good_and_dead_letters_the_bad(kafka_settings):
     cfg = kafka_settings
     good = worked_example()
     by_id = {json.loads(x)["event_id"]: x for x in good}
-    second_private = json.dumps({  # broken rule: private feedback is immutable
-        "type": "PrivateFeedbackSubmitted", "event_id": "e-bad-private", "occurred_at": "2019-01-05T02:00:00Z",
-        "contract_id": "c-1", "by": "client", "recommend": 3,
-    }).encode()
+    second_private = json.dumps(
+        {  # broken rule: private feedback is immutable
+            "type": "PrivateFeedbackSubmitted",
+            "event_id": "e-bad-private",
+            "occurred_at": "2019-01-05T02:00:00Z",
+            "contract_id": "c-1",
+            "by": "client",
+            "recommend": 3,
+        }
+    ).encode()
     conflict = by_id["e-2"].replace(b'"amount": 500', b'"amount": 501')  # same id, other content
     bad = [
         (b"c-x", b"{not json", 1),
-        (b"c-x", json.dumps({"type": "ContractExploded", "event_id": "e-x", "occurred_at": "2019-01-01T00:00:00Z"}).encode(), 2),
-        (b"c-1", json.dumps({"type": "PaymentMade", "event_id": "e-y", "occurred_at": "2019-01-01T00:00:00",
-                             "contract_id": "c-1", "amount": 5}).encode(), 1),  # no offset
-        (b"c-nope", json.dumps({"type": "PaymentMade", "event_id": "e-z", "occurred_at": "2019-01-02T00:00:00Z",
-                                "contract_id": "c-nope", "amount": 5}).encode(), 2),  # unknown contract
+        (
+            b"c-x",
+            json.dumps({"type": "ContractExploded", "event_id": "e-x", "occurred_at": "2019-01-01T00:00:00Z"}).encode(),
+            2,
+        ),
+        (
+            b"c-1",
+            json.dumps(
+                {
+                    "type": "PaymentMade",
+                    "event_id": "e-y",
+                    "occurred_at": "2019-01-01T00:00:00",
+                    "contract_id": "c-1",
+                    "amount": 5,
+                }
+            ).encode(),
+            1,
+        ),  # no offset
+        (
+            b"c-nope",
+            json.dumps(
+                {
+                    "type": "PaymentMade",
+                    "event_id": "e-z",
+                    "occurred_at": "2019-01-02T00:00:00Z",
+                    "contract_id": "c-nope",
+                    "amount": 5,
+                }
+            ).encode(),
+            2,
+        ),  # unknown contract
         (b"bin", b"\xff\xfe garbage \x00", 1),
         (None, b"", 2),
     ]
@@ -275,9 +314,16 @@ def test_relay_broker_killed_mid_batch_resumes_on_a_new_broker(kafka_settings, t
         store = open_store(cfg)
         proj = open_projections(cfg, store)
         try:
-            relay = Relay(cfg, store, proj, batch=20, ack_timeout=3,
-                          producer_config={"delivery_timeout_ms": 3000, "request_timeout_ms": 1000, "max_block_ms": 2000},
-                          on_ack=lambda c: acked.append(c.seq), on_batch_sent=kill_during_batch)
+            relay = Relay(
+                cfg,
+                store,
+                proj,
+                batch=20,
+                ack_timeout=3,
+                producer_config={"delivery_timeout_ms": 3000, "request_timeout_ms": 1000, "max_block_ms": 2000},
+                on_ack=lambda c: acked.append(c.seq),
+                on_batch_sent=kill_during_batch,
+            )
             with pytest.raises(KafkaUnavailable):
                 relay.run()
             total = proj.max_seq()
@@ -344,8 +390,10 @@ def test_consume_and_relay_follow_feed_subscribers_and_stop_on_sigterm(kafka_set
     ensure_topics(cfg, [CONTRACT_EVENTS, REJECTED, SCORE_CHANGES_TRUST])
     env = {**os.environ}  # REPUTATION_* of this test (kafka_settings)
     run = [sys.executable, "-c", "from engine.cli import main; main()"]
-    procs = [subprocess.Popen(run + [cmd, "--follow"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-             for cmd in ("consume", "relay")]
+    procs = [
+        subprocess.Popen(run + [cmd, "--follow"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for cmd in ("consume", "relay")
+    ]
     try:
         history = marketplace(3)
         produce(cfg, [(b"k", x, 0) for x in history[:50]])  # the first freelancer

@@ -14,17 +14,14 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, assume, given, settings
 
-from reputation.config import Settings, open_store
-
-from projections import published
-from projections.ledger import from_json
-from projections.service import open_projections
-
 from consumers import subscribe
 from consumers.kafka import SCORE_CHANGES, SCORE_CHANGES_TRUST
 from engine.cli import main_group
 from engine.simulate import simulate
-
+from projections import published
+from projections.ledger import from_json
+from projections.service import open_projections
+from reputation.config import Settings, open_store
 from tests.audience_checks import assert_no_private, forbidden_words
 from tests.integration.test_kafka import read_topic
 from tests.property.test_audience_invariance import swapped_pair
@@ -48,8 +45,18 @@ def load(cfg: Settings, lines: list[bytes], tick: str | None = None) -> None:
     path = Path(cfg.home) / "log.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"\n".join(lines) + b"\n")
-    CliRunner().invoke(main_group, ["--home", cfg.home, "ingest", str(path), "--skip-invalid",
-                                    "--dead-letter", str(Path(cfg.home) / "dead.jsonl")])
+    CliRunner().invoke(
+        main_group,
+        [
+            "--home",
+            cfg.home,
+            "ingest",
+            str(path),
+            "--skip-invalid",
+            "--dead-letter",
+            str(Path(cfg.home) / "dead.jsonl"),
+        ],
+    )
     if tick:
         cli("--home", cfg.home, "tick", "--to", tick)
 
@@ -93,14 +100,18 @@ def test_score_changes_carries_published_changes_without_private_values(kafka_se
     assert len(read_topic(cfg, SCORE_CHANGES)) == len(messages)
 
 
-@settings(max_examples=3, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=3,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture],
+)
 @given(pair=swapped_pair())
 def test_swapping_two_private_answers_changes_no_message_on_score_changes(pair, kafka_broker, tmp_path_factory):
     values = []
     for n, lines in enumerate(pair):
-        cfg = Settings(home=str(tmp_path_factory.mktemp(f"k{n}")), kafka=kafka_broker,
-                       topic_prefix=f"t{uuid.uuid4().hex[:10]}.")
+        cfg = Settings(
+            home=str(tmp_path_factory.mktemp(f"k{n}")), kafka=kafka_broker, topic_prefix=f"t{uuid.uuid4().hex[:10]}."
+        )
         load(cfg, lines)
         score = json.loads(cli("--home", cfg.home, "score", "f0", "--json"))
         counted = {c["contract_id"]: c["counted"] and c["outcome"] is not None for c in score["contracts"]}

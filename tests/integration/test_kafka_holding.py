@@ -14,15 +14,14 @@ import time
 
 import pytest
 
+from consumers.consume import TRUNCATED_TO, Consumer
+from consumers.kafka import CONTRACT_EVENTS, REJECTED, KafkaUnavailable, StopSignal, ensure_topics, make_producer
 from engine.simulate import simulate
 from reputation.config import Settings, open_store
 from reputation.ingest import ingest_lines
 from reputation.store import MemoryStore
 from tests.integration.kafka_broker import TEST_CONSUMER, Broker
 from tests.integration.test_kafka import cli, read_topic
-
-from consumers.consume import TRUNCATED_TO, Consumer
-from consumers.kafka import CONTRACT_EVENTS, REJECTED, KafkaUnavailable, StopSignal, ensure_topics, make_producer
 
 pytestmark = [
     pytest.mark.kafka,
@@ -69,11 +68,21 @@ def produce(cfg: Settings, messages: list[tuple[bytes | None, bytes]], partition
 
 def invalid() -> list[tuple[bytes, bytes]]:
     """Lines that are wrong whatever the order: none belongs to a contract of the market."""
-    pay = {"type": "PaymentMade", "event_id": "bad-pay", "occurred_at": "2019-01-02T00:00:00Z",
-           "contract_id": "c-nope", "amount": "5.00"}  # its contract never comes
+    pay = {
+        "type": "PaymentMade",
+        "event_id": "bad-pay",
+        "occurred_at": "2019-01-02T00:00:00Z",
+        "contract_id": "c-nope",
+        "amount": "5.00",
+    }  # its contract never comes
     return [
         (b"x", b"{not json"),
-        (b"x", json.dumps({"type": "ContractExploded", "event_id": "bad-type", "occurred_at": "2019-01-01T00:00:00Z"}).encode()),
+        (
+            b"x",
+            json.dumps(
+                {"type": "ContractExploded", "event_id": "bad-type", "occurred_at": "2019-01-01T00:00:00Z"}
+            ).encode(),
+        ),
         (b"c-nope", json.dumps(pay).encode()),
         (b"bin", b"\xff\xfe garbage"),
     ]
@@ -92,8 +101,7 @@ def test_consume_stores_every_valid_event_whatever_the_keys(kafka_settings, by):
     store = open_store(cfg)
     try:
         rejected = []
-        stats = Consumer(cfg, store, max_records=300, consumer_config=TEST_CONSUMER,
-                         on_reject=rejected.append).run()
+        stats = Consumer(cfg, store, max_records=300, consumer_config=TEST_CONSUMER, on_reject=rejected.append).run()
         ids = [json.loads(x)["event_id"] for x in good]
         digests = store.load_digests(ids)
         assert store.max_position() == len(good)
@@ -101,8 +109,9 @@ def test_consume_stores_every_valid_event_whatever_the_keys(kafka_settings, by):
         store.close()
     assert stats.messages == len(messages)
     assert stats.held == 0
-    assert sorted(r.reject.raw for r in rejected) == sorted(v for _, v in bad), \
-        [r.message() for r in rejected if r.reject.raw not in {v for _, v in bad}][:5]
+    assert sorted(r.reject.raw for r in rejected) == sorted(v for _, v in bad), [
+        r.message() for r in rejected if r.reject.raw not in {v for _, v in bad}
+    ][:5]
     dead = read_topic(cfg, REJECTED)
     assert len(dead) == len(bad)
     reasons = {json.loads(m.value)["event_id"]: json.loads(m.value)["error"] for m in dead}
@@ -128,7 +137,7 @@ def test_a_message_too_big_to_dead_letter_whole_is_dead_lettered_cut(kafka_setti
     value = json.loads(dead.value)
     assert value["truncated"] is True and value["original_size"] == len(huge)
     assert (value["partition"], value["offset"]) == (0, 0)
-    assert base64.b64decode(value["original_b64"]) == huge[:len(base64.b64decode(value["original_b64"]))]
+    assert base64.b64decode(value["original_b64"]) == huge[: len(base64.b64decode(value["original_b64"]))]
     assert 0 < len(base64.b64decode(value["original_b64"])) <= TRUNCATED_TO and len(dead.value) < 1_000_000
     assert json.loads(cli("consume", "--json").stdout)["messages"] == 0  # committed: not stuck
 
@@ -138,7 +147,7 @@ def test_consume_dead_letters_the_events_after_a_reject_and_takes_the_correction
     good = market()[:400]
     events = [json.loads(x) for x in good]
     pays = [i for i, e in enumerate(events) if e["type"] == "PaymentMade"]
-    bad_at = next(i for i in pays if any(e.get("contract_id") == events[i]["contract_id"] for e in events[i + 1:]))
+    bad_at = next(i for i in pays if any(e.get("contract_id") == events[i]["contract_id"] for e in events[i + 1 :]))
     cid = events[bad_at]["contract_id"]
     later = [i for i, e in enumerate(events) if i > bad_at and e.get("contract_id") == cid]
     lines = list(good)

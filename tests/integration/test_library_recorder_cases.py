@@ -58,8 +58,14 @@ class PostgresSchema(JoinThreads):
         self.admin.execute(f'CREATE SCHEMA "{self.schema}"')
         info = self.admin.info
         self.datastore = PostgresDatastore(
-            info.dbname, info.host, info.port, info.user, info.password or "",
-            schema=self.schema, pool_size=4, max_overflow=12,
+            info.dbname,
+            info.host,
+            info.port,
+            info.user,
+            info.password or "",
+            schema=self.schema,
+            pool_size=4,
+            max_overflow=12,
         )
 
     def tearDown(self) -> None:

@@ -13,18 +13,16 @@ import time
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from reputation.ingest import ingest
 from engine.simulate import simulate
-from reputation.store.postgres import PostgresEventStore
-from reputation.store.sqlite import SQLiteEventStore
-from reputation.store import MemoryStore
-
 from projections.ledger import to_json
 from projections.projector import Projector
 from projections.replay import fold
 from projections.service import Projections
 from projections.store import MemoryRepo, postgres_repo, sqlite_repo
-
+from reputation.ingest import ingest
+from reputation.store import MemoryStore
+from reputation.store.postgres import PostgresEventStore
+from reputation.store.sqlite import SQLiteEventStore
 from tests.integration.test_store_contract import PG_URL, pg_schema  # noqa: F401 (fixture)
 
 
@@ -113,7 +111,9 @@ def test_project_killed_mid_batch_resumes_to_the_same_ledger(tmp_path, market):
     subprocess.run([*_reputation(), "ingest", str(data)], env=env, check=True, capture_output=True)
     rnd = random.Random(7)
     for _ in range(3):
-        proc = subprocess.Popen([*_reputation(), "project"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [*_reputation(), "project"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         time.sleep(rnd.uniform(0.5, 2.0))
         proc.send_signal(signal.SIGKILL)
         proc.wait()

@@ -12,11 +12,11 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
+from engine.simulate import simulate
 from projections.service import Projections, ProjectionsBusy, open_projections
 from projections.store import MemoryRepo
 from reputation.config import Settings, open_store
 from reputation.ingest import ingest
-from engine.simulate import simulate
 from reputation.store import MemoryStore
 from tests.integration import race_workers
 from tests.integration.race_workers import ledger_digest
@@ -188,8 +188,11 @@ def test_processes_starting_together_create_the_schema_once(kind, tmp_path):
 @pytest.mark.parametrize("kind", ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_wait_for_events(kind, market, tmp_path):
     schema = new_schema() if kind == "postgres" else ""
-    store = MemoryStore() if kind == "memory" else open_store(
-        Settings(home=str(tmp_path), store=PG_URL if schema else "sqlite", pg_schema=schema))
+    store = (
+        MemoryStore()
+        if kind == "memory"
+        else open_store(Settings(home=str(tmp_path), store=PG_URL if schema else "sqlite", pg_schema=schema))
+    )
     try:
         started = time.monotonic()
         assert store.wait_for_events(0, 0.3) is False  # nothing comes

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 
+from consumers.relay import Relay
+from projections.service import memory_projections, open_projections
 from reputation.config import Settings, open_store
 from reputation.ingest import ingest_lines
-
-from projections.service import memory_projections, open_projections
 from reputation.store import MemoryStore
 from tests.scenarios.worked_example import copies
-
-from consumers.relay import Relay
 from tests.unit.test_kafka_edge import FakeProducer
 
 EVENTS_PER_COPY = 50  # lines of the worked example

@@ -12,11 +12,10 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 import reputation
-from reputation.config import Settings
-
 from engine.cli import main_group
 from engine.serve import create_app
 from engine.simulate import simulate
+from reputation.config import Settings
 from tests.audience_checks import assert_no_private, forbidden_words
 from tests.integration.test_store_contract import PG_URL, pg_schema  # noqa: F401 (fixture)
 
@@ -74,8 +73,12 @@ def test_without_the_token_a_request_never_gets_the_trust_audience(client, engin
     default = client.get(f"/freelancers/{fid}/score")
     assert default.status_code == 200
     assert default.json() == builtins(engine.score(fid, audience="freelancer"))
-    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"},
-                    {"Authorization": f"Bearer {TOKEN}x"}):
+    for headers in (
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": f"Bearer {TOKEN}x"},
+    ):
         for path, params in (("score", {}), ("history", {}), ("explain", {"from": "2019-01-01T00:00:00Z"})):
             r = client.get(f"/freelancers/{fid}/{path}", params={**params, "audience": "trust"}, headers=headers)
             assert r.status_code == 401, (path, headers, r.text)
@@ -87,7 +90,9 @@ def test_no_configured_token_serves_no_trust_audience(home, engine):
     fid = a_freelancer_with_private_answers(engine)
     with TestClient(create_app(Settings(home=str(home)), follow=False)) as c:
         assert c.get(f"/freelancers/{fid}/score", params={"audience": "trust"}, headers=TRUST).status_code == 401
-        assert c.get(f"/freelancers/{fid}/score", headers=TRUST).json() == builtins(engine.score(fid, audience="freelancer"))
+        assert c.get(f"/freelancers/{fid}/score", headers=TRUST).json() == builtins(
+            engine.score(fid, audience="freelancer")
+        )
 
 
 def test_score_parameters_are_those_of_the_cli(client, engine):
@@ -102,8 +107,11 @@ def test_score_parameters_are_those_of_the_cli(client, engine):
 def test_explain_equals_the_python_api(client, engine):
     fid = a_freelancer_with_private_answers(engine)
     for audience, headers in (("trust", TRUST), ("freelancer", {})):
-        r = client.get(f"/freelancers/{fid}/explain", params={"from": "2019-01-01T00:00:00Z", "audience": audience},
-                       headers=headers)
+        r = client.get(
+            f"/freelancers/{fid}/explain",
+            params={"from": "2019-01-01T00:00:00Z", "audience": audience},
+            headers=headers,
+        )
         assert r.status_code == 200
         assert r.json() == builtins(engine.explain(fid, start="2019-01-01T00:00:00Z", audience=audience))
     r = client.get(f"/freelancers/{fid}/explain", params={"from": "2019-01-01T00:00:00Z", "to": "2020-01-01T00:00:00Z"})
@@ -169,8 +177,10 @@ def test_every_endpoint_equals_the_cli_json_in_each_audience(client, engine, hom
     if audience == "public":  # the public sees the score only: no explanation, neither here nor there
         r = client.get(f"/freelancers/{fid}/explain", params={"from": "2019-01-01T00:00:00Z", **a})
         assert r.status_code == 400 and "public" in r.json()["error"]
-        done = CliRunner().invoke(main_group, ["--home", str(home), "explain", fid, "--from", "2019-01-01T00:00:00Z",
-                                               "--audience", "public", "--json"])
+        done = CliRunner().invoke(
+            main_group,
+            ["--home", str(home), "explain", fid, "--from", "2019-01-01T00:00:00Z", "--audience", "public", "--json"],
+        )
         assert done.exit_code == 2
     else:
         span = {"from": "2019-01-01T00:00:00Z", "to": "2020-06-01T00:00:00Z"}
@@ -194,7 +204,11 @@ def test_whatif_equals_one_score_per_freelancer(client, engine):
             now[fid], alt[fid] = s.jss, engine.score(fid, as_of=at, rules="jss-2024").jss
     both = [alt[f] - now[f] for f in now if now[f] is not None and alt[f] is not None]
     assert out["rules_in_force"] == "jss-2020" and out["freelancers"] == len(now)
-    assert (out["gain"], out["lose"], out["same"]) == (sum(d > 0 for d in both), sum(d < 0 for d in both), both.count(0))
+    assert (out["gain"], out["lose"], out["same"]) == (
+        sum(d > 0 for d in both),
+        sum(d < 0 for d in both),
+        both.count(0),
+    )
     assert out["appear"] == sum(now[f] is None and alt[f] is not None for f in now)
     assert out["disappear"] == sum(now[f] is not None and alt[f] is None for f in now)
     assert sum(b["count"] for b in out["histogram"]) == len(both)
@@ -249,14 +263,23 @@ def test_a_bad_parameter_is_400_naming_it(client, path, params, named):
     assert r.json()["status"] == 400 and named in r.json()["error"]
 
 
-@pytest.mark.parametrize("path", ["/freelancers/f-999999/score", "/freelancers/f-999999/explain?from=2020-01-01T00:00:00Z",
-                                  "/freelancers/f-999999/history", "/clients/k-999999"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/freelancers/f-999999/score",
+        "/freelancers/f-999999/explain?from=2020-01-01T00:00:00Z",
+        "/freelancers/f-999999/history",
+        "/clients/k-999999",
+    ],
+)
 def test_an_unknown_freelancer_or_client_is_404(client, path):
     r = client.get(path)
     assert r.status_code == 404 and "999999" in r.json()["error"]
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/freelancers/f-000001/score", "/clients/k-000001", "/whatif?rules=jss-2024"])
+@pytest.mark.parametrize(
+    "path", ["/healthz", "/freelancers/f-000001/score", "/clients/k-000001", "/whatif?rules=jss-2024"]
+)
 def test_an_unreachable_store_is_503(path):
     settings = Settings(store="postgresql://postgres@127.0.0.1:1/nowhere")  # nothing listens on port 1
     with TestClient(create_app(settings, follow=False)) as c:
@@ -267,9 +290,14 @@ def test_an_unreachable_store_is_503(path):
 def test_openapi_describes_every_endpoint_with_its_response_schema(client):
     spec = client.get("/openapi.json").json()
     schemas = spec["components"]["schemas"]
-    expected = {"/freelancers/{freelancer_id}/score": "Score", "/freelancers/{freelancer_id}/explain": "Explanation",
-                "/freelancers/{freelancer_id}/history": "HistoryEntry", "/clients/{client_id}": "ClientScore",
-                "/whatif": "WhatIf", "/healthz": "Health"}
+    expected = {
+        "/freelancers/{freelancer_id}/score": "Score",
+        "/freelancers/{freelancer_id}/explain": "Explanation",
+        "/freelancers/{freelancer_id}/history": "HistoryEntry",
+        "/clients/{client_id}": "ClientScore",
+        "/whatif": "WhatIf",
+        "/healthz": "Health",
+    }
     assert set(expected) <= set(spec["paths"])
     assert not any(p.startswith("/ui") for p in spec["paths"])
     assert client.get("/docs").status_code == 404  # no page that loads scripts from elsewhere
@@ -305,7 +333,10 @@ def test_whatif_command_prints_what_the_api_answers(home, client):
     at = ["--rules", "jss-2016", "--at", "2020-06-01T00:00:00Z"]
     done = subprocess.run([*cmd, *at, "--json"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == client.get("/whatif", params={"rules": "jss-2016", "at": "2020-06-01T00:00:00Z"}).json()
+    assert (
+        json.loads(done.stdout)
+        == client.get("/whatif", params={"rules": "jss-2016", "at": "2020-06-01T00:00:00Z"}).json()
+    )
     text = subprocess.run([*cmd, *at], capture_output=True, text=True, timeout=120)
     out = json.loads(done.stdout)
     assert f"gain {out['gain']}, lose {out['lose']}" in text.stdout

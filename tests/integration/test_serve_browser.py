@@ -13,7 +13,6 @@ from collections import Counter
 import pytest
 
 import reputation
-
 from engine.serve.load import started_server
 from engine.simulate import simulate
 from tests.services import unavailable
@@ -45,7 +44,13 @@ def browser():
         unavailable("selenium is not installed (the `test` extra installs it)")
     options = webdriver.ChromeOptions()
     options.binary_location = _first(CHROMIUM, "chromium")
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1100,1500"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1100,1500",
+    ):
         options.add_argument(arg)
     driver = webdriver.Chrome(options=options, service=Service(executable_path=_first(DRIVER, "chromedriver")))
     driver.set_page_load_timeout(60)
@@ -85,8 +90,12 @@ def a_drop(url: str, headers: dict[str, str]) -> tuple[str, dict, list[dict]]:
         entries = numbered(get_json(f"{url}/freelancers/{fid}/history", headers))
         at = Counter(when(e) for e in entries)
         for e in entries:
-            if e["jss_before"] is not None and e["jss_after"] is not None and e["jss_after"] < e["jss_before"] \
-                    and at[when(e)] == 1:
+            if (
+                e["jss_before"] is not None
+                and e["jss_after"] is not None
+                and e["jss_after"] < e["jss_before"]
+                and at[when(e)] == 1
+            ):
                 return fid, e, entries
     raise AssertionError(f"seed {SEED}: no freelancer has a drop of a shown JSS")
 

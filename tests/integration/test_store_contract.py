@@ -6,7 +6,6 @@ server is unreachable). Also `ingest` end to end on each adapter.
 from __future__ import annotations
 
 import json
-import os
 import uuid
 
 import msgspec
@@ -79,7 +78,9 @@ class StoreContract:
         assert store.load_states([]) == {} and store.load_digests([]) == {}
 
     def test_append_returns_increasing_positions(self, store):
-        first = store.append(batch([ev("contract:a", 1, b"a1"), ev("contract:b", 1, b"b1"), ev("contract:a", 2, b"a2")]))
+        first = store.append(
+            batch([ev("contract:a", 1, b"a1"), ev("contract:b", 1, b"b1"), ev("contract:a", 2, b"a2")])
+        )
         assert len(first) == 3 and first == sorted(first) and len(set(first)) == 3
         assert store.max_position() == first[-1]
         second = store.append(batch([ev("contract:b", 2, b"b2")]))
@@ -102,22 +103,30 @@ class StoreContract:
         assert store.read(pos[0], 3, upto=pos[-1]) == list(zip(pos[1:4], bodies[1:4]))
 
     def test_load_states_and_digests(self, store):
-        store.append(batch(
-            [ev("contract:a", 1, b"x")],
-            states={"contract:a": (1, b"\x00state-a\xff"), "freelancer:f": (0, b"f0")},
-            ids={"e-1": b"\x01" * 16, "e-2": b"\x02" * 16},
-        ))
+        store.append(
+            batch(
+                [ev("contract:a", 1, b"x")],
+                states={"contract:a": (1, b"\x00state-a\xff"), "freelancer:f": (0, b"f0")},
+                ids={"e-1": b"\x01" * 16, "e-2": b"\x02" * 16},
+            )
+        )
         assert store.load_states(["contract:a", "freelancer:f", "contract:zz"]) == {
-            "contract:a": (1, b"\x00state-a\xff"), "freelancer:f": (0, b"f0")}
+            "contract:a": (1, b"\x00state-a\xff"),
+            "freelancer:f": (0, b"f0"),
+        }
         assert store.load_digests(["e-1", "e-2", "e-3"]) == {"e-1": b"\x01" * 16, "e-2": b"\x02" * 16}
         # states are replaced by newer versions, ids accumulate
-        store.append(batch(
-            [ev("contract:a", 2, b"y")],
-            states={"contract:a": (2, b"state-a2"), "freelancer:f": (0, b"f1")},
-            ids={"e-3": b"\x03" * 16},
-        ))
+        store.append(
+            batch(
+                [ev("contract:a", 2, b"y")],
+                states={"contract:a": (2, b"state-a2"), "freelancer:f": (0, b"f1")},
+                ids={"e-3": b"\x03" * 16},
+            )
+        )
         assert store.load_states(["contract:a", "freelancer:f"]) == {
-            "contract:a": (2, b"state-a2"), "freelancer:f": (0, b"f1")}
+            "contract:a": (2, b"state-a2"),
+            "freelancer:f": (0, b"f1"),
+        }
         assert store.load_digests(["e-1", "e-3"]) == {"e-1": b"\x01" * 16, "e-3": b"\x03" * 16}
 
     def test_many_keys_in_one_lookup(self, store):
@@ -159,8 +168,13 @@ class StoreContract:
 
     def test_arbitrary_bytes_round_trip(self, store):
         bodies = [bytes(range(256)), b"", b"\x00" * 10, "ünïcode ✓".encode(), b"x" * 200_000]
-        pos = store.append(batch([ev(f"contract:{i}", 1, b) for i, b in enumerate(bodies)],
-                                 {"k": (7, bytes(range(256)))}, {"id": bytes(range(16))}))
+        pos = store.append(
+            batch(
+                [ev(f"contract:{i}", 1, b) for i, b in enumerate(bodies)],
+                {"k": (7, bytes(range(256)))},
+                {"id": bytes(range(16))},
+            )
+        )
         assert store.read(0, 10) == list(zip(pos, bodies))
         assert store.load_states(["k"]) == {"k": (7, bytes(range(256)))}
         assert store.load_digests(["id"]) == {"id": bytes(range(16))}
@@ -252,8 +266,12 @@ class TestPostgresStore(StoreContract):
         store.append(batch([ev("contract:a", 1, b"x")], {"contract:a": (1, b"s")}, {"e-1": b"d"}))
         conn = _pg_admin()
         try:
-            tables = {r[0] for r in conn.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (pg_schema,))}
+            tables = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (pg_schema,)
+                )
+            }
         finally:
             conn.close()
         assert {"rep_state", "rep_event_ids"} <= tables and len(tables) >= 3

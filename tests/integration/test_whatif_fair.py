@@ -6,11 +6,11 @@ from __future__ import annotations
 import reputation
 from engine.simulate import simulate
 from engine.whatif import whatif
+from projections.rules.score import evaluate
 from reputation import events as ev
 from reputation.clock import INF
 from reputation.outcome import Cut
 from reputation.rulesets import RULE_SETS, in_force
-from projections.rules.score import evaluate
 
 SEED = 5  # recorded
 
@@ -30,11 +30,16 @@ def test_whatif_fair_2026_names_the_contracts_that_move_each_mover(tmp_path):
         t = ev.parse_time(at)
         for m in out.movers:
             contracts, flags = e.projections.facts(m.freelancer_id)
-            now = {a.contract_id: _state(a) for a in evaluate(contracts, flags, Cut(t, INF, INF), in_force(t)).assessments}
+            now = {
+                a.contract_id: _state(a) for a in evaluate(contracts, flags, Cut(t, INF, INF), in_force(t)).assessments
+            }
             alt = evaluate(contracts, flags, Cut(t, INF, INF), RULE_SETS["fair-2026"])
             assert alt.jss == m.jss_whatif
-            want = sorted(f"{a.contract_id}: {now[a.contract_id]} -> {_state(a)}" for a in alt.assessments
-                          if _state(a) != now[a.contract_id])
+            want = sorted(
+                f"{a.contract_id}: {now[a.contract_id]} -> {_state(a)}"
+                for a in alt.assessments
+                if _state(a) != now[a.contract_id]
+            )
             assert m.why == want[:5], m.freelancer_id
         # in 2023 jss-2020 is in force (best of 6, 12, 24 months): a mover may move by the window alone
         assert sum(bool(m.why) for m in out.movers) > len(out.movers) // 2

@@ -34,28 +34,59 @@ def histories(draw, max_contracts: int = 7) -> list[bytes]:
         return draw(st.integers(lo, hi)) * DAY
 
     for i in range(draw(st.integers(1, max_contracts))):
-        cid, fid, kid = f"c{i}", f"f{draw(st.integers(0, n_freelancers - 1))}", f"k{draw(st.integers(0, n_clients - 1))}"
+        cid, fid, kid = (
+            f"c{i}",
+            f"f{draw(st.integers(0, n_freelancers - 1))}",
+            f"k{draw(st.integers(0, n_clients - 1))}",
+        )
         t = t0 + day(0, 120)
-        add(t, cid, type="ContractOpened", contract_id=cid, freelancer_id=fid, client_id=kid,
-            pricing=draw(st.sampled_from(["fixed", "hourly"])))
+        add(
+            t,
+            cid,
+            type="ContractOpened",
+            contract_id=cid,
+            freelancer_id=fid,
+            client_id=kid,
+            pricing=draw(st.sampled_from(["fixed", "hourly"])),
+        )
         for _ in range(draw(st.integers(0, 3))):
             t += day(0, 60)
-            add(t, cid, type="PaymentMade", contract_id=cid, amount=draw(st.sampled_from([1, 99.99, 250, 250.01, 1000, 1500])))
+            add(
+                t,
+                cid,
+                type="PaymentMade",
+                contract_id=cid,
+                amount=draw(st.sampled_from([1, 99.99, 250, 250.01, 1000, 1500])),
+            )
         if draw(st.booleans()) and any(x[2] == cid and x[3]["type"] == "PaymentMade" for x in items):
             add(t, cid, type="PaymentRefunded", contract_id=cid, amount=1)
         if not draw(st.integers(0, 5)):
             continue  # stays open
         t += day(0, 10)
         closed = t
-        add(t, cid, type="ContractClosed", contract_id=cid, closed_by=draw(st.sampled_from(["client", "client", "freelancer", "platform"])),
-            reason=draw(st.sampled_from(REASONS)))
-        sides = draw(st.sampled_from([("client", "freelancer"), ("freelancer", "client"), ("client",), ("freelancer",), ()]))
+        add(
+            t,
+            cid,
+            type="ContractClosed",
+            contract_id=cid,
+            closed_by=draw(st.sampled_from(["client", "client", "freelancer", "platform"])),
+            reason=draw(st.sampled_from(REASONS)),
+        )
+        sides = draw(
+            st.sampled_from([("client", "freelancer"), ("freelancer", "client"), ("client",), ("freelancer",), ()])
+        )
         public_at = {}
         for side in sides:
             t = min(t + day(0, 7), closed + 13 * DAY)
             public_at[side] = t
-            add(t, cid, type="PublicFeedbackSubmitted", contract_id=cid, by=side,
-                stars=draw(st.sampled_from([1.0, 2.9, 3.0, 4.0, 4.5, 4.9, 5.0])))
+            add(
+                t,
+                cid,
+                type="PublicFeedbackSubmitted",
+                contract_id=cid,
+                by=side,
+                stars=draw(st.sampled_from([1.0, 2.9, 3.0, 4.0, 4.5, 4.9, 5.0])),
+            )
         if draw(st.booleans()):
             t = min(t + day(0, 5), closed + 13 * DAY)
             e = {"recommend": draw(st.integers(0, 10))}
@@ -70,12 +101,27 @@ def histories(draw, max_contracts: int = 7) -> list[bytes]:
             t = max(t, reveal) + day(0, 3)
             add(t, cid, type="FeedbackEditAllowed", contract_id=cid, by="freelancer")
             t += day(0, 3)
-            add(t, cid, type="PublicFeedbackRevised", contract_id=cid, by="client", stars=draw(st.sampled_from([2.0, 4.5, 5.0])))
-        if ("client" in public_at or any(x[2] == cid and x[3]["type"] == "PrivateFeedbackSubmitted" for x in items)) and draw(st.integers(0, 4)) == 0:
+            add(
+                t,
+                cid,
+                type="PublicFeedbackRevised",
+                contract_id=cid,
+                by="client",
+                stars=draw(st.sampled_from([2.0, 4.5, 5.0])),
+            )
+        if (
+            "client" in public_at or any(x[2] == cid and x[3]["type"] == "PrivateFeedbackSubmitted" for x in items)
+        ) and draw(st.integers(0, 4)) == 0:
             t += day(0, 30)
-            add(t, cid, type="FeedbackRemoved", contract_id=cid, of="client",
+            add(
+                t,
+                cid,
+                type="FeedbackRemoved",
+                contract_id=cid,
+                of="client",
                 basis=draw(st.sampled_from(["policy_violation", "dispute_upheld", "top_rated_perk"])),
-                scope=draw(st.sampled_from(["jss_only", "jss_and_profile"])))
+                scope=draw(st.sampled_from(["jss_only", "jss_and_profile"])),
+            )
     for k in range(n_clients):
         if draw(st.integers(0, 3)) == 0:
             t = t0 + day(0, 200)

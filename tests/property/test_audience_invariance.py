@@ -15,12 +15,10 @@ import msgspec
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from reputation import events as ev
-
 from projections.publication import Policy
 from projections.rules.windows import WINDOWS, window_exit
 from projections.service import Projections
-
+from reputation import events as ev
 from tests.property.histories import histories
 from tests.property.test_projection_properties import log_of, project
 
@@ -31,8 +29,11 @@ F = "f0"
 
 answers = st.one_of(
     st.none(),
-    st.builds(lambda r, e: {"recommend": r, **({"end_reason": e} if e else {})},
-              st.integers(0, 10), st.one_of(st.none(), st.sampled_from(REASONS))),
+    st.builds(
+        lambda r, e: {"recommend": r, **({"end_reason": e} if e else {})},
+        st.integers(0, 10),
+        st.one_of(st.none(), st.sampled_from(REASONS)),
+    ),
 )
 
 
@@ -59,22 +60,62 @@ def swapped_pair(draw):
         for i, (cid, answer) in enumerate((("A", first), ("B", second))):
             closed = close + hours[i] * HOUR
             e = [
-                {"type": "ContractOpened", "at": close - 30 * DAY, "contract_id": cid, "freelancer_id": F,
-                 "client_id": f"kp{i}", "pricing": "fixed"},
+                {
+                    "type": "ContractOpened",
+                    "at": close - 30 * DAY,
+                    "contract_id": cid,
+                    "freelancer_id": F,
+                    "client_id": f"kp{i}",
+                    "pricing": "fixed",
+                },
                 {"type": "PaymentMade", "at": close - 20 * DAY, "contract_id": cid, "amount": amount},
-                {"type": "ContractClosed", "at": closed, "contract_id": cid, "closed_by": closers[i], "reason": reasons[i]},
-                {"type": "PublicFeedbackSubmitted", "at": closed + HOUR, "contract_id": cid, "by": "client", "stars": stars[i]},
-                {"type": "PublicFeedbackSubmitted", "at": closed + settle[i], "contract_id": cid, "by": "freelancer", "stars": 5.0},
+                {
+                    "type": "ContractClosed",
+                    "at": closed,
+                    "contract_id": cid,
+                    "closed_by": closers[i],
+                    "reason": reasons[i],
+                },
+                {
+                    "type": "PublicFeedbackSubmitted",
+                    "at": closed + HOUR,
+                    "contract_id": cid,
+                    "by": "client",
+                    "stars": stars[i],
+                },
+                {
+                    "type": "PublicFeedbackSubmitted",
+                    "at": closed + settle[i],
+                    "contract_id": cid,
+                    "by": "freelancer",
+                    "stars": 5.0,
+                },
             ]
             if answer is not None:
-                e.append({"type": "PrivateFeedbackSubmitted", "at": closed + 2 * HOUR, "contract_id": cid, "by": "client", **answer})
+                e.append(
+                    {
+                        "type": "PrivateFeedbackSubmitted",
+                        "at": closed + 2 * HOUR,
+                        "contract_id": cid,
+                        "by": "client",
+                        **answer,
+                    }
+                )
             e.sort(key=lambda x: x["at"])  # a contract's events arrive in time order (events.md)
             for n, x in enumerate(e):
                 x["event_id"] = f"pair-{cid}-{n}"
                 x["occurred_at"] = ev.format_time(x.pop("at"))
                 out.append(json.dumps(x).encode())
-        out.append(json.dumps({"type": "ClockAdvanced", "event_id": "pair-clock", "occurred_at": ev.format_time(clock),
-                               "to": ev.format_time(clock)}).encode())
+        out.append(
+            json.dumps(
+                {
+                    "type": "ClockAdvanced",
+                    "event_id": "pair-clock",
+                    "occurred_at": ev.format_time(clock),
+                    "to": ev.format_time(clock),
+                }
+            ).encode()
+        )
         return out
 
     # the pair settles, and leaves each window, in the same publication periods

@@ -20,17 +20,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.simulate import simulate
 from projections import audit
+from projections.replay import fold  # the Python side: a batch fold of the log
 from projections.rules.fair import ClientFacts
 from projections.rules.score import evaluate, round_half_up
 from reputation import events as ev
 from reputation.clock import INF
+from reputation.ingest import ingest_lines
 from reputation.outcome import Cut
 from reputation.rulesets import RULE_SETS, in_force
-from reputation.ingest import ingest_lines
-from engine.simulate import simulate
 from reputation.store import MemoryStore
-from projections.replay import fold  # the Python side: a batch fold of the log
 from tests.property.histories import histories
 
 RULES = [None, *RULE_SETS]  # None: the rule set in force at ts
@@ -192,9 +192,14 @@ def test_sql_jss_equals_python_rule_sets_on_adversarial_histories(lines, data):
     with audit_db(lines) as (_store, rows, con):
         times = sorted(
             {ev.decode_recorded(d).event.at for _, d in rows}
-            | {ev.parse_time(t.isoformat()) for (t,) in con.execute(
-                "SELECT DISTINCT unnest([settled_at, feedback_window_ends, leaves_window_6, "
-                "leaves_window_12, leaves_window_24]) FROM contracts").fetchall() if t is not None}
+            | {
+                ev.parse_time(t.isoformat())
+                for (t,) in con.execute(
+                    "SELECT DISTINCT unnest([settled_at, feedback_window_ends, leaves_window_6, "
+                    "leaves_window_12, leaves_window_24]) FROM contracts"
+                ).fetchall()
+                if t is not None
+            }
             | {SWITCH_2020, SWITCH_2024}
         )
         picked = data.draw(st.lists(st.sampled_from(times), min_size=1, max_size=6, unique=True))
@@ -251,21 +256,39 @@ def test_weights_of_long_contracts_are_capped_at_8():
     day = ev.DAY
     spans = {"long": 800, "mid": 200, "short": 10}  # 8 full 90-day periods: capped; 2; 0
     for i, (cid, span) in enumerate(spans.items()):
-        add(type="ContractOpened", occurred_at=ev.format_time(t0), contract_id=cid, freelancer_id="f",
-            client_id=f"k{i}", pricing="hourly")
+        add(
+            type="ContractOpened",
+            occurred_at=ev.format_time(t0),
+            contract_id=cid,
+            freelancer_id="f",
+            client_id=f"k{i}",
+            pricing="hourly",
+        )
         for d in range(0, span + 1, 10):
             add(type="PaymentMade", occurred_at=ev.format_time(t0 + d * day), contract_id=cid, amount=600)
         closed = t0 + (span + 1) * day
-        add(type="ContractClosed", occurred_at=ev.format_time(closed), contract_id=cid, closed_by="client",
-            reason="completed_unsuccessfully" if cid == "long" else "completed_successfully")
-        add(type="PublicFeedbackSubmitted", occurred_at=ev.format_time(closed + day), contract_id=cid,
-            by="client", stars=4.0)
+        add(
+            type="ContractClosed",
+            occurred_at=ev.format_time(closed),
+            contract_id=cid,
+            closed_by="client",
+            reason="completed_unsuccessfully" if cid == "long" else "completed_successfully",
+        )
+        add(
+            type="PublicFeedbackSubmitted",
+            occurred_at=ev.format_time(closed + day),
+            contract_id=cid,
+            by="client",
+            stars=4.0,
+        )
     with audit_db(lines) as (_store, rows, con):
         at = t0 + 900 * day
-        weights = dict(con.execute(
-            "SELECT contract_id, weight4 FROM contract_assessments($ts::TIMESTAMPTZ, rules := 'jss-2020')",
-            {"ts": ev.format_time(at)},
-        ).fetchall())
+        weights = dict(
+            con.execute(
+                "SELECT contract_id, weight4 FROM contract_assessments($ts::TIMESTAMPTZ, rules := 'jss-2020')",
+                {"ts": ev.format_time(at)},
+            ).fetchall()
+        )
         assert weights == {"long": 32, "mid": 6 + 8, "short": 6}
         check(con, rows, [at, t0 + 300 * day, t0 + 805 * day])
 
@@ -282,9 +305,14 @@ def test_jss_as_of_equals_the_projection_service_on_adversarial_histories(lines,
         clock = proj.clock
         times = sorted(
             {ev.decode_recorded(d).event.at for _, d in rows}
-            | {ev.parse_time(t.isoformat()) for (t,) in con.execute(
-                "SELECT DISTINCT unnest([settled_at, feedback_window_ends, leaves_window_6, "
-                "leaves_window_12, leaves_window_24]) FROM contracts").fetchall() if t is not None}
+            | {
+                ev.parse_time(t.isoformat())
+                for (t,) in con.execute(
+                    "SELECT DISTINCT unnest([settled_at, feedback_window_ends, leaves_window_6, "
+                    "leaves_window_12, leaves_window_24]) FROM contracts"
+                ).fetchall()
+                if t is not None
+            }
         )
         times = [t for t in times if t <= clock]
         if not times:

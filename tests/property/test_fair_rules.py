@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from projections.replay import fold
 from projections.rules.fair import ClientFacts
@@ -33,12 +35,31 @@ class History:
         e["occurred_at"] = ev.format_time(T0 + int(day * DAY))
         self.lines.append(json.dumps(e).encode())
 
-    def contract(self, cid: str, day: float, *, freelancer: str = "f", client: str = "k", amount: int = 100,
-                 reason: str = "completed_successfully", recommend: int | None = None, stars: float | None = None,
-                 continues: str | None = None, span: int = 0, close: bool = True) -> None:
+    def contract(
+        self,
+        cid: str,
+        day: float,
+        *,
+        freelancer: str = "f",
+        client: str = "k",
+        amount: int = 100,
+        reason: str = "completed_successfully",
+        recommend: int | None = None,
+        stars: float | None = None,
+        continues: str | None = None,
+        span: int = 0,
+        close: bool = True,
+    ) -> None:
         opened = {"continues": continues} if continues else {}
-        self.add(day, type="ContractOpened", contract_id=cid, freelancer_id=freelancer, client_id=client,
-                 pricing="hourly", **opened)
+        self.add(
+            day,
+            type="ContractOpened",
+            contract_id=cid,
+            freelancer_id=freelancer,
+            client_id=client,
+            pricing="hourly",
+            **opened,
+        )
         if amount:  # a $0 contract: no payment
             self.add(day + 0.1, type="PaymentMade", contract_id=cid, amount=amount)
         if span:
@@ -74,7 +95,8 @@ def assessed(h: History, contract: str, rules=FAIR, at: int = AT):
         sql = con.execute(
             "SELECT counted, CASE WHEN counted THEN outcome END, weight4 FROM contract_assessments("
             "$ts::TIMESTAMPTZ, rules := $r) WHERE contract_id = $c",
-            {"ts": ev.format_time(at), "r": rules.name, "c": contract}).fetchone()
+            {"ts": ev.format_time(at), "r": rules.name, "c": contract},
+        ).fetchone()
         assert py == tuple(sql), (py, sql)
         return py
 
@@ -119,12 +141,15 @@ def test_an_open_continuation_holds_the_engagement_unsettled():
     assert assessed(h, "x1", RULE_SETS["jss-2024"]) == (True, "positive", 4)
 
 
-@pytest.mark.parametrize("first_reason,last_reason,outcome", [
-    ("freelancer_unresponsive", "completed_successfully", "positive"),  # an earlier close is no signal
-    ("no_longer_needed", "completed_successfully", "positive"),
-    ("completed_successfully", "freelancer_lacked_skills", "negative"),  # the last one is
-    ("completed_successfully", "no_longer_needed", "positive"),  # a neutral close: the recommend 10 decides
-])
+@pytest.mark.parametrize(
+    "first_reason,last_reason,outcome",
+    [
+        ("freelancer_unresponsive", "completed_successfully", "positive"),  # an earlier close is no signal
+        ("no_longer_needed", "completed_successfully", "positive"),
+        ("completed_successfully", "freelancer_lacked_skills", "negative"),  # the last one is
+        ("completed_successfully", "no_longer_needed", "positive"),  # a neutral close: the recommend 10 decides
+    ],
+)
 def test_an_engagement_is_judged_by_its_last_close(first_reason, last_reason, outcome):
     h = History()
     h.contract("x1", 1, reason=first_reason, amount=200)
@@ -214,11 +239,14 @@ def test_fair_2026_is_never_in_force():
 
 # -- Python = SQL on random harsh raters and chains -----------------------------------------
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-REASONS = ["completed_successfully", "no_longer_needed", "hired_someone_else", "other",
-           "freelancer_unresponsive", "client_unresponsive"]
+REASONS = [
+    "completed_successfully",
+    "no_longer_needed",
+    "hired_someone_else",
+    "other",
+    "freelancer_unresponsive",
+    "client_unresponsive",
+]
 
 
 @st.composite
@@ -235,11 +263,17 @@ def markets(draw):
         prior = [c for c, f, k in made if f == freelancer and k == client]
         cont = draw(st.sampled_from([None, None, *prior])) if prior else None
         h.contract(
-            f"c{i}", 2 * i + draw(st.integers(0, 1)), freelancer=freelancer, client=client, continues=cont,
-            amount=draw(st.sampled_from([0, 100, 300])), reason=draw(st.sampled_from(REASONS)),
+            f"c{i}",
+            2 * i + draw(st.integers(0, 1)),
+            freelancer=freelancer,
+            client=client,
+            continues=cont,
+            amount=draw(st.sampled_from([0, 100, 300])),
+            reason=draw(st.sampled_from(REASONS)),
             recommend=draw(st.one_of(st.none(), st.integers(0, 6 if harsh else 10))),
             stars=draw(st.one_of(st.none(), st.sampled_from([1.0, 2.5, 2.9, 3.0, 3.5] + ([] if harsh else [4.5])))),
-            span=draw(st.sampled_from([0, 0, 95])), close=draw(st.booleans()) or i < n // 2,
+            span=draw(st.sampled_from([0, 0, 95])),
+            close=draw(st.booleans()) or i < n // 2,
         )
         made.append((f"c{i}", freelancer, client))
     return h

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from engine.cli import main_group
 from reputation.ingest import ingest_lines
-from reputation.store.sqlite import SQLiteEventStore
 from reputation.store import MemoryStore
+from reputation.store.sqlite import SQLiteEventStore
 from tests.write_side import every_type
 
 SEED = 20261201
@@ -37,10 +37,21 @@ json_values = st.recursive(
     max_leaves=12,
 )
 # raw JSON texts that Python's json would never write
-raw_numbers = st.sampled_from([
-    "1e999999", "-1e999999", "1E-400", "9" * 5000, "0." + "0" * 3000 + "1", "-0", "4.49999999999999999",
-    "5.00000000000000001", "123456789012345678901234567890.125", "1e3", "0e0",
-])
+raw_numbers = st.sampled_from(
+    [
+        "1e999999",
+        "-1e999999",
+        "1E-400",
+        "9" * 5000,
+        "0." + "0" * 3000 + "1",
+        "-0",
+        "4.49999999999999999",
+        "5.00000000000000001",
+        "123456789012345678901234567890.125",
+        "1e3",
+        "0e0",
+    ]
+)
 
 
 @st.composite
@@ -135,8 +146,10 @@ def test_the_consume_path_turns_every_bad_line_into_a_reject(lines):
 def test_control_characters_in_a_bad_line_stay_on_one_report_line():
     """Found by the fuzzer: msgspec names an unknown field as sent, and an id is shown as sent."""
     body = json.loads(VALID[0])
-    lines = [json.dumps(dict(body, **{"a\nb\u2028c\x1e": 1})).encode(),
-             json.dumps(dict(body, event_id="id\nwith newline")).encode()]
+    lines = [
+        json.dumps(dict(body, **{"a\nb\u2028c\x1e": 1})).encode(),
+        json.dumps(dict(body, event_id="id\nwith newline")).encode(),
+    ]
     result = ingest_lines(MemoryStore(), lines)
     messages = [r.message() for r in result.rejects]
     assert len(messages) == 2 and all(len(m.splitlines()) == 1 for m in messages), messages

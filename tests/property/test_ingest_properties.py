@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import msgspec
@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 
 from engine.cli import main_group
 from reputation.ingest import ingest
-from reputation.store.sqlite import SQLiteEventStore
 from reputation.store import MemoryStore
+from reputation.store.sqlite import SQLiteEventStore
 from tests.write_side import store_snapshot
 
-BASE = datetime(2023, 1, 2, tzinfo=timezone.utc)
+BASE = datetime(2023, 1, 2, tzinfo=UTC)
 US_PER_DAY = 86_400 * 1_000_000
 WINDOW = 14 * US_PER_DAY
 OFFSETS = [0, 0, 0, 120, -300, 330]  # minutes; most lines in Z
@@ -69,8 +69,13 @@ def histories(draw, max_contracts: int = 4):
         out: list[tuple[str, int, dict]] = []
         now = draw(st.integers(0, 60)) * US_PER_DAY
         f, k = draw(st.sampled_from(freelancers)), draw(st.sampled_from(clients))
-        out.append(("ContractOpened", now, dict(contract_id=cid, freelancer_id=f, client_id=k,
-                                                pricing=draw(st.sampled_from(["fixed", "hourly"])))))
+        out.append(
+            (
+                "ContractOpened",
+                now,
+                dict(contract_id=cid, freelancer_id=f, client_id=k, pricing=draw(st.sampled_from(["fixed", "hourly"]))),
+            )
+        )
         paid = 0
         for _ in range(draw(st.integers(0, 3))):
             now += gap(draw)
@@ -88,21 +93,36 @@ def histories(draw, max_contracts: int = 4):
         if draw(st.booleans()):
             now += gap(draw)
             closed = now
-            out.append(("ContractClosed", now, dict(contract_id=cid,
-                                                    closed_by=draw(st.sampled_from(["client", "freelancer", "platform"])),
-                                                    reason=draw(st.sampled_from(["completed_successfully", "no_longer_needed", "other"])))))
+            out.append(
+                (
+                    "ContractClosed",
+                    now,
+                    dict(
+                        contract_id=cid,
+                        closed_by=draw(st.sampled_from(["client", "freelancer", "platform"])),
+                        reason=draw(st.sampled_from(["completed_successfully", "no_longer_needed", "other"])),
+                    ),
+                )
+            )
             # feedback and a bonus, each at some time inside the window, in time order
             after_close = []
             for side in ("client", "freelancer"):
                 if draw(st.booleans()):
-                    after_close.append(("PublicFeedbackSubmitted", dict(contract_id=cid, by=side,
-                                                                         stars=draw(st.sampled_from([1.0, 2.5, 4.0, 4.75, 5.0])))))
+                    after_close.append(
+                        (
+                            "PublicFeedbackSubmitted",
+                            dict(contract_id=cid, by=side, stars=draw(st.sampled_from([1.0, 2.5, 4.0, 4.75, 5.0]))),
+                        )
+                    )
                 if draw(st.booleans()):
-                    after_close.append(("PrivateFeedbackSubmitted", dict(contract_id=cid, by=side,
-                                                                          recommend=draw(st.integers(0, 10)))))
+                    after_close.append(
+                        ("PrivateFeedbackSubmitted", dict(contract_id=cid, by=side, recommend=draw(st.integers(0, 10))))
+                    )
             if draw(st.booleans()):
                 after_close.append(("PaymentMade", dict(contract_id=cid, amount=money(draw)[1])))
-            offsets = sorted(draw(st.lists(st.integers(0, WINDOW - 1), min_size=len(after_close), max_size=len(after_close))))
+            offsets = sorted(
+                draw(st.lists(st.integers(0, WINDOW - 1), min_size=len(after_close), max_size=len(after_close)))
+            )
             public_at = {}
             for (type_, fields), off in zip(after_close, offsets):
                 out.append((type_, closed + off, fields))
@@ -118,14 +138,28 @@ def histories(draw, max_contracts: int = 4):
                     receiver = "freelancer" if author == "client" else "client"
                     out.append(("FeedbackEditAllowed", allow_at, dict(contract_id=cid, by=receiver)))
                     for at in sorted(draw(st.lists(st.integers(allow_at, allow_at + WINDOW - 1), max_size=2))):
-                        out.append(("PublicFeedbackRevised", at, dict(contract_id=cid, by=author,
-                                                                      stars=draw(st.sampled_from([1.0, 3.0, 5.0])))))
+                        out.append(
+                            (
+                                "PublicFeedbackRevised",
+                                at,
+                                dict(contract_id=cid, by=author, stars=draw(st.sampled_from([1.0, 3.0, 5.0]))),
+                            )
+                        )
                     now = out[-1][1]
             gave = sorted({fields["by"] for type_, _, fields in out if type_.endswith("FeedbackSubmitted")})
             if gave and draw(st.booleans()):
                 now += gap(draw, 30)
-                out.append(("FeedbackRemoved", now, dict(contract_id=cid, of=draw(st.sampled_from(gave)),
-                                                          basis=draw(st.sampled_from(["policy_violation", "dispute_upheld"])))))
+                out.append(
+                    (
+                        "FeedbackRemoved",
+                        now,
+                        dict(
+                            contract_id=cid,
+                            of=draw(st.sampled_from(gave)),
+                            basis=draw(st.sampled_from(["policy_violation", "dispute_upheld"])),
+                        ),
+                    )
+                )
         sources.append(out)
     for k in clients:
         out, now = [], draw(st.integers(0, 30)) * US_PER_DAY
@@ -217,8 +251,16 @@ def test_export_then_reingest_gives_the_identical_log(lines, split):
 
 # -- one corrupted line: nothing changes ---------------------------------------------------
 
-CORRUPTIONS = ["garbage", "truncate", "wrong-type", "unknown-field", "unknown-type",
-               "reopen", "duplicate-private", "id-conflict"]
+CORRUPTIONS = [
+    "garbage",
+    "truncate",
+    "wrong-type",
+    "unknown-field",
+    "unknown-type",
+    "reopen",
+    "duplicate-private",
+    "id-conflict",
+]
 
 # values of the wrong JSON type for each field (None only where the field is required)
 WRONG = {
@@ -287,7 +329,9 @@ def test_one_corrupted_line_leaves_the_store_unchanged(data, lines, kind):
     else:  # "id-conflict": an earlier event id with other content
         j = data.draw(st.integers(0, len(lines) - 1), label="original")
         copy = dict(parsed[j], schema=1)
-        copy["occurred_at"] = "2022-06-01T00:00:00Z" if copy["occurred_at"] != "2022-06-01T00:00:00Z" else "2022-06-02T00:00:00Z"
+        copy["occurred_at"] = (
+            "2022-06-01T00:00:00Z" if copy["occurred_at"] != "2022-06-01T00:00:00Z" else "2022-06-02T00:00:00Z"
+        )
         where = data.draw(st.integers(max(0, j + 1 - k), len(rest)), label="at")
         rest.insert(where, json.dumps(copy).encode())
 

@@ -7,20 +7,18 @@ from fractions import Fraction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from projections.explain import explain
+from projections.projector import Entry, Freelancer, Projector, fb_hundredths
+from projections.replay import batch_score, clock_at, fold
+from projections.rules.fair import ClientFacts
+from projections.rules.score import evaluate
+from projections.store import MemoryRepo
 from reputation import events as ev
 from reputation.clock import INF
 from reputation.ingest import ingest
 from reputation.outcome import Cut
 from reputation.rulesets import RULE_SETS
 from reputation.store import MemoryStore
-
-from projections.explain import explain
-from projections.projector import Freelancer, Entry, Projector, fb_hundredths
-from projections.replay import clock_at, fold, batch_score
-from projections.rules.fair import ClientFacts
-from projections.rules.score import evaluate
-from projections.store import MemoryRepo
-
 from tests.property.histories import histories
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -73,9 +71,7 @@ def test_ledger_prefix_gives_the_score_at_every_time_as_known_then(lines, data):
                 Entry(ev.parse_time(ch.effective_at), ch.seq, ch.jss_after, fb, None, ch.rules)
             )
     lo = min(ev.decode_recorded(d).event.at for _, d in rows[:k])
-    probes = {lo, clock} | {
-        data.draw(st.integers(lo, max(lo, clock)), label="ts") for _ in range(6)
-    }
+    probes = {lo, clock} | {data.draw(st.integers(lo, max(lo, clock)), label="ts") for _ in range(6)}
     for fid in by_freelancer:
         for ts in sorted(probes):
             ref = batch_score(rows, fid, ts, k)
@@ -98,16 +94,24 @@ def test_summaries_at_t_k_equal_a_batch_replay_of_the_prefix(lines, data):
     for fid in by_freelancer:
         f = repo.load_freelancers([fid])[fid]
         contracts = list(repo.load_contracts(f.contracts).values())
-        client_flags = ClientFacts({k2: v.flags for k2, v in repo.load_clients(sorted({c.client for c in contracts})).items()},
-                                   repo.contracts_of_client)
-        ts = data.draw(st.integers(ev.parse_time("2019-08-01T00:00:00Z"), ev.parse_time("2027-01-01T00:00:00Z")), label="T")
+        client_flags = ClientFacts(
+            {k2: v.flags for k2, v in repo.load_clients(sorted({c.client for c in contracts})).items()},
+            repo.contracts_of_client,
+        )
+        ts = data.draw(
+            st.integers(ev.parse_time("2019-08-01T00:00:00Z"), ev.parse_time("2027-01-01T00:00:00Z")), label="T"
+        )
         got = evaluate(contracts, client_flags, Cut(ts, INF, k), rules)
         ref = batch_score(rows, fid, ts, k, rules)
         if ref is None:  # nothing of this freelancer's is visible at (T, K)
             assert (got.assessments, got.jss, got.exact, got.feedback) == ([], None, None, None)
             continue
         assert (got.jss, got.exact, got.window, got.hidden_reason, got.feedback) == (
-            ref.jss, ref.exact, ref.window, ref.hidden_reason, ref.feedback
+            ref.jss,
+            ref.exact,
+            ref.window,
+            ref.hidden_reason,
+            ref.feedback,
         )
         assert sorted(got.assessments) == sorted(ref.assessments)
 
@@ -119,7 +123,7 @@ def test_explain_causes_sum_exactly_to_the_change(lines, data):
     by_freelancer, flags = fold(rows)
     flags = ClientFacts.of(flags, [c for cs in by_freelancer.values() for c in cs])  # fair-2026
     lo, hi = ev.parse_time("2019-08-01T00:00:00Z"), ev.parse_time("2027-06-01T00:00:00Z")
-    for fid, contracts in by_freelancer.items():
+    for contracts in by_freelancer.values():
         t1 = data.draw(st.integers(lo, hi), label="T1")
         t2 = data.draw(st.integers(t1, hi), label="T2")
         rules = data.draw(st.sampled_from([None, *RULE_SETS.values()]), label="rules")

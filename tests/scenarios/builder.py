@@ -10,7 +10,7 @@ come from the code under test.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import Iterable
 
@@ -25,7 +25,7 @@ from reputation.outcome import Cut
 from reputation.rulesets import RULE_SETS
 from reputation.store import MemoryStore
 
-UTC = timezone.utc
+UTC = UTC
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
@@ -67,7 +67,9 @@ class Market:
     def add(self, type_: str, at: datetime, **fields) -> bytes:
         self.n += 1
         fields = {k: v for k, v in fields.items() if v is not None}
-        raw = json.dumps({"type": type_, "event_id": f"{self.prefix}-{self.n}", "occurred_at": iso(at), **fields}).encode()
+        raw = json.dumps(
+            {"type": type_, "event_id": f"{self.prefix}-{self.n}", "occurred_at": iso(at), **fields}
+        ).encode()
         self.lines.append(raw)
         self._store = None
         return raw
@@ -91,7 +93,7 @@ class Market:
         end_reason: str | None = None,
         private_at: datetime | None = None,
         after: Iterable[tuple] = (),
-    ) -> "Market":
+    ) -> Market:
         """One contract. `pay`: amounts (paid one minute apart, an hour after opening) or
         (datetime, amount) pairs. Feedback defaults: client public at closed + 1 day, client
         private one hour later, freelancer public at closed + 2 days. `after`: extra
@@ -107,13 +109,25 @@ class Market:
         if closed is not None:
             items.append((closed, "ContractClosed", dict(closed_by=by, reason=reason)))
             if client_stars is not None:
-                items.append((client_stars_at or closed + DAY, "PublicFeedbackSubmitted", dict(by="client", stars=client_stars)))
+                items.append(
+                    (client_stars_at or closed + DAY, "PublicFeedbackSubmitted", dict(by="client", stars=client_stars))
+                )
             if recommend is not None:
-                items.append((private_at or closed + DAY + HOUR, "PrivateFeedbackSubmitted",
-                              dict(by="client", recommend=recommend, end_reason=end_reason)))
+                items.append(
+                    (
+                        private_at or closed + DAY + HOUR,
+                        "PrivateFeedbackSubmitted",
+                        dict(by="client", recommend=recommend, end_reason=end_reason),
+                    )
+                )
             if freelancer_stars is not None:
-                items.append((freelancer_stars_at or closed + 2 * DAY, "PublicFeedbackSubmitted",
-                              dict(by="freelancer", stars=freelancer_stars)))
+                items.append(
+                    (
+                        freelancer_stars_at or closed + 2 * DAY,
+                        "PublicFeedbackSubmitted",
+                        dict(by="freelancer", stars=freelancer_stars),
+                    )
+                )
         for at, type_, fields in after:
             items.append((at, type_, dict(fields)))
         items.sort(key=lambda x: x[0])  # stable: equal times keep the order given
@@ -121,11 +135,11 @@ class Market:
             self.add(type_, at, contract_id=cid, **fields)
         return self
 
-    def flag(self, client: str, at: datetime) -> "Market":
+    def flag(self, client: str, at: datetime) -> Market:
         self.add("ClientFlagged", at, client_id=client)
         return self
 
-    def unflag(self, client: str, at: datetime) -> "Market":
+    def unflag(self, client: str, at: datetime) -> Market:
         self.add("ClientUnflagged", at, client_id=client)
         return self
 

@@ -29,15 +29,24 @@ def base(m: Market, closed: datetime = d("2019-01-10"), n: int = 4, pay=("500",)
     """n positive contracts P0.. (public 5.0 both ways, recommend 10), clients k-1/k-2 in turn,
     closed an hour apart; each settles at closed + 2 days (both public feedbacks)."""
     for i in range(n):
-        m.contract(f"P{i}", closed=closed + i * HOUR, client=("k-1", "k-2")[i % 2], client_stars=5.0,
-                   freelancer_stars=5.0, recommend=10, pay=pay, after=p0_after if i == 0 else ())
+        m.contract(
+            f"P{i}",
+            closed=closed + i * HOUR,
+            client=("k-1", "k-2")[i % 2],
+            client_stars=5.0,
+            freelancer_stars=5.0,
+            recommend=10,
+            pay=pay,
+            after=p0_after if i == 0 else (),
+        )
     return m
 
 
 def event_id(m: Market, type_: str, contract_id: str | None = None, **match) -> str:
     """The id of the only line of `type_` (on `contract_id`, with the given fields)."""
     found = [
-        e["event_id"] for e in map(json.loads, m.lines)
+        e["event_id"]
+        for e in map(json.loads, m.lines)
         if e["type"] == type_ and e.get("contract_id") == contract_id and all(e.get(k) == v for k, v in match.items())
     ]
     assert len(found) == 1, found
@@ -51,11 +60,18 @@ def position(m: Market, eid: str) -> int:
 
 # -- the scenarios --------------------------------------------------------------------
 
+
 def settled_both_public(m: Market):
     # S: client public 2.0 on 02-02, the freelancer's on 02-03 12:00 -> settles then, negative.
     # JSS 4/4 = 100 -> (4 - 1) / 5 = 60; feedback 5.0 -> (4 * 5 + 2) / 5 = 4.4
-    base(m).contract("S", closed=d("2019-02-01"), client="k-1", client_stars=2.0, freelancer_stars=5.0,
-                     freelancer_stars_at=d("2019-02-03T12:00:00Z"))
+    base(m).contract(
+        "S",
+        closed=d("2019-02-01"),
+        client="k-1",
+        client_stars=2.0,
+        freelancer_stars=5.0,
+        freelancer_stars_at=d("2019-02-03T12:00:00Z"),
+    )
 
 
 def settled_day_14(m: Market):
@@ -74,16 +90,27 @@ def revealed_day_14(m: Market):
 def revised(m: Market):
     # P0 (revealed 2019-01-12): edit allowed 01-20, client revises 5.0 -> 2.0 on 01-25:
     # negative: (3 - 1) / 4 = 50; feedback (3 * 5 + 2) / 4 = 4.25
-    base(m, p0_after=[(d("2019-01-20"), "FeedbackEditAllowed", {"by": "freelancer"}),
-                      (d("2019-01-25"), "PublicFeedbackRevised", {"by": "client", "stars": 2.0})])
+    base(
+        m,
+        p0_after=[
+            (d("2019-01-20"), "FeedbackEditAllowed", {"by": "freelancer"}),
+            (d("2019-01-25"), "PublicFeedbackRevised", {"by": "client", "stars": 2.0}),
+        ],
+    )
 
 
 def removed(m: Market):
     # as settled_both_public (JSS 60, feedback 4.4), then S's client feedback is removed
     # (policy_violation, default scope jss_and_profile) on 03-01: S is a paid contract with no
     # client signal -> neutral under jss-2016: (4 - 0) / 5 = 80; feedback back to 5.0
-    base(m).contract("S", closed=d("2019-02-01"), client="k-1", client_stars=2.0, freelancer_stars=5.0,
-                     after=[(d("2019-03-01"), "FeedbackRemoved", {"of": "client", "basis": "policy_violation"})])
+    base(m).contract(
+        "S",
+        closed=d("2019-02-01"),
+        client="k-1",
+        client_stars=2.0,
+        freelancer_stars=5.0,
+        after=[(d("2019-03-01"), "FeedbackRemoved", {"of": "client", "basis": "policy_violation"})],
+    )
 
 
 def paid_and_refunded(m: Market):
@@ -91,9 +118,18 @@ def paid_and_refunded(m: Market):
     # A $400 bonus on N (01-20): $500 -> 1.25: 100 * (3 - 1.25) / 4.25 = 700/17 = 41.18 -> 41.
     # Refund of $400 (02-10): back to 50.
     base(m, closed=d("2021-01-10"), n=3, pay=("100",))
-    m.contract("N", closed=d("2021-01-10T05:00:00Z"), client="k-2", pay=("100",), client_stars=1.0, freelancer_stars=5.0,
-               after=[(d("2021-01-20"), "PaymentMade", {"amount": "400"}),
-                      (d("2021-02-10"), "PaymentRefunded", {"amount": "400"})])
+    m.contract(
+        "N",
+        closed=d("2021-01-10T05:00:00Z"),
+        client="k-2",
+        pay=("100",),
+        client_stars=1.0,
+        freelancer_stars=5.0,
+        after=[
+            (d("2021-01-20"), "PaymentMade", {"amount": "400"}),
+            (d("2021-02-10"), "PaymentRefunded", {"amount": "400"}),
+        ],
+    )
 
 
 def flagged(m: Market):
@@ -148,50 +184,182 @@ class Case(NamedTuple):
 
 
 CASES = [
-    Case("settled: both public feedbacks", settled_both_public, F, "2019-02-03T12:00:00Z", (100, 60), (5.0, 4.4),
-         {"contract_settled"}, "S",
-         ("PublicFeedbackSubmitted", "S", {"by": "freelancer"}),
-         ("2019-02-01", "2019-03-01", [({"contract_settled"}, "2019-02-03T12:00:00Z", Fraction(-40))])),
-    Case("settled: day 14", settled_day_14, F, "2019-02-15T06:00:00Z", (100, 60), (5.0, 4.4),
-         {"contract_settled"}, "S",
-         None,
-         ("2019-02-01", "2019-03-01", [({"contract_settled"}, "2019-02-15T06:00:00Z", Fraction(-40))])),
-    Case("one-sided feedback revealed at day 14", revealed_day_14, F, "2019-02-15T06:00:00Z", (100, 100), (5.0, 4.8),
-         {"feedback_revealed", "contract_settled"}, "S",
-         None,
-         ("2019-02-01", "2019-03-01", [({"feedback_revealed", "contract_settled"}, "2019-02-15T06:00:00Z", Fraction(0))])),
-    Case("feedback revised", revised, F, "2019-01-25T00:00:00Z", (100, 50), (5.0, 4.25), {"feedback_revised"}, "P0",
-         ("PublicFeedbackRevised", "P0", {}),
-         ("2019-01-20", "2019-02-01", [({"feedback_revised"}, "2019-01-25T00:00:00Z", Fraction(-50))])),
-    Case("feedback removed", removed, F, "2019-03-01T00:00:00Z", (60, 80), (4.4, 5.0), {"feedback_removed"}, "S",
-         ("FeedbackRemoved", "S", {}),
-         ("2019-02-15", "2019-03-15", [({"feedback_removed"}, "2019-03-01T00:00:00Z", Fraction(20))])),
-    Case("payment changes a weight", paid_and_refunded, F, "2021-01-20T00:00:00Z", (50, 41), None, {"payment"}, "N",
-         ("PaymentMade", "N", {"amount": "400"}),
-         ("2021-01-15", "2021-03-01", [({"payment"}, "2021-01-20T00:00:00Z", Fraction(700, 17) - 50),
-                                       ({"refund"}, "2021-02-10T00:00:00Z", 50 - Fraction(700, 17))])),
-    Case("refund changes a weight", paid_and_refunded, F, "2021-02-10T00:00:00Z", (41, 50), None, {"refund"}, "N",
-         ("PaymentRefunded", "N", {}),
-         ("2021-01-15", "2021-03-01", [({"payment"}, "2021-01-20T00:00:00Z", Fraction(700, 17) - 50),
-                                       ({"refund"}, "2021-02-10T00:00:00Z", 50 - Fraction(700, 17))])),
-    Case("client flagged", flagged, F, "2025-02-01T00:00:00Z", (33, 100), (3.67, 3.67), {"client_flagged"}, "k-bad",
-         ("ClientFlagged", None, {}),
-         ("2025-01-20", "2025-03-15", [({"client_flagged"}, "2025-02-01T00:00:00Z", Fraction(200, 3)),
-                                       ({"client_unflagged"}, "2025-03-01T00:00:00Z", Fraction(-200, 3))])),
-    Case("client unflagged", flagged, F, "2025-03-01T00:00:00Z", (100, 33), (3.67, 3.67), {"client_unflagged"}, "k-bad",
-         ("ClientUnflagged", None, {}),
-         ("2025-01-20", "2025-03-15", [({"client_flagged"}, "2025-02-01T00:00:00Z", Fraction(200, 3)),
-                                       ({"client_unflagged"}, "2025-03-01T00:00:00Z", Fraction(-200, 3))])),
-    Case("window exit", window_exit, F, "2019-07-16T10:00:00Z", (50, 100), None, {"window_exit"}, "N",
-         None,
-         ("2019-07-01", "2019-08-01", [({"window_exit"}, "2019-07-16T10:00:00Z", Fraction(50))])),
-    Case("rule switch 2024", rules_switch_2024, F, "2024-09-03T00:00:00Z", (75, 100), None, {"rules_changed"}, None,
-         None,
-         ("2024-09-01", "2024-09-04", [({"rules_changed"}, "2024-09-03T00:00:00Z", Fraction(25))])),
-    Case("rule switch 2020", rules_switch, worked_example.FREELANCER, "2020-03-01T00:00:00Z", (75, 100), None,
-         {"rules_changed"}, None,
-         None,
-         ("2020-02-01", "2020-03-02", [({"rules_changed"}, "2020-03-01T00:00:00Z", Fraction(25))])),
+    Case(
+        "settled: both public feedbacks",
+        settled_both_public,
+        F,
+        "2019-02-03T12:00:00Z",
+        (100, 60),
+        (5.0, 4.4),
+        {"contract_settled"},
+        "S",
+        ("PublicFeedbackSubmitted", "S", {"by": "freelancer"}),
+        ("2019-02-01", "2019-03-01", [({"contract_settled"}, "2019-02-03T12:00:00Z", Fraction(-40))]),
+    ),
+    Case(
+        "settled: day 14",
+        settled_day_14,
+        F,
+        "2019-02-15T06:00:00Z",
+        (100, 60),
+        (5.0, 4.4),
+        {"contract_settled"},
+        "S",
+        None,
+        ("2019-02-01", "2019-03-01", [({"contract_settled"}, "2019-02-15T06:00:00Z", Fraction(-40))]),
+    ),
+    Case(
+        "one-sided feedback revealed at day 14",
+        revealed_day_14,
+        F,
+        "2019-02-15T06:00:00Z",
+        (100, 100),
+        (5.0, 4.8),
+        {"feedback_revealed", "contract_settled"},
+        "S",
+        None,
+        (
+            "2019-02-01",
+            "2019-03-01",
+            [({"feedback_revealed", "contract_settled"}, "2019-02-15T06:00:00Z", Fraction(0))],
+        ),
+    ),
+    Case(
+        "feedback revised",
+        revised,
+        F,
+        "2019-01-25T00:00:00Z",
+        (100, 50),
+        (5.0, 4.25),
+        {"feedback_revised"},
+        "P0",
+        ("PublicFeedbackRevised", "P0", {}),
+        ("2019-01-20", "2019-02-01", [({"feedback_revised"}, "2019-01-25T00:00:00Z", Fraction(-50))]),
+    ),
+    Case(
+        "feedback removed",
+        removed,
+        F,
+        "2019-03-01T00:00:00Z",
+        (60, 80),
+        (4.4, 5.0),
+        {"feedback_removed"},
+        "S",
+        ("FeedbackRemoved", "S", {}),
+        ("2019-02-15", "2019-03-15", [({"feedback_removed"}, "2019-03-01T00:00:00Z", Fraction(20))]),
+    ),
+    Case(
+        "payment changes a weight",
+        paid_and_refunded,
+        F,
+        "2021-01-20T00:00:00Z",
+        (50, 41),
+        None,
+        {"payment"},
+        "N",
+        ("PaymentMade", "N", {"amount": "400"}),
+        (
+            "2021-01-15",
+            "2021-03-01",
+            [
+                ({"payment"}, "2021-01-20T00:00:00Z", Fraction(700, 17) - 50),
+                ({"refund"}, "2021-02-10T00:00:00Z", 50 - Fraction(700, 17)),
+            ],
+        ),
+    ),
+    Case(
+        "refund changes a weight",
+        paid_and_refunded,
+        F,
+        "2021-02-10T00:00:00Z",
+        (41, 50),
+        None,
+        {"refund"},
+        "N",
+        ("PaymentRefunded", "N", {}),
+        (
+            "2021-01-15",
+            "2021-03-01",
+            [
+                ({"payment"}, "2021-01-20T00:00:00Z", Fraction(700, 17) - 50),
+                ({"refund"}, "2021-02-10T00:00:00Z", 50 - Fraction(700, 17)),
+            ],
+        ),
+    ),
+    Case(
+        "client flagged",
+        flagged,
+        F,
+        "2025-02-01T00:00:00Z",
+        (33, 100),
+        (3.67, 3.67),
+        {"client_flagged"},
+        "k-bad",
+        ("ClientFlagged", None, {}),
+        (
+            "2025-01-20",
+            "2025-03-15",
+            [
+                ({"client_flagged"}, "2025-02-01T00:00:00Z", Fraction(200, 3)),
+                ({"client_unflagged"}, "2025-03-01T00:00:00Z", Fraction(-200, 3)),
+            ],
+        ),
+    ),
+    Case(
+        "client unflagged",
+        flagged,
+        F,
+        "2025-03-01T00:00:00Z",
+        (100, 33),
+        (3.67, 3.67),
+        {"client_unflagged"},
+        "k-bad",
+        ("ClientUnflagged", None, {}),
+        (
+            "2025-01-20",
+            "2025-03-15",
+            [
+                ({"client_flagged"}, "2025-02-01T00:00:00Z", Fraction(200, 3)),
+                ({"client_unflagged"}, "2025-03-01T00:00:00Z", Fraction(-200, 3)),
+            ],
+        ),
+    ),
+    Case(
+        "window exit",
+        window_exit,
+        F,
+        "2019-07-16T10:00:00Z",
+        (50, 100),
+        None,
+        {"window_exit"},
+        "N",
+        None,
+        ("2019-07-01", "2019-08-01", [({"window_exit"}, "2019-07-16T10:00:00Z", Fraction(50))]),
+    ),
+    Case(
+        "rule switch 2024",
+        rules_switch_2024,
+        F,
+        "2024-09-03T00:00:00Z",
+        (75, 100),
+        None,
+        {"rules_changed"},
+        None,
+        None,
+        ("2024-09-01", "2024-09-04", [({"rules_changed"}, "2024-09-03T00:00:00Z", Fraction(25))]),
+    ),
+    Case(
+        "rule switch 2020",
+        rules_switch,
+        worked_example.FREELANCER,
+        "2020-03-01T00:00:00Z",
+        (75, 100),
+        None,
+        {"rules_changed"},
+        None,
+        None,
+        ("2020-02-01", "2020-03-02", [({"rules_changed"}, "2020-03-01T00:00:00Z", Fraction(25))]),
+    ),
 ]
 IDS = [c.name for c in CASES]
 
@@ -243,7 +411,9 @@ def test_explain_causes_sum_exactly(case: Case):
     total = Fraction(out["jss_delta_exact"])
     assert sum(Fraction(c["jss_delta_exact"]) for c in out["causes"]) == total
     assert total == sum(e[2] for e in expected)
-    got = [(c["kind"], c["at"], Fraction(c["jss_delta_exact"]), c["contract_id"] or c["client_id"]) for c in out["causes"]]
+    got = [
+        (c["kind"], c["at"], Fraction(c["jss_delta_exact"]), c["contract_id"] or c["client_id"]) for c in out["causes"]
+    ]
     assert len(got) == len(expected), got
     for (kind, at, delta, name), (kinds, e_at, e_delta) in zip(got, expected):
         assert kind in kinds and at == e_at and delta == e_delta, got
@@ -279,8 +449,15 @@ def test_freelancer_audience_explain_hides_private_end_reason_and_recommend():
     # S: client-closed completed_successfully, private end_reason freelancer_lacked_skills and
     # recommend 8 -> negative through the private end reason; Q: private recommend 3 -> negative
     m = base(Market())
-    m.contract("S", closed=d("2019-02-01"), client="k-1", client_stars=4.0, recommend=8,
-               end_reason="freelancer_lacked_skills", freelancer_stars=5.0)
+    m.contract(
+        "S",
+        closed=d("2019-02-01"),
+        client="k-1",
+        client_stars=4.0,
+        recommend=8,
+        end_reason="freelancer_lacked_skills",
+        freelancer_stars=5.0,
+    )
     m.contract("Q", closed=d("2019-02-01"), client="k-2", client_stars=5.0, recommend=3, freelancer_stars=5.0)
     proj = project(m)
     t1, t2 = micros(d("2019-01-01")), micros(d("2019-03-01"))
@@ -324,11 +501,14 @@ def test_flags_change_nothing_under_jss_2020():
 def test_rule_switch_under_a_fixed_rule_set_is_no_cause():
     m = Market()
     rules_switch(m)
-    out = project(m).explain(worked_example.FREELANCER, micros(d("2020-02-01")), micros(d("2020-03-02")), rules="jss-2016")
+    out = project(m).explain(
+        worked_example.FREELANCER, micros(d("2020-02-01")), micros(d("2020-03-02")), rules="jss-2016"
+    )
     assert out["causes"] == [] and out["to"]["jss"] == 75
 
 
 # -- time-driven changes are recorded when the clock passes them ------------------------
+
 
 def test_window_exit_is_recorded_when_tick_passes_it():
     m = Market()
@@ -361,8 +541,9 @@ def test_deadline_is_recorded_when_another_freelancers_event_moves_the_clock():
     m = Market()
     window_exit(m)
     m.lines.pop()  # no tick: an event of f-2 on 2019-08-01 moves the clock instead
-    other = m.add("ContractOpened", d("2019-08-01"), contract_id="O", freelancer_id="f-2", client_id="k-9",
-                  pricing="fixed")
+    other = m.add(
+        "ContractOpened", d("2019-08-01"), contract_id="O", freelancer_id="f-2", client_id="k-9", pricing="fixed"
+    )
     proj = project(m)
     (ch,) = [ch for ch in proj.history(F) if ch.effective_at == "2019-07-16T10:00:00Z"]
     assert (ch.jss_before, ch.jss_after) == (50, 100)
@@ -371,20 +552,36 @@ def test_deadline_is_recorded_when_another_freelancers_event_moves_the_clock():
 
 # -- a late event -------------------------------------------------------------------------
 
+
 def test_late_event_is_recorded_when_it_arrives_effective_at_its_occurred_at():
     # P0..P3 and L positive (L: public 5.0 both ways, no private feedback) -> 100; the clock
     # goes to 2019-06-01. Then the client's private recommend 3 on L, which occurred
     # 2019-02-05, arrives: L is negative from 02-05 on: (4 - 1) / 5 = 60.
     m = base(Market())
-    m.contract("L", closed=d("2019-02-01"), client="k-2", client_stars=5.0, client_stars_at=d("2019-02-02"),
-               freelancer_stars=5.0, freelancer_stars_at=d("2019-02-02T12:00:00Z"))
+    m.contract(
+        "L",
+        closed=d("2019-02-01"),
+        client="k-2",
+        client_stars=5.0,
+        client_stars_at=d("2019-02-02"),
+        freelancer_stars=5.0,
+        freelancer_stars_at=d("2019-02-02T12:00:00Z"),
+    )
     m.tick(d("2019-06-01"))
     store = m.store()
     proj = memory_projections_of(store)
     assert proj.score(F, micros(d("2019-03-01")))["jss"] == 100
     known_before = store.max_position()
-    late = json.dumps({"type": "PrivateFeedbackSubmitted", "event_id": "late-1", "occurred_at": "2019-02-05T00:00:00Z",
-                       "contract_id": "L", "by": "client", "recommend": 3}).encode()
+    late = json.dumps(
+        {
+            "type": "PrivateFeedbackSubmitted",
+            "event_id": "late-1",
+            "occurred_at": "2019-02-05T00:00:00Z",
+            "contract_id": "L",
+            "by": "client",
+            "recommend": 3,
+        }
+    ).encode()
     assert ingest(store, [late]).accepted == 1
     proj.catch_up(store)
     changes = [ch for ch in proj.history(F) if ch.position == store.max_position()]
@@ -414,8 +611,9 @@ def test_late_contract_settling_before_the_clock_is_recorded_at_its_deadline():
     m.tick(d("2019-06-01"))
     store = m.store()
     proj = memory_projections_of(store)
-    late = Market(prefix="late").contract("N", closed=d("2019-03-01"), opened=d("2019-02-01"), client="k-2",
-                                          reason="freelancer_unresponsive")
+    late = Market(prefix="late").contract(
+        "N", closed=d("2019-03-01"), opened=d("2019-02-01"), client="k-2", reason="freelancer_unresponsive"
+    )
     assert ingest(store, late.log_lines()).accepted == 3
     proj.catch_up(store)
     new = [ch for ch in proj.history(F) if ch.position > len(m.lines)]
@@ -429,8 +627,15 @@ def test_ledger_causes_say_which_words_rest_on_a_private_answer():
     # S settles negative through its private end reason; P0.. positive through recommend 10; the
     # public-stars contract N is negative by its public stars alone (and has no private answer)
     m = base(Market())
-    m.contract("S", closed=d("2019-02-01"), client="k-1", client_stars=4.0, recommend=8,
-               end_reason="freelancer_lacked_skills", freelancer_stars=5.0)
+    m.contract(
+        "S",
+        closed=d("2019-02-01"),
+        client="k-1",
+        client_stars=4.0,
+        recommend=8,
+        end_reason="freelancer_lacked_skills",
+        freelancer_stars=5.0,
+    )
     m.contract("N", closed=d("2019-03-01"), client="k-2", client_stars=1.0, freelancer_stars=5.0)
     proj = project(m)
     causes = {c.contract_id: c for ch in proj.history(F) for c in ch.causes if c.kind == "contract_settled"}
@@ -441,5 +646,9 @@ def test_ledger_causes_say_which_words_rest_on_a_private_answer():
 def to_json_text(proj, contract_id: str) -> str:
     from projections.ledger import to_json
 
-    (ch,) = [ch for ch in proj.history(F) if any(c.contract_id == contract_id and c.kind == "contract_settled" for c in ch.causes)]
+    (ch,) = [
+        ch
+        for ch in proj.history(F)
+        if any(c.contract_id == contract_id and c.kind == "contract_settled" for c in ch.causes)
+    ]
     return to_json(ch).decode()

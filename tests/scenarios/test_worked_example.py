@@ -57,8 +57,20 @@ def score(home) -> dict:
 
 @pytest.fixture(scope="module")
 def explained(home) -> dict:
-    return json.loads(ok(home, "explain", CATHY, "--from", "2019-01-01T00:00:00Z", "--to", "2019-03-01T00:00:00Z",
-                         "--rules", "jss-2016", "--json"))
+    return json.loads(
+        ok(
+            home,
+            "explain",
+            CATHY,
+            "--from",
+            "2019-01-01T00:00:00Z",
+            "--to",
+            "2019-03-01T00:00:00Z",
+            "--rules",
+            "jss-2016",
+            "--json",
+        )
+    )
 
 
 def contract(score: dict, contract_id: str) -> dict:
@@ -70,7 +82,12 @@ def test_score_under_jss_2016(score):
     assert score["freelancer_id"] == CATHY
     assert score["as_of"] == "2019-03-01T00:00:00Z"
     assert score["rules"] == "jss-2016"
-    assert (score["jss"], score["jss_exact"], score["jss_window_months"], score["jss_hidden_reason"]) == (75, 75.0, 6, None)
+    assert (score["jss"], score["jss_exact"], score["jss_window_months"], score["jss_hidden_reason"]) == (
+        75,
+        75.0,
+        6,
+        None,
+    )
     assert score["feedback_score"] == 4.88
     counted = score["counted"]
     assert (counted["contracts"], counted["positive"], counted["neutral"], counted["negative"]) == (8, 7, 0, 1)
@@ -83,8 +100,11 @@ def test_x1_is_negative_because_of_no_longer_needed(score):
     assert any("no_longer_needed" in why for why in x1["why"])
     assert x1["closed_at"] == "2019-01-04T00:00:00Z"
     assert x1["settled_at"] == "2019-01-06T00:00:00Z"  # both public feedbacks
-    assert x1["leaves_windows"] == {"6": "2019-07-05T00:00:00Z", "12": "2020-01-05T00:00:00Z",
-                                    "24": "2021-01-05T00:00:00Z"}
+    assert x1["leaves_windows"] == {
+        "6": "2019-07-05T00:00:00Z",
+        "12": "2020-01-05T00:00:00Z",
+        "24": "2021-01-05T00:00:00Z",
+    }
 
 
 def test_x2_is_not_counted(score):
@@ -140,10 +160,23 @@ def test_explain_counterfactual_for_x1(explained):
     assert [c["contract_id"] for c in explained["counterfactuals"]] == ["X1"]
 
 
-@pytest.mark.parametrize("command", [
-    ["explain", CATHY, "--from", "2019-01-01T00:00:00Z", "--to", "2019-03-01T00:00:00Z", "--rules", "jss-2016", "--json"],
-    ["score", CATHY, "--json"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [
+            "explain",
+            CATHY,
+            "--from",
+            "2019-01-01T00:00:00Z",
+            "--to",
+            "2019-03-01T00:00:00Z",
+            "--rules",
+            "jss-2016",
+            "--json",
+        ],
+        ["score", CATHY, "--json"],
+    ],
+)
 def test_freelancer_audience_never_sees_private_answers(home, command):
     trust = ok(home, *command)
     assert "recommend 10" in trust and "recommend 9" in trust  # the trust view names them
@@ -163,8 +196,15 @@ def test_history_has_the_change_to_75_caused_by_x1(home):
     assert len({ch["change_id"] for ch in changes}) == len(changes)
 
 
-@pytest.mark.parametrize("command", [["score", "f-nobody"], ["score", "f-nobody", "--json"], ["history", "f-nobody"],
-                                     ["explain", "f-nobody", "--from", "2019-01-01T00:00:00Z"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["score", "f-nobody"],
+        ["score", "f-nobody", "--json"],
+        ["history", "f-nobody"],
+        ["explain", "f-nobody", "--from", "2019-01-01T00:00:00Z"],
+    ],
+)
 def test_unknown_freelancer_exits_4(home, command):
     done = run(home, *command)
     assert done.returncode == 4, (done.stdout, done.stderr)

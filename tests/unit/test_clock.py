@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from reputation import clock
 from reputation.rulesets import JSS_2016, JSS_2020, JSS_2024, UnknownRules, rule_set
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def at(y, m, d, hh=0, mm=0, ss=0, us=0):

@@ -10,14 +10,13 @@ from typing import NamedTuple
 
 import pytest
 
+from consumers.consume import Consumer
 from engine.simulate import simulate
 from reputation.config import Settings
 from reputation.ingest import ingest_lines
 from reputation.retrying import ATTEMPTS
 from reputation.store import Conflict, MemoryStore
 from tests.scenarios.worked_example import lines as worked_example
-
-from consumers.consume import Consumer
 
 PARTS = 4
 
@@ -57,14 +56,23 @@ def records(lines: list[bytes], partition: int, first: int = 0) -> list[Record]:
 
 
 def payment(contract: str, event_id: str, at: str = "2019-01-02T00:00:00Z") -> bytes:
-    return json.dumps({"type": "PaymentMade", "event_id": event_id, "occurred_at": at,
-                       "contract_id": contract, "amount": "5.00"}).encode()
+    return json.dumps(
+        {"type": "PaymentMade", "event_id": event_id, "occurred_at": at, "contract_id": contract, "amount": "5.00"}
+    ).encode()
 
 
 def opened(contract: str, event_id: str = "o-1", at: str = "2019-01-01T00:00:00Z") -> bytes:
-    return json.dumps({"type": "ContractOpened", "event_id": event_id, "occurred_at": at,
-                       "contract_id": contract, "freelancer_id": "f-1", "client_id": "k-1",
-                       "pricing": "fixed"}).encode()
+    return json.dumps(
+        {
+            "type": "ContractOpened",
+            "event_id": event_id,
+            "occurred_at": at,
+            "contract_id": contract,
+            "freelancer_id": "f-1",
+            "client_id": "k-1",
+            "pricing": "fixed",
+        }
+    ).encode()
 
 
 def test_an_event_waits_for_its_contract_from_a_later_batch_and_offsets_stop_before_it():
@@ -131,7 +139,7 @@ def test_partitions_read_one_after_the_other_in_reverse_lose_no_valid_event(seed
     c, most_held = Local(), 0
     for p in reversed(range(PARTS)):
         for i in range(0, len(parts[p]), 100):
-            c.handle(records(parts[p][i:i + 100], p, i))
+            c.handle(records(parts[p][i : i + 100], p, i))
             most_held = max(most_held, len(c.held))
     c.handle([], final=True)
     assert most_held > 0  # the order did break dependencies

@@ -8,6 +8,7 @@ probed line is always the last line of the file; a rejected row must write nothi
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from typing import Callable
 
 import pytest
@@ -81,230 +82,407 @@ def rows_contract():
         def deco(fn):
             R.append(pytest.param(fn, fragments, id=name))
             return fn
+
         return deco
 
     # -- per-contract time order ----------------------------------------------------
     @row("order-equal-time-ok")
-    def _(h): h.open(t(0)); h.pay(t(1)); h.pay(t(1)); h.scope(t(1))
+    def _(h):
+        h.open(t(0))
+        h.pay(t(1))
+        h.pay(t(1))
+        h.scope(t(1))
 
     @row("order-1us-earlier", ["time order", "c-1"])
-    def _(h): h.open(t(0)); h.pay(t(1)); h.scope(t(1, -1))
+    def _(h):
+        h.open(t(0))
+        h.pay(t(1))
+        h.scope(t(1, -1))
 
     @row("order-before-open", ["time order"])
-    def _(h): h.open(t(1)); h.pay(t(1, -1))
+    def _(h):
+        h.open(t(1))
+        h.pay(t(1, -1))
 
     @row("order-other-contract-any-time-ok")
-    def _(h): h.open(t(5)); h.pay(t(6)); h.open(t(0), cid="c-2"); h.pay(t(0, 1), cid="c-2")
+    def _(h):
+        h.open(t(5))
+        h.pay(t(6))
+        h.open(t(0), cid="c-2")
+        h.pay(t(0, 1), cid="c-2")
 
     @row("event-of-unknown-contract", ["c-9", "does not exist"])
-    def _(h): h.open(t(0)); h.pay(t(1), cid="c-9")
+    def _(h):
+        h.open(t(0))
+        h.pay(t(1), cid="c-9")
 
     # -- ContractOpened -------------------------------------------------------------
     @row("open-new-ok")
-    def _(h): h.open(t(0)); h.open(t(0), cid="c-2")
+    def _(h):
+        h.open(t(0))
+        h.open(t(0), cid="c-2")
 
     @row("open-twice", ["c-1", "already exists"])
-    def _(h): h.open(t(0)); h.open(t(1))
+    def _(h):
+        h.open(t(0))
+        h.open(t(1))
 
     @row("open-twice-other-parties", ["already exists"])
-    def _(h): h.open(t(0)); h.open(t(1), freelancer="f-2", client="k-2")
+    def _(h):
+        h.open(t(0))
+        h.open(t(1), freelancer="f-2", client="k-2")
 
     @row("open-freelancer-is-client", ["freelancer", "client", "differ"])
-    def _(h): h.open(t(0), freelancer="same", client="same")
+    def _(h):
+        h.open(t(0), freelancer="same", client="same")
 
     @row("continues-same-parties-ok")
-    def _(h): h.open(t(0)); h.scope(t(1)); h.close(t(2), reason="no_longer_needed"); h.open(t(2), cid="c-2", continues="c-1")
+    def _(h):
+        h.open(t(0))
+        h.scope(t(1))
+        h.close(t(2), reason="no_longer_needed")
+        h.open(t(2), cid="c-2", continues="c-1")
 
     @row("continues-open-contract-ok")
-    def _(h): h.open(t(0)); h.open(t(1), cid="c-2", continues="c-1")
+    def _(h):
+        h.open(t(0))
+        h.open(t(1), cid="c-2", continues="c-1")
 
     @row("continues-unknown", ["c-0", "does not exist"])
-    def _(h): h.open(t(0)); h.open(t(1), cid="c-2", continues="c-0")
+    def _(h):
+        h.open(t(0))
+        h.open(t(1), cid="c-2", continues="c-0")
 
     @row("continues-other-client", ["c-1", "another client"])
-    def _(h): h.open(t(0)); h.open(t(1), cid="c-2", client="k-2", continues="c-1")
+    def _(h):
+        h.open(t(0))
+        h.open(t(1), cid="c-2", client="k-2", continues="c-1")
 
     @row("continues-other-freelancer", ["c-1", "another client and freelancer"])
-    def _(h): h.open(t(0)); h.open(t(1), cid="c-2", freelancer="f-2", continues="c-1")
+    def _(h):
+        h.open(t(0))
+        h.open(t(1), cid="c-2", freelancer="f-2", continues="c-1")
 
     @row("continues-contract-opened-at-the-same-time-ok")
-    def _(h): h.open(t(1)); h.open(t(1), cid="c-2", continues="c-1")
+    def _(h):
+        h.open(t(1))
+        h.open(t(1), cid="c-2", continues="c-1")
 
     @row("continues-a-contract-opened-later", ["c-1", "opened later"])
-    def _(h): h.open(t(1)); h.open(t(1, -1), cid="c-2", continues="c-1")
+    def _(h):
+        h.open(t(1))
+        h.open(t(1, -1), cid="c-2", continues="c-1")
 
     @row("continues-itself", ["continue itself"])
-    def _(h): h.open(t(0), continues="c-1")
+    def _(h):
+        h.open(t(0), continues="c-1")
 
     # -- ScopeChanged ---------------------------------------------------------------
     @row("scope-while-open-ok")
-    def _(h): h.open(t(0)); h.scope(t(0)); h.scope(t(3), summary="s" * 2000)
+    def _(h):
+        h.open(t(0))
+        h.scope(t(0))
+        h.scope(t(3), summary="s" * 2000)
 
     @row("scope-after-close", ["scope", "closed"])
-    def _(h): h.open(t(0)); h.close(t(1)); h.scope(t(1))
+    def _(h):
+        h.open(t(0))
+        h.close(t(1))
+        h.scope(t(1))
 
     # -- PaymentMade -----------------------------------------------------------------
     @row("payment-while-open-ok")
-    def _(h): h.open(t(0)); h.pay(t(0), "1000000000.00")
+    def _(h):
+        h.open(t(0))
+        h.pay(t(0), "1000000000.00")
 
     @row("payment-bonus-at-close-ok")
-    def _(h): closed_at_10(h); h.pay(t(10))
+    def _(h):
+        closed_at_10(h)
+        h.pay(t(10))
 
     @row("payment-bonus-1us-before-14d-ok")
-    def _(h): closed_at_10(h); h.pay(t(10 + W, -1))
+    def _(h):
+        closed_at_10(h)
+        h.pay(t(10 + W, -1))
 
     @row("payment-bonus-at-14d", ["payment", "14 days"])
-    def _(h): closed_at_10(h); h.pay(t(10 + W))
+    def _(h):
+        closed_at_10(h)
+        h.pay(t(10 + W))
 
     # -- PaymentRefunded -------------------------------------------------------------
     @row("refund-equal-to-payments-ok")
-    def _(h): h.open(t(0)); h.pay(t(1), "60.00"); h.pay(t(2), 40); h.refund(t(3), "99.99"); h.refund(t(4), "0.01")
+    def _(h):
+        h.open(t(0))
+        h.pay(t(1), "60.00")
+        h.pay(t(2), 40)
+        h.refund(t(3), "99.99")
+        h.refund(t(4), "0.01")
 
     @row("refund-all-after-close-ok")
-    def _(h): closed_at_10(h); h.refund(t(200), "100")
+    def _(h):
+        closed_at_10(h)
+        h.refund(t(200), "100")
 
     @row("refund-1-cent-above", ["refunds", "exceed", "payments"])
-    def _(h): h.open(t(0)); h.pay(t(1), "60.00"); h.pay(t(2), 40); h.refund(t(3), "100.01")
+    def _(h):
+        h.open(t(0))
+        h.pay(t(1), "60.00")
+        h.pay(t(2), 40)
+        h.refund(t(3), "100.01")
 
     @row("refunds-sum-1-cent-above", ["refunds", "exceed"])
-    def _(h): h.open(t(0)); h.pay(t(1), "100.00"); h.refund(t(2), "50.00"); h.refund(t(3), "50.01")
+    def _(h):
+        h.open(t(0))
+        h.pay(t(1), "100.00")
+        h.refund(t(2), "50.00")
+        h.refund(t(3), "50.01")
 
     @row("refund-without-payment", ["refunds", "exceed"])
-    def _(h): h.open(t(0)); h.refund(t(1), "0.01")
+    def _(h):
+        h.open(t(0))
+        h.refund(t(1), "0.01")
 
     # -- ContractClosed ---------------------------------------------------------------
     @row("close-ok")
-    def _(h): h.open(t(0)); h.close(t(0), by="platform", reason="other")
+    def _(h):
+        h.open(t(0))
+        h.close(t(0), by="platform", reason="other")
 
     @row("close-twice", ["already closed"])
-    def _(h): h.open(t(0)); h.close(t(1)); h.close(t(2), by="freelancer", reason="client_unresponsive")
+    def _(h):
+        h.open(t(0))
+        h.close(t(1))
+        h.close(t(2), by="freelancer", reason="client_unresponsive")
 
     # -- public and private feedback: after close, before closed_at + 14 days, once -----
-    for kind, add in (("public", lambda h, at, by="client": h.public(at, by=by)),
-                      ("private", lambda h, at, by="client": h.private(at, by=by))):
+    for kind, add in (
+        ("public", lambda h, at, by="client": h.public(at, by=by)),
+        ("private", lambda h, at, by="client": h.private(at, by=by)),
+    ):
+
         @row(f"{kind}-at-close-ok")
-        def _(h, add=add): closed_at_10(h); add(h, t(10))
+        def _(h, add=add):
+            closed_at_10(h)
+            add(h, t(10))
 
         @row(f"{kind}-1us-before-window-end-ok")
-        def _(h, add=add): closed_at_10(h); add(h, t(10 + W, -1))
+        def _(h, add=add):
+            closed_at_10(h)
+            add(h, t(10 + W, -1))
 
         @row(f"{kind}-at-window-end", [kind, "window"])
-        def _(h, add=add): closed_at_10(h); add(h, t(10 + W))
+        def _(h, add=add):
+            closed_at_10(h)
+            add(h, t(10 + W))
 
         @row(f"{kind}-before-close", [kind, "before it closed"])
-        def _(h, add=add): h.open(t(0)); add(h, t(1))
+        def _(h, add=add):
+            h.open(t(0))
+            add(h, t(1))
 
         @row(f"{kind}-both-sides-ok")
-        def _(h, add=add): closed_at_10(h); add(h, t(11), "client"); add(h, t(12), "freelancer")
+        def _(h, add=add):
+            closed_at_10(h)
+            add(h, t(11), "client")
+            add(h, t(12), "freelancer")
 
     @row("public-twice-same-side", ["public feedback", "client", "already given"])
-    def _(h): closed_at_10(h); h.public(t(11)); h.public(t(12), stars=1.0)
+    def _(h):
+        closed_at_10(h)
+        h.public(t(11))
+        h.public(t(12), stars=1.0)
 
     @row("private-twice-same-side-immutable", ["private feedback", "client", "immutable"])
-    def _(h): closed_at_10(h); h.private(t(11), recommend=10); h.private(t(12), recommend=0)
+    def _(h):
+        closed_at_10(h)
+        h.private(t(11), recommend=10)
+        h.private(t(12), recommend=0)
 
     @row("private-twice-same-values-immutable", ["private feedback", "freelancer", "immutable"])
-    def _(h): closed_at_10(h); h.private(t(11), by="freelancer"); h.private(t(11), by="freelancer")
+    def _(h):
+        closed_at_10(h)
+        h.private(t(11), by="freelancer")
+        h.private(t(11), by="freelancer")
 
     # -- FeedbackEditAllowed -------------------------------------------------------------
     # both public feedbacks exist: revealed at the later one (day 12)
     @row("allow-at-reveal-ok")
-    def _(h): both_public(h); h.allow(t(12), by="freelancer")
+    def _(h):
+        both_public(h)
+        h.allow(t(12), by="freelancer")
 
     @row("allow-1us-before-14d-after-reveal-ok")
-    def _(h): both_public(h); h.allow(t(12 + W, -1), by="freelancer")
+    def _(h):
+        both_public(h)
+        h.allow(t(12 + W, -1), by="freelancer")
 
     @row("allow-14d-after-reveal", ["allow an edit", "14 days"])
-    def _(h): both_public(h); h.allow(t(12 + W), by="freelancer")
+    def _(h):
+        both_public(h)
+        h.allow(t(12 + W), by="freelancer")
 
     @row("allow-both-sides-ok")
-    def _(h): both_public(h); h.allow(t(13), by="freelancer"); h.allow(t(13), by="client")
+    def _(h):
+        both_public(h)
+        h.allow(t(13), by="freelancer")
+        h.allow(t(13), by="client")
 
     @row("allow-twice-same-side", ["already allowed"])
-    def _(h): both_public(h); h.allow(t(13), by="freelancer"); h.allow(t(14), by="freelancer")
+    def _(h):
+        both_public(h)
+        h.allow(t(13), by="freelancer")
+        h.allow(t(14), by="freelancer")
 
     # only the client's public feedback: revealed at the window end (day 24)
     @row("allow-1us-before-window-end-not-revealed", ["not revealed"])
-    def _(h): closed_at_10(h); h.public(t(11)); h.allow(t(10 + W, -1), by="freelancer")
+    def _(h):
+        closed_at_10(h)
+        h.public(t(11))
+        h.allow(t(10 + W, -1), by="freelancer")
 
     @row("allow-at-window-end-ok")
-    def _(h): closed_at_10(h); h.public(t(11)); h.allow(t(10 + W), by="freelancer")
+    def _(h):
+        closed_at_10(h)
+        h.public(t(11))
+        h.allow(t(10 + W), by="freelancer")
 
     @row("allow-1us-before-window-end-plus-14d-ok")
-    def _(h): closed_at_10(h); h.public(t(11)); h.allow(t(10 + 2 * W, -1), by="freelancer")
+    def _(h):
+        closed_at_10(h)
+        h.public(t(11))
+        h.allow(t(10 + 2 * W, -1), by="freelancer")
 
     @row("allow-window-end-plus-14d", ["14 days"])
-    def _(h): closed_at_10(h); h.public(t(11)); h.allow(t(10 + 2 * W), by="freelancer")
+    def _(h):
+        closed_at_10(h)
+        h.public(t(11))
+        h.allow(t(10 + 2 * W), by="freelancer")
 
     @row("allow-without-the-authors-feedback", ["not revealed"])
-    def _(h): closed_at_10(h); h.public(t(11), by="freelancer"); h.allow(t(30), by="freelancer")
+    def _(h):
+        closed_at_10(h)
+        h.public(t(11), by="freelancer")
+        h.allow(t(30), by="freelancer")
 
     @row("allow-before-close", ["not revealed"])
-    def _(h): h.open(t(0)); h.allow(t(1))
+    def _(h):
+        h.open(t(0))
+        h.allow(t(1))
 
     # -- PublicFeedbackRevised -------------------------------------------------------------
     @row("revise-at-allowance-ok")
-    def _(h): both_public(h); h.allow(t(13)); h.revise(t(13), by="client")
+    def _(h):
+        both_public(h)
+        h.allow(t(13))
+        h.revise(t(13), by="client")
 
     @row("revise-repeat-until-1us-before-14d-ok")
-    def _(h): both_public(h); h.allow(t(13)); h.revise(t(14)); h.revise(t(20), stars=3.0); h.revise(t(13 + W, -1), stars=1.0)
+    def _(h):
+        both_public(h)
+        h.allow(t(13))
+        h.revise(t(14))
+        h.revise(t(20), stars=3.0)
+        h.revise(t(13 + W, -1), stars=1.0)
 
     @row("revise-14d-after-allowance", ["revised", "14 days"])
-    def _(h): both_public(h); h.allow(t(13)); h.revise(t(14)); h.revise(t(13 + W))
+    def _(h):
+        both_public(h)
+        h.allow(t(13))
+        h.revise(t(14))
+        h.revise(t(13 + W))
 
     @row("revise-without-allowance", ["revised", "did not allow"])
-    def _(h): both_public(h); h.revise(t(13))
+    def _(h):
+        both_public(h)
+        h.revise(t(13))
 
     @row("revise-allowed-by-the-author-itself", ["did not allow"])
-    def _(h): both_public(h); h.allow(t(13), by="client"); h.revise(t(14), by="client")
+    def _(h):
+        both_public(h)
+        h.allow(t(13), by="client")
+        h.revise(t(14), by="client")
 
     @row("revise-freelancer-ok")
-    def _(h): both_public(h); h.allow(t(13), by="client"); h.revise(t(14), by="freelancer", stars=2.0)
+    def _(h):
+        both_public(h)
+        h.allow(t(13), by="client")
+        h.revise(t(14), by="freelancer", stars=2.0)
 
     # -- FeedbackRemoved ---------------------------------------------------------------------
     @row("remove-public-ok")
-    def _(h): both_public(h); h.remove(t(30), of="client", basis="policy_violation")
+    def _(h):
+        both_public(h)
+        h.remove(t(30), of="client", basis="policy_violation")
 
     @row("remove-private-only-ok")
-    def _(h): closed_at_10(h); h.private(t(11), by="freelancer"); h.remove(t(30), of="freelancer", basis="dispute_upheld", scope="jss_only")
+    def _(h):
+        closed_at_10(h)
+        h.private(t(11), by="freelancer")
+        h.remove(t(30), of="freelancer", basis="dispute_upheld", scope="jss_only")
 
     @row("remove-nonexistent", ["freelancer", "no feedback"])
-    def _(h): closed_at_10(h); h.public(t(11), by="client"); h.remove(t(30), of="freelancer")
+    def _(h):
+        closed_at_10(h)
+        h.public(t(11), by="client")
+        h.remove(t(30), of="freelancer")
 
     @row("remove-on-open-contract", ["no feedback"])
-    def _(h): h.open(t(0)); h.remove(t(1))
+    def _(h):
+        h.open(t(0))
+        h.remove(t(1))
 
     @row("remove-twice", ["already removed"])
-    def _(h): both_public(h); h.remove(t(30)); h.remove(t(31), basis="dispute_upheld")
+    def _(h):
+        both_public(h)
+        h.remove(t(30))
+        h.remove(t(31), basis="dispute_upheld")
 
     # -- client events ---------------------------------------------------------------------
     @row("flag-ok")
-    def _(h): h.flag(t(0), note="n")
+    def _(h):
+        h.flag(t(0), note="n")
 
     @row("flag-unflag-flag-ok")
-    def _(h): h.flag(t(0)); h.unflag(t(0)); h.flag(t(5))
+    def _(h):
+        h.flag(t(0))
+        h.unflag(t(0))
+        h.flag(t(5))
 
     @row("flag-twice", ["k-1", "already flagged"])
-    def _(h): h.flag(t(0)); h.flag(t(1))
+    def _(h):
+        h.flag(t(0))
+        h.flag(t(1))
 
     @row("unflag-not-flagged", ["k-1", "not flagged"])
-    def _(h): h.unflag(t(0))
+    def _(h):
+        h.unflag(t(0))
 
     @row("client-1us-earlier", ["time order", "k-1"])
-    def _(h): h.flag(t(1)); h.unflag(t(1, -1))
+    def _(h):
+        h.flag(t(1))
+        h.unflag(t(1, -1))
 
     @row("other-client-any-order-ok")
-    def _(h): h.flag(t(5)); h.flag(t(0), client="k-2")
+    def _(h):
+        h.flag(t(5))
+        h.flag(t(0), client="k-2")
 
     # -- the engine clock -----------------------------------------------------------------
     @row("clock-ok")
-    def _(h): h.clock(t(0)); h.clock(t(0), to=t(2)); h.clock(t(1))
+    def _(h):
+        h.clock(t(0))
+        h.clock(t(0), to=t(2))
+        h.clock(t(1))
 
     @row("clock-to-before-occurred", ["`to`"])
-    def _(h): h.clock(t(1), to=t(1, -1))
+    def _(h):
+        h.clock(t(1), to=t(1, -1))
 
     @row("clock-to-before-occurred-fraction", ["`to`"])
-    def _(h): h.add("ClockAdvanced", "2024-01-01T00:00:00.5Z", to="2024-01-01T00:00:00Z")
+    def _(h):
+        h.add("ClockAdvanced", "2024-01-01T00:00:00.5Z", to="2024-01-01T00:00:00Z")
 
     return R
 
@@ -383,8 +561,11 @@ def test_resending_a_file_is_a_noop():
 IDEMPOTENCY = [
     # (id, the re-sent line, accepted as duplicate?)
     ("same-bytes", line("PaymentMade", "e-3", t(1), contract_id="c-1", amount="100.00"), True),
-    ("same-content-other-spelling",
-     line("PaymentMade", "e-3", "2023-01-03T05:30:00+05:30", contract_id="c-1", amount=100, schema=1), True),
+    (
+        "same-content-other-spelling",
+        line("PaymentMade", "e-3", "2023-01-03T05:30:00+05:30", contract_id="c-1", amount=100, schema=1),
+        True,
+    ),
     ("same-id-other-amount", line("PaymentMade", "e-3", t(1), contract_id="c-1", amount="100.01"), False),
     ("same-id-other-time", line("PaymentMade", "e-3", t(1, 1), contract_id="c-1", amount="100.00"), False),
     ("same-id-other-type", line("PaymentRefunded", "e-3", t(1), contract_id="c-1", amount="100.00"), False),
@@ -468,9 +649,9 @@ def perk_late(accepted_day: int, late_day: int, closed_between: int):
 
 def perk_date(at: str):
     def build(h):
-        from datetime import datetime, timezone
+        from datetime import datetime
 
-        base = datetime(2024, 8, 1, tzinfo=timezone.utc)
+        base = datetime(2024, 8, 1, tzinfo=UTC)
         perk_contract(h, "a", 0, base=base)
         perk(h, at, "a")
 
@@ -479,16 +660,33 @@ def perk_date(at: str):
 
 PERK = [
     ("perk-negative-outcome-ok", lambda h: (perk_contract(h, "a", 0, client_stars=2.0), perk(h, t(5), "a")), None),
-    ("perk-neutral-outcome-ok",
-     lambda h: (perk_contract(h, "a", 0, client_stars=None, reason="no_longer_needed", recommend=7), perk(h, t(5), "a")),
-     None),
-    ("perk-positive-outcome", lambda h: (perk_contract(h, "a", 0, client_stars=5.0), perk(h, t(5), "a")),
-     ["positive", "never lowers"]),
-    ("perk-positive-private", lambda h: (perk_contract(h, "a", 0, client_stars=4.0, recommend=9), perk(h, t(5), "a")),
-     ["positive"]),
-    ("perk-of-freelancer", lambda h: (perk_contract(h, "a", 0), h.public(t(3), by="freelancer", cid="a"),
-                                      h.remove(t(5), of="freelancer", basis="top_rated_perk", cid="a")),
-     ["client"]),
+    (
+        "perk-neutral-outcome-ok",
+        lambda h: (
+            perk_contract(h, "a", 0, client_stars=None, reason="no_longer_needed", recommend=7),
+            perk(h, t(5), "a"),
+        ),
+        None,
+    ),
+    (
+        "perk-positive-outcome",
+        lambda h: (perk_contract(h, "a", 0, client_stars=5.0), perk(h, t(5), "a")),
+        ["positive", "never lowers"],
+    ),
+    (
+        "perk-positive-private",
+        lambda h: (perk_contract(h, "a", 0, client_stars=4.0, recommend=9), perk(h, t(5), "a")),
+        ["positive"],
+    ),
+    (
+        "perk-of-freelancer",
+        lambda h: (
+            perk_contract(h, "a", 0),
+            h.public(t(3), by="freelancer", cid="a"),
+            h.remove(t(5), of="freelancer", basis="top_rated_perk", cid="a"),
+        ),
+        ["client"],
+    ),
     ("perk-1us-before-end-ok", perk_date("2024-09-02T23:59:59.999999Z"), None),
     ("perk-at-end", perk_date(PERK_END), ["2024-09-03"]),
     ("perk-at-end-other-offset", perk_date("2024-09-03T02:00:00+02:00"), ["2024-09-03"]),
@@ -498,12 +696,21 @@ PERK = [
     ("perk-second-much-later-9-closed", perk_frequency(9, (300, 0)), ["closed only 9"]),
     # a late-arriving removal that occurred before an accepted one: the reason cites the later
     # removal as later, and says what accepting the earlier one would break
-    ("perk-late-50-days-before-accepted", perk_late(60, 10, closed_between=10),
-     ["later, on 2023-03-03T00:00:00Z", "invalidate", "less than 90 days before"]),
-    ("perk-late-132-days-before-accepted-9-closed", perk_late(142, 10, closed_between=9),
-     ["later, on 2023-05-24T00:00:00Z", "invalidate", "only 9 contracts closed between"]),
-    ("perk-late-not-in-time-order", perk_late(200, 10, closed_between=10),
-     ["later, on 2023-07-21T00:00:00Z", "time order"]),
+    (
+        "perk-late-50-days-before-accepted",
+        perk_late(60, 10, closed_between=10),
+        ["later, on 2023-03-03T00:00:00Z", "invalidate", "less than 90 days before"],
+    ),
+    (
+        "perk-late-132-days-before-accepted-9-closed",
+        perk_late(142, 10, closed_between=9),
+        ["later, on 2023-05-24T00:00:00Z", "invalidate", "only 9 contracts closed between"],
+    ),
+    (
+        "perk-late-not-in-time-order",
+        perk_late(200, 10, closed_between=10),
+        ["later, on 2023-07-21T00:00:00Z", "time order"],
+    ),
 ]
 
 

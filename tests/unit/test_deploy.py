@@ -39,7 +39,9 @@ def test_env_example_sets_the_variables_compose_passes():
     )
     passed = set(re.findall(r"^\s+(REPUTATION_[A-Z_]+):", text("compose.yaml"), re.M))
     assert set(example) <= set(ENV_NAMES)
-    assert passed == set(example) == {"REPUTATION_STORE", "REPUTATION_KAFKA", "REPUTATION_TOPIC_PREFIX", "REPUTATION_HOME"}
+    assert (
+        passed == set(example) == {"REPUTATION_STORE", "REPUTATION_KAFKA", "REPUTATION_TOPIC_PREFIX", "REPUTATION_HOME"}
+    )
 
 
 def test_every_compose_command_exists_and_parses():

@@ -21,8 +21,8 @@ import pytest
 
 from engine import docs
 from reputation import events as ev
-from reputation.ingest import ingest
 from reputation.clock import INF
+from reputation.ingest import ingest
 from reputation.rulesets import RULE_SETS, SWITCHES, in_force
 from reputation.store import MemoryStore
 from tests.unit.test_contract_rules import (
@@ -208,10 +208,17 @@ BAD = {
     "revise-not-allowed": lambda h: (both_public(h), h.revise(t(13), by="client")),
     "revise-too-late": lambda h: (both_public(h), h.allow(t(13), by="freelancer"), h.revise(t(27), by="client")),
     "remove-nothing": lambda h: (closed_at_10(h), h.remove(t(11))),
-    "remove-twice": lambda h: (closed_at_10(h), h.public(t(11)), h.remove(t(12)),
-                               h.remove(t(13), basis="dispute_upheld")),
-    "perk-of-freelancer": lambda h: (perk_contract(h, "a", 0), h.public(t(3), by="freelancer", cid="a"),
-                                     h.remove(t(5), of="freelancer", basis="top_rated_perk", cid="a")),
+    "remove-twice": lambda h: (
+        closed_at_10(h),
+        h.public(t(11)),
+        h.remove(t(12)),
+        h.remove(t(13), basis="dispute_upheld"),
+    ),
+    "perk-of-freelancer": lambda h: (
+        perk_contract(h, "a", 0),
+        h.public(t(3), by="freelancer", cid="a"),
+        h.remove(t(5), of="freelancer", basis="top_rated_perk", cid="a"),
+    ),
     "perk-ended": perk_date(PERK_END),
     "perk-90-days": perk_frequency(10, (100, -1)),
     "perk-10-contracts": perk_frequency(9, (100, 0)),

@@ -7,18 +7,16 @@ import json
 
 import pytest
 
-from projections.service import memory_projections
-from engine.cli import exit_code
-from reputation.ingest import ingest_lines
-from reputation.config import Settings
-from reputation.ingest import Reject
-from reputation.store import MemoryStore
-from tests.scenarios.worked_example import lines as worked_example
-
 from consumers.consume import dead_letter_value
 from consumers.kafka import KafkaUnavailable, bootstrap
 from consumers.relay import Relay
 from consumers.subscribe import Seen, one_line
+from engine.cli import exit_code
+from projections.service import memory_projections
+from reputation.config import Settings
+from reputation.ingest import Reject, ingest_lines
+from reputation.store import MemoryStore
+from tests.scenarios.worked_example import lines as worked_example
 
 
 class Future:
@@ -72,11 +70,14 @@ def test_relay_publishes_keyed_messages_and_commits_the_cursor(history):
     assert Relay(Settings(kafka="x:1", topic_prefix="p."), store, proj, producer=producer).run().published == 0
 
 
-@pytest.mark.parametrize("acks, cursor", [
-    (lambda i: i != 2, 2),  # the third failed: the fourth's ack does not move the cursor past it
-    (lambda i: None if i >= 1 else True, 1),  # no answer in time
-    (lambda i: False, 0),
-])
+@pytest.mark.parametrize(
+    "acks, cursor",
+    [
+        (lambda i: i != 2, 2),  # the third failed: the fourth's ack does not move the cursor past it
+        (lambda i: None if i >= 1 else True, 1),  # no answer in time
+        (lambda i: False, 0),
+    ],
+)
 def test_relay_cursor_stops_before_the_first_unacknowledged_change(history, acks, cursor):
     store, proj = history
     relay = Relay(Settings(kafka="x:1"), store, proj, producer=FakeProducer(acks))
@@ -141,8 +142,14 @@ def test_published_changes_go_to_score_changes_on_the_schedule_with_stable_ids(h
     producer = FakeProducer()
     assert Relay(Settings(kafka="x:1"), store, proj, producer=producer).run().publications == 0
     assert {topic for topic, *_ in producer.sent} == {"score-changes.trust"}
-    tick = json.dumps({"type": "ClockAdvanced", "event_id": "clock-1", "occurred_at": "2019-01-20T00:00:00Z",
-                       "to": "2019-01-20T00:00:00Z"})
+    tick = json.dumps(
+        {
+            "type": "ClockAdvanced",
+            "event_id": "clock-1",
+            "occurred_at": "2019-01-20T00:00:00Z",
+            "to": "2019-01-20T00:00:00Z",
+        }
+    )
     assert not ingest_lines(store, [tick.encode()]).rejects
     failing = FakeProducer(lambda i: False)
     with pytest.raises(KafkaUnavailable, match="re-sent on the next run"):

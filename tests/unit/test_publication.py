@@ -4,31 +4,37 @@ from __future__ import annotations
 
 import pytest
 
+from projections.publication import Policy
 from reputation.clock import format_time, parse_time
 from reputation.errors import BadRequest
 
-from projections.publication import Policy
 
-
-@pytest.mark.parametrize("at, published", [
-    ("2024-06-15T00:00:00Z", "2024-06-15T00:00:00Z"),  # an instant publishes itself
-    ("2024-06-14T23:59:59.999999Z", "2024-06-01T00:00:00Z"),
-    ("2024-06-01T00:00:00Z", "2024-06-01T00:00:00Z"),
-    ("2024-05-31T23:00:00Z", "2024-05-15T00:00:00Z"),
-    ("2024-01-10T00:00:00Z", "2024-01-01T00:00:00Z"),
-    ("2024-01-01T00:00:00.000001Z", "2024-01-01T00:00:00Z"),
-    ("2023-12-31T23:59:59Z", "2023-12-15T00:00:00Z"),
-])
+@pytest.mark.parametrize(
+    "at, published",
+    [
+        ("2024-06-15T00:00:00Z", "2024-06-15T00:00:00Z"),  # an instant publishes itself
+        ("2024-06-14T23:59:59.999999Z", "2024-06-01T00:00:00Z"),
+        ("2024-06-01T00:00:00Z", "2024-06-01T00:00:00Z"),
+        ("2024-05-31T23:00:00Z", "2024-05-15T00:00:00Z"),
+        ("2024-01-10T00:00:00Z", "2024-01-01T00:00:00Z"),
+        ("2024-01-01T00:00:00.000001Z", "2024-01-01T00:00:00Z"),
+        ("2023-12-31T23:59:59Z", "2023-12-15T00:00:00Z"),
+    ],
+)
 def test_published_at_is_the_latest_instant_at_or_before(at, published):
     assert format_time(Policy().published_at(parse_time(at))) == published
 
 
 def test_instants_between_two_times():
-    got = [format_time(p) for p in Policy().instants(parse_time("2024-01-15T00:00:00Z"), parse_time("2024-03-01T00:00:00Z"))]
+    got = [
+        format_time(p)
+        for p in Policy().instants(parse_time("2024-01-15T00:00:00Z"), parse_time("2024-03-01T00:00:00Z"))
+    ]
     assert got == ["2024-02-01T00:00:00Z", "2024-02-15T00:00:00Z", "2024-03-01T00:00:00Z"]
     monthly = Policy(days=(1,))
-    assert [format_time(p) for p in monthly.instants(parse_time("2024-01-01T00:00:00Z"), parse_time("2024-03-10T00:00:00Z"))] == [
-        "2024-02-01T00:00:00Z", "2024-03-01T00:00:00Z"]
+    assert [
+        format_time(p) for p in monthly.instants(parse_time("2024-01-01T00:00:00Z"), parse_time("2024-03-10T00:00:00Z"))
+    ] == ["2024-02-01T00:00:00Z", "2024-03-01T00:00:00Z"]
 
 
 def test_schedule_and_k_from_the_environment(monkeypatch):

@@ -13,18 +13,23 @@ from fractions import Fraction
 
 import pytest
 
-from reputation.rulesets import in_force
-
 from projections.rules.windows import window_exit
 from projections.service import score_json
+from reputation.rulesets import in_force
 from tests.scenarios import worked_example
 from tests.scenarios.builder import DAY, HOUR, SEC, US, Market, assessment, d, micros
 
 R16, R20, R24 = "jss-2016", "jss-2020", "jss-2024"
 ALL = (R16, R20, R24)
 REASONS = (
-    "completed_successfully", "no_longer_needed", "freelancer_unresponsive", "freelancer_lacked_skills",
-    "completed_unsuccessfully", "hired_someone_else", "client_unresponsive", "other",
+    "completed_successfully",
+    "no_longer_needed",
+    "freelancer_unresponsive",
+    "freelancer_lacked_skills",
+    "completed_unsuccessfully",
+    "hired_someone_else",
+    "client_unresponsive",
+    "other",
 )
 RECOMMEND = {"pos": 10, "neu": 8, "neg": 2}  # 10 -> positive, 8 -> neutral, 2 -> negative (<= 6)
 
@@ -42,8 +47,9 @@ def market_of(kinds, closed=d("2019-06-01"), clients=("k-1", "k-2"), pay=("500",
     closed one hour apart from `closed`, clients taken in turn from `clients`."""
     m = Market()
     for i, kind in enumerate(kinds):
-        m.contract(f"c-{i}", closed=closed + i * HOUR, client=clients[i % len(clients)],
-                   recommend=RECOMMEND[kind], pay=pay)
+        m.contract(
+            f"c-{i}", closed=closed + i * HOUR, client=clients[i % len(clients)], recommend=RECOMMEND[kind], pay=pay
+        )
     return m
 
 
@@ -116,14 +122,26 @@ SETTLEMENT = [
     ("freelancer public only", dict(freelancer_stars=5.0), C + 14 * DAY),
     ("client private only", dict(recommend=10), C + 14 * DAY),
     ("client public + private only", dict(client_stars=5.0, recommend=10), C + 14 * DAY),
-    ("both public, freelancer last", dict(client_stars=5.0, client_stars_at=C + DAY, freelancer_stars=5.0,
-                                          freelancer_stars_at=C + 3 * DAY), C + 3 * DAY),
-    ("both public, client last", dict(client_stars=5.0, client_stars_at=C + 5 * DAY, freelancer_stars=5.0,
-                                      freelancer_stars_at=C + DAY), C + 5 * DAY),
-    ("both public at the same instant", dict(client_stars=5.0, client_stars_at=C + 2 * DAY, freelancer_stars=5.0,
-                                             freelancer_stars_at=C + 2 * DAY), C + 2 * DAY),
-    ("second public 1 us before the window ends", dict(client_stars=5.0, freelancer_stars=5.0,
-                                                        freelancer_stars_at=C + 14 * DAY - US), C + 14 * DAY - US),
+    (
+        "both public, freelancer last",
+        dict(client_stars=5.0, client_stars_at=C + DAY, freelancer_stars=5.0, freelancer_stars_at=C + 3 * DAY),
+        C + 3 * DAY,
+    ),
+    (
+        "both public, client last",
+        dict(client_stars=5.0, client_stars_at=C + 5 * DAY, freelancer_stars=5.0, freelancer_stars_at=C + DAY),
+        C + 5 * DAY,
+    ),
+    (
+        "both public at the same instant",
+        dict(client_stars=5.0, client_stars_at=C + 2 * DAY, freelancer_stars=5.0, freelancer_stars_at=C + 2 * DAY),
+        C + 2 * DAY,
+    ),
+    (
+        "second public 1 us before the window ends",
+        dict(client_stars=5.0, freelancer_stars=5.0, freelancer_stars_at=C + 14 * DAY - US),
+        C + 14 * DAY - US,
+    ),
 ]
 
 
@@ -219,8 +237,14 @@ def test_weight(payments, refunds, weight, rules):
 
 def test_bonus_after_close_counts_in_the_weight():
     # $100 while open, a $200 bonus 13 days after close: $300 -> 1.25
-    a = one(R20, closed=W0 + DAY, opened=W0, pay=[(W0 + HOUR, "100")], recommend=3,
-            after=[(W0 + 14 * DAY, "PaymentMade", {"amount": "200"})])
+    a = one(
+        R20,
+        closed=W0 + DAY,
+        opened=W0,
+        pay=[(W0 + HOUR, "100")],
+        recommend=3,
+        after=[(W0 + 14 * DAY, "PaymentMade", {"amount": "200"})],
+    )
     assert a.weight4 / 4 == 1.25
 
 
@@ -337,34 +361,68 @@ REFUND_ALL = [(d("2019-01-11"), "PaymentRefunded", {"amount": "500"})]
 LONG = dict(opened=d("2018-09-01"), pay=[(d("2018-09-02"), "300"), (d("2018-12-01"), "300")])
 COUNTED = [
     # name, contract, {rules: (counted, outcome)}
-    ("$0, no feedback, freelancer closed", dict(pay=(), by="freelancer"),
-     {R16: (False, "neutral"), R20: (False, "neutral"), R24: (False, "neutral")}),
-    ("$0, client reason completed_successfully", dict(pay=()),
-     {R16: (True, "neutral"), R20: (False, "neutral"), R24: (False, "neutral")}),
-    ("$0, client reason no_longer_needed", dict(pay=(), reason="no_longer_needed"),
-     {R16: (True, "negative"), R20: (False, "neutral"), R24: (False, "neutral")}),
-    ("$0, client reason freelancer_unresponsive", dict(pay=(), reason="freelancer_unresponsive"),
-     {R16: (True, "negative"), R20: (True, "negative"), R24: (True, "negative")}),
-    ("$0, recommend 10", dict(pay=(), recommend=10),
-     {R16: (True, "positive"), R20: (False, "positive"), R24: (False, "positive")}),
-    ("$0, stars 2.0", dict(pay=(), by="freelancer", client_stars=2.0),
-     {R16: (True, "negative"), R20: (True, "negative"), R24: (True, "negative")}),
-    ("$500, no feedback, freelancer closed", dict(by="freelancer"),
-     {R16: (True, "neutral"), R20: (True, "neutral"), R24: (False, "neutral")}),
-    ("$500, only the freelancer's public feedback", dict(by="freelancer", freelancer_stars=5.0),
-     {R16: (True, "neutral"), R20: (True, "neutral"), R24: (False, "neutral")}),
-    ("$500, no feedback, client reason completed_successfully", dict(),
-     {R16: (True, "neutral"), R20: (True, "neutral"), R24: (True, "neutral")}),
-    ("$600 long-term, no feedback, freelancer closed", dict(by="freelancer", **LONG),
-     {R16: (True, "positive"), R20: (True, "positive"), R24: (True, "positive")}),
-    ("$500 refunded to $0, recommend 10", dict(recommend=10, after=REFUND_ALL),
-     {R16: (True, "positive"), R20: (False, "positive"), R24: (False, "positive")}),
-    ("$500 refunded to $0, recommend 3", dict(recommend=3, after=REFUND_ALL),
-     {R16: (True, "negative"), R20: (True, "negative"), R24: (True, "negative")}),
-    ("$500, recommend 8", dict(recommend=8),
-     {R16: (True, "neutral"), R20: (True, "neutral"), R24: (True, "neutral")}),
-    ("open contract", dict(closed=None),
-     {R16: (False, None), R20: (False, None), R24: (False, None)}),
+    (
+        "$0, no feedback, freelancer closed",
+        dict(pay=(), by="freelancer"),
+        {R16: (False, "neutral"), R20: (False, "neutral"), R24: (False, "neutral")},
+    ),
+    (
+        "$0, client reason completed_successfully",
+        dict(pay=()),
+        {R16: (True, "neutral"), R20: (False, "neutral"), R24: (False, "neutral")},
+    ),
+    (
+        "$0, client reason no_longer_needed",
+        dict(pay=(), reason="no_longer_needed"),
+        {R16: (True, "negative"), R20: (False, "neutral"), R24: (False, "neutral")},
+    ),
+    (
+        "$0, client reason freelancer_unresponsive",
+        dict(pay=(), reason="freelancer_unresponsive"),
+        {R16: (True, "negative"), R20: (True, "negative"), R24: (True, "negative")},
+    ),
+    (
+        "$0, recommend 10",
+        dict(pay=(), recommend=10),
+        {R16: (True, "positive"), R20: (False, "positive"), R24: (False, "positive")},
+    ),
+    (
+        "$0, stars 2.0",
+        dict(pay=(), by="freelancer", client_stars=2.0),
+        {R16: (True, "negative"), R20: (True, "negative"), R24: (True, "negative")},
+    ),
+    (
+        "$500, no feedback, freelancer closed",
+        dict(by="freelancer"),
+        {R16: (True, "neutral"), R20: (True, "neutral"), R24: (False, "neutral")},
+    ),
+    (
+        "$500, only the freelancer's public feedback",
+        dict(by="freelancer", freelancer_stars=5.0),
+        {R16: (True, "neutral"), R20: (True, "neutral"), R24: (False, "neutral")},
+    ),
+    (
+        "$500, no feedback, client reason completed_successfully",
+        dict(),
+        {R16: (True, "neutral"), R20: (True, "neutral"), R24: (True, "neutral")},
+    ),
+    (
+        "$600 long-term, no feedback, freelancer closed",
+        dict(by="freelancer", **LONG),
+        {R16: (True, "positive"), R20: (True, "positive"), R24: (True, "positive")},
+    ),
+    (
+        "$500 refunded to $0, recommend 10",
+        dict(recommend=10, after=REFUND_ALL),
+        {R16: (True, "positive"), R20: (False, "positive"), R24: (False, "positive")},
+    ),
+    (
+        "$500 refunded to $0, recommend 3",
+        dict(recommend=3, after=REFUND_ALL),
+        {R16: (True, "negative"), R20: (True, "negative"), R24: (True, "negative")},
+    ),
+    ("$500, recommend 8", dict(recommend=8), {R16: (True, "neutral"), R20: (True, "neutral"), R24: (True, "neutral")}),
+    ("open contract", dict(closed=None), {R16: (False, None), R20: (False, None), R24: (False, None)}),
 ]
 
 
@@ -464,6 +522,7 @@ def test_best_of_windows(name, rules, contracts, expected):
 
 # -- floor at 0, rounding half up -------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "kinds, exact, jss",
     [
@@ -535,8 +594,14 @@ def test_feedback_score_is_all_time():
 
 def test_feedback_score_refund_below_one_dollar():
     # $2 paid, $1.01 refunded: earnings $0.99 -> not counted
-    m = Market().contract("c-1", closed=C, pay=("2",), client_stars=1.0, freelancer_stars=5.0,
-                          after=[(C + 3 * DAY, "PaymentRefunded", {"amount": "1.01"})])
+    m = Market().contract(
+        "c-1",
+        closed=C,
+        pay=("2",),
+        client_stars=1.0,
+        freelancer_stars=5.0,
+        after=[(C + 3 * DAY, "PaymentRefunded", {"amount": "1.01"})],
+    )
     m.contract("c-2", closed=C, pay=("2",), client_stars=5.0, freelancer_stars=5.0)
     assert m.score(C + 3 * DAY - US).feedback == 3  # both $2
     assert m.score(C + 3 * DAY).feedback == 5
@@ -545,10 +610,16 @@ def test_feedback_score_refund_below_one_dollar():
 BLIND = [
     # name, feedback of the contract, revealed at
     ("client only: hidden until day 14", dict(client_stars=1.0), C + 14 * DAY),
-    ("freelancer answers on day 5", dict(client_stars=1.0, freelancer_stars=5.0, freelancer_stars_at=C + 5 * DAY),
-     C + 5 * DAY),
-    ("freelancer first, client on day 3", dict(client_stars=1.0, client_stars_at=C + 3 * DAY, freelancer_stars=5.0,
-                                               freelancer_stars_at=C + DAY), C + 3 * DAY),
+    (
+        "freelancer answers on day 5",
+        dict(client_stars=1.0, freelancer_stars=5.0, freelancer_stars_at=C + 5 * DAY),
+        C + 5 * DAY,
+    ),
+    (
+        "freelancer first, client on day 3",
+        dict(client_stars=1.0, client_stars_at=C + 3 * DAY, freelancer_stars=5.0, freelancer_stars_at=C + DAY),
+        C + 3 * DAY,
+    ),
     ("client with private feedback only besides", dict(client_stars=1.0, recommend=9), C + 14 * DAY),
 ]
 
@@ -583,8 +654,13 @@ def test_removal_of_client_feedback(basis, scope, after, feedback):
     # jss-2016: stripped of its signals c-1 is a paid contract without feedback -> neutral.
     removed = C + 20 * DAY
     m = Market().contract("c-0", closed=C - 30 * DAY, client="k-2", client_stars=5.0, freelancer_stars=5.0)
-    m.contract("c-1", closed=C, client_stars=2.0, freelancer_stars=5.0,
-               after=[(removed, "FeedbackRemoved", {"of": "client", "basis": basis, "scope": scope})])
+    m.contract(
+        "c-1",
+        closed=C,
+        client_stars=2.0,
+        freelancer_stars=5.0,
+        after=[(removed, "FeedbackRemoved", {"of": "client", "basis": basis, "scope": scope})],
+    )
     before = m.score(removed - US, R16)
     a = assessment(before, "c-1")
     assert (a.counted, a.outcome, before.feedback) == (True, "negative", Fraction(7, 2))
@@ -599,8 +675,13 @@ def test_removal_of_client_feedback(basis, scope, after, feedback):
 @pytest.mark.parametrize("rules", ALL)
 def test_top_rated_perk_excludes_from_the_removal_on_under_every_rule_set(rules):
     removed = C + 20 * DAY
-    m = Market().contract("c-1", closed=C, client_stars=2.0, freelancer_stars=5.0,
-                          after=[(removed, "FeedbackRemoved", {"of": "client", "basis": "top_rated_perk", "scope": "jss_only"})])
+    m = Market().contract(
+        "c-1",
+        closed=C,
+        client_stars=2.0,
+        freelancer_stars=5.0,
+        after=[(removed, "FeedbackRemoved", {"of": "client", "basis": "top_rated_perk", "scope": "jss_only"})],
+    )
     assert assessment(m.score(removed - US, rules), "c-1").counted
     a = assessment(m.score(removed, rules), "c-1")
     assert not a.counted and a.weight4 == 0
@@ -608,8 +689,13 @@ def test_top_rated_perk_excludes_from_the_removal_on_under_every_rule_set(rules)
 
 
 def test_removal_of_the_freelancers_feedback_keeps_the_client_signals():
-    m = Market().contract("c-1", closed=C, client_stars=2.0, freelancer_stars=5.0,
-                          after=[(C + 20 * DAY, "FeedbackRemoved", {"of": "freelancer", "basis": "policy_violation"})])
+    m = Market().contract(
+        "c-1",
+        closed=C,
+        client_stars=2.0,
+        freelancer_stars=5.0,
+        after=[(C + 20 * DAY, "FeedbackRemoved", {"of": "freelancer", "basis": "policy_violation"})],
+    )
     s = m.score(C + 21 * DAY, R16)
     assert (assessment(s, "c-1").outcome, s.feedback) == ("negative", 2)
 
@@ -626,11 +712,17 @@ REVISIONS = [
 
 @pytest.mark.parametrize("at, outcome, feedback", REVISIONS)
 def test_revisions_replace_stars_from_their_time_on(at, outcome, feedback):
-    m = Market().contract("c-1", closed=C, client_stars=5.0, freelancer_stars=5.0, after=[
-        (C + 3 * DAY, "FeedbackEditAllowed", {"by": "freelancer"}),
-        (C + 4 * DAY, "PublicFeedbackRevised", {"by": "client", "stars": 2.0}),
-        (C + 5 * DAY, "PublicFeedbackRevised", {"by": "client", "stars": 4.0}),
-    ])
+    m = Market().contract(
+        "c-1",
+        closed=C,
+        client_stars=5.0,
+        freelancer_stars=5.0,
+        after=[
+            (C + 3 * DAY, "FeedbackEditAllowed", {"by": "freelancer"}),
+            (C + 4 * DAY, "PublicFeedbackRevised", {"by": "client", "stars": 2.0}),
+            (C + 5 * DAY, "PublicFeedbackRevised", {"by": "client", "stars": 4.0}),
+        ],
+    )
     s = m.score(at, R16)
     assert (assessment(s, "c-1").outcome, s.feedback) == (outcome, feedback)
 
@@ -660,14 +752,21 @@ def test_flagged_client_signals(rules, at, expected):
 
 
 def test_flagged_client_long_term_contract_still_counts_positive_under_2024():
-    m = Market().contract("c-1", closed=F0, client="k-bad", opened=F0 - 100 * DAY, client_stars=1.0,
-                          pay=[(F0 - 99 * DAY, "100"), (F0 - 5 * DAY, "100")])
+    m = Market().contract(
+        "c-1",
+        closed=F0,
+        client="k-bad",
+        opened=F0 - 100 * DAY,
+        client_stars=1.0,
+        pay=[(F0 - 99 * DAY, "100"), (F0 - 5 * DAY, "100")],
+    )
     m.flag("k-bad", F0 + DAY)
     a = assessment(m.score(F0 + 30 * DAY, R24), "c-1")
     assert (a.counted, a.outcome) == (True, "positive")
 
 
 # -- the rule set in force ----------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "at, name",
@@ -714,12 +813,20 @@ def test_2024_switch(at, rules, jss):
 
 # -- client score --------------------------------------------------------------------------
 
+
 def client_market(rows, closed=C):
     """rows: (freelancer, paid, the freelancer's public stars about k-1, client stars)."""
     m = Market()
     for i, (freelancer, amount, stars, cstars) in enumerate(rows):
-        m.contract(f"c-{i}", closed=closed + i * HOUR, client="k-1", freelancer=freelancer, pay=(amount,),
-                   freelancer_stars=stars, client_stars=cstars)
+        m.contract(
+            f"c-{i}",
+            closed=closed + i * HOUR,
+            client="k-1",
+            freelancer=freelancer,
+            pay=(amount,),
+            freelancer_stars=stars,
+            client_stars=cstars,
+        )
     return m
 
 

@@ -7,7 +7,7 @@ last test, goes through the engine's own ingest with the top-rated perk guard.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -23,7 +23,7 @@ from tests.simulated_market import PERK_END, RULES_2020, check_all, stats
 
 START = "2018-06-01T00:00:00Z"
 ID_WIDTHS = {"f-": 6, "k-": 6, "c-": 6}
-UTC = timezone.utc
+UTC = UTC
 
 
 def end_of(months: int, start: str = START) -> int:
@@ -55,7 +55,6 @@ def test_add_months_clamps_the_day_to_the_month_end(start, months, expected):
 def test_add_months_out_of_range_is_a_value_error():
     with pytest.raises(ValueError):
         add_months(datetime(9999, 12, 1, tzinfo=UTC), 1)
-
 
 
 # -- fixtures --------------------------------------------------------------------

@@ -23,16 +23,10 @@ import msgspec
 
 from projections.audiences import AUDIENCES
 from projections.calendar import Calendar
+from projections.cuts import as_time, default_as_of, known_position
 from projections.ledger import ScoreChange
 from projections.published import FreelancerExplanation, FreelancerScore, Interval, PublicScore, PublishedChange
-from projections.service import (
-    Projections,
-    as_time,
-    bring_up_to_date,
-    default_as_of,
-    known_position,
-    open_projections,
-)
+from projections.service import Projections, bring_up_to_date, open_projections
 from reputation.config import Settings, open_store
 from reputation.errors import BadRequest, InvalidInput
 from reputation.ingest import Result as _IngestResult

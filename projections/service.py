@@ -11,17 +11,16 @@ from pathlib import Path
 from typing import Callable
 
 from projections import freelancer_view
-from projections.audiences import audience_named, reasons_text
-from projections.explain import Explained, explain
+from projections.audiences import audience_named
+from projections.explain import explain
 from projections.ledger import ScoreChange
 from projections.native import projector_for
-from projections.projector import Projector, exact_float
+from projections.projector import Projector
 from projections.publication import Policy
+from projections.reports import explain_json, known_label, score_json, two_decimals
 from projections.rules.fair import ClientFacts
-from projections.rules.score import Score, client_score, evaluate, round_half_up
-from projections.rules.windows import window_exit
+from projections.rules.score import Score, client_score, evaluate
 from projections.store import MemoryRepo, ReadRepo
-from projections.uncertainty import interval
 from reputation import events as ev
 from reputation.clock import INF
 from reputation.config import Settings
@@ -49,61 +48,6 @@ class ProjectionsBusy(RuntimeError):
             f"another process is catching the projections up (waited {waited:g} s); what is committed "
             f"is at position @{position}, {self.behind} events behind the log (@{head})"
         )
-
-
-def as_time(text: str | None, name: str) -> int | None:
-    """An RFC 3339 option value -> microseconds (None stays None)."""
-    if text is None:
-        return None
-    try:
-        return ev.parse_time(ev.canonical_time(text, name))
-    except ValueError as exc:
-        raise BadRequest(str(exc)) from None
-
-
-def known_position(text: str | None, store: EventStore) -> int | None:
-    """`@N` is a log position; a timestamp means the last position recorded by then."""
-    if text is None:
-        return None
-    if text.startswith("@"):
-        try:
-            return int(text[1:])
-        except ValueError:
-            raise BadRequest("write a log position as @N") from None
-    try:
-        when = ev.canonical_time(text, "--known-at")
-    except ValueError as exc:
-        raise BadRequest(f"{exc}; or a log position written @N") from None
-    lo, hi = 0, store.max_position()
-    while lo < hi:  # recorded_at grows with the position
-        mid = (lo + hi + 1) // 2
-        ((_, data),) = store.read(mid - 1, 1)
-        if ev.decode_recorded(data).recorded_at <= when:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-def clock_known_at(store: EventStore, known: int) -> int:
-    """The engine clock as the log stood at position `known`: what the engine showed then.
-
-    A scan of the log prefix (the clock is the latest occurred_at or ClockAdvanced.to)."""
-    from reputation.export import read_log
-
-    clock = -INF
-    for _, data in read_log(store, 0, known, page=5000):
-        e = ev.decode_recorded(data).event
-        at = max(e.at, ev.parse_time(e.to)) if isinstance(e, ev.ClockAdvanced) else e.at
-        clock = max(clock, at)
-    return clock
-
-
-def default_as_of(as_of: int | None, known: int | None, store: EventStore) -> int | None:
-    """No --as-of: the engine clock, as known at K when K is given."""
-    if as_of is not None or known is None:
-        return as_of
-    return clock_known_at(store, known)
 
 
 READ_WAIT = 2.0  # seconds a reader waits for another process's catch-up before reading what is committed
@@ -265,7 +209,7 @@ class Projections:
             "client_id": client_id,
             "as_of": ev.format_time(at),
             "known_at": known_label(known_at),
-            "client_score": _two(value),
+            "client_score": two_decimals(value),
             "client_score_exact": None if value is None else float(value),
             # whether the platform flagged a client is its own business (trust only)
             **(
@@ -397,102 +341,3 @@ def open_projections(settings: Settings, store: EventStore | None = None) -> Pro
 
 def memory_projections(engine: str = "native") -> Projections:
     return Projections(MemoryRepo(), engine=engine)
-
-
-# -- JSON shapes (interfaces.md) --------------------------------------------------------
-
-
-def known_label(known_at: int | None) -> str:
-    return "all" if known_at is None else f"@{known_at}"
-
-
-def _two(x) -> float | None:
-    r = round_half_up(x, 2)
-    return None if r is None else float(r)
-
-
-_f = exact_float
-
-
-def score_json(freelancer_id: str, s: Score, known_at: int | None, clock: int, audience: str = "trust") -> dict:
-    # the stats are those of the window the JSS uses (the 24-month one when there is none)
-    months = s.window or 24
-    counted = [a for a in s.assessments if a.counted and a.in_window(s.at, months)]
-    out = {
-        "freelancer_id": freelancer_id,
-        "as_of": ev.format_time(s.at),
-        "known_at": known_label(known_at),
-        "rules": s.rules,
-        "jss": s.jss,
-        "jss_exact": _f(s.exact),
-        "jss_window_months": s.window,
-        "jss_hidden_reason": s.hidden_reason,
-        "feedback_score": _two(s.feedback),
-        "interval": interval(s, rule_set(s.rules)),
-        "counted": {
-            "window_months": months,
-            "contracts": len(counted),
-            "positive": sum(a.outcome == "positive" for a in counted),
-            "neutral": sum(a.outcome == "neutral" for a in counted),
-            "negative": sum(a.outcome == "negative" for a in counted),
-            "weight": sum(a.weight4 for a in counted) / 4,
-        },
-        "windows": {str(w.months): {"contracts": w.contracts, "jss_exact": _f(w.exact)} for w in s.windows},
-        "contracts": [
-            {
-                "contract_id": a.contract_id,
-                "client_id": a.client_id,
-                "outcome": a.outcome,
-                "weight": a.weight4 / 4,
-                "counted": a.counted,
-                "in_windows": [m for m in (6, 12, 24) if a.counted and a.in_window(s.at, m)],
-                "closed_at": ev.format_time(a.closed_at) if a.closed_at is not None else None,
-                "settled_at": ev.format_time(a.settled_at) if a.settled_at is not None else None,
-                "earnings": a.earnings / 100,
-                "why": reasons_text(a.why),
-                "leaves_windows": (
-                    {str(m): ev.format_time(window_exit(a.closed_at, m)) for m in (6, 12, 24)}
-                    if a.closed_at is not None
-                    else None
-                ),
-            }
-            for a in s.assessments
-        ],
-    }
-    if s.at > clock:
-        out["note"] = (
-            f"as_of is after the engine clock ({ev.format_time(clock) if clock > -INF else 'no events yet'}): "
-            "answered with the events known now (none after the clock); deadlines up to as_of (feedback "
-            "windows ending, contracts leaving a window, rule switches) are applied"
-        )
-    return out
-
-
-def explain_json(freelancer_id: str, r: Explained, known_at: int | None, clock: int, audience: str) -> dict:
-    def cause(c: dict) -> dict:
-        out = dict(c)
-        out["at"] = ev.format_time(c["at"])
-        for k in ("jss_before", "jss_after", "jss_delta", "feedback_before", "feedback_after"):
-            out[k] = _f(c[k])
-        out["jss_delta_exact"] = str(c["jss_delta"])
-        return out
-
-    return {
-        "freelancer_id": freelancer_id,
-        "from": score_json(freelancer_id, r.start, known_at, clock, audience),
-        "to": score_json(freelancer_id, r.end, known_at, clock, audience),
-        "jss_delta": float(r.delta),
-        "jss_delta_exact": str(r.delta),
-        "causes": [cause(c) for c in r.causes],
-        "counterfactuals": [
-            {
-                "contract_id": c["contract_id"],
-                "outcome": c["outcome"],
-                "jss_without": _f(c["jss_without"]),
-                "jss_if_neutral": _f(c["jss_if_neutral"]),
-                "jss_if_positive": _f(c["jss_if_positive"]),
-                "client_id": c["client_id"],
-            }
-            for c in r.counterfactuals
-        ],
-    }

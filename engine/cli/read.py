@@ -16,17 +16,9 @@ from engine.cli import settings
 from engine.cli.render import num, plural, print_explain, print_history, print_score
 from engine.cli.render_published import print_published_explain, print_published_history, print_published_score
 from projections.audiences import AUDIENCES
+from projections.cuts import as_time, default_as_of, known_position
 from projections.ledger import entries_json, restated
-from projections.service import (
-    READ_WAIT,
-    Projections,
-    ProjectionsBusy,
-    as_time,
-    bring_up_to_date,
-    default_as_of,
-    known_position,
-    open_projections,
-)
+from projections.service import READ_WAIT, Projections, ProjectionsBusy, bring_up_to_date, open_projections
 from reputation.config import open_store
 from reputation.errors import BadRequest, NotFound
 from reputation.rulesets import UnknownRules, rule_set

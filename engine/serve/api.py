@@ -13,9 +13,10 @@ from fastapi.responses import Response
 from engine import api as engine_api
 from engine.whatif import WhatIf, whatif
 from projections.calendar import Calendar
+from projections.cuts import as_time, default_as_of, known_position
 from projections.ledger import ScoreChange, entries_json
 from projections.published import FreelancerExplanation, FreelancerScore, PublicScore, PublishedChange
-from projections.service import Projections, as_time, default_as_of, known_position
+from projections.service import Projections
 from reputation.rulesets import rule_set
 
 _encoder = msgspec.json.Encoder()

@@ -19,7 +19,7 @@ from fastapi.templating import Jinja2Templates
 from engine.serve import charts
 from engine.serve.api import audience, check_rules, history_entries, read
 from engine.whatif import whatif
-from projections.service import as_time
+from projections.cuts import as_time
 from reputation import events as ev
 from reputation.clock import INF
 from reputation.errors import NotFound

@@ -13,8 +13,8 @@ from fractions import Fraction
 
 import pytest
 
+from projections.reports import score_json
 from projections.rules.windows import window_exit
-from projections.service import score_json
 from reputation.rulesets import in_force
 from tests.scenarios import worked_example
 from tests.scenarios.builder import DAY, HOUR, SEC, US, Market, assessment, d, micros

@@ -349,7 +349,12 @@ class Consumer:
                 try:
                     records = consumer.poll(timeout_ms=POLL_MS, max_records=self.max_records)
                 except KafkaError as exc:
-                    raise unavailable(self.settings, exc, "reading from") from None
+                    if not follow:
+                        raise unavailable(self.settings, exc, "reading from") from None
+                    # a broker restart: keep trying until it has been silent for stall_seconds
+                    self._stalled(_problem(exc))
+                    stop.wait(min(1.0, POLL_MS / 1000))
+                    continue
                 messages = [m for tp in sorted(records, key=lambda t: t.partition) for m in records[tp]]
                 if messages:
                     self._healthy = time.monotonic()
@@ -402,7 +407,11 @@ class Consumer:
                 return
             problem = f"topic {self.topic} is missing on the broker"
         except KafkaError as exc:
-            problem = str(exc) if type(exc).__name__ in str(exc) else f"{type(exc).__name__}: {exc}"
+            problem = _problem(exc)
+        self._stalled(problem)
+
+    def _stalled(self, problem: str) -> None:
+        """Kafka did not answer: stop with exit 5 once it has been silent for stall_seconds."""
         stalled = time.monotonic() - self._healthy
         log.warning("Kafka did not answer for %.0f s (%s)", stalled, problem)
         if stalled >= self.stall_seconds:
@@ -417,3 +426,7 @@ def _partitions(consumer, topic: str) -> list:
     from kafka import TopicPartition
 
     return [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+
+
+def _problem(exc: BaseException) -> str:
+    return str(exc) if type(exc).__name__ in str(exc) else f"{type(exc).__name__}: {exc}"

@@ -23,7 +23,7 @@ import msgspec
 
 from projections.audiences import AUDIENCES
 from projections.calendar import Calendar
-from projections.cuts import as_time, default_as_of, known_position
+from projections.cuts import as_time, clock_as_known, default_as_of, known_position
 from projections.ledger import ScoreChange
 from projections.published import FreelancerExplanation, FreelancerScore, Interval, PublicScore, PublishedChange
 from projections.service import Projections, bring_up_to_date, open_projections
@@ -251,11 +251,7 @@ class Engine:
         self.project()
         t1 = as_time(start, "start")
         known = known_position(known_at, self.store)
-        t2 = (
-            as_time(end, "end")
-            if end is not None
-            else (default_as_of(None, known, self.store) or self.projections.clock)
-        )
+        t2 = as_time(end, "end") if end is not None else clock_as_known(known, self.store, self.projections.clock)
         out = self.projections.explain(freelancer_id, t1, t2, known, rules, _audience(audience))  # type: ignore[arg-type]
         if audience == "trust":
             return msgspec.convert(out, Explanation)

@@ -62,3 +62,9 @@ def default_as_of(as_of: int | None, known: int | None, store: EventStore) -> in
     if as_of is not None or known is None:
         return as_of
     return clock_known_at(store, known)
+
+
+def clock_as_known(known: int | None, store: EventStore, clock: int) -> int:
+    """The default end of a span (`explain --to`): the engine `clock`, or the clock as the
+    log stood at `known` when one is given."""
+    return clock if known is None else clock_known_at(store, known)

@@ -16,7 +16,7 @@ from engine.cli import settings
 from engine.cli.render import num, plural, print_explain, print_history, print_score
 from engine.cli.render_published import print_published_explain, print_published_history, print_published_score
 from projections.audiences import AUDIENCES
-from projections.cuts import as_time, default_as_of, known_position
+from projections.cuts import as_time, clock_as_known, default_as_of, known_position
 from projections.ledger import entries_json, restated
 from projections.service import READ_WAIT, Projections, ProjectionsBusy, bring_up_to_date, open_projections
 from reputation.config import open_store
@@ -222,7 +222,7 @@ def explain_command(
     t1 = parse_time_opt(start, "--from")
     with engine() as (store, proj):
         known = parse_known(known_at, store)
-        t2 = parse_time_opt(end, "--to") if end else (default_as_of(None, known, store) or proj.clock)
+        t2 = parse_time_opt(end, "--to") if end else clock_as_known(known, store, proj.clock)
         out = proj.explain(freelancer_id, t1, t2, known, rules, audience)  # type: ignore[arg-type]
     if as_json:
         click.echo(json.dumps(out))

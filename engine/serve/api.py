@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from engine import api as engine_api
 from engine.whatif import WhatIf, whatif
 from projections.calendar import Calendar
-from projections.cuts import as_time, default_as_of, known_position
+from projections.cuts import as_time, clock_as_known, default_as_of, known_position
 from projections.ledger import ScoreChange, entries_json
 from projections.published import FreelancerExplanation, FreelancerScore, PublicScore, PublishedChange
 from projections.service import Projections
@@ -162,7 +162,7 @@ def explain(
     store, proj = read(request)
     known = known_position(known_at, store)
     if t2 is None:
-        t2 = default_as_of(None, known, store) or proj.clock
+        t2 = clock_as_known(known, store, proj.clock)
     return JSON(proj.explain(freelancer_id, t1, t2, known, rules, who))  # type: ignore[arg-type]
 
 

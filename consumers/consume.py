@@ -33,6 +33,7 @@ import time
 from typing import Any, Callable, NamedTuple
 
 from consumers.dead_letter import DEAD_LETTER_MAX, TRUNCATED_TO, dead_letter_value
+from consumers.holding import HOLD_MAX, HOLD_SECONDS, Held, Rejected, give_up
 from consumers.kafka import (
     CONTRACT_EVENTS,
     DEFAULT_PARTITIONS,
@@ -54,9 +55,6 @@ DEFAULT_GROUP = "reputation-consume"
 MAX_RECORDS = 2000  # messages per polled batch (one ingest call, one store transaction)
 POLL_MS = 1000
 ASSIGN_TIMEOUT = 60.0  # seconds to wait for a partition assignment without --follow
-HOLD_SECONDS = 300.0  # how long an event may wait for what it depends on
-HOLD_MAX = 10_000  # events held at most (the oldest go to the dead-letter topic first)
-BLOCKED_MAX = 100_000  # contracts remembered as blocked by a rejected event (oldest forgotten)
 STALL_SECONDS = 60.0  # --follow: exit 5 when the broker has not answered for this long
 PROBE_SECONDS = 5.0  # --follow: how often an idle consumer checks the broker
 COMMIT_TIMEOUT_MS = 10_000
@@ -70,23 +68,6 @@ class ConsumeStats(NamedTuple):
     batches: int
     seconds: float
     held: int = 0  # still held when the run stopped (not committed: delivered again)
-
-
-class Rejected(NamedTuple):
-    partition: int
-    offset: int
-    key: bytes | None
-    reject: Reject
-
-    def message(self) -> str:
-        ident = f" (event {self.reject.event_id})" if self.reject.event_id else ""
-        return f"partition {self.partition} offset {self.offset}{ident}: {self.reject.reason}"
-
-
-class Held(NamedTuple):
-    message: Any  # the ConsumerRecord
-    since: float  # time.monotonic() when first held
-    reject: Reject  # why it waits (the latest try)
 
 
 class Consumer:
@@ -206,9 +187,7 @@ class Consumer:
             if not (held and result.accepted):
                 break
             todo = [(h.message, h.since) for h in held]
-        self.held = self._give_up(held, now, final, rejected)
-        while len(self.blocked) > BLOCKED_MAX:
-            del self.blocked[next(iter(self.blocked))]
+        self.held = give_up(held, now, final, rejected, self.blocked, self.hold_seconds, self.hold_max)
         rejected.sort(key=lambda x: (x.partition, x.offset))
         if rejected:
             self._dead_letter(rejected)
@@ -231,33 +210,6 @@ class Consumer:
             len(rejected),
         )
         return rejected
-
-    def _give_up(self, held: list[Held], now: float, final: bool, rejected: list[Rejected]) -> list[Held]:
-        """The held messages that may wait on; the others join `rejected`, with the later
-        held events of their contracts (which wait for them)."""
-        over = len(held) - self.hold_max
-        keep: list[Held] = []
-        for i, h in enumerate(held):
-            r = h.reject
-            cid = r.contract_id
-            if cid is not None and cid in self.blocked:  # an earlier event of its contract was given up
-                why = f"waiting for rejected {self.blocked[cid]} of contract {cid}"
-            elif final or now - h.since >= self.hold_seconds or i < over:
-                cause = (
-                    "the topic has no more events"
-                    if final
-                    else f"held {self.hold_seconds:g} s"
-                    if now - h.since >= self.hold_seconds
-                    else f"more than {self.hold_max} events held"
-                )
-                why = f"{r.reason} (waited for {r.waiting_for}; given up: {cause})"
-                if cid is not None:
-                    self.blocked[cid] = f"event {r.event_id}"
-            else:
-                keep.append(h)
-                continue
-            rejected.append(Rejected(h.message.partition, h.message.offset, h.message.key, r._replace(reason=why)))
-        return keep
 
     def _dead_letter(self, rejected: list[Rejected]) -> None:
         from kafka.errors import MessageSizeTooLargeError, RecordListTooLargeError

@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from consumers.consume import HOLD_MAX, HOLD_SECONDS, STALL_SECONDS
+from consumers.consume import STALL_SECONDS
+from consumers.holding import HOLD_MAX, HOLD_SECONDS
 from consumers.kafka import DEFAULT_PARTITIONS, StopSignal, check_reachable
 from engine.cli import settings
 from reputation.config import Settings, open_store

@@ -10,8 +10,8 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import NamedTuple
 
-from projections.cache import Cache
-from projections.rules.score import Score, evaluate
+from projections.judge import Glance, Judge, PythonJudge
+from projections.rules.score import Score
 from projections.timeline import INERT, Happening, describe, happenings
 from reputation import contract as ct
 from reputation.clock import INF
@@ -65,19 +65,24 @@ def explain(
     t2: int,
     known: int = INF,
     rules: RuleSet | None = None,
+    judge: Judge | None = None,
 ) -> Explained:
-    cache = Cache()
-    start = evaluate(contracts, flags, Cut(t1, INF, known), rules, cache=cache)
-    end = evaluate(contracts, flags, Cut(t2, INF, known), rules, cache=cache)
+    """`judge`: who evaluates (projections.judge; default the Python rule code). Each step is
+    glanced at; only a step that moves the score is evaluated whole, to say why."""
+    judge = judge or PythonJudge(contracts, flags)
+    before_cut = Cut(t1, INF, known)
+    start = judge.score(before_cut, rules)
+    end = judge.score(Cut(t2, INF, known), rules)
     causes: list[dict] = []
-    before = start
+    before: Score | Glance = start
     for step in steps(contracts, flags, t1, t2, known):
-        after = evaluate(contracts, flags, step.cut, rules, cache=cache)
+        after = judge.glance(step.cut, rules)
         delta = _zero(after.exact) - _zero(before.exact)
         moved = delta != 0 or after.shown != before.shown
         if moved:
+            whole_before, whole_after = judge.score(before_cut, rules), judge.score(step.cut, rules)
             for n, h in enumerate(step.happenings):
-                kind, text, private = describe(h, before, after)
+                kind, text, private = describe(h, whole_before, whole_after)
                 causes.append(
                     {
                         "at": h.at,
@@ -97,21 +102,19 @@ def explain(
                         "private": private,
                     }
                 )
-        before = after
+        before, before_cut = after, step.cut
     total = _zero(end.exact) - _zero(start.exact)
-    return Explained(start, end, total, causes, counterfactuals(contracts, flags, t2, known, rules, end, cache))
+    return Explained(start, end, total, causes, counterfactuals(t2, known, rules, end, judge))
 
 
-def counterfactuals(
-    contracts, flags, at: int, known: int, rules: RuleSet | None, score: Score, cache: Cache | None = None
-) -> list[dict]:
+def counterfactuals(at: int, known: int, rules: RuleSet | None, score: Score, judge: Judge) -> list[dict]:
     out = []
     cut = Cut(at, INF, known)
     for a in score.assessments:
         if not a.counted or a.outcome == "positive":
             continue
         alt = {
-            name: evaluate(contracts, flags, cut, rules, {a.contract_id: override}, cache).exact
+            name: judge.glance(cut, rules, {a.contract_id: override}).exact
             for name, override in (("without", "exclude"), ("if_neutral", "neutral"), ("if_positive", "positive"))
         }
         out.append(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import NamedTuple
 
-from projections.judge import Glance, Judge, PythonJudge
+from projections.judge import Judge, Move, PythonJudge
 from projections.rules.score import Score
 from projections.timeline import INERT, Happening, describe, happenings
 from reputation import contract as ct
@@ -58,6 +58,20 @@ def steps(contracts: list[ct.Contract], flags: dict, t1: int, t2: int, known: in
     return out
 
 
+def moves(judge: Judge, contracts: list[ct.Contract], flags: dict, t1: int, t2: int, known: int, rules) -> list[Move]:
+    """The steps of (t1, t2] that move the score (its exact value or what is shown), each
+    glanced at by `judge`: the Python walk (the core has its own, CoreJudge.moves)."""
+    out = []
+    before_cut = Cut(t1, INF, known)
+    before = judge.glance(before_cut, rules)
+    for step in steps(contracts, flags, t1, t2, known):
+        after = judge.glance(step.cut, rules)
+        if _zero(after.exact) != _zero(before.exact) or after.shown != before.shown:
+            out.append(Move(step.happenings, before_cut, before, step.cut, after))
+        before_cut, before = step.cut, after
+    return out
+
+
 def explain(
     contracts: list[ct.Contract],
     flags: dict,
@@ -67,42 +81,40 @@ def explain(
     rules: RuleSet | None = None,
     judge: Judge | None = None,
 ) -> Explained:
-    """`judge`: who evaluates (projections.judge; default the Python rule code). Each step is
-    glanced at; only a step that moves the score is evaluated whole, to say why."""
+    """`judge`: who evaluates (projections.judge; default the Python rule code). Only a step
+    that moves the score is evaluated whole, to say why."""
     judge = judge or PythonJudge(contracts, flags)
-    before_cut = Cut(t1, INF, known)
-    start = judge.score(before_cut, rules)
+    start = judge.score(Cut(t1, INF, known), rules)
     end = judge.score(Cut(t2, INF, known), rules)
     causes: list[dict] = []
-    before: Score | Glance = start
-    for step in steps(contracts, flags, t1, t2, known):
-        after = judge.glance(step.cut, rules)
+    for move in judge.moves(t1, t2, known, rules):
+        before, after = move.before, move.after
         delta = _zero(after.exact) - _zero(before.exact)
-        moved = delta != 0 or after.shown != before.shown
-        if moved:
-            whole_before, whole_after = judge.score(before_cut, rules), judge.score(step.cut, rules)
-            for n, h in enumerate(step.happenings):
-                kind, text, private = describe(h, whole_before, whole_after)
-                causes.append(
-                    {
-                        "at": h.at,
-                        "kind": kind,
-                        "contract_id": h.contract_id,
-                        "client_id": h.client_id,
-                        "event_id": h.event_id,
-                        # several happenings at one step share its change: the first carries it
-                        "jss_before": before.exact if n == 0 else after.exact,
-                        "jss_after": after.exact,
-                        "jss_delta": delta if n == 0 else Fraction(0),
-                        "jss_shown_before": before.jss,
-                        "jss_shown_after": after.jss,
-                        "feedback_before": before.feedback,
-                        "feedback_after": after.feedback,
-                        "text": text,
-                        "private": private,
-                    }
-                )
-        before, before_cut = after, step.cut
+        # the words need the assessments of the step's contracts, before and after
+        ids = [h.contract_id for h in move.happenings if h.contract_id is not None]
+        whole_before = judge.score(move.before_cut, rules, only=ids)
+        whole_after = judge.score(move.after_cut, rules, only=ids)
+        for n, h in enumerate(move.happenings):
+            kind, text, private = describe(h, whole_before, whole_after)
+            causes.append(
+                {
+                    "at": h.at,
+                    "kind": kind,
+                    "contract_id": h.contract_id,
+                    "client_id": h.client_id,
+                    "event_id": h.event_id,
+                    # several happenings at one step share its change: the first carries it
+                    "jss_before": before.exact if n == 0 else after.exact,
+                    "jss_after": after.exact,
+                    "jss_delta": delta if n == 0 else Fraction(0),
+                    "jss_shown_before": before.jss,
+                    "jss_shown_after": after.jss,
+                    "feedback_before": before.feedback,
+                    "feedback_after": after.feedback,
+                    "text": text,
+                    "private": private,
+                }
+            )
     total = _zero(end.exact) - _zero(start.exact)
     return Explained(start, end, total, causes, counterfactuals(t2, known, rules, end, judge))
 

@@ -190,3 +190,32 @@ pub fn assess_all<W: Why + Default>(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rated(recs: &[i64]) -> Vec<Rated<'static>> {
+        const IDS: [&str; 8] = ["a", "b", "c", "d", "e", "f", "g", "h"];
+        recs.iter().zip(IDS).map(|(&r, id)| (id, Some(r), None)).collect()
+    }
+
+    #[test]
+    fn a_harsh_client_needs_five_other_rated_contracts() {
+        let none = Set::default();
+        assert!(usual(&rated(&[3, 4, 5, 6]), &none).is_none());
+        assert_eq!(usual(&rated(&[3, 4, 5, 6, 6]), &none).unwrap().recommend, Some(5));
+        assert_eq!(usual(&rated(&[3, 4, 5, 6, 6, 6]), &none).unwrap().recommend, Some(5)); // lower median
+        assert!(usual(&rated(&[3, 4, 5, 6, 7]), &none).is_none()); // one 7: not harsh
+        let this: Set<&str> = ["a"].into_iter().collect(); // this engagement's own rating is not history
+        assert!(usual(&rated(&[3, 4, 5, 6, 6]), &this).is_none());
+    }
+
+    #[test]
+    fn harsh_stars_are_all_under_four() {
+        let stars = |xs: &[f64]| -> Vec<Rated<'static>> { xs.iter().map(|&s| ("x", None, Some(s))).collect() };
+        let none = Set::default();
+        assert_eq!(usual(&stars(&[2.5, 2.9, 2.9, 3.0, 3.9]), &none).unwrap().stars, Some(2.9));
+        assert!(usual(&stars(&[2.5, 2.9, 2.9, 3.0, 4.0]), &none).is_none());
+    }
+}

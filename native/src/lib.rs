@@ -9,6 +9,7 @@ pub mod event;
 pub mod ingest;
 pub mod ledger;
 pub mod model;
+pub mod moves;
 pub mod msgpack;
 pub mod outcome;
 pub mod projector;

@@ -7,9 +7,11 @@ use pyo3::types::{PyBytes, PyList, PyTuple};
 
 use crate::model::Contract;
 use crate::ratio::Ratio;
-use crate::reason::{Arg, NoWords, Reason};
-use crate::rules::{rule_set_named, Cut, Outcome, Override, WINDOWS};
+use crate::moves::{glance, Glance};
+use crate::reason::{Arg, Reason};
+use crate::rules::{rule_set_named, Cut, Outcome, Override, RuleSet, WINDOWS};
 use crate::score::{evaluate, Facts, Judged};
+use crate::timeline::detail_text;
 
 #[pyclass(module = "reputation._core")]
 pub struct CoreFreelancer {
@@ -19,6 +21,10 @@ pub struct CoreFreelancer {
 
 fn decode(states: &[Bound<'_, PyBytes>]) -> PyResult<Vec<Contract>> {
     states.iter().map(|b| Contract::decode(b.as_bytes()).map_err(PyValueError::new_err)).collect()
+}
+
+fn glance_tuple<'py>(py: Python<'py>, g: &Glance) -> PyResult<Bound<'py, PyTuple>> {
+    (g.rules.name, g.jss, ratio(g.exact), ratio(g.fb), g.fb_hundredths).into_pyobject(py)
 }
 
 fn ratio(r: Option<Ratio>) -> Option<(i128, i128)> {
@@ -50,6 +56,15 @@ fn reason<'py>(py: Python<'py>, r: &Reason) -> PyResult<Bound<'py, PyTuple>> {
 }
 
 impl CoreFreelancer {
+    /// The rule set named (None: in force at each cut); fair-2026's leniency needs the clients.
+    fn rules(&mut self, py: Python<'_>, name: Option<&str>) -> PyResult<Option<&'static RuleSet>> {
+        let rules = name.map(rule_set_named).transpose().map_err(PyValueError::new_err)?;
+        if rules.is_some_and(|r| r.lenient_raters) {
+            self.load_clients(py)?;
+        }
+        Ok(rules)
+    }
+
     /// fair-2026's leniency reads every contract of the freelancer's clients: load them once.
     fn load_clients(&mut self, py: Python<'_>) -> PyResult<()> {
         let mut wanted: Vec<String> = self.facts.contracts.iter().map(|c| c.client.clone()).collect();
@@ -81,13 +96,34 @@ impl CoreFreelancer {
         Ok(CoreFreelancer { facts, load })
     }
 
+    /// explain's steps in (t1, t2] that move the score (projections.explain): [(happenings
+    /// [(at, pos, kind, contract_id, client_id, event_id, detail)], cut before (at, pos, known),
+    /// glance before, cut after, glance after)], a glance as `evaluate(..., full=False)`.
+    #[pyo3(signature = (t1, t2, known, rules=None))]
+    fn moves<'py>(&mut self, py: Python<'py>, t1: i64, t2: i64, known: i64, rules: Option<&str>) -> PyResult<Bound<'py, PyList>> {
+        let rules = self.rules(py, rules)?;
+        let found = crate::moves::moves(&self.facts, t1, t2, known, rules).map_err(PyRuntimeError::new_err)?;
+        let out = PyList::empty(py);
+        for m in found {
+            let hs = PyList::empty(py);
+            for h in &m.happenings {
+                let client = if h.kind == "rules_changed" { None } else { Some(h.client_id) };
+                hs.append((h.at, h.pos, h.kind, h.contract_id, client, h.event_id, detail_text(h.detail)))?;
+            }
+            let cut = |c: Cut| (c.at, c.pos, c.known);
+            out.append((hs, cut(m.before.0), glance_tuple(py, &m.before.1)?, cut(m.after.0), glance_tuple(py, &m.after.1)?))?;
+        }
+        Ok(out)
+    }
+
     /// The scores at the cut (at, pos, known) under `rules` (None: in force), with
     /// `what_if` = (contract_id, exclude|neutral|positive|negative). `full`: (rules, jss, exact,
     /// window months, hidden reason, feedback, windows [(months, contracts, num, den)],
     /// assessments [(contract, client, counted, outcome, weight4, [(code, args, private)],
-    /// closed_at, settled_at, earnings, exits)]); else (rules, jss, exact, feedback).
+    /// closed_at, settled_at, earnings, exits)], only those of the contracts in `only` when
+    /// given); else (rules, jss, exact, feedback, feedback in hundredths rounded half up).
     /// Fractions are (numerator, denominator).
-    #[pyo3(signature = (at, pos, known, rules=None, what_if=None, full=true))]
+    #[pyo3(signature = (at, pos, known, rules=None, what_if=None, full=true, only=None))]
     fn evaluate<'py>(
         &mut self,
         py: Python<'py>,
@@ -97,11 +133,9 @@ impl CoreFreelancer {
         rules: Option<&str>,
         what_if: Option<(String, String)>,
         full: bool,
+        only: Option<Vec<String>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let rules = rules.map(rule_set_named).transpose().map_err(PyValueError::new_err)?;
-        if rules.is_some_and(|r| r.lenient_raters) {
-            self.load_clients(py)?;
-        }
+        let rules = self.rules(py, rules)?;
         let w = match what_if {
             Some((id, kind)) => self.facts.index_of(&id).map(|ci| override_named(&kind).map(|o| (ci, o))).transpose()?,
             None => None,
@@ -109,8 +143,7 @@ impl CoreFreelancer {
         let cut = Cut::new(at, pos, known);
         let facts = &self.facts;
         if !full {
-            let j: Judged<NoWords> = py.allow_threads(|| evaluate(facts, cut, rules, w)).map_err(PyRuntimeError::new_err)?;
-            return (j.rules.name, j.jss.shown, ratio(j.jss.exact), ratio(j.fb)).into_pyobject(py);
+            return glance_tuple(py, &glance(facts, cut, rules, w).map_err(PyRuntimeError::new_err)?);
         }
         let j: Judged<Vec<Reason>> = evaluate(facts, cut, rules, w).map_err(PyRuntimeError::new_err)?;
         let windows = PyList::empty(py);
@@ -121,6 +154,9 @@ impl CoreFreelancer {
         let assessments = PyList::empty(py);
         for x in &j.assessed {
             let c = &facts.contracts[x.a.ci];
+            if only.as_ref().is_some_and(|ids| !ids.contains(&c.id)) {
+                continue;
+            }
             let why = PyList::empty(py);
             for r in &x.why {
                 why.append(reason(py, r)?)?;

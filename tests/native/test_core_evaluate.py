@@ -58,13 +58,27 @@ def same_everywhere(rows, draw_cut, draw_what_if) -> int:
                 py = evaluate(contracts, facts, cut, rules)
                 got = core.score(cut, rules)
                 assert got == py, (f, cut, rules and rules.name)
-                assert core.glance(cut, rules) == (py.rules, cut.at, py.jss, py.exact, py.feedback)
+                assert seen(core.glance(cut, rules)) == seen(py)
                 what_if = draw_what_if([c.id for c in contracts])
                 if what_if:
                     py = evaluate(contracts, facts, cut, rules, dict([what_if]))
                     assert core.score(cut, rules, dict([what_if])) == py, (f, cut, what_if)
                 compared += 1
+            t1, t2 = sorted((draw_cut()[0].at, draw_cut()[0].at))
+            known = draw_cut()[0].known
+            for rules in RULES:
+                py_moves = PythonJudge(contracts, facts).moves(t1, t2, known, rules)
+                assert walked(core.moves(t1, t2, known, rules)) == walked(py_moves), (f, t1, t2, known, rules)
     return compared
+
+
+def seen(s) -> tuple:
+    """What a step compares, of a Score or a Glance."""
+    return s.rules, s.at, s.jss, s.exact, s.feedback, s.shown
+
+
+def walked(moves) -> list:
+    return [(m.happenings, m.before_cut, seen(m.before), m.after_cut, seen(m.after)) for m in moves]
 
 
 def cuts_of(data, rows):

@@ -120,23 +120,18 @@ def explain(
 
 
 def counterfactuals(at: int, known: int, rules: RuleSet | None, score: Score, judge: Judge) -> list[dict]:
-    out = []
-    cut = Cut(at, INF, known)
-    for a in score.assessments:
-        if not a.counted or a.outcome == "positive":
-            continue
-        alt = {
-            name: judge.glance(cut, rules, {a.contract_id: override}).exact
-            for name, override in (("without", "exclude"), ("if_neutral", "neutral"), ("if_positive", "positive"))
+    """For each counted contract that is not positive: the exact JSS without it, and with it
+    neutral or positive."""
+    doubted = [a for a in score.assessments if a.counted and a.outcome != "positive"]
+    alts = judge.what_ifs(Cut(at, INF, known), rules, [a.contract_id for a in doubted])
+    return [
+        {
+            "contract_id": a.contract_id,
+            "client_id": a.client_id,
+            "outcome": a.outcome,
+            "jss_without": without,
+            "jss_if_neutral": if_neutral,
+            "jss_if_positive": if_positive,
         }
-        out.append(
-            {
-                "contract_id": a.contract_id,
-                "client_id": a.client_id,
-                "outcome": a.outcome,
-                "jss_without": alt["without"],
-                "jss_if_neutral": alt["if_neutral"],
-                "jss_if_positive": alt["if_positive"],
-            }
-        )
-    return out
+        for a, (without, if_neutral, if_positive) in zip(doubted, alts)
+    ]

@@ -1,7 +1,7 @@
 """One freelancer evaluated again and again (explain's change points, its counterfactuals):
 by the Python rule code (`PythonJudge`, the reference) or by the native core
-(`CoreJudge`: reputation._core.CoreFreelancer, every rule set including fair-2026), both
-answering with projections.rules.score's Score, field by field the same.
+(projections.core_judge.CoreJudge: every rule set including fair-2026), both answering with
+projections.rules.score's Score, field by field the same.
 
 `score(cut)` is the whole Score (assessments and their reasons; `only=ids`: the core may leave
 out the assessments of other contracts); `glance(cut)` only what a step of explain compares
@@ -14,17 +14,12 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import NamedTuple, Protocol
 
-import msgspec
-
 from projections.cache import Cache
-from projections.rules.score import Score, WindowScore, evaluate
-from projections.rules.windows import Assessment
+from projections.rules.score import Score, evaluate
 from projections.timeline import Happening
 from reputation.contract import Contract
-from reputation.outcome import Cut, Reason
+from reputation.outcome import Cut
 from reputation.rulesets import RuleSet
-
-_enc = msgspec.msgpack.Encoder()
 
 
 class Glance:
@@ -82,6 +77,8 @@ class Judge(Protocol):
 
     def moves(self, t1: int, t2: int, known: int, rules: RuleSet | None = None) -> list[Move]: ...
 
+    def what_ifs(self, cut: Cut, rules: RuleSet | None, ids: list[str]) -> list[tuple[Fraction | None, ...]]: ...
+
 
 class PythonJudge:
     """The reference: rules.score.evaluate with a per-contract cache; the last few Scores are
@@ -114,74 +111,7 @@ class PythonJudge:
 
         return moves(self, self.contracts, self.flags, t1, t2, known, rules)
 
-
-def _fraction(x: tuple[int, int] | None) -> Fraction | None:
-    return None if x is None else Fraction(*x)
-
-
-class CoreJudge:
-    """The native core on the freelancer's stored state. Under fair-2026 it asks `flags` (a
-    projections.rules.fair.ClientFacts) for each client's other contracts."""
-
-    def __init__(self, contracts: list[Contract], flags: dict):
-        from projections.native import _core
-
-        contracts_of = getattr(flags, "contracts_of", None)
-        load = (lambda k: [_enc.encode(c) for c in contracts_of(k)]) if contracts_of else None
-        self._core = _core().CoreFreelancer([_enc.encode(c) for c in contracts], dict(flags), load)
-
-    def _call(self, cut: Cut, rules: RuleSet | None, overrides: dict[str, str] | None, full: bool, only=None):
-        what_if = None
-        if overrides:
-            if len(overrides) > 1:
-                raise ValueError(f"the core takes one what-if at a time, not {len(overrides)}")
-            what_if = next(iter(overrides.items()))
-        return self._core.evaluate(cut.at, cut.pos, cut.known, rules.name if rules else None, what_if, full, only)
-
-    def score(
-        self,
-        cut: Cut,
-        rules: RuleSet | None = None,
-        overrides: dict[str, str] | None = None,
-        only: list[str] | None = None,
-    ) -> Score:
-        name, jss, exact, window, hidden, fb, windows, assessed = self._call(cut, rules, overrides, True, only)
-        return Score(
-            name,
-            cut.at,
-            jss,
-            _fraction(exact),
-            window,
-            hidden,
-            _fraction(fb),
-            [WindowScore(*w) for w in windows],
-            [
-                Assessment(cid, kid, counted, outcome, w4, [Reason(*r) for r in why], closed, settled, earned, exits)
-                for cid, kid, counted, outcome, w4, why, closed, settled, earned, exits in assessed
-            ],
-        )
-
-    def glance(self, cut: Cut, rules: RuleSet | None = None, overrides: dict[str, str] | None = None) -> Glance:
-        name, jss, exact, fb, hundredths = self._call(cut, rules, overrides, False)
-        return Glance(name, cut.at, jss, exact, fb, hundredths)
-
-    def moves(self, t1: int, t2: int, known: int, rules: RuleSet | None = None) -> list[Move]:
-        """explain's steps in (t1, t2] that move the score, found by the core."""
-        out = []
-        for hs, before_cut, before, after_cut, after in self._core.moves(t1, t2, known, rules.name if rules else None):
-            b, a = Cut(*before_cut), Cut(*after_cut)
-            out.append(
-                Move(
-                    [Happening(*h) for h in hs],
-                    b,
-                    Glance(before[0], b.at, *before[1:]),
-                    a,
-                    Glance(after[0], a.at, *after[1:]),
-                )
-            )
-        return out
-
-
-def judge_for(engine: str, contracts: list[Contract], flags: dict) -> Judge:
-    """The core for the native engine (the default), the Python rule code for `python`."""
-    return CoreJudge(contracts, flags) if engine == "native" else PythonJudge(contracts, flags)
+    def what_ifs(self, cut: Cut, rules: RuleSet | None, ids: list[str]) -> list[tuple[Fraction | None, ...]]:
+        """Per contract: the exact JSS without it, with it neutral, with it positive."""
+        alts = ("exclude", "neutral", "positive")
+        return [tuple(self.score(cut, rules, {i: o}).exact for o in alts) for i in ids]

@@ -12,8 +12,8 @@ from typing import Callable
 
 from projections import freelancer_view
 from projections.audiences import audience_named
+from projections.core_judge import judge_for
 from projections.explain import explain
-from projections.judge import judge_for
 from projections.ledger import ScoreChange
 from projections.native import projector_for
 from projections.projector import Projector

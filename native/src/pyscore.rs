@@ -116,6 +116,24 @@ impl CoreFreelancer {
         Ok(out)
     }
 
+    /// explain's counterfactuals at the cut: for each contract id, the exact JSS without it,
+    /// with it neutral and with it positive [(without, if_neutral, if_positive)].
+    #[pyo3(signature = (at, pos, known, ids, rules=None))]
+    fn what_ifs<'py>(&mut self, py: Python<'py>, at: i64, pos: i64, known: i64, ids: Vec<String>, rules: Option<&str>) -> PyResult<Bound<'py, PyList>> {
+        let rules = self.rules(py, rules)?;
+        let cut = Cut::new(at, pos, known);
+        let out = PyList::empty(py);
+        for id in ids {
+            let ci = self.facts.index_of(&id).ok_or_else(|| PyValueError::new_err(format!("contract {id} is not the freelancer's")))?;
+            let mut exacts = vec![];
+            for o in [Override::Exclude, Override::As(Outcome::Neutral), Override::As(Outcome::Positive)] {
+                exacts.push(ratio(glance(&self.facts, cut, rules, Some((ci, o))).map_err(PyRuntimeError::new_err)?.exact));
+            }
+            out.append(PyTuple::new(py, exacts)?)?;
+        }
+        Ok(out)
+    }
+
     /// The scores at the cut (at, pos, known) under `rules` (None: in force), with
     /// `what_if` = (contract_id, exclude|neutral|positive|negative). `full`: (rules, jss, exact,
     /// window months, hidden reason, feedback, windows [(months, contracts, num, den)],

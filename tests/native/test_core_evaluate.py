@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from engine.simulate import simulate
-from projections.judge import CoreJudge, PythonJudge
+from projections.core_judge import CoreJudge
+from projections.judge import PythonJudge
 from projections.replay import fold
 from projections.rules.fair import ClientFacts
 from projections.rules.score import evaluate

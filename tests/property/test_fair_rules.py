@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from projections.judge import CoreJudge
+from projections.core_judge import CoreJudge
 from projections.replay import fold
 from projections.rules.fair import ClientFacts
 from projections.rules.score import evaluate

@@ -57,7 +57,7 @@ _TRUST: dict[str, Callable[..., str]] = {
     "excluded_no_signal": lambda rules: f"excluded under {rules}: no client signal and not long-term",
     "excluded_zero_no_signal": lambda: "excluded: $0 and no client signal",
     "excluded_zero_not_negative": lambda rules: f"excluded under {rules}: $0 contracts count only when negative",
-    # fair-2026 (never in force: the native core never writes these)
+    # fair-2026 (never in force, so never in the ledger)
     "reason_neutral_close": lambda reason, rules, private: (
         f"{'private end reason' if private else 'client reason'} {reason} is a neutral close under {rules}: no signal"
     ),

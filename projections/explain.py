@@ -10,8 +10,8 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import NamedTuple
 
-from projections.cache import Cache
-from projections.rules.score import Score, evaluate
+from projections.judge import Judge, Move, PythonJudge
+from projections.rules.score import Score
 from projections.timeline import INERT, Happening, describe, happenings
 from reputation import contract as ct
 from reputation.clock import INF
@@ -58,6 +58,20 @@ def steps(contracts: list[ct.Contract], flags: dict, t1: int, t2: int, known: in
     return out
 
 
+def moves(judge: Judge, contracts: list[ct.Contract], flags: dict, t1: int, t2: int, known: int, rules) -> list[Move]:
+    """The steps of (t1, t2] that move the score (its exact value or what is shown), each
+    glanced at by `judge`: the Python walk (the core has its own, CoreJudge.moves)."""
+    out = []
+    before_cut = Cut(t1, INF, known)
+    before = judge.glance(before_cut, rules)
+    for step in steps(contracts, flags, t1, t2, known):
+        after = judge.glance(step.cut, rules)
+        if _zero(after.exact) != _zero(before.exact) or after.shown != before.shown:
+            out.append(Move(step.happenings, before_cut, before, step.cut, after))
+        before_cut, before = step.cut, after
+    return out
+
+
 def explain(
     contracts: list[ct.Contract],
     flags: dict,
@@ -65,63 +79,59 @@ def explain(
     t2: int,
     known: int = INF,
     rules: RuleSet | None = None,
+    judge: Judge | None = None,
 ) -> Explained:
-    cache = Cache()
-    start = evaluate(contracts, flags, Cut(t1, INF, known), rules, cache=cache)
-    end = evaluate(contracts, flags, Cut(t2, INF, known), rules, cache=cache)
+    """`judge`: who evaluates (projections.judge; default the Python rule code). Only a step
+    that moves the score is evaluated whole, to say why."""
+    judge = judge or PythonJudge(contracts, flags)
+    start = judge.score(Cut(t1, INF, known), rules)
+    end = judge.score(Cut(t2, INF, known), rules)
     causes: list[dict] = []
-    before = start
-    for step in steps(contracts, flags, t1, t2, known):
-        after = evaluate(contracts, flags, step.cut, rules, cache=cache)
+    for move in judge.moves(t1, t2, known, rules):
+        before, after = move.before, move.after
         delta = _zero(after.exact) - _zero(before.exact)
-        moved = delta != 0 or after.shown != before.shown
-        if moved:
-            for n, h in enumerate(step.happenings):
-                kind, text, private = describe(h, before, after)
-                causes.append(
-                    {
-                        "at": h.at,
-                        "kind": kind,
-                        "contract_id": h.contract_id,
-                        "client_id": h.client_id,
-                        "event_id": h.event_id,
-                        # several happenings at one step share its change: the first carries it
-                        "jss_before": before.exact if n == 0 else after.exact,
-                        "jss_after": after.exact,
-                        "jss_delta": delta if n == 0 else Fraction(0),
-                        "jss_shown_before": before.jss,
-                        "jss_shown_after": after.jss,
-                        "feedback_before": before.feedback,
-                        "feedback_after": after.feedback,
-                        "text": text,
-                        "private": private,
-                    }
-                )
-        before = after
+        # the words need the assessments of the step's contracts, before and after
+        ids = [h.contract_id for h in move.happenings if h.contract_id is not None]
+        whole_before = judge.score(move.before_cut, rules, only=ids)
+        whole_after = judge.score(move.after_cut, rules, only=ids)
+        for n, h in enumerate(move.happenings):
+            kind, text, private = describe(h, whole_before, whole_after)
+            causes.append(
+                {
+                    "at": h.at,
+                    "kind": kind,
+                    "contract_id": h.contract_id,
+                    "client_id": h.client_id,
+                    "event_id": h.event_id,
+                    # several happenings at one step share its change: the first carries it
+                    "jss_before": before.exact if n == 0 else after.exact,
+                    "jss_after": after.exact,
+                    "jss_delta": delta if n == 0 else Fraction(0),
+                    "jss_shown_before": before.jss,
+                    "jss_shown_after": after.jss,
+                    "feedback_before": before.feedback,
+                    "feedback_after": after.feedback,
+                    "text": text,
+                    "private": private,
+                }
+            )
     total = _zero(end.exact) - _zero(start.exact)
-    return Explained(start, end, total, causes, counterfactuals(contracts, flags, t2, known, rules, end, cache))
+    return Explained(start, end, total, causes, counterfactuals(t2, known, rules, end, judge))
 
 
-def counterfactuals(
-    contracts, flags, at: int, known: int, rules: RuleSet | None, score: Score, cache: Cache | None = None
-) -> list[dict]:
-    out = []
-    cut = Cut(at, INF, known)
-    for a in score.assessments:
-        if not a.counted or a.outcome == "positive":
-            continue
-        alt = {
-            name: evaluate(contracts, flags, cut, rules, {a.contract_id: override}, cache).exact
-            for name, override in (("without", "exclude"), ("if_neutral", "neutral"), ("if_positive", "positive"))
+def counterfactuals(at: int, known: int, rules: RuleSet | None, score: Score, judge: Judge) -> list[dict]:
+    """For each counted contract that is not positive: the exact JSS without it, and with it
+    neutral or positive."""
+    doubted = [a for a in score.assessments if a.counted and a.outcome != "positive"]
+    alts = judge.what_ifs(Cut(at, INF, known), rules, [a.contract_id for a in doubted])
+    return [
+        {
+            "contract_id": a.contract_id,
+            "client_id": a.client_id,
+            "outcome": a.outcome,
+            "jss_without": without,
+            "jss_if_neutral": if_neutral,
+            "jss_if_positive": if_positive,
         }
-        out.append(
-            {
-                "contract_id": a.contract_id,
-                "client_id": a.client_id,
-                "outcome": a.outcome,
-                "jss_without": alt["without"],
-                "jss_if_neutral": alt["if_neutral"],
-                "jss_if_positive": alt["if_positive"],
-            }
-        )
-    return out
+        for a, (without, if_neutral, if_positive) in zip(doubted, alts)
+    ]

@@ -3,6 +3,8 @@ what a Score or an Explained becomes on the way out."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from projections.audiences import reasons_text
 from projections.explain import Explained
 from projections.projector import exact_float
@@ -24,6 +26,13 @@ def two_decimals(x) -> float | None:
 
 
 _f = exact_float
+# a freelancer's instants come back in every score and at every step of explain: format once
+_time = lru_cache(maxsize=1 << 16)(ev.format_time)
+
+
+@lru_cache(maxsize=1 << 14)
+def _leaves(closed_at: int) -> tuple[tuple[str, str], ...]:
+    return tuple((str(m), _time(window_exit(closed_at, m))) for m in (6, 12, 24))
 
 
 def score_json(freelancer_id: str, s: Score, known_at: int | None, clock: int, audience: str = "trust") -> dict:
@@ -58,15 +67,11 @@ def score_json(freelancer_id: str, s: Score, known_at: int | None, clock: int, a
                 "weight": a.weight4 / 4,
                 "counted": a.counted,
                 "in_windows": [m for m in (6, 12, 24) if a.counted and a.in_window(s.at, m)],
-                "closed_at": ev.format_time(a.closed_at) if a.closed_at is not None else None,
-                "settled_at": ev.format_time(a.settled_at) if a.settled_at is not None else None,
+                "closed_at": _time(a.closed_at) if a.closed_at is not None else None,
+                "settled_at": _time(a.settled_at) if a.settled_at is not None else None,
                 "earnings": a.earnings / 100,
                 "why": reasons_text(a.why),
-                "leaves_windows": (
-                    {str(m): ev.format_time(window_exit(a.closed_at, m)) for m in (6, 12, 24)}
-                    if a.closed_at is not None
-                    else None
-                ),
+                "leaves_windows": dict(_leaves(a.closed_at)) if a.closed_at is not None else None,
             }
             for a in s.assessments
         ],
@@ -83,7 +88,7 @@ def score_json(freelancer_id: str, s: Score, known_at: int | None, clock: int, a
 def explain_json(freelancer_id: str, r: Explained, known_at: int | None, clock: int, audience: str) -> dict:
     def cause(c: dict) -> dict:
         out = dict(c)
-        out["at"] = ev.format_time(c["at"])
+        out["at"] = _time(c["at"])
         for k in ("jss_before", "jss_after", "jss_delta", "feedback_before", "feedback_after"):
             out[k] = _f(c[k])
         out["jss_delta_exact"] = str(c["jss_delta"])

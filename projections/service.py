@@ -12,6 +12,7 @@ from typing import Callable
 
 from projections import freelancer_view
 from projections.audiences import audience_named
+from projections.core_judge import judge_for
 from projections.explain import explain
 from projections.ledger import ScoreChange
 from projections.native import projector_for
@@ -19,7 +20,7 @@ from projections.projector import Projector
 from projections.publication import Policy
 from projections.reports import explain_json, known_label, score_json, two_decimals
 from projections.rules.fair import ClientFacts
-from projections.rules.score import Score, client_score, evaluate
+from projections.rules.score import Score, client_score
 from projections.store import MemoryRepo, ReadRepo
 from reputation import events as ev
 from reputation.clock import INF
@@ -72,7 +73,9 @@ class Projections:
     def __init__(self, repo: ReadRepo, owns_connection: bool = True, engine: str = "native"):
         self.repo = repo
         self.owns_connection = owns_connection  # False when it shares the event store's pool
-        self.engine = engine  # "native" (projections.native, the default) or "python" (the reference)
+        # "native" (the default): the Rust core projects (projections.native) and evaluates score
+        # and explain (projections.judge); "python": the reference rule code does both
+        self.engine = engine
         self._projector: Projector | None = None
         self._policy: Policy | None = None
 
@@ -172,7 +175,8 @@ class Projections:
     def evaluate(self, freelancer_id: str, as_of: int | None, known_at: int | None, rules: str | None) -> Score:
         _, contracts, flags = self._freelancer(freelancer_id)
         at = self.clock if as_of is None else as_of
-        return evaluate(contracts, flags, Cut(at, INF, INF if known_at is None else known_at), rules_named(rules))
+        cut = Cut(at, INF, INF if known_at is None else known_at)
+        return judge_for(self.engine, contracts, flags).score(cut, rules_named(rules))
 
     def score(
         self,
@@ -189,7 +193,7 @@ class Projections:
         published = self.policy.published_at(min(at, self.clock))  # nothing is published ahead of the clock
         _, contracts, flags = self._freelancer(freelancer_id)
         known = INF if known_at is None else known_at
-        score = evaluate(contracts, flags, Cut(published, INF, known), rules_named(rules))
+        score = judge_for(self.engine, contracts, flags).score(Cut(published, INF, known), rules_named(rules))
         if audience == "public":
             return freelancer_view.public_json(freelancer_id, score, at)
         looks = freelancer_view.seen(contracts, flags, score, known)
@@ -274,7 +278,8 @@ class Projections:
                 freelancer_id,
                 known_at,
             )
-        result = explain(contracts, flags, t1, t2, known, rules_named(rules))
+        judge = judge_for(self.engine, contracts, flags)
+        result = explain(contracts, flags, t1, t2, known, rules_named(rules), judge)
         return explain_json(freelancer_id, result, known_at, self.clock, audience)
 
     def history(self, freelancer_id: str) -> list[ScoreChange]:

@@ -3,16 +3,23 @@
 //! store keeps it) out. No I/O here: what is not in memory is asked of the Python repo.
 
 pub mod eval;
+pub mod fair;
 pub mod hash;
 pub mod event;
 pub mod ingest;
 pub mod ledger;
 pub mod model;
+pub mod moves;
 pub mod msgpack;
+pub mod outcome;
 pub mod projector;
+#[cfg(feature = "python")]
+mod pyscore;
 pub mod ratio;
+pub mod reason;
 pub mod reconcile;
 pub mod rules;
+pub mod score;
 pub mod tally;
 pub mod time;
 pub mod timeline;
@@ -128,6 +135,7 @@ mod python {
     #[pymodule]
     fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add_class::<CoreProjector>()?;
+        m.add_class::<crate::pyscore::CoreFreelancer>()?;
         crate::ingest::python::register(m)?;
         Ok(())
     }

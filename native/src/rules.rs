@@ -1,7 +1,9 @@
 //! projections/rules.py: the rule sets, a contract's view and assessment at a cut, the
 //! window tallies, the JSS and the feedback score. Same order of checks, same words.
 
-use crate::model::Contract;
+use crate::model::{Contract, Removal};
+use crate::outcome::{outcome, signals, Signals, Usual};
+use crate::reason::{NoWords, Reason, Why};
 use crate::time::{DAY, FEEDBACK_WINDOW, INF};
 
 pub const LONG_TERM: i64 = 90 * DAY;
@@ -18,22 +20,31 @@ pub struct RuleSet {
     pub ignores_flagged_clients: bool,
     pub min_contracts: i64,
     pub min_clients: usize,
+    // fair-2026 only (rules.md, "fair-2026"): never in force, chosen by name
+    pub engagements: bool,
+    pub neutral_closes: bool,
+    pub lenient_raters: bool,
 }
 
 pub static JSS_2016: RuleSet = RuleSet {
     name: "jss-2016", starts: -INF, windows: &[0, 1, 2], neutral_reasons: false, weighted: false,
     zero_only_if_negative: false, needs_signal_or_long_term: false, ignores_flagged_clients: false,
-    min_contracts: 4, min_clients: 2,
+    min_contracts: 4, min_clients: 2, engagements: false, neutral_closes: false, lenient_raters: false,
 };
 pub static JSS_2020: RuleSet = RuleSet {
     name: "jss-2020", starts: 1_583_020_800_000_000, windows: &[0, 1, 2], neutral_reasons: true, weighted: true,
     zero_only_if_negative: true, needs_signal_or_long_term: false, ignores_flagged_clients: false,
-    min_contracts: 4, min_clients: 2,
+    min_contracts: 4, min_clients: 2, engagements: false, neutral_closes: false, lenient_raters: false,
 };
-pub static JSS_2024: RuleSet = RuleSet {
+pub static JSS_2024: RuleSet = JSS_2024_FIELDS;
+/// A proposal, never in force (no switch leads to it): chosen by name only.
+pub static FAIR_2026: RuleSet = RuleSet {
+    name: "fair-2026", starts: INF, engagements: true, neutral_closes: true, lenient_raters: true, ..JSS_2024_FIELDS
+};
+const JSS_2024_FIELDS: RuleSet = RuleSet {
     name: "jss-2024", starts: 1_725_321_600_000_000, windows: &[2], neutral_reasons: true, weighted: true,
     zero_only_if_negative: true, needs_signal_or_long_term: true, ignores_flagged_clients: true,
-    min_contracts: 2, min_clients: 2,
+    min_contracts: 2, min_clients: 2, engagements: false, neutral_closes: false, lenient_raters: false,
 };
 pub static SWITCHES: [i64; 2] = [JSS_2020.starts, JSS_2024.starts];
 
@@ -48,15 +59,7 @@ pub fn in_force(at: i64) -> &'static RuleSet {
 }
 
 pub fn rule_set_named(name: &str) -> Result<&'static RuleSet, String> {
-    [&JSS_2016, &JSS_2020, &JSS_2024].into_iter().find(|r| r.name == name).ok_or_else(|| format!("unknown rule set {name:?}"))
-}
-
-fn reason_is_negative(reason: Option<&str>, rules: &RuleSet) -> bool {
-    match reason {
-        None => false,
-        Some("freelancer_unresponsive" | "freelancer_lacked_skills" | "completed_unsuccessfully") => true,
-        Some(r) => !rules.neutral_reasons && r != "completed_successfully",
-    }
+    [&JSS_2016, &JSS_2020, &JSS_2024, &FAIR_2026].into_iter().find(|r| r.name == name).ok_or_else(|| format!("unknown rule set {name:?}"))
 }
 
 #[derive(Clone, Copy)]
@@ -191,140 +194,6 @@ impl Outcome {
     }
 }
 
-/// Where an assessment's reasons go: words for the ledger's causes, or nowhere (the hot path).
-pub trait Why {
-    fn push(&mut self, f: impl FnOnce() -> String);
-    fn any(&self) -> bool;
-    fn insert_first(&mut self, s: String);
-    fn replace(&mut self, s: String);
-    /// The reason just pushed rests on a private answer (projections.audiences' `private`).
-    fn private(&mut self) {}
-}
-
-pub struct NoWords(bool);
-impl Why for NoWords {
-    fn push(&mut self, _: impl FnOnce() -> String) {
-        self.0 = true;
-    }
-    fn any(&self) -> bool {
-        self.0
-    }
-    fn insert_first(&mut self, _: String) {}
-    fn replace(&mut self, _: String) {}
-}
-
-pub struct Words(pub Vec<String>, pub bool);
-impl Why for Words {
-    fn push(&mut self, f: impl FnOnce() -> String) {
-        self.0.push(f());
-    }
-    fn any(&self) -> bool {
-        !self.0.is_empty()
-    }
-    fn insert_first(&mut self, s: String) {
-        self.0.insert(0, s);
-    }
-    fn replace(&mut self, s: String) {
-        self.0 = vec![s];
-        self.1 = false;
-    }
-    fn private(&mut self) {
-        self.1 = true;
-    }
-}
-
-/// Python's `format(x, "g")`.
-pub fn fmt_g(x: f64) -> String {
-    let sci = format!("{x:.5e}");
-    let (_, exp) = sci.split_once('e').unwrap();
-    let exp: i32 = exp.parse().unwrap();
-    let strip = |s: String| if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
-    if !(-4..6).contains(&exp) {
-        let (m, _) = sci.split_once('e').unwrap();
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{}e{}{:02}", strip(m.to_string()), sign, exp.abs())
-    } else {
-        strip(format!("{:.*}", (5 - exp) as usize, x))
-    }
-}
-
-pub struct Signals<'a> {
-    reason: Option<&'a str>,
-    private_reason: bool,
-    recommend: Option<i64>,
-    stars: Option<f64>,
-    stripped: Option<String>,
-}
-
-impl Signals<'_> {
-    fn any(&self) -> bool {
-        self.reason.is_some() || self.recommend.is_some() || self.stars.is_some()
-    }
-}
-
-fn signals<'a>(c: &'a Contract, v: &View, rules: &RuleSet, flagged: bool, words: bool) -> Signals<'a> {
-    let none = |stripped| Signals { reason: None, private_reason: false, recommend: None, stars: None, stripped };
-    if let Some(i) = v.client_removed {
-        return none(Some(if words { format!("client feedback removed ({})", c.removals[i].basis) } else { String::new() }));
-    }
-    if flagged && rules.ignores_flagged_clients {
-        return none(Some(format!("client is flagged; its feedback does not count under {}", rules.name)));
-    }
-    // the client's reason: the private end_reason, else the close reason when the client or
-    // the platform closed, else none
-    let reason = if v.client_end_reason {
-        c.client_private.as_ref().and_then(|p| p.end_reason.as_deref())
-    } else if v.closed_by_client_or_platform {
-        c.closed.as_ref().map(|x| x.reason.as_str())
-    } else {
-        None
-    };
-    Signals { reason, private_reason: v.client_end_reason, recommend: v.client_recommend, stars: v.client_stars, stripped: None }
-}
-
-fn outcome(v: &View, s: &Signals, rules: &RuleSet, why: &mut impl Why) -> Outcome {
-    if reason_is_negative(s.reason, rules) {
-        let source = if s.private_reason { "private end reason" } else { "client reason" };
-        why.push(|| format!("{source} {} is negative under {}", s.reason.unwrap_or(""), rules.name));
-        if s.private_reason {
-            why.private();
-        }
-    }
-    if let Some(r) = s.recommend.filter(|&r| r <= 6) {
-        why.push(|| format!("private recommend {r} <= 6"));
-        why.private();
-    }
-    if let Some(x) = s.stars.filter(|&x| x < 3.0) {
-        why.push(|| format!("public stars {} < 3.0", fmt_g(x)));
-    }
-    if why.any() {
-        return Outcome::Negative;
-    }
-    if let Some(r) = s.recommend.filter(|&r| r >= 9) {
-        why.push(|| format!("private recommend {r} >= 9"));
-        why.private();
-    }
-    if let Some(x) = s.stars.filter(|&x| x >= 4.5 && s.recommend.is_none()) {
-        why.push(|| format!("public stars {} >= 4.5 with no private feedback", fmt_g(x)));
-        why.private(); // the absence of a private answer decides
-    }
-    if v.long_term() {
-        why.push(|| "long-term: payments span 90 days or more".to_string());
-    }
-    if why.any() {
-        return Outcome::Positive;
-    }
-    if let Some(r) = s.recommend {
-        why.push(|| format!("private recommend {r} is neither <= 6 nor >= 9"));
-        why.private();
-    } else if s.any() {
-        why.push(|| "client signals are neither negative nor positive".to_string());
-    } else {
-        why.push(|| "no client feedback".to_string());
-    }
-    Outcome::Neutral
-}
-
 fn weight4(v: &View, rules: &RuleSet) -> i64 {
     if !rules.weighted {
         return 4;
@@ -348,57 +217,89 @@ pub struct Assessment {
     pub exits: [i64; 3],
 }
 
-pub fn assess(c: &Contract, v: &View, cut: Cut, rules: &RuleSet, flagged: bool, why: &mut impl Why) -> Assessment {
+/// A what-if on one contract (explain's counterfactuals, `overrides` in Python).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Override {
+    As(Outcome),
+    Exclude,
+}
+
+/// What fair-2026 gives `assess` besides the view (projections.rules.fair reads more than
+/// one contract): the engagement's signals, its removal and the client's usual answers.
+#[derive(Default)]
+pub struct Extra<'a> {
+    pub what_if: Option<Override>,
+    pub signals: Option<Signals<'a>>,
+    pub removed: Option<Option<&'a Removal>>, // an engagement's removal, instead of the view's
+    pub usual: Option<Usual>,
+}
+
+pub fn assess(c: &Contract, v: &View, cut: Cut, rules: &RuleSet, flagged: bool, extra: Extra, why: &mut impl Why) -> Assessment {
     let at = cut.at;
     let mut a = Assessment { ci: v.ci, cut, flagged, counted: false, outcome: None, weight4: 0, exits: [0; 3] };
     match v.settled_at {
         Some(s) if at >= s => {}
         _ => {
-            why.push(|| (if v.closed_at.is_none() { "open" } else { "not settled yet (feedback window open)" }).to_string());
+            why.push(|| if v.closed_at.is_none() { Reason::Open } else { Reason::NotSettled });
             return a;
         }
     }
-    let s = signals(c, v, rules, flagged, true);
-    let result = outcome(v, &s, rules, why);
+    let s = extra.signals.unwrap_or_else(|| signals(c, v, rules, flagged));
+    let removed = extra.removed.unwrap_or_else(|| v.client_removed.map(|i| &c.removals[i]));
+    let mut result = outcome(v, &s, rules, extra.usual, why);
     if let Some(stripped) = s.stripped.clone() {
         why.insert_first(stripped);
     }
+    if let Some(note) = s.note.clone() {
+        why.push(|| note);
+    }
+    if let Some(Override::As(o)) = extra.what_if {
+        result = o;
+        why.replace(Reason::WhatIf(o.as_str()));
+    }
     let mut counted = true;
     let long = v.long_term();
-    if v.client_removed.is_some_and(|i| c.removals[i].basis == "top_rated_perk") {
+    if removed.is_some_and(|r| r.basis == "top_rated_perk") {
         counted = false;
-        why.replace("excluded: client feedback removed by the top-rated perk".to_string());
+        why.replace(Reason::ExcludedPerk);
+    } else if extra.what_if == Some(Override::Exclude) {
+        counted = false;
+        why.replace(Reason::WhatIfLeftOut);
     } else if rules.needs_signal_or_long_term && !(s.any() || long) {
         counted = false;
-        why.push(|| format!("excluded under {}: no client signal and not long-term", rules.name));
+        why.push(|| Reason::ExcludedNoSignal(rules.name));
     } else if !rules.needs_signal_or_long_term && !(v.earnings > 0 || s.any()) {
         counted = false;
-        why.push(|| "excluded: $0 and no client signal".to_string());
+        why.push(|| Reason::ExcludedZeroNoSignal);
     }
     if counted && rules.zero_only_if_negative && v.earnings <= 0 && result != Outcome::Negative {
         counted = false;
-        why.push(|| format!("excluded under {}: $0 contracts count only when negative", rules.name));
+        why.push(|| Reason::ExcludedZeroNotNegative(rules.name));
     }
     a.outcome = Some(result);
     a.counted = counted;
     if counted {
-        a.exits = c.closed.as_ref().map_or([0; 3], |x| x.exits); // the view's close is the contract's
+        let closed_at = v.closed_at.expect("a settled contract is closed");
+        a.exits = match c.closed.as_ref() {
+            Some(x) if x.at == closed_at => x.exits, // computed once per contract
+            _ => WINDOWS.map(|m| crate::time::window_exit(closed_at, m)), // an engagement closes with its last
+        };
         a.weight4 = weight4(v, rules);
     }
     a
 }
 
-/// The reasons of an assessment (recomputed: assessing is deterministic), and whether any
-/// rests on a private answer.
+/// The reasons of an assessment (recomputed: assessing is deterministic) in the trust words,
+/// and whether any rests on a private answer.
 pub fn why_of(c: &Contract, a: &Assessment, rules: &RuleSet) -> (Vec<String>, bool) {
-    let mut w = Words(vec![], false);
+    let mut why = vec![];
     let v = view(c, a.ci, a.cut).expect("an assessed contract is visible");
-    assess(c, &v, a.cut, rules, a.flagged, &mut w);
-    (w.0, w.1)
+    assess(c, &v, a.cut, rules, a.flagged, Extra::default(), &mut why);
+    (why.iter().map(Reason::text).collect(), why.iter().any(Reason::private))
 }
 
 pub fn assess_fast(c: &Contract, v: &View, cut: Cut, rules: &RuleSet, flagged: bool) -> Assessment {
-    assess(c, v, cut, rules, flagged, &mut NoWords(false))
+    assess(c, v, cut, rules, flagged, Extra::default(), &mut NoWords)
 }
 
 pub fn flagged_at(flags: &[(i64, i64, bool)], cut: Cut) -> bool {

@@ -63,6 +63,8 @@ pub fn scaled_stars(stars: f64) -> (i128, bool) {
 pub struct Jss {
     pub shown: Option<i64>,
     pub exact: Option<Ratio>,
+    pub window: Option<usize>,     // the best window (index into WINDOWS)
+    pub tallies: [(i64, i64, i64); 3], // per window: contracts, 100 x max(net, 0), total weight
 }
 
 /// rules.jss: all windows in one pass, the best of the rule set's windows, visibility.
@@ -106,5 +108,6 @@ pub fn jss(contracts: &[Contract], assessments: &[Assessment], at: i64, rules: &
     }
     let visible = t[2].0 >= rules.min_contracts && clients.len() >= rules.min_clients;
     let exact = best.map(|b| Ratio::new(i128::from(100 * t[b].1.max(0)), i128::from(t[b].2)));
-    Jss { shown: exact.filter(|_| visible).map(|r| half_up(r.n, r.d)), exact }
+    let tallies = t.map(|(n, net, total)| (n, 100 * net.max(0), total));
+    Jss { shown: exact.filter(|_| visible).map(|r| half_up(r.n, r.d)), exact, window: best, tallies }
 }

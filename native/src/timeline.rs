@@ -93,7 +93,7 @@ pub fn flag_happenings<'a>(client_id: &'a str, flags: &[(i64, i64, bool)], known
     }
 }
 
-fn switch(at: i64) -> Happening<'static> {
+pub fn switch(at: i64) -> Happening<'static> {
     Happening { at, pos: -1, kind: "rules_changed", contract: None, contract_id: None, client_id: "", event_id: None, detail: Detail::None }
 }
 
@@ -145,6 +145,17 @@ pub fn change_times(contracts: &[Contract], ids: &[usize], table: &Clients, know
     }
 }
 
+/// A happening's detail as projections.timeline.Happening.detail has it.
+pub fn detail_text(d: Detail) -> String {
+    match d {
+        Detail::Text(s) => s.to_string(),
+        Detail::Months(m) => m.to_string(),
+        Detail::Cents(c) => format!("{}.{:02}", c / 100, c % 100),
+        Detail::Removal(a, b, c) => format!("{a}:{b}:{c}"),
+        Detail::None => String::new(),
+    }
+}
+
 fn assessment(score: &Score, ci: Option<usize>) -> Option<&Assessment> {
     let ci = ci?;
     score.assessments.iter().find(|a| a.ci == ci)
@@ -183,13 +194,7 @@ fn words(h: &Happening, before: &Score, after: &Score, contracts: &[Contract], p
         if w.is_empty() { w } else { format!("; {w}") }
     };
     let newly_settled = a_after.is_some_and(|a| a.outcome.is_some()) && a_before.is_none_or(|a| a.outcome.is_none());
-    let text = |d: Detail| match d {
-        Detail::Text(s) => s.to_string(),
-        Detail::Months(m) => m.to_string(),
-        Detail::Cents(c) => format!("{}.{:02}", c / 100, c % 100),
-        Detail::Removal(a, b, c) => format!("{a}:{b}:{c}"),
-        Detail::None => String::new(),
-    };
+    let text = detail_text;
     match h.kind {
         "rules_changed" => return ("rules_changed", format!("rule set changed from {} to {}", before.rules.name, after.rules.name)),
         "window_exit" => return ("window_exit", format!("{who} left the {}-month window", text(h.detail))),

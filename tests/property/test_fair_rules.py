@@ -1,7 +1,7 @@
 """fair-2026 at its boundaries (rules.md, "fair-2026"), table-driven: each case is a small
 history of event lines; the outcome of the contract under test must be the expected one in
-the Python rule sets *and* in the audit SQL, and every freelancer's JSS must agree between the
-two (test_audit_sql_jss.check). The histories run in 2025 (jss-2024 in force): fair-2026 is
+the Python rule sets, in the audit SQL *and* in the native core, and every freelancer's JSS
+must agree between the three (test_audit_sql_jss.check; the core's whole Score equals Python's). The histories run in 2025 (jss-2024 in force): fair-2026 is
 never in force, so the in-force score is the control."""
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
+from projections.core_judge import CoreJudge
 from projections.replay import fold
 from projections.rules.fair import ClientFacts
 from projections.rules.score import evaluate
@@ -81,11 +82,27 @@ class History:
             self.contract(f"h{client}s{i}", day + i, freelancer=f"g{i}", client=client, stars=s)
 
 
+def core_equals_python(rows, instants, rule_sets=(FAIR,)) -> int:
+    """The core's whole Score (assessments and reasons included) is Python's, for every
+    freelancer at every instant under each rule set; returns how many compared."""
+    by, flags = fold(rows)
+    facts = ClientFacts.of(flags, [c for cs in by.values() for c in cs])
+    compared = 0
+    for f, contracts in by.items():
+        core = CoreJudge(contracts, facts)
+        for at in instants:
+            for rules in rule_sets:
+                assert core.score(Cut(at), rules) == evaluate(contracts, facts, Cut(at), rules), (f, at, rules.name)
+                compared += 1
+    return compared
+
+
 def assessed(h: History, contract: str, rules=FAIR, at: int = AT):
-    """(counted, outcome, weight4) of `contract` in Python and in SQL (asserted equal), after
-    checking every freelancer's JSS in both at `at`."""
+    """(counted, outcome, weight4) of `contract` in Python, in SQL and in the core (asserted
+    equal), after checking every freelancer's JSS in all three at `at`."""
     with audit_db(h.lines) as (_store, rows, con):
         assert check(con, rows, [at]) > 0
+        assert core_equals_python(rows, [at], (rules,)) > 0
         by, flags = fold(rows)
         facts = ClientFacts.of(flags, [c for cs in by.values() for c in cs])
         owner = next(f for f, cs in by.items() if any(c.id == contract for c in cs))
@@ -237,7 +254,7 @@ def test_fair_2026_is_never_in_force():
     assert all(in_force(t).name != "fair-2026" for t in (-INF, T0, ev.parse_time("2999-01-01T00:00:00Z")))
 
 
-# -- Python = SQL on random harsh raters and chains -----------------------------------------
+# -- Python = SQL = core on random harsh raters and chains -----------------------------------
 
 REASONS = [
     "completed_successfully",
@@ -279,9 +296,12 @@ def markets(draw):
     return h
 
 
+@seed(20261203)
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(markets(), st.data())
-def test_fair_python_equals_sql_on_random_raters_and_chains(h, data):
+def test_fair_python_equals_sql_and_core_on_random_raters_and_chains(h, data):
     days = data.draw(st.lists(st.integers(0, 160), min_size=1, max_size=4, unique=True))
+    instants = [T0 + d * DAY for d in days]
     with audit_db(h.lines) as (_store, rows, con):
-        check(con, rows, [T0 + d * DAY for d in days])
+        check(con, rows, instants)
+        assert core_equals_python(rows, instants, tuple(RULE_SETS.values())) > 0

@@ -25,6 +25,7 @@ from projections.cache import Archive, Cache, archive_of
 from projections.ledger import Cause, ScoreChange
 from projections.rules.score import Score, evaluate, half_up
 from projections.rules.windows import WINDOWS, window_exit
+from projections.badges import Badges
 from projections.timeline import (
     INERT,
     Happening,
@@ -50,6 +51,7 @@ class Entry(msgspec.Struct, array_like=True):
     fb: int | None  # displayed feedback score in hundredths
     exact: float | None
     rules: str
+    top: bool = False  # the Top Rated badge (projections/toprated.py)
 
 
 class Freelancer(msgspec.Struct, array_like=True):
@@ -128,7 +130,7 @@ def exact_float(x: Fraction | None) -> float | None:
     return None if x is None else float(x)
 
 
-class Projector:
+class Projector(Badges):
     def __init__(self, repo: Repo):
         self.repo = repo
         meta = repo.meta()
@@ -142,6 +144,8 @@ class Projector:
         self.archives: dict[str, Archive | None] = {}  # per freelancer, rebuilt as time passes
         self._archive_built: dict[str, int] = {}
         self.heap: list[tuple[int, str]] = []  # deadlines to process, loaded up to `horizon`
+        self._due: list[tuple[int, str]] = []  # while the clock moves: the deadlines up to _target
+        self._target = -INF
         self.horizon = self.clock
         self._reset_batch()
 
@@ -242,6 +246,7 @@ class Projector:
             self._advance(target, pos, rec)
         affected: list[str] = []
         trigger: Happening | None = None
+        earner: Happening | None = None  # a payment or refund: the earnings move even if the JSS does not
         if isinstance(e, ev.ContractOpened):
             c = ct.open_contract(e, pos)
             self.contracts[c.id] = c
@@ -270,6 +275,8 @@ class Projector:
             self.archives.pop(c.freelancer, None)  # a new fact: rebuild it next time
             self._archive_built.pop(c.freelancer, None)
             self.dirty_contracts.add(c.id)
+            if isinstance(e, (ev.PaymentMade, ev.PaymentRefunded)):
+                earner = Happening(at, pos, type(e).__name__, c.id, c.client, e.event_id)
             late_close = False
             if isinstance(e, ev.ContractClosed):
                 for d in [at + ct.FEEDBACK_WINDOW] + [window_exit(at, m) for m in WINDOWS]:
@@ -288,7 +295,12 @@ class Projector:
                 trigger = Happening(at, pos, type(e).__name__, c.id, c.client, e.event_id)
         self.position = pos
         for fid in affected:
+            grown = len(self.freelancer(fid).timeline)
             self._reconcile(fid, at, self.clock, pos, rec, trigger)
+            if len(self.freelancers[fid].timeline) != grown or earner is not None:
+                self._badges(self.freelancers[fid], at, self.clock, pos, rec, trigger or earner)
+        if earner is not None and not affected:
+            self._badges(self.freelancer(self.contracts[earner.contract_id].freelancer), at, self.clock, pos, rec, earner)  # type: ignore[index]
 
     def _advance(self, target: int, pos: int, rec: ev.Recorded) -> None:
         """Move the clock to `target`; deadlines passed take effect at their own times."""
@@ -307,8 +319,19 @@ class Projector:
                 due.update((s, fid) for fid in self.all_freelancers())
         if due:
             self._load_freelancers({fid for _, fid in due})
-        for at, fid in sorted(due):
-            self._reconcile_at(self.freelancer(fid), at, pos - 1, pos, rec, None)
+        # in time order; a badge flip found on the way (_schedule) joins the queue
+        self._due, self._target, done = sorted(due), target, set()
+        while self._due:
+            d = heapq.heappop(self._due)
+            if d in done:
+                continue
+            done.add(d)
+            at, fid = d
+            f = self.freelancer(fid)
+            grown = len(f.timeline)
+            self._reconcile_at(f, at, pos - 1, pos, rec, None)
+            self._badge_deadline(f, at, len(f.timeline) != grown, pos, rec)
+        self._target = -INF
         self.clock = target
 
     def _reconcile(self, fid: str, lo: int, hi: int, pos: int, rec: ev.Recorded, trigger: Happening | None) -> None:
@@ -336,7 +359,8 @@ class Projector:
         if (jss, fb) == ((prev.jss, prev.fb) if prev else (None, None)):
             return
         self.seq += 1
-        entry = Entry(at, self.seq, jss, fb, exact_float(score.exact), score.rules)
+        top = prev.top if prev else False
+        entry = Entry(at, self.seq, jss, fb, exact_float(score.exact), score.rules, top)
         f.record(entry)
         self.dirty_freelancers.add(f.id)
         # the words need every contract's assessment: evaluate in full (same values, no archive)
@@ -362,6 +386,8 @@ class Projector:
                 feedback_before=prev.fb / 100 if prev and prev.fb is not None else None,
                 feedback_after=fb / 100 if fb is not None else None,
                 causes=causes,
+                top_rated_before=top,
+                top_rated_after=top,
             )
         )
         self._n += 1

@@ -16,6 +16,7 @@ pub mod rules;
 pub mod tally;
 pub mod time;
 pub mod timeline;
+pub mod toprated;
 
 #[cfg(feature = "python")]
 mod python {

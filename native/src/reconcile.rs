@@ -73,7 +73,8 @@ impl Projector {
             return Ok(());
         }
         self.seq += 1;
-        let entry = Entry { at, seq: self.seq, jss, fb, exact: exact_float(score.exact), rules: score.rules.name };
+        let top = prev.is_some_and(|p| p.top);
+        let entry = Entry { at, seq: self.seq, jss, fb, exact: exact_float(score.exact), rules: score.rules.name, top };
         self.freelancers[fi].record(entry);
         self.dirty.mark(Table::Freelancers, fi);
         // the words need every contract's assessment: evaluate in full (same values, no archive)
@@ -99,6 +100,8 @@ impl Projector {
             feedback_before: prev.and_then(|p| p.fb).map(|x| x as f64 / 100.0),
             feedback_after: fb.map(|x| x as f64 / 100.0),
             causes,
+            top_rated_before: top,
+            top_rated_after: top,
         });
         self.n += 1;
         Ok(())

@@ -1,0 +1,251 @@
+//! projections/toprated.py (the rule, its words) and projections/badges.py (the projector's
+//! part): the Top Rated badge, evaluated every Monday 00:00 UTC. Same order, same words.
+
+use std::cmp::Reverse;
+
+use crate::event::Recorded;
+use crate::ledger::{Cause, ScoreChange};
+use crate::model::{Contract, Freelancer};
+use crate::projector::{Projector, Res, Table, Trigger};
+use crate::rules::SWITCHES;
+use crate::time::{add_months, format_time, DAY};
+
+pub const WEEK: i64 = 7 * DAY;
+const MONDAY: i64 = 4 * DAY; // 1970-01-05T00:00:00Z
+
+/// reputation/rulesets.py TopRated; every rule set has the same thresholds (rules.md).
+#[derive(Clone, Copy)]
+pub struct TopRated {
+    pub jss: i64,
+    pub weeks: usize,
+    pub of: i64,
+    pub earnings: i64, // cents
+    pub months: i64,
+}
+
+pub fn rule_at(_at: i64) -> TopRated {
+    TopRated { jss: 90, weeks: 13, of: 16, earnings: 1000_00, months: 12 }
+}
+
+pub fn monday_at_or_before(t: i64) -> i64 {
+    t - (t - MONDAY).rem_euclid(WEEK)
+}
+
+pub fn monday_at_or_after(t: i64) -> i64 {
+    t + (MONDAY - t).rem_euclid(WEEK)
+}
+
+pub fn money_of(contracts: &[Contract], ids: &[usize]) -> Vec<(i64, i64)> {
+    let mut out = vec![];
+    for &ci in ids {
+        let c = &contracts[ci];
+        out.extend(c.payments.iter().map(|m| (m.at, m.cents)));
+        out.extend(c.refunds.iter().map(|m| (m.at, -m.cents)));
+    }
+    out.sort_unstable();
+    out
+}
+
+pub fn earnings(money: &[(i64, i64)], at: i64, months: i64) -> i64 {
+    let mut i = money.partition_point(|m| m.0 <= at);
+    let mut total = 0;
+    while i > 0 && add_months(money[i - 1].0, months) > at {
+        i -= 1;
+        total += money[i].1;
+    }
+    total
+}
+
+pub struct Week {
+    pub at: i64,
+    pub jss: Option<i64>,
+    pub counted: bool,
+}
+
+pub struct Evaluation {
+    pub at: i64,
+    pub rule: TopRated,
+    pub weeks: Vec<Week>,
+    pub earnings: i64,
+    pub top: bool,
+}
+
+impl Evaluation {
+    pub fn counted(&self) -> usize {
+        self.weeks.iter().filter(|w| w.counted).count()
+    }
+}
+
+fn jss_at(f: &Freelancer, t: i64) -> Option<i64> {
+    f.lookup(t).and_then(|e| e.jss)
+}
+
+pub fn evaluate(f: &Freelancer, money: &[(i64, i64)], at: i64) -> Evaluation {
+    let rule = rule_at(at);
+    let weeks: Vec<Week> = (0..rule.of).rev().map(|k| {
+        let w = at - k * WEEK;
+        let jss = jss_at(f, w);
+        Week { at: w, jss, counted: jss.is_some_and(|j| j >= rule.jss) }
+    }).collect();
+    let cents = earnings(money, at, rule.months);
+    let n = weeks.iter().filter(|w| w.counted).count();
+    Evaluation { at, rule, weeks, earnings: cents, top: n >= rule.weeks && cents >= rule.earnings }
+}
+
+pub fn next_flip(f: &Freelancer, money: &[(i64, i64)], after: i64, top: bool) -> Option<i64> {
+    let first = monday_at_or_after(after + 1);
+    let rule = rule_at(first);
+    let mut candidates: Vec<i64> = (0..rule.of).map(|k| first + k * WEEK).collect();
+    let last = first + (rule.of - 1) * WEEK;
+    candidates.extend(money.iter().map(|m| monday_at_or_after(add_months(m.0, rule.months))).filter(|&m| m > last));
+    candidates.extend(SWITCHES.iter().filter(|&&s| s > after).map(|&s| monday_at_or_after(s)));
+    candidates.sort_unstable();
+    candidates.dedup();
+    candidates.into_iter().find(|&m| evaluate(f, money, m).top != top)
+}
+
+pub fn dollars(cents: i64) -> String {
+    let a = cents.unsigned_abs();
+    let whole = (a / 100).to_string();
+    let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
+    for (i, ch) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    format!("{}${grouped}.{:02}", if cents < 0 { "-" } else { "" }, a % 100)
+}
+
+fn day(t: i64) -> String {
+    format_time(t)[..10].to_string()
+}
+
+pub fn badge_causes(e: &Evaluation) -> Vec<(&'static str, String)> {
+    let r = e.rule;
+    let short: Vec<String> = e.weeks.iter().filter(|w| !w.counted).map(|w| {
+        let j = w.jss.map_or_else(|| "not shown".to_string(), |j| j.to_string());
+        format!("{} ({j})", day(w.at))
+    }).collect();
+    let mut weeks = format!("JSS {} or more in {} of the last {} weekly evaluations ({} needed)", r.jss, e.counted(), r.of, r.weeks);
+    if !short.is_empty() {
+        weeks.push_str(&format!("; below {}: {}", r.jss, short.join(", ")));
+    }
+    let money = format!("earnings {} in the {} months to {}", dollars(e.earnings), r.months, day(e.at));
+    if e.top {
+        let head = format!("Top Rated gained at the evaluation of {}: ", day(e.at));
+        return vec![("top_rated_gained", format!("{head}{weeks}; {money} (at least {})", dollars(r.earnings)))];
+    }
+    let head = format!("Top Rated lost at the evaluation of {}: ", day(e.at));
+    let mut out = vec![];
+    if e.counted() < r.weeks {
+        out.push(("top_rated_lost", format!("{head}{weeks}")));
+    }
+    if e.earnings < r.earnings {
+        out.push(("top_rated_lost", format!("{head}{money} < {}", dollars(r.earnings))));
+    }
+    out
+}
+
+impl Projector {
+    /// badges._badge_deadline: the clock reached a deadline of the freelancer at `at`.
+    pub fn badge_deadline(&mut self, fi: usize, at: i64, grown: bool, pos: i64, rec: &Recorded) -> Res<()> {
+        if grown || at == monday_at_or_before(at) {
+            self.badges(fi, at, at, pos, rec, None, grown)?;
+        }
+        Ok(())
+    }
+
+    /// badges._badges: the ledger's badge made to agree with the rule over [lo, hi].
+    #[allow(clippy::too_many_arguments)]
+    pub fn badges(&mut self, fi: usize, lo: i64, hi: i64, pos: i64, rec: &Recorded, late: Option<&Trigger>, predict: bool) -> Res<()> {
+        let money = money_of(&self.contracts, &self.freelancers[fi].contracts);
+        let grown = self.freelancers[fi].timeline.len();
+        let mut points: Vec<i64> = vec![];
+        let mut m = monday_at_or_after(lo);
+        while m <= hi {
+            points.push(m);
+            m += WEEK;
+        }
+        points.extend(self.freelancers[fi].timeline.iter().filter(|e| lo <= e.at && e.at <= hi).map(|e| e.at));
+        points.sort_unstable();
+        points.dedup();
+        let mut last: Option<Evaluation> = None; // points in order: one evaluation per Monday
+        for x in points {
+            let m = monday_at_or_before(x);
+            if last.as_ref().map_or(true, |e| e.at != m) {
+                last = Some(evaluate(&self.freelancers[fi], &money, m));
+            }
+            let e = last.as_ref().unwrap();
+            let Some(prev) = self.freelancers[fi].lookup(x).copied() else { continue };
+            if prev.top == e.top {
+                continue;
+            }
+            self.seq += 1;
+            let mut entry = prev;
+            entry.at = x;
+            entry.seq = self.seq;
+            entry.top = e.top;
+            self.freelancers[fi].record(entry);
+            self.dirty.mark(Table::Freelancers, fi);
+            let mut causes = vec![];
+            if let Some(t) = late.filter(|t| t.at < x) {
+                causes.push(Cause {
+                    at: format_time(t.at),
+                    kind: "late_event",
+                    text: format!("late event {} (occurred {}) changed the history", t.event_id, format_time(t.at)),
+                    contract_id: t.contract.map(|ci| self.contracts[ci].id.clone()),
+                    client_id: Some(t.client_id.clone()),
+                    event_id: Some(t.event_id.clone()),
+                    jss_before: None,
+                    jss_after: None,
+                    jss_delta: None,
+                    private: false,
+                });
+            }
+            for (kind, text) in badge_causes(e) {
+                causes.push(Cause {
+                    at: format_time(e.at), kind, text, contract_id: None, client_id: None, event_id: None,
+                    jss_before: None, jss_after: None, jss_delta: None, private: false,
+                });
+            }
+            let fb = prev.fb.map(|x| x as f64 / 100.0);
+            self.ledger.push(ScoreChange {
+                seq: self.seq,
+                change_id: format!("{pos}.{}", self.n),
+                freelancer_id: self.freelancers[fi].id.clone(),
+                rules: prev.rules,
+                effective_at: format_time(x),
+                recorded_at: rec.recorded_at.to_string(),
+                position: pos,
+                jss_before: prev.jss,
+                jss_after: prev.jss,
+                jss_exact_before: prev.exact,
+                jss_exact_after: prev.exact,
+                feedback_before: fb,
+                feedback_after: fb,
+                causes,
+                top_rated_before: prev.top,
+                top_rated_after: e.top,
+            });
+            self.n += 1;
+        }
+        if predict || self.freelancers[fi].timeline.len() != grown {
+            let f = &self.freelancers[fi];
+            let top = f.lookup(hi).is_some_and(|e| e.top);
+            if let Some(flip) = next_flip(f, &money, hi, top) {
+                let fid = f.id.clone();
+                self.schedule(flip, fid);
+            }
+        }
+        Ok(())
+    }
+
+    fn schedule(&mut self, at: i64, fid: String) {
+        if at <= self.target {
+            self.due.push(Reverse((at, fid))); // the clock is moving past it now
+        } else {
+            self.push_deadline(at, fid);
+        }
+    }
+}

@@ -1,0 +1,116 @@
+"""The projector's Top Rated part (projections/toprated.py has the rule): after a freelancer's
+scores or earnings change, the badge is recomputed for the Mondays from the earliest affected
+one up to the clock and compared with what the ledger says; a difference is a ledger entry
+(the JSS and feedback as they were, the badge flipped). One deadline per freelancer: the next
+Monday at which the badge would flip if nothing new happened.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from projections import toprated
+from projections.ledger import Cause, ScoreChange
+from reputation import events as ev
+
+if TYPE_CHECKING:
+    from projections.projector import Freelancer
+    from projections.timeline import Happening
+
+
+class Badges:
+    # set by the Projector
+    contracts: dict[str, Any]
+    heap: list[tuple[int, str]]
+    new_deadlines: list[tuple[int, str]]
+    ledger: list[ScoreChange]
+    dirty_freelancers: set[str]
+    _due: list[tuple[int, str]]
+    _target: int
+    seq: int
+    _n: int
+
+    def _badge_deadline(self, f: Freelancer, at: int, grown: bool, pos: int, rec: ev.Recorded) -> None:
+        """The clock reached a deadline of `f` at `at`: a Monday is an evaluation."""
+        if grown or at == toprated.monday_at_or_before(at):
+            self._badges(f, at, at, pos, rec, None, predict=grown)
+
+    def _badges(
+        self, f: Freelancer, lo: int, hi: int, pos: int, rec: ev.Recorded, late: Happening | None, predict=True
+    ) -> None:
+        """Make the ledger's badge agree with the rule at every instant of [lo, hi]: at each
+        Monday and at each entry (an entry carries the badge of its time)."""
+        money = toprated.money_of(self.contracts[c] for c in f.contracts)
+
+        def jss_at(t: int) -> int | None:
+            e = f.lookup(t)
+            return e.jss if e else None
+
+        evals: dict[int, toprated.Evaluation] = {}
+        grown = len(f.timeline)
+        points = set(range(toprated.monday_at_or_after(lo), hi + 1, toprated.WEEK))
+        points.update(e.at for e in f.timeline if lo <= e.at <= hi)
+        for x in sorted(points):
+            m = toprated.monday_at_or_before(x)
+            if m not in evals:
+                evals[m] = toprated.evaluate(jss_at, money, m)
+            e = evals[m]
+            prev = f.lookup(x)
+            if prev is None or prev.top == e.top:  # no entry yet: no JSS, so no badge either
+                continue
+            self._write_badge(f, x, prev, e, pos, rec, late)
+        if predict or len(f.timeline) != grown:
+            now = f.lookup(hi)
+            flip = toprated.next_flip(jss_at, money, hi, now.top if now else False)
+            if flip is not None:
+                self._schedule(flip, f.id)
+
+    def _schedule(self, at: int, fid: str) -> None:
+        if at <= self._target:  # the clock is moving past it now
+            heapq.heappush(self._due, (at, fid))
+        else:
+            heapq.heappush(self.heap, (at, fid))
+            self.new_deadlines.append((at, fid))
+
+    def _write_badge(self, f: Freelancer, x: int, prev, e: toprated.Evaluation, pos, rec, late) -> None:
+        self.seq += 1
+        f.record(msgspec.structs.replace(prev, at=x, seq=self.seq, top=e.top))
+        self.dirty_freelancers.add(f.id)
+        causes = []
+        if late is not None and late.at < x:  # a late event restates a later point
+            causes.append(
+                Cause(
+                    at=ev.format_time(late.at),
+                    kind="late_event",
+                    event_id=late.event_id,
+                    contract_id=late.contract_id,
+                    client_id=late.client_id,
+                    text=f"late event {late.event_id} (occurred {ev.format_time(late.at)}) changed the history",
+                )
+            )
+        causes.extend(Cause(at=ev.format_time(e.at), kind=k, text=t) for k, t in toprated.causes(e))
+        fb = prev.fb / 100 if prev.fb is not None else None
+        self.ledger.append(
+            ScoreChange(
+                seq=self.seq,
+                change_id=f"{pos}.{self._n}",
+                freelancer_id=f.id,
+                rules=prev.rules,
+                effective_at=ev.format_time(x),
+                recorded_at=rec.recorded_at,
+                position=pos,
+                jss_before=prev.jss,
+                jss_after=prev.jss,
+                jss_exact_before=prev.exact,
+                jss_exact_after=prev.exact,
+                feedback_before=fb,
+                feedback_after=fb,
+                causes=causes,
+                top_rated_before=prev.top,
+                top_rated_after=e.top,
+            )
+        )
+        self._n += 1

@@ -1,0 +1,143 @@
+"""Top Rated over time (rules.md "Top Rated"): a weekly evaluation, Mondays 00:00 UTC.
+
+The badge at a Monday M is a function of the displayed JSS at the last `of` Mondays (what the
+ledger says at each, the latest entry at or before it; None counts as short) and of the
+freelancer's earnings (payments minus refunds by occurred time) in the `months` before M.
+It holds from M until the next Monday. The projector recomputes it after a freelancer's scores
+change and keeps one deadline per freelancer: the next Monday at which it would flip if nothing
+new happened. The native core (native/src/toprated.rs) mirrors this module word for word.
+"""
+
+from __future__ import annotations
+
+import bisect
+from functools import lru_cache
+from typing import Callable, Iterable, NamedTuple
+
+from reputation import clock
+from reputation.clock import DAY
+from reputation.rulesets import SWITCHES, TopRated, in_force
+
+WEEK = 7 * DAY
+MONDAY = clock.parse_time("1970-01-05T00:00:00Z")  # a Monday, 00:00 UTC
+
+Money = list[tuple[int, int]]  # (occurred at, cents: + payment, - refund), sorted
+JssAt = Callable[[int], "int | None"]  # the displayed JSS the ledger gives at an instant
+
+
+def monday_at_or_before(t: int) -> int:
+    return t - (t - MONDAY) % WEEK
+
+
+def monday_at_or_after(t: int) -> int:
+    return t + (MONDAY - t) % WEEK
+
+
+@lru_cache(maxsize=1 << 16)
+def add_months(t: int, months: int) -> int:
+    return clock.to_micros(clock.add_months(clock.to_datetime(t), months))
+
+
+def money_of(contracts: Iterable) -> Money:
+    out = []
+    for c in contracts:
+        out.extend((m.at, m.cents) for m in c.payments)
+        out.extend((m.at, -m.cents) for m in c.refunds)
+    out.sort()
+    return out
+
+
+def earnings(money: Money, at: int, months: int) -> int:
+    """Cents moved at t with t <= at < add_months(t, months) (add_months never goes back, so
+    these are a run of the latest movements up to `at`)."""
+    i = bisect.bisect_right(money, at, key=lambda m: m[0])
+    total = 0
+    while i > 0 and add_months(money[i - 1][0], months) > at:
+        i -= 1
+        total += money[i][1]
+    return total
+
+
+class Week(NamedTuple):
+    at: int  # the Monday
+    jss: int | None  # displayed JSS at it (None: not shown)
+    counted: bool  # jss >= the rule's jss
+
+
+class Evaluation(NamedTuple):
+    at: int  # the Monday
+    rule: TopRated
+    weeks: tuple[Week, ...]  # oldest first, this Monday last
+    earnings: int  # cents in the `months` before
+    top: bool
+
+    @property
+    def counted(self) -> int:
+        return sum(w.counted for w in self.weeks)
+
+
+def evaluate(jss_at: JssAt, money: Money, at: int) -> Evaluation:
+    """The badge at Monday `at`."""
+    rule = in_force(at).top_rated
+    weeks = []
+    for k in range(rule.of - 1, -1, -1):
+        w = at - k * WEEK
+        jss = jss_at(w)
+        weeks.append(Week(w, jss, jss is not None and jss >= rule.jss))
+    cents = earnings(money, at, rule.months)
+    n = sum(w.counted for w in weeks)
+    return Evaluation(at, rule, tuple(weeks), cents, n >= rule.weeks and cents >= rule.earnings)
+
+
+def next_flip(jss_at: JssAt, money: Money, after: int, top: bool) -> int | None:
+    """The first Monday after `after` at which the badge would not be `top` if nothing new
+    happened: the JSS stays what the ledger says at `after`, payments age out of the window.
+    Past the first `of` Mondays every week is such a future one, so only an age-out (or a
+    rule switch) can still flip it."""
+    first = monday_at_or_after(after + 1)
+    rule = in_force(first).top_rated
+    candidates = {first + k * WEEK for k in range(rule.of)}
+    last = first + (rule.of - 1) * WEEK
+    candidates.update(m for m in (monday_at_or_after(add_months(t, rule.months)) for t, _ in money) if m > last)
+    candidates.update(monday_at_or_after(s) for s in SWITCHES if s > after)
+    for m in sorted(candidates):
+        if evaluate(jss_at, money, m).top != top:
+            return m
+    return None
+
+
+# -- words (the ledger's causes) ---------------------------------------------------
+
+
+def dollars(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    return f"{sign}${abs(cents) // 100:,}.{abs(cents) % 100:02d}"
+
+
+def day(t: int) -> str:
+    return clock.format_time(t)[:10]
+
+
+def causes(e: Evaluation) -> list[tuple[str, str]]:
+    """(kind, text) of a gain or a loss at evaluation `e`: the weeks that fell short and why,
+    and the earnings; a loss names each condition that failed, a gain both that held."""
+    r = e.rule
+    short = [w for w in e.weeks if not w.counted]
+    below = "; below {}: {}".format(
+        r.jss, ", ".join(f"{day(w.at)} ({'not shown' if w.jss is None else w.jss})" for w in short)
+    )
+    weeks = (
+        f"JSS {r.jss} or more in {e.counted} of the last {r.of} weekly evaluations ({r.weeks} needed)"
+        + (below if short else "")
+    )
+    money = f"earnings {dollars(e.earnings)} in the {r.months} months to {day(e.at)}"
+    if e.top:
+        head = f"Top Rated gained at the evaluation of {day(e.at)}: "
+        return [("top_rated_gained", f"{head}{weeks}; {money} (at least {dollars(r.earnings)})")]
+    head = f"Top Rated lost at the evaluation of {day(e.at)}: "
+    out = []
+    if e.counted < r.weeks:
+        out.append(("top_rated_lost", head + weeks))
+    if e.earnings < r.earnings:
+        out.append(("top_rated_lost", f"{head}{money} < {dollars(r.earnings)}"))
+    return out

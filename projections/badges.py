@@ -44,11 +44,7 @@ class Badges:
         """Make the ledger's badge agree with the rule at every instant of [lo, hi]: at each
         Monday and at each entry (an entry carries the badge of its time)."""
         money = toprated.money_of(self.contracts[c] for c in f.contracts)
-
-        def jss_at(t: int) -> int | None:
-            e = f.lookup(t)
-            return e.jss if e else None
-
+        jss_at = f.jss_at
         evals: dict[int, toprated.Evaluation] = {}
         grown = len(f.timeline)
         points = set(range(toprated.monday_at_or_after(lo), hi + 1, toprated.WEEK))
@@ -67,6 +63,11 @@ class Badges:
             flip = toprated.next_flip(jss_at, money, hi, now.top if now else False)
             if flip is not None:
                 self._schedule(flip, f.id)
+
+    def _badge_at(self, f: Freelancer, at: int) -> toprated.Evaluation:
+        """The badge at `at` (its Monday's evaluation) from the timeline as it stands."""
+        money = toprated.money_of(self.contracts[c] for c in f.contracts)
+        return toprated.evaluate(f.jss_at, money, toprated.monday_at_or_before(at))
 
     def _schedule(self, at: int, fid: str) -> None:
         if at <= self._target:  # the clock is moving past it now
@@ -91,7 +92,7 @@ class Badges:
                     text=f"late event {late.event_id} (occurred {ev.format_time(late.at)}) changed the history",
                 )
             )
-        causes.extend(Cause(at=ev.format_time(e.at), kind=k, text=t) for k, t in toprated.causes(e))
+        causes.extend(badge_causes(e))
         fb = prev.fb / 100 if prev.fb is not None else None
         self.ledger.append(
             ScoreChange(
@@ -114,3 +115,7 @@ class Badges:
             )
         )
         self._n += 1
+
+
+def badge_causes(e: toprated.Evaluation) -> list[Cause]:
+    return [Cause(at=ev.format_time(e.at), kind=k, text=t) for k, t in toprated.causes(e)]

@@ -25,7 +25,7 @@ from projections.cache import Archive, Cache, archive_of
 from projections.ledger import Cause, ScoreChange
 from projections.rules.score import Score, evaluate, half_up
 from projections.rules.windows import WINDOWS, window_exit
-from projections.badges import Badges
+from projections.badges import Badges, badge_causes
 from projections.timeline import (
     INERT,
     Happening,
@@ -62,6 +62,10 @@ class Freelancer(msgspec.Struct, array_like=True):
     def lookup(self, at: int) -> Entry | None:
         i = bisect.bisect_right(self.timeline, at, key=lambda e: e.at)
         return self.timeline[i - 1] if i else None
+
+    def jss_at(self, at: int) -> int | None:
+        e = self.lookup(at)
+        return e.jss if e else None
 
     def record(self, entry: Entry) -> None:
         i = bisect.bisect_right(self.timeline, (entry.at, entry.seq), key=lambda e: (e.at, e.seq))
@@ -362,6 +366,8 @@ class Projector(Badges):
         top = prev.top if prev else False
         entry = Entry(at, self.seq, jss, fb, exact_float(score.exact), score.rules, top)
         f.record(entry)
+        badge = self._badge_at(f, at)  # an entry carries the badge of its time
+        entry.top = badge.top
         self.dirty_freelancers.add(f.id)
         # the words need every contract's assessment: evaluate in full (same values, no archive)
         score = evaluate(contracts, flags, Cut(at, INF, known), cache=self.cache)
@@ -370,6 +376,8 @@ class Projector(Badges):
         )
         before = evaluate(contracts, flags, before_cut, cache=self.cache)
         causes = self._causes(contracts, flags, at, known, before, score, trigger, prev)
+        if entry.top != top:
+            causes.extend(badge_causes(badge))
         self.ledger.append(
             ScoreChange(
                 seq=self.seq,
@@ -387,7 +395,7 @@ class Projector(Badges):
                 feedback_after=fb / 100 if fb is not None else None,
                 causes=causes,
                 top_rated_before=top,
-                top_rated_after=top,
+                top_rated_after=entry.top,
             )
         )
         self._n += 1

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Callable, Iterable, NamedTuple
 
 from reputation import clock
-from reputation.clock import DAY
+from reputation.clock import DAY, INF
 from reputation.rulesets import SWITCHES, TopRated, in_force
 
 WEEK = 7 * DAY
@@ -38,11 +38,12 @@ def add_months(t: int, months: int) -> int:
     return clock.to_micros(clock.add_months(clock.to_datetime(t), months))
 
 
-def money_of(contracts: Iterable) -> Money:
+def money_of(contracts: Iterable, known: int = INF) -> Money:
+    """Payments and refunds recorded at log position `known` or before."""
     out = []
     for c in contracts:
-        out.extend((m.at, m.cents) for m in c.payments)
-        out.extend((m.at, -m.cents) for m in c.refunds)
+        out.extend((m.at, m.cents) for m in c.payments if m.pos <= known)
+        out.extend((m.at, -m.cents) for m in c.refunds if m.pos <= known)
     out.sort()
     return out
 
@@ -141,3 +142,20 @@ def causes(e: Evaluation) -> list[tuple[str, str]]:
     if e.earnings < r.earnings:
         out.append(("top_rated_lost", f"{head}{money} < {dollars(r.earnings)}"))
     return out
+
+
+def status(e: Evaluation, audience: str = "trust") -> dict:
+    """The badge at the last evaluation, as `score --json` shows it. The badge is public; the
+    weeks behind it are the trust team's only (a weekly JSS between two publications can
+    betray when a private answer arrived: the freelancer sees the score as published)."""
+    r = e.rule
+    out: dict = {"top_rated": e.top, "evaluated_at": clock.format_time(e.at)}
+    if audience != "trust":
+        return out
+    return {
+        **out,
+        "weeks_counted": e.counted,
+        "weeks": [{"week": day(w.at), "jss": w.jss, "counted": w.counted} for w in e.weeks],
+        "earnings_last_months": e.earnings / 100,
+        "rule": {"jss": r.jss, "weeks": r.weeks, "of": r.of, "earnings": r.earnings / 100, "months": r.months},
+    }

@@ -62,9 +62,11 @@ impl Freelancer {
         let i = self.timeline.partition_point(|e| e.at <= at);
         if i > 0 { Some(&self.timeline[i - 1]) } else { None }
     }
-    pub fn record(&mut self, entry: Entry) {
+    /// -> its index in the timeline
+    pub fn record(&mut self, entry: Entry) -> usize {
         let i = self.timeline.partition_point(|e| (e.at, e.seq) <= (entry.at, entry.seq));
         self.timeline.insert(i, entry);
+        i
     }
 }
 

@@ -121,7 +121,16 @@ fn day(t: i64) -> String {
     format_time(t)[..10].to_string()
 }
 
-pub fn badge_causes(e: &Evaluation) -> Vec<(&'static str, String)> {
+/// badges.badge_causes: the words as ledger causes.
+pub fn badge_causes(e: &Evaluation) -> Vec<Cause> {
+    let at = format_time(e.at);
+    words(e).into_iter().map(|(kind, text)| Cause {
+        at: at.clone(), kind, text, contract_id: None, client_id: None, event_id: None,
+        jss_before: None, jss_after: None, jss_delta: None, private: false,
+    }).collect()
+}
+
+pub fn words(e: &Evaluation) -> Vec<(&'static str, String)> {
     let r = e.rule;
     let short: Vec<String> = e.weeks.iter().filter(|w| !w.counted).map(|w| {
         let j = w.jss.map_or_else(|| "not shown".to_string(), |j| j.to_string());
@@ -203,12 +212,7 @@ impl Projector {
                     private: false,
                 });
             }
-            for (kind, text) in badge_causes(e) {
-                causes.push(Cause {
-                    at: format_time(e.at), kind, text, contract_id: None, client_id: None, event_id: None,
-                    jss_before: None, jss_after: None, jss_delta: None, private: false,
-                });
-            }
+            causes.extend(badge_causes(e));
             let fb = prev.fb.map(|x| x as f64 / 100.0);
             self.ledger.push(ScoreChange {
                 seq: self.seq,
@@ -239,6 +243,12 @@ impl Projector {
             }
         }
         Ok(())
+    }
+
+    /// badges._badge_at: the badge at `at` (its Monday's evaluation), the timeline as it stands.
+    pub fn badge_at(&self, fi: usize, at: i64) -> Evaluation {
+        let money = money_of(&self.contracts, &self.freelancers[fi].contracts);
+        evaluate(&self.freelancers[fi], &money, monday_at_or_before(at))
     }
 
     fn schedule(&mut self, at: i64, fid: String) {

@@ -178,6 +178,8 @@ def print_history(changes: list[ScoreChange], replaced: dict[int, int], show_all
         if ch.seq in replaced and not show_all:
             continue
         mark = f" (restated by #{replaced[ch.seq]})" if ch.seq in replaced else ""
+        if ch.top_rated_before != ch.top_rated_after:
+            mark = (" [Top Rated gained]" if ch.top_rated_after else " [Top Rated lost]") + mark
         rows.append(
             [
                 f"#{ch.seq}",

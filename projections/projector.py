@@ -333,7 +333,8 @@ class Projector(Badges):
             at, fid = d
             f = self.freelancer(fid)
             grown = len(f.timeline)
-            self._reconcile_at(f, at, pos - 1, pos, rec, None)
+            if deadlines_at(self.contracts_of(f), at, pos - 1):  # else a badge's own: the JSS stands
+                self._reconcile_at(f, at, pos - 1, pos, rec, None)
             self._badge_deadline(f, at, len(f.timeline) != grown, pos, rec)
         self._target = -INF
         self.clock = target

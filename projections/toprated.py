@@ -93,16 +93,32 @@ def evaluate(jss_at: JssAt, money: Money, at: int) -> Evaluation:
 def next_flip(jss_at: JssAt, money: Money, after: int, top: bool) -> int | None:
     """The first Monday after `after` at which the badge would not be `top` if nothing new
     happened: the JSS stays what the ledger says at `after`, payments age out of the window.
-    Past the first `of` Mondays every week is such a future one, so only an age-out (or a
-    rule switch) can still flip it."""
+    The first `of` Mondays read a sliding run of weekly JSS; past them every week reads the
+    JSS at `after`, so only an age-out (or a rule switch) can still flip it, and only when that
+    JSS counts."""
     first = monday_at_or_after(after + 1)
     rule = in_force(first).top_rated
-    candidates = {first + k * WEEK for k in range(rule.of)}
+    ok = [(j := jss_at(first + (k - rule.of + 1) * WEEK)) is not None and j >= rule.jss for k in range(2 * rule.of - 1)]
+    n = sum(ok[: rule.of - 1])
+    for i in range(rule.of):
+        n += ok[i + rule.of - 1]
+        m = first + i * WEEK
+        if (n >= rule.weeks and earnings(money, m, rule.months) >= rule.earnings) != top:
+            return m
+        n -= ok[i]
+    if not ok[-1]:
+        return None  # no week counts any more: the badge stays off (it is off at the last one)
+    # every week counts from here on: the badge is the earnings, which move only when a movement
+    # (all made by `after`) stops counting, from the Monday at or after its 12 months
     last = first + (rule.of - 1) * WEEK
-    candidates.update(m for m in (monday_at_or_after(add_months(t, rule.months)) for t, _ in money) if m > last)
-    candidates.update(monday_at_or_after(s) for s in SWITCHES if s > after)
-    for m in sorted(candidates):
-        if evaluate(jss_at, money, m).top != top:
+    gone = [monday_at_or_after(add_months(t, rule.months)) for t, _ in money]  # sorted, as money is
+    later = sorted({m for m in gone if m > last} | {m for m in map(monday_at_or_after, SWITCHES) if m > last})
+    left, j = sum(c for _, c in money), 0
+    for m in later:
+        while j < len(money) and gone[j] <= m:
+            left -= money[j][1]
+            j += 1
+        if (left >= rule.earnings) != top:
             return m
     return None
 

@@ -12,6 +12,7 @@ use crate::event::{decode_recorded, Event, Kind, Recorded};
 use crate::ledger::ScoreChange;
 use crate::model::{Client, Clients, Contract, Freelancer};
 use crate::rules::SWITCHES;
+use crate::timeline::deadlines_at;
 use crate::time::{window_exit, DAY, FEEDBACK_WINDOW, INF};
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -96,6 +97,7 @@ pub struct Projector {
     horizon: i64,
     pub due: BinaryHeap<Reverse<(i64, String)>>, // while the clock moves: the deadlines up to `target`
     pub target: i64,
+    pub money: HashMap<usize, Vec<crate::toprated::Money>>, // per freelancer: toprated::money_of, kept sorted
     pub repo: Box<dyn Repo + Send + Sync>,
     // the batch
     pub dirty: Dirty,
@@ -112,7 +114,7 @@ impl Projector {
             position, clock, seq, repo,
             contracts: vec![], contract_index: HashMap::default(), freelancers: vec![], freelancer_index: HashMap::default(),
             clients: Clients::default(), missing: Default::default(), empty, all_freelancers: None, archives: HashMap::default(),
-            archive_built: HashMap::default(), heap: BinaryHeap::new(), horizon: clock, due: BinaryHeap::new(), target: -INF,
+            archive_built: HashMap::default(), heap: BinaryHeap::new(), horizon: clock, due: BinaryHeap::new(), target: -INF, money: HashMap::default(),
             dirty: Dirty::default(), ledger: vec![], new_deadlines: vec![], n: 0,
         }
     }
@@ -345,7 +347,11 @@ impl Projector {
                 self.archives.remove(&fi); // a new fact: rebuild it next time
                 self.archive_built.remove(&fi);
                 self.dirty.mark(Table::Contracts, ci);
-                if matches!(e.kind, Kind::Payment(_) | Kind::Refund(_)) {
+                if let Kind::Payment(cents) | Kind::Refund(cents) = e.kind {
+                    let item = crate::toprated::money_item(at, if matches!(e.kind, Kind::Payment(_)) { cents } else { -cents });
+                    if let Some(v) = self.money.get_mut(&fi) {
+                        v.insert(v.partition_point(|x| *x <= item), item);
+                    }
                     earner = Some((fi, Trigger { at, pos, contract: Some(ci), client_id: kid.clone(), event_id: e.event_id.to_string() }));
                 }
                 let mut late_close = false;
@@ -426,7 +432,10 @@ impl Projector {
             let (at, fid) = d;
             let fi = self.freelancer(&fid)?;
             let grown = self.freelancers[fi].timeline.len();
-            self.reconcile_at(fi, at, pos - 1, pos, rec, None)?;
+            // nothing of the freelancer's happens at a badge's own deadline: its JSS stands
+            if !deadlines_at(&self.contracts, &self.freelancers[fi].contracts, at, pos - 1).is_empty() {
+                self.reconcile_at(fi, at, pos - 1, pos, rec, None)?;
+            }
             let grown = self.freelancers[fi].timeline.len() != grown;
             self.badge_deadline(fi, at, grown, pos, rec)?;
         }

@@ -35,21 +35,30 @@ pub fn monday_at_or_after(t: i64) -> i64 {
     t + (MONDAY - t).rem_euclid(WEEK)
 }
 
-pub fn money_of(contracts: &[Contract], ids: &[usize]) -> Vec<(i64, i64)> {
+/// A payment (+) or refund (-): (occurred at, cents, the first Monday at which it no longer
+/// counts: the Monday at or after add_months(at, months)); sorted, as toprated.money_of.
+pub type Money = (i64, i64, i64);
+
+pub fn money_item(at: i64, cents: i64) -> Money {
+    (at, cents, monday_at_or_after(add_months(at, rule_at(at).months)))
+}
+
+pub fn money_of(contracts: &[Contract], ids: &[usize]) -> Vec<Money> {
     let mut out = vec![];
     for &ci in ids {
         let c = &contracts[ci];
-        out.extend(c.payments.iter().map(|m| (m.at, m.cents)));
-        out.extend(c.refunds.iter().map(|m| (m.at, -m.cents)));
+        out.extend(c.payments.iter().map(|m| money_item(m.at, m.cents)));
+        out.extend(c.refunds.iter().map(|m| money_item(m.at, -m.cents)));
     }
     out.sort_unstable();
     out
 }
 
-pub fn earnings(money: &[(i64, i64)], at: i64, months: i64) -> i64 {
-    let mut i = money.partition_point(|m| m.0 <= at);
+/// toprated.earnings at a Monday: cents moved at t with t <= m < add_months(t, months).
+pub fn earnings(money: &[Money], m: i64) -> i64 {
+    let mut i = money.partition_point(|x| x.0 <= m);
     let mut total = 0;
-    while i > 0 && add_months(money[i - 1].0, months) > at {
+    while i > 0 && money[i - 1].2 > m {
         i -= 1;
         total += money[i].1;
     }
@@ -80,28 +89,54 @@ fn jss_at(f: &Freelancer, t: i64) -> Option<i64> {
     f.lookup(t).and_then(|e| e.jss)
 }
 
-pub fn evaluate(f: &Freelancer, money: &[(i64, i64)], at: i64) -> Evaluation {
+pub fn evaluate(f: &Freelancer, money: &[Money], at: i64) -> Evaluation {
     let rule = rule_at(at);
     let weeks: Vec<Week> = (0..rule.of).rev().map(|k| {
         let w = at - k * WEEK;
         let jss = jss_at(f, w);
         Week { at: w, jss, counted: jss.is_some_and(|j| j >= rule.jss) }
     }).collect();
-    let cents = earnings(money, at, rule.months);
+    let cents = earnings(money, at);
     let n = weeks.iter().filter(|w| w.counted).count();
     Evaluation { at, rule, weeks, earnings: cents, top: n >= rule.weeks && cents >= rule.earnings }
 }
 
-pub fn next_flip(f: &Freelancer, money: &[(i64, i64)], after: i64, top: bool) -> Option<i64> {
+/// toprated.next_flip: the first Monday after `after` at which the badge would not be `top`.
+pub fn next_flip(f: &Freelancer, money: &[Money], after: i64, top: bool) -> Option<i64> {
     let first = monday_at_or_after(after + 1);
     let rule = rule_at(first);
-    let mut candidates: Vec<i64> = (0..rule.of).map(|k| first + k * WEEK).collect();
+    let of = rule.of as usize;
+    let ok: Vec<bool> = (0..2 * rule.of - 1).map(|k| jss_at(f, first + (k - rule.of + 1) * WEEK).is_some_and(|j| j >= rule.jss)).collect();
+    let mut n = ok[..of - 1].iter().filter(|&&b| b).count();
+    for i in 0..of {
+        n += usize::from(ok[i + of - 1]);
+        let m = first + i as i64 * WEEK;
+        if (n >= rule.weeks && earnings(money, m) >= rule.earnings) != top {
+            return Some(m);
+        }
+        n -= usize::from(ok[i]);
+    }
+    if !ok[ok.len() - 1] {
+        return None; // no week counts any more: the badge stays off
+    }
+    // every week counts from here on: the badge is the earnings, which move only when a movement
+    // (all made by `after`) stops counting, from the Monday at or after its 12 months
     let last = first + (rule.of - 1) * WEEK;
-    candidates.extend(money.iter().map(|m| monday_at_or_after(add_months(m.0, rule.months))).filter(|&m| m > last));
-    candidates.extend(SWITCHES.iter().filter(|&&s| s > after).map(|&s| monday_at_or_after(s)));
-    candidates.sort_unstable();
-    candidates.dedup();
-    candidates.into_iter().find(|&m| evaluate(f, money, m).top != top)
+    let mut later: Vec<i64> = money.iter().map(|x| x.2).filter(|&m| m > last).collect();
+    later.extend(SWITCHES.iter().map(|&s| monday_at_or_after(s)).filter(|&m| m > last));
+    later.sort_unstable();
+    later.dedup();
+    let (mut left, mut j) = (money.iter().map(|m| m.1).sum::<i64>(), 0);
+    for m in later {
+        while j < money.len() && money[j].2 <= m {
+            left -= money[j].1;
+            j += 1;
+        }
+        if (left >= rule.earnings) != top {
+            return Some(m);
+        }
+    }
+    None
 }
 
 pub fn dollars(cents: i64) -> String {
@@ -168,7 +203,7 @@ impl Projector {
     /// badges._badges: the ledger's badge made to agree with the rule over [lo, hi].
     #[allow(clippy::too_many_arguments)]
     pub fn badges(&mut self, fi: usize, lo: i64, hi: i64, pos: i64, rec: &Recorded, late: Option<&Trigger>, predict: bool) -> Res<()> {
-        let money = money_of(&self.contracts, &self.freelancers[fi].contracts);
+        let money = self.take_money(fi);
         let grown = self.freelancers[fi].timeline.len();
         let mut points: Vec<i64> = vec![];
         let mut m = monday_at_or_after(lo);
@@ -242,13 +277,21 @@ impl Projector {
                 self.schedule(flip, fid);
             }
         }
+        self.money.insert(fi, money);
         Ok(())
     }
 
+    /// The freelancer's money, out of the cache (put it back after use).
+    fn take_money(&mut self, fi: usize) -> Vec<Money> {
+        self.money.remove(&fi).unwrap_or_else(|| money_of(&self.contracts, &self.freelancers[fi].contracts))
+    }
+
     /// badges._badge_at: the badge at `at` (its Monday's evaluation), the timeline as it stands.
-    pub fn badge_at(&self, fi: usize, at: i64) -> Evaluation {
-        let money = money_of(&self.contracts, &self.freelancers[fi].contracts);
-        evaluate(&self.freelancers[fi], &money, monday_at_or_before(at))
+    pub fn badge_at(&mut self, fi: usize, at: i64) -> Evaluation {
+        let money = self.take_money(fi);
+        let e = evaluate(&self.freelancers[fi], &money, monday_at_or_before(at));
+        self.money.insert(fi, money);
+        e
     }
 
     fn schedule(&mut self, at: i64, fid: String) {

@@ -7,6 +7,7 @@ Monday at which the badge would flip if nothing new happened.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ class Badges:
     ledger: list[ScoreChange]
     dirty_freelancers: set[str]
     _due: list[tuple[int, str]]
+    money: dict[str, toprated.Money]
     _target: int
     seq: int
     _n: int
@@ -43,8 +45,7 @@ class Badges:
     ) -> None:
         """Make the ledger's badge agree with the rule at every instant of [lo, hi]: at each
         Monday and at each entry (an entry carries the badge of its time)."""
-        money = toprated.money_of(self.contracts[c] for c in f.contracts)
-        jss_at = f.jss_at
+        money = self._money_of(f)
         evals: dict[int, toprated.Evaluation] = {}
         grown = len(f.timeline)
         points = set(range(toprated.monday_at_or_after(lo), hi + 1, toprated.WEEK))
@@ -52,7 +53,7 @@ class Badges:
         for x in sorted(points):
             m = toprated.monday_at_or_before(x)
             if m not in evals:
-                evals[m] = toprated.evaluate(jss_at, money, m)
+                evals[m] = toprated.evaluate(f.jss_at, money, m, f.weekly_jss)
             e = evals[m]
             prev = f.lookup(x)
             if prev is None or prev.top == e.top:  # no entry yet: no JSS, so no badge either
@@ -60,14 +61,25 @@ class Badges:
             self._write_badge(f, x, prev, e, pos, rec, late)
         if predict or len(f.timeline) != grown:
             now = f.lookup(hi)
-            flip = toprated.next_flip(jss_at, money, hi, now.top if now else False)
+            flip = toprated.next_flip(f.jss_at, money, hi, now.top if now else False, f.weekly_jss)
             if flip is not None:
                 self._schedule(flip, f.id)
 
     def _badge_at(self, f: Freelancer, at: int) -> toprated.Evaluation:
         """The badge at `at` (its Monday's evaluation) from the timeline as it stands."""
-        money = toprated.money_of(self.contracts[c] for c in f.contracts)
-        return toprated.evaluate(f.jss_at, money, toprated.monday_at_or_before(at))
+        return toprated.evaluate(f.jss_at, self._money_of(f), toprated.monday_at_or_before(at), f.weekly_jss)
+
+    def _money_of(self, f: Freelancer) -> toprated.Money:
+        """toprated.money_of, kept per freelancer (a payment or refund is added by _earned)."""
+        money = self.money.get(f.id)
+        if money is None:
+            money = self.money[f.id] = toprated.money_of(self.contracts[c] for c in f.contracts)
+        return money
+
+    def _earned(self, fid: str, at: int, cents: int) -> None:
+        money = self.money.get(fid)
+        if money is not None:
+            bisect.insort(money, (at, cents))
 
     def _schedule(self, at: int, fid: str) -> None:
         if at <= self._target:  # the clock is moving past it now

@@ -67,6 +67,17 @@ class Freelancer(msgspec.Struct, array_like=True):
         e = self.lookup(at)
         return e.jss if e else None
 
+    def weekly_jss(self, start: int, n: int, step: int = 7 * ev.DAY) -> list[int | None]:
+        """jss_at(start + k * step) for k < n, in one walk of the timeline."""
+        tl, out = self.timeline, []
+        i = bisect.bisect_right(tl, start, key=lambda e: e.at)
+        for k in range(n):
+            t = start + k * step
+            while i < len(tl) and tl[i].at <= t:
+                i += 1
+            out.append(tl[i - 1].jss if i else None)
+        return out
+
     def record(self, entry: Entry) -> None:
         i = bisect.bisect_right(self.timeline, (entry.at, entry.seq), key=lambda e: (e.at, e.seq))
         self.timeline.insert(i, entry)
@@ -148,6 +159,7 @@ class Projector(Badges):
         self.archives: dict[str, Archive | None] = {}  # per freelancer, rebuilt as time passes
         self._archive_built: dict[str, int] = {}
         self.heap: list[tuple[int, str]] = []  # deadlines to process, loaded up to `horizon`
+        self.money: dict[str, list[tuple[int, int]]] = {}  # per freelancer (projections.badges)
         self._due: list[tuple[int, str]] = []  # while the clock moves: the deadlines up to _target
         self._target = -INF
         self.horizon = self.clock
@@ -281,6 +293,8 @@ class Projector(Badges):
             self.dirty_contracts.add(c.id)
             if isinstance(e, (ev.PaymentMade, ev.PaymentRefunded)):
                 earner = Happening(at, pos, type(e).__name__, c.id, c.client, e.event_id)
+                sign = 1 if isinstance(e, ev.PaymentMade) else -1
+                self._earned(c.freelancer, at, sign * ct.cents(e.amount))
             late_close = False
             if isinstance(e, ev.ContractClosed):
                 for d in [at + ct.FEEDBACK_WINDOW] + [window_exit(at, m) for m in WINDOWS]:

@@ -23,6 +23,7 @@ MONDAY = clock.parse_time("1970-01-05T00:00:00Z")  # a Monday, 00:00 UTC
 
 Money = list[tuple[int, int]]  # (occurred at, cents: + payment, - refund), sorted
 JssAt = Callable[[int], "int | None"]  # the displayed JSS the ledger gives at an instant
+Weekly = Callable[[int, int], "list[int | None]"]  # (start, n): jss_at at n Mondays from start
 
 
 def monday_at_or_before(t: int) -> int:
@@ -77,20 +78,22 @@ class Evaluation(NamedTuple):
         return sum(w.counted for w in self.weeks)
 
 
-def evaluate(jss_at: JssAt, money: Money, at: int) -> Evaluation:
-    """The badge at Monday `at`."""
+def weekly_of(jss_at: JssAt) -> Weekly:
+    return lambda start, n: [jss_at(start + k * WEEK) for k in range(n)]
+
+
+def evaluate(jss_at: JssAt, money: Money, at: int, weekly: Weekly | None = None) -> Evaluation:
+    """The badge at Monday `at` (`weekly`: a faster jss_at over a run of Mondays)."""
     rule = in_force(at).top_rated
-    weeks = []
-    for k in range(rule.of - 1, -1, -1):
-        w = at - k * WEEK
-        jss = jss_at(w)
-        weeks.append(Week(w, jss, jss is not None and jss >= rule.jss))
+    start = at - (rule.of - 1) * WEEK
+    shown = (weekly or weekly_of(jss_at))(start, rule.of)
+    weeks = [Week(start + k * WEEK, j, j is not None and j >= rule.jss) for k, j in enumerate(shown)]
     cents = earnings(money, at, rule.months)
     n = sum(w.counted for w in weeks)
     return Evaluation(at, rule, tuple(weeks), cents, n >= rule.weeks and cents >= rule.earnings)
 
 
-def next_flip(jss_at: JssAt, money: Money, after: int, top: bool) -> int | None:
+def next_flip(jss_at: JssAt, money: Money, after: int, top: bool, weekly: Weekly | None = None) -> int | None:
     """The first Monday after `after` at which the badge would not be `top` if nothing new
     happened: the JSS stays what the ledger says at `after`, payments age out of the window.
     The first `of` Mondays read a sliding run of weekly JSS; past them every week reads the
@@ -98,7 +101,8 @@ def next_flip(jss_at: JssAt, money: Money, after: int, top: bool) -> int | None:
     JSS counts."""
     first = monday_at_or_after(after + 1)
     rule = in_force(first).top_rated
-    ok = [(j := jss_at(first + (k - rule.of + 1) * WEEK)) is not None and j >= rule.jss for k in range(2 * rule.of - 1)]
+    shown = (weekly or weekly_of(jss_at))(first - (rule.of - 1) * WEEK, 2 * rule.of - 1)
+    ok = [j is not None and j >= rule.jss for j in shown]
     n = sum(ok[: rule.of - 1])
     for i in range(rule.of):
         n += ok[i + rule.of - 1]

@@ -245,7 +245,9 @@ class Engine:
             rules=rules,
             audience=_audience(audience),
         )
-        return msgspec.convert(out, {"trust": Score, "freelancer": FreelancerScoreWithBadge, "public": PublicScoreWithBadge}[audience])
+        return msgspec.convert(
+            out, {"trust": Score, "freelancer": FreelancerScoreWithBadge, "public": PublicScoreWithBadge}[audience]
+        )
 
     def explain(
         self,

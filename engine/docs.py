@@ -175,7 +175,10 @@ def rule_set_table() -> str:
     row("neutral closes (no negative signal): neutral", [_yes(r.neutral_closes) for r in sets])
     row("a harsh client's low answers count only below its usual", [_yes(r.lenient_raters) for r in sets])
     row("Top Rated: a week counts from a displayed JSS of", [r.top_rated.jss for r in sets])
-    row("... weeks that must count, of the last weekly evaluations", [f"{r.top_rated.weeks} of {r.top_rated.of}" for r in sets])
+    row(
+        "... weeks that must count, of the last weekly evaluations",
+        [f"{r.top_rated.weeks} of {r.top_rated.of}" for r in sets],
+    )
     row(
         "... and earnings (payments - refunds) in the last months of at least",
         [f"${r.top_rated.earnings // 100:,} in {r.top_rated.months}" for r in sets],

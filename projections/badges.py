@@ -15,7 +15,9 @@ import msgspec
 
 from projections import toprated
 from projections.ledger import Cause, ScoreChange
+from projections.timeline import deadlines_at
 from reputation import events as ev
+from reputation.clock import INF
 
 if TYPE_CHECKING:
     from projections.projector import Freelancer
@@ -34,6 +36,26 @@ class Badges:
     _target: int
     seq: int
     _n: int
+    freelancer: Any
+    contracts_of: Any
+    _reconcile_at: Any
+
+    def _pass_deadlines(self, due: list[tuple[int, str]], target: int, pos: int, rec: ev.Recorded) -> None:
+        """Take the deadlines (at, freelancer) up to `target` in time order; a badge flip found on
+        the way (_schedule) joins them."""
+        self._due, self._target, done = due, target, set()
+        while self._due:
+            d = heapq.heappop(self._due)
+            if d in done:
+                continue
+            done.add(d)
+            at, fid = d
+            f = self.freelancer(fid)
+            grown = len(f.timeline)
+            if deadlines_at(self.contracts_of(f), at, pos - 1):  # else a badge's own: the JSS stands
+                self._reconcile_at(f, at, pos - 1, pos, rec, None)
+            self._badge_deadline(f, at, len(f.timeline) != grown, pos, rec)
+        self._target = -INF
 
     def _badge_deadline(self, f: Freelancer, at: int, grown: bool, pos: int, rec: ev.Recorded) -> None:
         """The clock reached a deadline of `f` at `at`: a Monday is an evaluation."""

@@ -21,11 +21,11 @@ from typing import Iterable, NamedTuple
 
 import msgspec
 
+from projections.badges import Badges, badge_causes
 from projections.cache import Archive, Cache, archive_of
 from projections.ledger import Cause, ScoreChange
 from projections.rules.score import Score, evaluate, half_up
 from projections.rules.windows import WINDOWS, window_exit
-from projections.badges import Badges, badge_causes
 from projections.timeline import (
     INERT,
     Happening,
@@ -35,6 +35,7 @@ from projections.timeline import (
     flag_happenings,
     happenings,
 )
+from projections.toprated import weekly_jss
 from reputation import contract as ct
 from reputation import events as ev
 from reputation.clock import INF
@@ -67,16 +68,8 @@ class Freelancer(msgspec.Struct, array_like=True):
         e = self.lookup(at)
         return e.jss if e else None
 
-    def weekly_jss(self, start: int, n: int, step: int = 7 * ev.DAY) -> list[int | None]:
-        """jss_at(start + k * step) for k < n, in one walk of the timeline."""
-        tl, out = self.timeline, []
-        i = bisect.bisect_right(tl, start, key=lambda e: e.at)
-        for k in range(n):
-            t = start + k * step
-            while i < len(tl) and tl[i].at <= t:
-                i += 1
-            out.append(tl[i - 1].jss if i else None)
-        return out
+    def weekly_jss(self, start: int, n: int) -> list[int | None]:
+        return weekly_jss(self.timeline, start, n)
 
     def record(self, entry: Entry) -> None:
         i = bisect.bisect_right(self.timeline, (entry.at, entry.seq), key=lambda e: (e.at, e.seq))
@@ -263,6 +256,7 @@ class Projector(Badges):
         affected: list[str] = []
         trigger: Happening | None = None
         earner: Happening | None = None  # a payment or refund: the earnings move even if the JSS does not
+        earner_fid = ""
         if isinstance(e, ev.ContractOpened):
             c = ct.open_contract(e, pos)
             self.contracts[c.id] = c
@@ -292,7 +286,7 @@ class Projector(Badges):
             self._archive_built.pop(c.freelancer, None)
             self.dirty_contracts.add(c.id)
             if isinstance(e, (ev.PaymentMade, ev.PaymentRefunded)):
-                earner = Happening(at, pos, type(e).__name__, c.id, c.client, e.event_id)
+                earner, earner_fid = Happening(at, pos, type(e).__name__, c.id, c.client, e.event_id), c.freelancer
                 sign = 1 if isinstance(e, ev.PaymentMade) else -1
                 self._earned(c.freelancer, at, sign * ct.cents(e.amount))
             late_close = False
@@ -317,8 +311,8 @@ class Projector(Badges):
             self._reconcile(fid, at, self.clock, pos, rec, trigger)
             if len(self.freelancers[fid].timeline) != grown or earner is not None:
                 self._badges(self.freelancers[fid], at, self.clock, pos, rec, trigger or earner)
-        if earner is not None and not affected:
-            self._badges(self.freelancer(self.contracts[earner.contract_id].freelancer), at, self.clock, pos, rec, earner)  # type: ignore[index]
+        if earner is not None and not affected:  # a payment before the close: only the earnings moved
+            self._badges(self.freelancer(earner_fid), at, self.clock, pos, rec, earner)
 
     def _advance(self, target: int, pos: int, rec: ev.Recorded) -> None:
         """Move the clock to `target`; deadlines passed take effect at their own times."""
@@ -337,20 +331,7 @@ class Projector(Badges):
                 due.update((s, fid) for fid in self.all_freelancers())
         if due:
             self._load_freelancers({fid for _, fid in due})
-        # in time order; a badge flip found on the way (_schedule) joins the queue
-        self._due, self._target, done = sorted(due), target, set()
-        while self._due:
-            d = heapq.heappop(self._due)
-            if d in done:
-                continue
-            done.add(d)
-            at, fid = d
-            f = self.freelancer(fid)
-            grown = len(f.timeline)
-            if deadlines_at(self.contracts_of(f), at, pos - 1):  # else a badge's own: the JSS stands
-                self._reconcile_at(f, at, pos - 1, pos, rec, None)
-            self._badge_deadline(f, at, len(f.timeline) != grown, pos, rec)
-        self._target = -INF
+        self._pass_deadlines(sorted(due), target, pos, rec)
         self.clock = target
 
     def _reconcile(self, fid: str, lo: int, hi: int, pos: int, rec: ev.Recorded, trigger: Happening | None) -> None:

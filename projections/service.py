@@ -10,12 +10,11 @@ import logging
 from pathlib import Path
 from typing import Callable
 
-from projections import freelancer_view
+from projections import freelancer_view, toprated
 from projections.audiences import audience_named
 from projections.explain import explain
 from projections.ledger import ScoreChange
 from projections.native import projector_for
-from projections import toprated
 from projections.projector import Entry, Freelancer, Projector
 from projections.publication import Policy
 from projections.reports import explain_json, known_label, score_json, two_decimals

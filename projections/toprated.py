@@ -41,7 +41,7 @@ def add_months(t: int, months: int) -> int:
 
 def money_of(contracts: Iterable, known: int = INF) -> Money:
     """Payments and refunds recorded at log position `known` or before."""
-    out = []
+    out: Money = []
     for c in contracts:
         out.extend((m.at, m.cents) for m in c.payments if m.pos <= known)
         out.extend((m.at, -m.cents) for m in c.refunds if m.pos <= known)
@@ -80,6 +80,18 @@ class Evaluation(NamedTuple):
 
 def weekly_of(jss_at: JssAt) -> Weekly:
     return lambda start, n: [jss_at(start + k * WEEK) for k in range(n)]
+
+
+def weekly_jss(timeline: list, start: int, n: int) -> list[int | None]:
+    """The JSS of a timeline (entries sorted by time) at n Mondays from `start`, in one walk."""
+    out: list[int | None] = []
+    i = bisect.bisect_right(timeline, start, key=lambda e: e.at)
+    for k in range(n):
+        t = start + k * WEEK
+        while i < len(timeline) and timeline[i].at <= t:
+            i += 1
+        out.append(timeline[i - 1].jss if i else None)
+    return out
 
 
 def evaluate(jss_at: JssAt, money: Money, at: int, weekly: Weekly | None = None) -> Evaluation:
@@ -147,9 +159,8 @@ def causes(e: Evaluation) -> list[tuple[str, str]]:
     below = "; below {}: {}".format(
         r.jss, ", ".join(f"{day(w.at)} ({'not shown' if w.jss is None else w.jss})" for w in short)
     )
-    weeks = (
-        f"JSS {r.jss} or more in {e.counted} of the last {r.of} weekly evaluations ({r.weeks} needed)"
-        + (below if short else "")
+    weeks = f"JSS {r.jss} or more in {e.counted} of the last {r.of} weekly evaluations ({r.weeks} needed)" + (
+        below if short else ""
     )
     money = f"earnings {dollars(e.earnings)} in the {r.months} months to {day(e.at)}"
     if e.top:

@@ -69,7 +69,9 @@ def test_history_hides_restated_entries_and_marks_them_with_all(restated_home):
     # it on 2019-05-06 (four weeks at 60); those badge entries are restated too: the late N
     # takes the badge away from 04-08 on, and the 05-06 entry now says 33
     assert [
-        (e["effective_at"][:10], e["jss_after"], e["top_rated_after"]) for e in current if e["effective_at"] >= "2019-03"
+        (e["effective_at"][:10], e["jss_after"], e["top_rated_after"])
+        for e in current
+        if e["effective_at"] >= "2019-03"
     ] == [("2019-03-15", 60, False), ("2019-04-08", 60, False), ("2019-04-15", 33, False), ("2019-05-06", 33, False)]
     text = ok("--home", str(restated_home), "history", "f-1")
     assert "(restated by #" not in text and "3 entries restated by late events not shown" in text

@@ -6,7 +6,7 @@ payment and refund events, and the rule of rules.md applied here, not by project
 from __future__ import annotations
 
 import calendar
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -25,7 +25,7 @@ A_MONDAY = ev.parse_time("2024-01-01T00:00:00Z")
 
 
 def a_year_later(t: int) -> int:
-    d = datetime.fromtimestamp(t / 1e6, timezone.utc).replace(tzinfo=None)
+    d = datetime.fromtimestamp(t / 1e6, UTC).replace(tzinfo=None)
     day = min(d.day, calendar.monthrange(d.year + 1, d.month)[1])
     return t + int((d.replace(year=d.year + 1, day=day) - d).total_seconds()) * 1_000_000
 
@@ -36,7 +36,7 @@ def expected_badges(rows, k: int) -> dict[str, dict[int, bool]]:
     facts = ClientFacts.of(flags, [c for cs in by_freelancer.values() for c in cs])
     owner = {c.id: fid for fid, cs in by_freelancer.items() for c in cs}
     money: dict[str, list[tuple[int, int]]] = {}
-    for pos, data in rows[:k]:
+    for _, data in rows[:k]:
         e = ev.decode_recorded(data).event
         if isinstance(e, (ev.PaymentMade, ev.PaymentRefunded)):
             cents = round(float(e.amount) * 100) * (1 if isinstance(e, ev.PaymentMade) else -1)
@@ -45,16 +45,11 @@ def expected_badges(rows, k: int) -> dict[str, dict[int, bool]]:
     monday = first + (A_MONDAY - first) % WEEK
     out: dict[str, dict[int, bool]] = {}
     for fid, contracts in by_freelancer.items():
-        jss: dict[int, int | None] = {}
-
-        def shown(w: int) -> int | None:
-            if w not in jss:
-                jss[w] = evaluate(contracts, facts, Cut(w)).jss
-            return jss[w]
-
+        # the displayed JSS at every Monday from 15 weeks before the first evaluation
+        shown = {w: evaluate(contracts, facts, Cut(w)).jss for w in range(monday - 15 * WEEK, clock + 1, WEEK)}
         badges = out[fid] = {}
         for m in range(monday, clock + 1, WEEK):
-            good = sum(1 for i in range(16) if (j := shown(m - i * WEEK)) is not None and j >= 90)
+            good = sum(1 for i in range(16) if (j := shown[m - i * WEEK]) is not None and j >= 90)
             earned = sum(c for at, c in money.get(fid, []) if at <= m < a_year_later(at))
             badges[m] = good >= 13 and earned >= 1000_00
     return out

@@ -8,10 +8,11 @@ import pytest
 
 from projections import toprated
 from projections.service import memory_projections
-from tests.scenarios.builder import DAY, US, Market, d, micros
+from tests.scenarios.builder import US, Market, d, micros
 
 M = micros(d("2024-01-01"))  # the evaluation (a Monday)
-WEEK = 7 * 24 * 3600 * 1_000_000
+DAY_US = 24 * 3600 * 1_000_000
+WEEK = 7 * DAY_US
 
 
 def weekly(values: list[int | None], after: int | None = None):
@@ -19,14 +20,14 @@ def weekly(values: list[int | None], after: int | None = None):
 
     def jss_at(t: int) -> int | None:
         if t > M:
-            return after if after is not None and t >= M + 24 * 3600 * 1_000_000 else values[-1]
+            return after if after is not None and t >= M + DAY_US else values[-1]
         i = 15 - (M - t) // WEEK
         return values[i] if 0 <= i < 16 else None
 
     return jss_at
 
 
-PAID = [(M - 30 * 24 * 3600 * 1_000_000, 1000_00)]  # $1,000 a month before
+PAID = [(M - 30 * DAY_US, 1000_00)]  # $1,000 a month before
 
 
 @pytest.mark.parametrize(
@@ -45,9 +46,7 @@ PAID = [(M - 30 * 24 * 3600 * 1_000_000, 1000_00)]  # $1,000 a month before
         ([100] * 16, [(M + 1, 1000_00)], False),  # a microsecond after it
         ([100] * 16, [(micros(d("2023-01-01")), 1000_00)], False),  # exactly 12 months before: out
         ([100] * 16, [(micros(d("2023-01-01")) + 1, 1000_00)], True),  # a microsecond later: in
-    ]
-    if (DAY_US := 24 * 3600 * 1_000_000)
-    else [],
+    ],
 )
 def test_the_rule_at_its_boundaries(weeks, money, top):
     e = toprated.evaluate(weekly(weeks), sorted(money), M)

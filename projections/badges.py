@@ -33,6 +33,7 @@ class Badges:
     dirty_freelancers: set[str]
     _due: list[tuple[int, str]]
     money: dict[str, toprated.Money]
+    _scheduled: dict[str, int]
     _target: int
     seq: int
     _n: int
@@ -84,7 +85,8 @@ class Badges:
         if predict or len(f.timeline) != grown:
             now = f.lookup(hi)
             flip = toprated.next_flip(f.jss_at, money, hi, now.top if now else False, f.weekly_jss)
-            if flip is not None:
+            if flip is not None and self._scheduled.get(f.id) != flip:  # once is enough
+                self._scheduled[f.id] = flip
                 self._schedule(flip, f.id)
 
     def _badge_at(self, f: Freelancer, at: int) -> toprated.Evaluation:

@@ -153,6 +153,7 @@ class Projector(Badges):
         self._archive_built: dict[str, int] = {}
         self.heap: list[tuple[int, str]] = []  # deadlines to process, loaded up to `horizon`
         self.money: dict[str, list[tuple[int, int]]] = {}  # per freelancer (projections.badges)
+        self._scheduled: dict[str, int] = {}  # per freelancer: the badge deadline last scheduled
         self._due: list[tuple[int, str]] = []  # while the clock moves: the deadlines up to _target
         self._target = -INF
         self.horizon = self.clock

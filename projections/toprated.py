@@ -16,7 +16,7 @@ from typing import Callable, Iterable, NamedTuple
 
 from reputation import clock
 from reputation.clock import DAY, INF
-from reputation.rulesets import SWITCHES, TopRated, in_force
+from reputation.rulesets import TopRated, in_force
 
 WEEK = 7 * DAY
 MONDAY = clock.parse_time("1970-01-05T00:00:00Z")  # a Monday, 00:00 UTC
@@ -109,8 +109,7 @@ def next_flip(jss_at: JssAt, money: Money, after: int, top: bool, weekly: Weekly
     """The first Monday after `after` at which the badge would not be `top` if nothing new
     happened: the JSS stays what the ledger says at `after`, payments age out of the window.
     The first `of` Mondays read a sliding run of weekly JSS; past them every week reads the
-    JSS at `after`, so only an age-out (or a rule switch) can still flip it, and only when that
-    JSS counts."""
+    JSS at `after`, so only an age-out can still flip it, and only when that JSS counts."""
     first = monday_at_or_after(after + 1)
     rule = in_force(first).top_rated
     shown = (weekly or weekly_of(jss_at))(first - (rule.of - 1) * WEEK, 2 * rule.of - 1)
@@ -125,12 +124,14 @@ def next_flip(jss_at: JssAt, money: Money, after: int, top: bool, weekly: Weekly
     if not ok[-1]:
         return None  # no week counts any more: the badge stays off (it is off at the last one)
     # every week counts from here on: the badge is the earnings, which move only when a movement
-    # (all made by `after`) stops counting, from the Monday at or after its 12 months
+    # (all made by `after`) stops counting, from the Monday at or after its 12 months (in order
+    # like the movements). The thresholds are the same in every rule set, so a switch moves nothing.
     last = first + (rule.of - 1) * WEEK
-    gone = [monday_at_or_after(add_months(t, rule.months)) for t, _ in money]  # sorted, as money is
-    later = sorted({m for m in gone if m > last} | {m for m in map(monday_at_or_after, SWITCHES) if m > last})
-    left, j = sum(c for _, c in money), 0
-    for m in later:
+    gone = [monday_at_or_after(add_months(t, rule.months)) for t, _ in money]
+    j = bisect.bisect_right(gone, last)
+    left = sum(c for _, c in money[j:])
+    while j < len(money):
+        m = gone[j]
         while j < len(money) and gone[j] <= m:
             left -= money[j][1]
             j += 1

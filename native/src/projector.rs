@@ -12,7 +12,7 @@ use crate::event::{decode_recorded, Event, Kind, Recorded};
 use crate::ledger::ScoreChange;
 use crate::model::{Client, Clients, Contract, Freelancer};
 use crate::rules::SWITCHES;
-use crate::timeline::deadlines_at;
+use crate::timeline::any_deadline_at;
 use crate::time::{window_exit, DAY, FEEDBACK_WINDOW, INF};
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -98,6 +98,7 @@ pub struct Projector {
     pub due: BinaryHeap<Reverse<(i64, String)>>, // while the clock moves: the deadlines up to `target`
     pub target: i64,
     pub money: HashMap<usize, Vec<crate::toprated::Money>>, // per freelancer: toprated::money_of, kept sorted
+    pub scheduled: HashMap<usize, i64>, // per freelancer: the badge deadline last scheduled
     pub repo: Box<dyn Repo + Send + Sync>,
     // the batch
     pub dirty: Dirty,
@@ -114,7 +115,7 @@ impl Projector {
             position, clock, seq, repo,
             contracts: vec![], contract_index: HashMap::default(), freelancers: vec![], freelancer_index: HashMap::default(),
             clients: Clients::default(), missing: Default::default(), empty, all_freelancers: None, archives: HashMap::default(),
-            archive_built: HashMap::default(), heap: BinaryHeap::new(), horizon: clock, due: BinaryHeap::new(), target: -INF, money: HashMap::default(),
+            archive_built: HashMap::default(), heap: BinaryHeap::new(), horizon: clock, due: BinaryHeap::new(), target: -INF, money: HashMap::default(), scheduled: HashMap::default(),
             dirty: Dirty::default(), ledger: vec![], new_deadlines: vec![], n: 0,
         }
     }
@@ -433,7 +434,7 @@ impl Projector {
             let fi = self.freelancer(&fid)?;
             let grown = self.freelancers[fi].timeline.len();
             // nothing of the freelancer's happens at a badge's own deadline: its JSS stands
-            if !deadlines_at(&self.contracts, &self.freelancers[fi].contracts, at, pos - 1).is_empty() {
+            if any_deadline_at(&self.contracts, &self.freelancers[fi].contracts, at, pos - 1) {
                 self.reconcile_at(fi, at, pos - 1, pos, rec, None)?;
             }
             let grown = self.freelancers[fi].timeline.len() != grown;

@@ -7,7 +7,6 @@ use crate::event::Recorded;
 use crate::ledger::{Cause, ScoreChange};
 use crate::model::{Contract, Freelancer};
 use crate::projector::{Projector, Res, Table, Trigger};
-use crate::rules::SWITCHES;
 use crate::time::{add_months, format_time, DAY};
 
 pub const WEEK: i64 = 7 * DAY;
@@ -101,12 +100,27 @@ pub fn evaluate(f: &Freelancer, money: &[Money], at: i64) -> Evaluation {
     Evaluation { at, rule, weeks, earnings: cents, top: n >= rule.weeks && cents >= rule.earnings }
 }
 
+/// toprated.weekly_jss: the JSS at n Mondays from `start`, in one walk of the timeline.
+fn weekly_ok(f: &Freelancer, start: i64, min: i64, out: &mut [bool]) {
+    let tl = &f.timeline;
+    let mut i = tl.partition_point(|e| e.at <= start);
+    for (k, ok) in out.iter_mut().enumerate() {
+        let t = start + k as i64 * WEEK;
+        while i < tl.len() && tl[i].at <= t {
+            i += 1;
+        }
+        *ok = i > 0 && tl[i - 1].jss.is_some_and(|j| j >= min);
+    }
+}
+
 /// toprated.next_flip: the first Monday after `after` at which the badge would not be `top`.
 pub fn next_flip(f: &Freelancer, money: &[Money], after: i64, top: bool) -> Option<i64> {
     let first = monday_at_or_after(after + 1);
     let rule = rule_at(first);
     let of = rule.of as usize;
-    let ok: Vec<bool> = (0..2 * rule.of - 1).map(|k| jss_at(f, first + (k - rule.of + 1) * WEEK).is_some_and(|j| j >= rule.jss)).collect();
+    let mut buf = [false; 64];
+    let ok = &mut buf[..2 * of - 1];
+    weekly_ok(f, first - (rule.of - 1) * WEEK, rule.jss, ok);
     let mut n = ok[..of - 1].iter().filter(|&&b| b).count();
     for i in 0..of {
         n += usize::from(ok[i + of - 1]);
@@ -120,14 +134,13 @@ pub fn next_flip(f: &Freelancer, money: &[Money], after: i64, top: bool) -> Opti
         return None; // no week counts any more: the badge stays off
     }
     // every week counts from here on: the badge is the earnings, which move only when a movement
-    // (all made by `after`) stops counting, from the Monday at or after its 12 months
+    // (all made by `after`) stops counting, from the Monday at or after its 12 months (its third
+    // field, in order like the movements)
     let last = first + (rule.of - 1) * WEEK;
-    let mut later: Vec<i64> = money.iter().map(|x| x.2).filter(|&m| m > last).collect();
-    later.extend(SWITCHES.iter().map(|&s| monday_at_or_after(s)).filter(|&m| m > last));
-    later.sort_unstable();
-    later.dedup();
-    let (mut left, mut j) = (money.iter().map(|m| m.1).sum::<i64>(), 0);
-    for m in later {
+    let mut j = money.partition_point(|x| x.2 <= last);
+    let mut left: i64 = money[j..].iter().map(|x| x.1).sum();
+    while j < money.len() {
+        let m = money[j].2;
         while j < money.len() && money[j].2 <= m {
             left -= money[j].1;
             j += 1;
@@ -273,8 +286,10 @@ impl Projector {
             let f = &self.freelancers[fi];
             let top = f.lookup(hi).is_some_and(|e| e.top);
             if let Some(flip) = next_flip(f, &money, hi, top) {
-                let fid = f.id.clone();
-                self.schedule(flip, fid);
+                if self.scheduled.insert(fi, flip) != Some(flip) {
+                    let fid = f.id.clone();
+                    self.schedule(flip, fid);
+                }
             }
         }
         self.money.insert(fi, money);

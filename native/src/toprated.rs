@@ -317,3 +317,21 @@ impl Projector {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::parse_time;
+
+    #[test]
+    fn mondays_and_dollars() {
+        let t = |s: &str| parse_time(s).unwrap();
+        assert_eq!(monday_at_or_before(t("2024-01-03T12:00:00Z")), t("2024-01-01T00:00:00Z"));
+        assert_eq!(monday_at_or_after(t("2024-01-03T12:00:00Z")), t("2024-01-08T00:00:00Z"));
+        assert_eq!(monday_at_or_after(t("2024-01-08T00:00:00Z")), t("2024-01-08T00:00:00Z"));
+        // the 12 months of a payment on 2024-02-29: until 2025-02-28, then the Monday after
+        assert_eq!(money_item(t("2024-02-29T10:00:00Z"), 1).2, t("2025-03-03T00:00:00Z"));
+        let d: Vec<String> = [0, 99_999, 100_000, 123_456_789, -1].map(dollars).to_vec();
+        assert_eq!(d, ["$0.00", "$999.99", "$1,000.00", "$1,234,567.89", "-$0.01"]);
+    }
+}

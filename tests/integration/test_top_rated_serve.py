@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+import reputation
 from engine.serve.app import create_app
-from reputation.config import Settings, open_store
-from reputation.ingest import ingest
+from reputation.config import Settings
 from tests.unit.test_top_rated import market
 
 
 def test_the_serve_page_shows_the_badge_and_the_weeks_to_the_trust_team_only(tmp_path):
     settings = Settings(home=str(tmp_path), trust_token="t")
-    store = open_store(settings)
-    try:
-        assert not ingest(store, market(tick="2025-06-01").log_lines()).rejects
-    finally:
-        store.close()
+    with reputation.open(str(tmp_path)) as engine:
+        engine.ingest(market(tick="2025-06-01").log_lines())
+        engine.project()
     with TestClient(create_app(settings, follow=False)) as client:
         trust = client.get("/ui/freelancers/f-1", headers={"Authorization": "Bearer t"}).text
         mine = client.get("/ui/freelancers/f-1").text

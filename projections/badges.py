@@ -15,7 +15,7 @@ import msgspec
 
 from projections import toprated
 from projections.ledger import Cause, ScoreChange
-from projections.timeline import deadlines_at
+from projections.timeline import any_deadline_at
 from reputation import events as ev
 from reputation.clock import INF
 
@@ -53,7 +53,7 @@ class Badges:
             at, fid = d
             f = self.freelancer(fid)
             grown = len(f.timeline)
-            if deadlines_at(self.contracts_of(f), at, pos - 1):  # else a badge's own: the JSS stands
+            if any_deadline_at(self.contracts_of(f), at, pos - 1):  # else a badge's own: the JSS stands
                 self._reconcile_at(f, at, pos - 1, pos, rec, None)
             self._badge_deadline(f, at, len(f.timeline) != grown, pos, rec)
         self._target = -INF
@@ -67,12 +67,15 @@ class Badges:
         self, f: Freelancer, lo: int, hi: int, pos: int, rec: ev.Recorded, late: Happening | None, predict=True
     ) -> None:
         """Make the ledger's badge agree with the rule at every instant of [lo, hi]: at each
-        Monday and at each entry (an entry carries the badge of its time)."""
+        Monday and at each entry (an entry carries the badge of its time) from the first Monday
+        at or after `lo` (the badge of an earlier Monday does not depend on what changed)."""
         money = self._money_of(f)
         evals: dict[int, toprated.Evaluation] = {}
         grown = len(f.timeline)
-        points = set(range(toprated.monday_at_or_after(lo), hi + 1, toprated.WEEK))
-        points.update(e.at for e in f.timeline if lo <= e.at <= hi)
+        first = toprated.monday_at_or_after(lo)
+        points = set(range(first, hi + 1, toprated.WEEK))
+        i = bisect.bisect_left(f.timeline, first, key=lambda e: e.at)
+        points.update(e.at for e in f.timeline[i:] if e.at <= hi)
         for x in sorted(points):
             m = toprated.monday_at_or_before(x)
             if m not in evals:

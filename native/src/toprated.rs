@@ -218,13 +218,15 @@ impl Projector {
     pub fn badges(&mut self, fi: usize, lo: i64, hi: i64, pos: i64, rec: &Recorded, late: Option<&Trigger>, predict: bool) -> Res<()> {
         let money = self.take_money(fi);
         let grown = self.freelancers[fi].timeline.len();
+        let first = monday_at_or_after(lo); // the badge of an earlier Monday does not depend on what changed
         let mut points: Vec<i64> = vec![];
-        let mut m = monday_at_or_after(lo);
+        let mut m = first;
         while m <= hi {
             points.push(m);
             m += WEEK;
         }
-        points.extend(self.freelancers[fi].timeline.iter().filter(|e| lo <= e.at && e.at <= hi).map(|e| e.at));
+        let tl = &self.freelancers[fi].timeline;
+        points.extend(tl[tl.partition_point(|e| e.at < first)..].iter().take_while(|e| e.at <= hi).map(|e| e.at));
         points.sort_unstable();
         points.dedup();
         let mut last: Option<Evaluation> = None; // points in order: one evaluation per Monday

@@ -203,7 +203,7 @@ class Projections:
         """The badge at the last Monday at or before `at` as the ledger says it (written up to
         log position `known`), with the weeks and earnings behind it (projections.toprated)."""
         timeline = f.timeline
-        if known < self.position:  # the ledger as it stood at K
+        if known < INF and known < self.position:  # the ledger as it stood at K
             timeline = Freelancer(f.id)
             for ch in self.repo.history(f.id):
                 if ch.position <= known:

@@ -178,3 +178,14 @@ def test_a_jss_a_microsecond_after_monday_misses_that_week():
     # settled at 2025-01-06 00:00:00.000001: the first counted week is 2025-01-13
     m = market(closed=d("2024-12-23") + US)
     assert [e[:2] for e in badge_entries(m)][:1] == [("2025-04-07T00:00:00Z", True)]
+
+
+def test_score_shows_the_badge_as_the_ledger_stood_at_k():
+    m = market(tick="2026-01-01")
+    proj = m.projections()
+    at, k = micros(d("2025-06-01")), len(m.lines) - 1  # before the tick that passed every deadline
+    now = proj.score("f-1", at)["top_rated"]
+    then = proj.score("f-1", at, known_at=k)["top_rated"]
+    assert (now["top_rated"], now["evaluated_at"], now["weeks_counted"]) == (True, "2025-05-26T00:00:00Z", 16)
+    assert (then["top_rated"], then["weeks_counted"]) == (False, 0)
+    assert {w["jss"] for w in then["weeks"]} == {None} and then["earnings_last_months"] == 1000.0

@@ -180,8 +180,8 @@ def rule_set_table() -> str:
         [f"{r.top_rated.weeks} of {r.top_rated.of}" for r in sets],
     )
     row(
-        "... and earnings (payments - refunds) in the last months of at least",
-        [f"${r.top_rated.earnings // 100:,} in {r.top_rated.months}" for r in sets],
+        "... and earnings (payments - refunds) of at least",
+        [f"${r.top_rated.earnings // 100:,} in {r.top_rated.months} months" for r in sets],
     )
     return "\n".join(rows)
 

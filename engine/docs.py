@@ -176,8 +176,8 @@ def rule_set_table() -> str:
     row("a harsh client's low answers count only below its usual", [_yes(r.lenient_raters) for r in sets])
     row("Top Rated: a week counts from a displayed JSS of", [r.top_rated.jss for r in sets])
     row(
-        "... weeks that must count, of the last weekly evaluations",
-        [f"{r.top_rated.weeks} of {r.top_rated.of}" for r in sets],
+        "... in at least this many weekly evaluations (Mondays 00:00 UTC)",
+        [f"{r.top_rated.weeks} of the last {r.top_rated.of}" for r in sets],
     )
     row(
         "... and earnings (payments - refunds) of at least",

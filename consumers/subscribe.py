@@ -240,6 +240,8 @@ def one_line(change) -> str:
         parts.append(f"JSS {_num(change.jss_after)}")
     if change.feedback_before != change.feedback_after:
         parts.append(f"feedback {_num(change.feedback_before, 'none')} -> {_num(change.feedback_after, 'none')}")
+    if change.top_rated_before != change.top_rated_after:
+        parts.append("Top Rated gained" if change.top_rated_after else "Top Rated lost")
     text = "; ".join(c.text for c in change.causes[:2])
     if len(change.causes) > 2:
         text += f"; and {len(change.causes) - 2} more"

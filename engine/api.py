@@ -25,7 +25,14 @@ from projections.audiences import AUDIENCES
 from projections.calendar import Calendar
 from projections.cuts import as_time, clock_as_known, default_as_of, known_position
 from projections.ledger import ScoreChange
-from projections.published import FreelancerExplanation, FreelancerScore, Interval, PublicScore, PublishedChange
+from projections.published import (
+    FreelancerExplanation,
+    FreelancerScoreWithBadge,
+    Interval,
+    PublicScoreWithBadge,
+    PublishedChange,
+    TopRated,
+)
 from projections.service import Projections, bring_up_to_date, open_projections
 from reputation.config import Settings, open_store
 from reputation.errors import BadRequest, InvalidInput
@@ -78,6 +85,7 @@ class Score(msgspec.Struct, omit_defaults=True):
     contracts: list[ContractScore]
     interval: Interval | None  # null when no JSS is shown (--json always has the key)
     note: str | None = None
+    top_rated: TopRated | None = None  # the badge at the last Monday, the 16 weeks, the earnings
 
 
 class Cause(msgspec.Struct):
@@ -225,8 +233,9 @@ class Engine:
         known_at: str | None = None,
         rules: str | None = None,
         audience: str = "trust",
-    ) -> Score | FreelancerScore | PublicScore:
-        """trust: a Score; freelancer: a FreelancerScore; public: a PublicScore (docs/audiences.md)."""
+    ) -> Score | FreelancerScoreWithBadge | PublicScoreWithBadge:
+        """trust: a Score; freelancer: a FreelancerScore, public: a PublicScore, each with the Top
+        Rated badge (docs/audiences.md)."""
         self.project()
         known = known_position(known_at, self.store)
         out = self.projections.score(
@@ -236,7 +245,9 @@ class Engine:
             rules=rules,
             audience=_audience(audience),
         )
-        return msgspec.convert(out, {"trust": Score, "freelancer": FreelancerScore, "public": PublicScore}[audience])
+        return msgspec.convert(
+            out, {"trust": Score, "freelancer": FreelancerScoreWithBadge, "public": PublicScoreWithBadge}[audience]
+        )
 
     def explain(
         self,

@@ -174,6 +174,15 @@ def rule_set_table() -> str:
     row("contracts linked by `continues` are one engagement", [_yes(r.engagements) for r in sets])
     row("neutral closes (no negative signal): neutral", [_yes(r.neutral_closes) for r in sets])
     row("a harsh client's low answers count only below its usual", [_yes(r.lenient_raters) for r in sets])
+    row("Top Rated: a week counts from a displayed JSS of", [r.top_rated.jss for r in sets])
+    row(
+        "... in at least this many weekly evaluations (Mondays 00:00 UTC)",
+        [f"{r.top_rated.weeks} of the last {r.top_rated.of}" for r in sets],
+    )
+    row(
+        "... and earnings (payments - refunds) of at least",
+        [f"${r.top_rated.earnings // 100:,} in {r.top_rated.months} months" for r in sets],
+    )
     return "\n".join(rows)
 
 

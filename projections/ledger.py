@@ -1,7 +1,7 @@
 """The score-change ledger record (interfaces.md) and its JSON form.
 
-One entry whenever a freelancer's displayed JSS, its visibility or the displayed feedback
-score changes. `seq` is the ledger's own order (1, 2, ...); `change_id` is deterministic
+One entry whenever a freelancer's displayed JSS, its visibility, the displayed feedback
+score or the Top Rated badge changes. `seq` is the ledger's own order (1, 2, ...); `change_id` is deterministic
 (`<position>.<n>`: the n-th change caused by the event at that log position), so a rebuild
 from the same log yields the same ids.
 """
@@ -17,7 +17,8 @@ class Cause(msgspec.Struct, omit_defaults=True):
     at: str  # valid time of the change point
     kind: str  # contract_settled, feedback_revealed, feedback_revised, feedback_removed,
     # feedback_submitted, payment, refund, client_flagged, client_unflagged, window_exit,
-    # rules_changed, late_event, window_end, contract_closed, contract_opened, scope_changed
+    # rules_changed, late_event, window_end, contract_closed, contract_opened, scope_changed,
+    # top_rated_gained, top_rated_lost
     text: str
     contract_id: str | None = None
     client_id: str | None = None
@@ -45,6 +46,10 @@ class ScoreChange(msgspec.Struct):
     feedback_before: float | None
     feedback_after: float | None
     causes: list[Cause]
+    # the Top Rated badge (rules.md) before / after; an entry that only moves the badge keeps
+    # the JSS and feedback (before == after) and says why in causes top_rated_gained/_lost
+    top_rated_before: bool = False
+    top_rated_after: bool = False
 
 
 _encoder = msgspec.json.Encoder()

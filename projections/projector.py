@@ -21,6 +21,7 @@ from typing import Iterable, NamedTuple
 
 import msgspec
 
+from projections.badges import Badges, badge_causes
 from projections.cache import Archive, Cache, archive_of
 from projections.ledger import Cause, ScoreChange
 from projections.rules.score import Score, evaluate, half_up
@@ -34,6 +35,7 @@ from projections.timeline import (
     flag_happenings,
     happenings,
 )
+from projections.toprated import weekly_jss
 from reputation import contract as ct
 from reputation import events as ev
 from reputation.clock import INF
@@ -50,6 +52,7 @@ class Entry(msgspec.Struct, array_like=True):
     fb: int | None  # displayed feedback score in hundredths
     exact: float | None
     rules: str
+    top: bool = False  # the Top Rated badge (projections/toprated.py)
 
 
 class Freelancer(msgspec.Struct, array_like=True):
@@ -60,6 +63,13 @@ class Freelancer(msgspec.Struct, array_like=True):
     def lookup(self, at: int) -> Entry | None:
         i = bisect.bisect_right(self.timeline, at, key=lambda e: e.at)
         return self.timeline[i - 1] if i else None
+
+    def jss_at(self, at: int) -> int | None:
+        e = self.lookup(at)
+        return e.jss if e else None
+
+    def weekly_jss(self, start: int, n: int) -> list[int | None]:
+        return weekly_jss(self.timeline, start, n)
 
     def record(self, entry: Entry) -> None:
         i = bisect.bisect_right(self.timeline, (entry.at, entry.seq), key=lambda e: (e.at, e.seq))
@@ -128,7 +138,7 @@ def exact_float(x: Fraction | None) -> float | None:
     return None if x is None else float(x)
 
 
-class Projector:
+class Projector(Badges):
     def __init__(self, repo: Repo):
         self.repo = repo
         meta = repo.meta()
@@ -142,6 +152,10 @@ class Projector:
         self.archives: dict[str, Archive | None] = {}  # per freelancer, rebuilt as time passes
         self._archive_built: dict[str, int] = {}
         self.heap: list[tuple[int, str]] = []  # deadlines to process, loaded up to `horizon`
+        self.money: dict[str, list[tuple[int, int]]] = {}  # per freelancer (projections.badges)
+        self._scheduled: dict[str, int] = {}  # per freelancer: the badge deadline last scheduled
+        self._due: list[tuple[int, str]] = []  # while the clock moves: the deadlines up to _target
+        self._target = -INF
         self.horizon = self.clock
         self._reset_batch()
 
@@ -242,6 +256,8 @@ class Projector:
             self._advance(target, pos, rec)
         affected: list[str] = []
         trigger: Happening | None = None
+        earner: Happening | None = None  # a payment or refund: the earnings move even if the JSS does not
+        earner_fid = ""
         if isinstance(e, ev.ContractOpened):
             c = ct.open_contract(e, pos)
             self.contracts[c.id] = c
@@ -270,6 +286,10 @@ class Projector:
             self.archives.pop(c.freelancer, None)  # a new fact: rebuild it next time
             self._archive_built.pop(c.freelancer, None)
             self.dirty_contracts.add(c.id)
+            if isinstance(e, (ev.PaymentMade, ev.PaymentRefunded)):
+                earner, earner_fid = Happening(at, pos, type(e).__name__, c.id, c.client, e.event_id), c.freelancer
+                sign = 1 if isinstance(e, ev.PaymentMade) else -1
+                self._earned(c.freelancer, at, sign * ct.cents(e.amount))
             late_close = False
             if isinstance(e, ev.ContractClosed):
                 for d in [at + ct.FEEDBACK_WINDOW] + [window_exit(at, m) for m in WINDOWS]:
@@ -288,7 +308,12 @@ class Projector:
                 trigger = Happening(at, pos, type(e).__name__, c.id, c.client, e.event_id)
         self.position = pos
         for fid in affected:
+            grown = len(self.freelancer(fid).timeline)
             self._reconcile(fid, at, self.clock, pos, rec, trigger)
+            if len(self.freelancers[fid].timeline) != grown or earner is not None:
+                self._badges(self.freelancers[fid], at, self.clock, pos, rec, trigger or earner)
+        if earner is not None and not affected:  # a payment before the close: only the earnings moved
+            self._badges(self.freelancer(earner_fid), at, self.clock, pos, rec, earner)
 
     def _advance(self, target: int, pos: int, rec: ev.Recorded) -> None:
         """Move the clock to `target`; deadlines passed take effect at their own times."""
@@ -307,8 +332,7 @@ class Projector:
                 due.update((s, fid) for fid in self.all_freelancers())
         if due:
             self._load_freelancers({fid for _, fid in due})
-        for at, fid in sorted(due):
-            self._reconcile_at(self.freelancer(fid), at, pos - 1, pos, rec, None)
+        self._pass_deadlines(sorted(due), target, pos, rec)
         self.clock = target
 
     def _reconcile(self, fid: str, lo: int, hi: int, pos: int, rec: ev.Recorded, trigger: Happening | None) -> None:
@@ -336,8 +360,11 @@ class Projector:
         if (jss, fb) == ((prev.jss, prev.fb) if prev else (None, None)):
             return
         self.seq += 1
-        entry = Entry(at, self.seq, jss, fb, exact_float(score.exact), score.rules)
+        top = prev.top if prev else False
+        entry = Entry(at, self.seq, jss, fb, exact_float(score.exact), score.rules, top)
         f.record(entry)
+        badge = self._badge_at(f, at)  # an entry carries the badge of its time
+        entry.top = badge.top
         self.dirty_freelancers.add(f.id)
         # the words need every contract's assessment: evaluate in full (same values, no archive)
         score = evaluate(contracts, flags, Cut(at, INF, known), cache=self.cache)
@@ -346,6 +373,8 @@ class Projector:
         )
         before = evaluate(contracts, flags, before_cut, cache=self.cache)
         causes = self._causes(contracts, flags, at, known, before, score, trigger, prev)
+        if entry.top != top:
+            causes.extend(badge_causes(badge))
         self.ledger.append(
             ScoreChange(
                 seq=self.seq,
@@ -362,6 +391,8 @@ class Projector:
                 feedback_before=prev.fb / 100 if prev and prev.fb is not None else None,
                 feedback_after=fb / 100 if fb is not None else None,
                 causes=causes,
+                top_rated_before=top,
+                top_rated_after=entry.top,
             )
         )
         self._n += 1

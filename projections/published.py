@@ -7,6 +7,32 @@ from __future__ import annotations
 import msgspec
 
 
+class TopRatedWeek(msgspec.Struct):
+    week: str  # the Monday (00:00 UTC)
+    jss: int | None  # the displayed JSS then (None: not shown)
+    counted: bool  # jss >= the rule's jss
+
+
+class TopRatedRule(msgspec.Struct):
+    jss: int
+    weeks: int
+    of: int
+    earnings: float
+    months: int
+
+
+class TopRated(msgspec.Struct, omit_defaults=True):
+    """The Top Rated badge at the last weekly evaluation (rules.md); the weeks and earnings
+    behind it in the trust audience only."""
+
+    top_rated: bool
+    evaluated_at: str
+    weeks_counted: int | None = None
+    weeks: list[TopRatedWeek] | None = None
+    earnings_last_months: float | None = None
+    rule: TopRatedRule | None = None
+
+
 class PublicScore(msgspec.Struct, kw_only=True):
     """What anyone may see: the published JSS (or why it is hidden) and the feedback score."""
 
@@ -67,6 +93,18 @@ class FreelancerScore(PublicScore, kw_only=True):
     counted: PublishedCounted
     contracts: list[PublishedContract]
     interval: Interval | None = None
+
+
+class PublicScoreWithBadge(PublicScore, kw_only=True):
+    """`score --audience public`: the published score and the Top Rated badge (public)."""
+
+    top_rated: TopRated
+
+
+class FreelancerScoreWithBadge(FreelancerScore, kw_only=True):
+    """`score --audience freelancer` (explain's from/to carry no badge)."""
+
+    top_rated: TopRated
 
 
 class PublishedCause(msgspec.Struct, omit_defaults=True):

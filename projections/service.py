@@ -10,13 +10,13 @@ import logging
 from pathlib import Path
 from typing import Callable
 
-from projections import freelancer_view
+from projections import freelancer_view, toprated
 from projections.audiences import audience_named
 from projections.core_judge import judge_for
 from projections.explain import explain
 from projections.ledger import ScoreChange
 from projections.native import projector_for
-from projections.projector import Projector
+from projections.projector import Entry, Freelancer, Projector
 from projections.publication import Policy
 from projections.reports import explain_json, known_label, score_json, two_decimals
 from projections.rules.fair import ClientFacts
@@ -186,18 +186,37 @@ class Projections:
         rules: str | None = None,
         audience: str = "trust",
     ) -> dict:
-        if audience_named(audience) == "trust":
-            score = self.evaluate(freelancer_id, as_of, known_at, rules)
-            return score_json(freelancer_id, score, known_at, self.clock, audience)
         at = self.clock if as_of is None else as_of
-        published = self.policy.published_at(min(at, self.clock))  # nothing is published ahead of the clock
-        _, contracts, flags = self._freelancer(freelancer_id)
         known = INF if known_at is None else known_at
-        score = judge_for(self.engine, contracts, flags).score(Cut(published, INF, known), rules_named(rules))
-        if audience == "public":
-            return freelancer_view.public_json(freelancer_id, score, at)
-        looks = freelancer_view.seen(contracts, flags, score, known)
-        return freelancer_view.freelancer_json(freelancer_id, score, at, known_at, looks)
+        f, contracts, flags = self._freelancer(freelancer_id)
+        if audience_named(audience) == "trust":
+            score = judge_for(self.engine, contracts, flags).score(Cut(at, INF, known), rules_named(rules))
+            out = score_json(freelancer_id, score, known_at, self.clock, audience)
+        else:
+            published = self.policy.published_at(min(at, self.clock))  # nothing is published ahead of the clock
+            score = judge_for(self.engine, contracts, flags).score(Cut(published, INF, known), rules_named(rules))
+            if audience == "public":
+                out = freelancer_view.public_json(freelancer_id, score, at)
+            else:
+                looks = freelancer_view.seen(contracts, flags, score, known)
+                out = freelancer_view.freelancer_json(freelancer_id, score, at, known_at, looks)
+        out["top_rated"] = self.top_rated(f, contracts, at, known, audience)
+        return out
+
+    def top_rated(self, f, contracts: list, at: int, known: int, audience: str) -> dict:
+        """The badge at the last Monday at or before `at` as the ledger says it (written up to
+        log position `known`), with the weeks and earnings behind it (projections.toprated)."""
+        timeline = f.timeline
+        if known < INF and known < self.position:  # the ledger as it stood at K
+            timeline = Freelancer(f.id)
+            for ch in self.repo.history(f.id):
+                if ch.position <= known:
+                    timeline.record(Entry(ev.parse_time(ch.effective_at), ch.seq, ch.jss_after, None, None, ch.rules))
+            timeline = timeline.timeline
+        view = Freelancer(f.id, timeline=timeline)
+        money = toprated.money_of(contracts, known)
+        e = toprated.evaluate(view.jss_at, money, toprated.monday_at_or_before(at))
+        return toprated.status(e, audience)
 
     def client(
         self, client_id: str, as_of: int | None = None, known_at: int | None = None, audience: str = "trust"

@@ -92,6 +92,17 @@ def deadlines_at(contracts: list[Contract], at: int, known: int = INF) -> list[H
     return out
 
 
+def any_deadline_at(contracts: list[Contract], at: int, known: int = INF) -> bool:
+    """Whether deadlines_at(contracts, at, known) has any (without building them)."""
+    return at in SWITCHES or any(
+        c.closed is not None
+        and c.closed.pos <= known
+        and c.closed.at < at
+        and (c.closed.at + FEEDBACK_WINDOW == at or any(window_exit(c.closed.at, m) == at for m in WINDOWS))
+        for c in contracts
+    )
+
+
 def switch_happenings() -> Iterable[Happening]:
     for at in SWITCHES:
         yield Happening(at, -1, "rules_changed", None, None, None)

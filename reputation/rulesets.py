@@ -12,6 +12,16 @@ from reputation.clock import INF, parse_time
 from reputation.errors import BadRequest
 
 
+class TopRated(NamedTuple):
+    """The Top Rated badge (rules.md "Top Rated"), evaluated every Monday 00:00 UTC."""
+
+    jss: int = 90  # a week counts when its displayed JSS is at least this
+    weeks: int = 13  # ... in at least this many
+    of: int = 16  # ... of the last this many weekly evaluations (this one included)
+    earnings: int = 1000_00  # cents of payments minus refunds, at least, ...
+    months: int = 12  # ... in the last this many months
+
+
 class RuleSet(NamedTuple):
     name: str
     starts: int  # in force from (valid time, inclusive)
@@ -27,6 +37,7 @@ class RuleSet(NamedTuple):
     engagements: bool = False  # contracts linked by `continues` are judged as one engagement
     neutral_closes: bool = False  # NEUTRAL_CLOSES without a negative signal: neutral
     lenient_raters: bool = False  # a harsh client's low answers count only below its own usual
+    top_rated: TopRated = TopRated()
 
 
 JSS_2016 = RuleSet("jss-2016", -INF, (6, 12, 24), False, False, False, False, False, 4, 2)

@@ -49,6 +49,27 @@ def print_interval(iv: dict | None) -> None:
         )
 
 
+def print_top_rated(t: dict | None) -> None:
+    """The badge at the last weekly evaluation, and (trust, freelancer) the 16 weeks behind it."""
+    if not t:
+        return
+    line = f"{'Top Rated' if t['top_rated'] else 'not Top Rated'} at the evaluation of {t['evaluated_at'][:10]}"
+    if "weeks" in t:
+        r = t["rule"]
+        line += (
+            f": JSS {r['jss']} or more in {t['weeks_counted']} of the last {r['of']} weeks ({r['weeks']} needed), "
+            f"earnings ${t['earnings_last_months']:,.2f} in the last {r['months']} months "
+            f"(${r['earnings']:,.2f} needed)"
+        )
+    click.echo(wrapped(line, ""))
+    cells = [
+        f"{w['week']} {(num(w['jss']) if 'jss' in w else ''):>3} {'yes' if w['counted'] else 'no '}"
+        for w in t.get("weeks", [])
+    ]
+    for i in range(0, len(cells), 4):
+        click.echo("  " + " | ".join(cells[i : i + 4]))
+
+
 def print_score(out: dict) -> None:
     window = out["jss_window_months"]
     source = f" from the {window}-month window" if window else ""
@@ -60,6 +81,7 @@ def print_score(out: dict) -> None:
     if "note" in out:
         click.echo(wrapped(f"note: {out['note']}", ""))
     print_interval(out.get("interval"))
+    print_top_rated(out.get("top_rated"))
     c = out["counted"]
     sets = "sets the score" if window else "decides visibility"
     click.echo(
@@ -156,6 +178,8 @@ def print_history(changes: list[ScoreChange], replaced: dict[int, int], show_all
         if ch.seq in replaced and not show_all:
             continue
         mark = f" (restated by #{replaced[ch.seq]})" if ch.seq in replaced else ""
+        if ch.top_rated_before != ch.top_rated_after:
+            mark = (" [Top Rated gained]" if ch.top_rated_after else " [Top Rated lost]") + mark
         rows.append(
             [
                 f"#{ch.seq}",

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import click
 
-from engine.cli.render import num, plural, print_interval, rounded_shares, shown_jss, table, wrapped
+from engine.cli.render import (
+    num,
+    plural,
+    print_interval,
+    print_top_rated,
+    rounded_shares,
+    shown_jss,
+    table,
+    wrapped,
+)
 
 
 def print_published_score(out: dict) -> None:
     click.echo(f"{out['freelancer_id']} as published on {out['published_at'][:10]} (for {out['as_of']})")
     click.echo(f"JSS {shown_jss(out['jss'], out['jss_hidden_reason'])}; feedback score {num(out['feedback_score'])}")
+    print_top_rated(out.get("top_rated"))
     if out["audience"] == "public":
         return
     print_interval(out.get("interval"))

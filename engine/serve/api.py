@@ -15,7 +15,12 @@ from engine.whatif import WhatIf, whatif
 from projections.calendar import Calendar
 from projections.cuts import as_time, clock_as_known, default_as_of, known_position
 from projections.ledger import ScoreChange, entries_json
-from projections.published import FreelancerExplanation, FreelancerScore, PublicScore, PublishedChange
+from projections.published import (
+    FreelancerExplanation,
+    FreelancerScoreWithBadge,
+    PublicScoreWithBadge,
+    PublishedChange,
+)
 from projections.service import Projections
 from reputation.rulesets import rule_set
 
@@ -58,8 +63,8 @@ SCHEMAS = {
     "Error": Error,
     "Calendar": Calendar,
     # the freelancer and public audiences' shapes (docs/audiences.md)
-    "FreelancerScore": FreelancerScore,
-    "PublicScore": PublicScore,
+    "FreelancerScoreWithBadge": FreelancerScoreWithBadge,
+    "PublicScoreWithBadge": PublicScoreWithBadge,
     "FreelancerExplanation": FreelancerExplanation,
     "PublishedChange": PublishedChange,
 }
@@ -122,7 +127,7 @@ def check_rules(name: str | None) -> None:
 @router.get(
     "/freelancers/{freelancer_id}/score",
     response_class=JSON,
-    responses=responses("Score|FreelancerScore|PublicScore", 400, 401, 404, 503),
+    responses=responses("Score|FreelancerScoreWithBadge|PublicScoreWithBadge", 400, 401, 404, 503),
     summary="A freelancer's JSS and feedback score at T, as known at K (`reputation score --json`)",
 )
 def score(

@@ -29,6 +29,8 @@ pub struct ScoreChange {
     pub feedback_before: Option<f64>,
     pub feedback_after: Option<f64>,
     pub causes: Vec<Cause>,
+    pub top_rated_before: bool,
+    pub top_rated_after: bool,
 }
 
 fn string(out: &mut Vec<u8>, s: &str) {
@@ -128,7 +130,8 @@ impl ScoreChange {
             }
             o.push(b'}');
         }
-        o.extend(b"]}");
+        o.extend(if self.top_rated_before { &b"],\"top_rated_before\":true"[..] } else { b"],\"top_rated_before\":false" });
+        o.extend(if self.top_rated_after { &b",\"top_rated_after\":true}"[..] } else { b",\"top_rated_after\":false}" });
         o
     }
 }

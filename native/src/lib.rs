@@ -23,6 +23,7 @@ pub mod score;
 pub mod tally;
 pub mod time;
 pub mod timeline;
+pub mod toprated;
 
 #[cfg(feature = "python")]
 mod python {

@@ -49,7 +49,7 @@ pub struct Contract {
 }
 
 #[derive(Clone, Copy, PartialEq)]
-pub struct Entry { pub at: i64, pub seq: i64, pub jss: Option<i64>, pub fb: Option<i64>, pub exact: Option<f64>, pub rules: &'static str }
+pub struct Entry { pub at: i64, pub seq: i64, pub jss: Option<i64>, pub fb: Option<i64>, pub exact: Option<f64>, pub rules: &'static str, pub top: bool }
 
 pub struct Freelancer {
     pub id: String,
@@ -62,9 +62,11 @@ impl Freelancer {
         let i = self.timeline.partition_point(|e| e.at <= at);
         if i > 0 { Some(&self.timeline[i - 1]) } else { None }
     }
-    pub fn record(&mut self, entry: Entry) {
+    /// -> its index in the timeline
+    pub fn record(&mut self, entry: Entry) -> usize {
         let i = self.timeline.partition_point(|e| (e.at, e.seq) <= (entry.at, entry.seq));
         self.timeline.insert(i, entry);
+        i
     }
 }
 
@@ -310,7 +312,7 @@ impl Freelancer {
         }
         w.array(self.timeline.len());
         for e in &self.timeline {
-            w.array(6);
+            w.array(7);
             w.int(e.at);
             w.int(e.seq);
             w.opt_int(e.jss);
@@ -320,6 +322,7 @@ impl Freelancer {
                 None => w.nil(),
             }
             w.str(e.rules);
+            w.bool(e.top);
         }
     }
 
@@ -330,7 +333,7 @@ impl Freelancer {
         let id = r.str()?;
         let contracts = r.list(|r| r.str())?;
         let timeline = r.list(|r| {
-            r.array()?;
+            let n = r.array()?;
             Ok(Entry {
                 at: r.int()?,
                 seq: r.int()?,
@@ -338,6 +341,7 @@ impl Freelancer {
                 fb: r.opt_int()?,
                 exact: r.opt_float()?,
                 rules: crate::rules::rule_set_named(&r.str()?)?.name,
+                top: n > 6 && r.bool()?, // state written before the badge: none
             })
         })?;
         Ok((id, contracts, timeline))

@@ -12,7 +12,8 @@ use crate::event::{decode_recorded, Event, Kind, Recorded};
 use crate::ledger::ScoreChange;
 use crate::model::{Client, Clients, Contract, Freelancer};
 use crate::rules::SWITCHES;
-use crate::time::{window_exit, DAY, FEEDBACK_WINDOW};
+use crate::timeline::any_deadline_at;
+use crate::time::{window_exit, DAY, FEEDBACK_WINDOW, INF};
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 pub type Res<T> = Result<T, Error>;
@@ -94,6 +95,10 @@ pub struct Projector {
     pub archive_built: HashMap<usize, i64>,
     heap: BinaryHeap<Reverse<(i64, String)>>,
     horizon: i64,
+    pub due: BinaryHeap<Reverse<(i64, String)>>, // while the clock moves: the deadlines up to `target`
+    pub target: i64,
+    pub money: HashMap<usize, Vec<crate::toprated::Money>>, // per freelancer: toprated::money_of, kept sorted
+    pub scheduled: HashMap<usize, i64>, // per freelancer: the badge deadline last scheduled
     pub repo: Box<dyn Repo + Send + Sync>,
     // the batch
     pub dirty: Dirty,
@@ -110,7 +115,7 @@ impl Projector {
             position, clock, seq, repo,
             contracts: vec![], contract_index: HashMap::default(), freelancers: vec![], freelancer_index: HashMap::default(),
             clients: Clients::default(), missing: Default::default(), empty, all_freelancers: None, archives: HashMap::default(),
-            archive_built: HashMap::default(), heap: BinaryHeap::new(), horizon: clock,
+            archive_built: HashMap::default(), heap: BinaryHeap::new(), horizon: clock, due: BinaryHeap::new(), target: -INF, money: HashMap::default(), scheduled: HashMap::default(),
             dirty: Dirty::default(), ledger: vec![], new_deadlines: vec![], n: 0,
         }
     }
@@ -292,6 +297,7 @@ impl Projector {
         }
         let mut affected: Vec<String> = vec![];
         let mut trigger: Option<Trigger> = None;
+        let mut earner: Option<(usize, Trigger)> = None; // a payment or refund: the earnings move
         match &e.kind {
             Kind::Opened { .. } => {
                 let c = Contract::open(e, pos);
@@ -342,12 +348,18 @@ impl Projector {
                 self.archives.remove(&fi); // a new fact: rebuild it next time
                 self.archive_built.remove(&fi);
                 self.dirty.mark(Table::Contracts, ci);
+                if let Kind::Payment(cents) | Kind::Refund(cents) = e.kind {
+                    let item = crate::toprated::money_item(at, if matches!(e.kind, Kind::Payment(_)) { cents } else { -cents });
+                    if let Some(v) = self.money.get_mut(&fi) {
+                        v.insert(v.partition_point(|x| *x <= item), item);
+                    }
+                    earner = Some((fi, Trigger { at, pos, contract: Some(ci), client_id: kid.clone(), event_id: e.event_id.to_string() }));
+                }
                 let mut late_close = false;
                 if matches!(e.kind, Kind::Closed { .. }) {
                     for d in [at + FEEDBACK_WINDOW, window_exit(at, 6), window_exit(at, 12), window_exit(at, 24)] {
                         if d > self.clock {
-                            self.heap.push(Reverse((d, fid.clone())));
-                            self.new_deadlines.push((d, fid.clone()));
+                            self.push_deadline(d, fid.clone());
                         } else {
                             late_close = true; // its deadlines already passed: reconcile them now
                         }
@@ -362,11 +374,25 @@ impl Projector {
             }
         }
         self.position = pos;
-        for fid in affected {
-            let clock = self.clock;
-            self.reconcile(&fid, at, clock, pos, rec, trigger.as_ref())?;
+        let clock = self.clock;
+        for fid in &affected {
+            let fi = self.freelancer(fid)?;
+            let grown = self.freelancers[fi].timeline.len();
+            self.reconcile(fid, at, clock, pos, rec, trigger.as_ref())?;
+            if self.freelancers[fi].timeline.len() != grown || earner.is_some() {
+                let late = trigger.as_ref().or(earner.as_ref().map(|e| &e.1));
+                self.badges(fi, at, clock, pos, rec, late, true)?;
+            }
+        }
+        if let Some((fi, t)) = earner.filter(|_| affected.is_empty()) {
+            self.badges(fi, at, clock, pos, rec, Some(&t), true)?;
         }
         Ok(())
+    }
+
+    pub fn push_deadline(&mut self, at: i64, fid: String) {
+        self.heap.push(Reverse((at, fid.clone())));
+        self.new_deadlines.push((at, fid));
     }
 
     /// Move the clock to `target`; deadlines passed take effect at their own times.
@@ -396,10 +422,25 @@ impl Projector {
             let fids: Vec<String> = due.iter().map(|d| d.1.clone()).collect();
             self.load(Table::Freelancers, fids)?;
         }
-        for (at, fid) in due {
+        // in time order; a badge flip found on the way (toprated::schedule) joins the queue
+        self.due = due.into_iter().map(Reverse).collect();
+        self.target = target;
+        let mut done: HashSet<(i64, String)> = HashSet::default();
+        while let Some(Reverse(d)) = self.due.pop() {
+            if !done.insert(d.clone()) {
+                continue;
+            }
+            let (at, fid) = d;
             let fi = self.freelancer(&fid)?;
-            self.reconcile_at(fi, at, pos - 1, pos, rec, None)?;
+            let grown = self.freelancers[fi].timeline.len();
+            // nothing of the freelancer's happens at a badge's own deadline: its JSS stands
+            if any_deadline_at(&self.contracts, &self.freelancers[fi].contracts, at, pos - 1) {
+                self.reconcile_at(fi, at, pos - 1, pos, rec, None)?;
+            }
+            let grown = self.freelancers[fi].timeline.len() != grown;
+            self.badge_deadline(fi, at, grown, pos, rec)?;
         }
+        self.target = -INF;
         self.clock = target;
         Ok(())
     }

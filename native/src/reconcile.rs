@@ -9,6 +9,7 @@ use crate::projector::{Projector, Res, Table, Trigger};
 use crate::ratio::{half_up, Ratio};
 use crate::rules::Cut;
 use crate::time::{format_time, DAY, INF};
+use crate::toprated::badge_causes;
 use crate::timeline::{change_times, contract_happenings, deadlines_at, describe, flag_happenings, inert, Happening};
 
 const ARCHIVE_AFTER: usize = 12; // contracts; below this a freelancer is evaluated in full
@@ -73,8 +74,12 @@ impl Projector {
             return Ok(());
         }
         self.seq += 1;
-        let entry = Entry { at, seq: self.seq, jss, fb, exact: exact_float(score.exact), rules: score.rules.name };
-        self.freelancers[fi].record(entry);
+        let top = prev.is_some_and(|p| p.top);
+        let mut entry = Entry { at, seq: self.seq, jss, fb, exact: exact_float(score.exact), rules: score.rules.name, top };
+        let i = self.freelancers[fi].record(entry);
+        let badge = self.badge_at(fi, at); // an entry carries the badge of its time
+        entry.top = badge.top;
+        self.freelancers[fi].timeline[i].top = badge.top;
         self.dirty.mark(Table::Freelancers, fi);
         // the words need every contract's assessment: evaluate in full (same values, no archive)
         let after = self.eval(fi, Cut::new(at, INF, known), false);
@@ -83,7 +88,10 @@ impl Projector {
             _ => Cut::new(at - 1, INF, known),
         };
         let before = self.eval(fi, before_cut, false);
-        let causes = self.causes(fi, at, known, &before, &after, trigger, prev);
+        let mut causes = self.causes(fi, at, known, &before, &after, trigger, prev);
+        if entry.top != top {
+            causes.extend(badge_causes(&badge));
+        }
         self.ledger.push(ScoreChange {
             seq: self.seq,
             change_id: format!("{pos}.{}", self.n),
@@ -99,6 +107,8 @@ impl Projector {
             feedback_before: prev.and_then(|p| p.fb).map(|x| x as f64 / 100.0),
             feedback_after: fb.map(|x| x as f64 / 100.0),
             causes,
+            top_rated_before: top,
+            top_rated_after: entry.top,
         });
         self.n += 1;
         Ok(())

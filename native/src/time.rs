@@ -104,14 +104,19 @@ pub fn write_time(out: &mut String, micros: i64) {
     }
 }
 
-/// add_months(closed_at, N) + 1 day: the first instant a contract is out of the window.
-pub fn window_exit(closed_at: i64, months: i64) -> i64 {
-    let days = closed_at.div_euclid(DAY);
+/// The same day and time `months` calendar months later, the day clamped to the month's end.
+pub fn add_months(t: i64, months: i64) -> i64 {
+    let days = t.div_euclid(DAY);
     let (y, mo, d) = civil_from_days(days);
     let m = mo - 1 + months;
     let (year, month) = (y + m.div_euclid(12), m.rem_euclid(12) + 1);
     let day = d.min(days_in_month(year, month));
-    closed_at + (days_from_civil(year, month, day) - days) * DAY + DAY
+    t + (days_from_civil(year, month, day) - days) * DAY
+}
+
+/// add_months(closed_at, N) + 1 day: the first instant a contract is out of the window.
+pub fn window_exit(closed_at: i64, months: i64) -> i64 {
+    add_months(closed_at, months) + DAY
 }
 
 #[cfg(test)]

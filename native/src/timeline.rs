@@ -97,6 +97,15 @@ pub fn switch(at: i64) -> Happening<'static> {
     Happening { at, pos: -1, kind: "rules_changed", contract: None, contract_id: None, client_id: "", event_id: None, detail: Detail::None }
 }
 
+/// Whether any deadline is at exactly `at` (deadlines_at, without building them).
+pub fn any_deadline_at(contracts: &[Contract], ids: &[usize], at: i64, known: i64) -> bool {
+    SWITCHES.contains(&at)
+        || ids.iter().any(|&ci| {
+            let c = &contracts[ci];
+            c.closed.as_ref().filter(|x| x.pos <= known && x.at < at).is_some_and(|x| x.at + FEEDBACK_WINDOW == at || x.exits.contains(&at))
+        })
+}
+
 /// The deadlines at exactly `at`.
 pub fn deadlines_at<'a>(contracts: &'a [Contract], ids: &[usize], at: i64, known: i64) -> Vec<Happening<'a>> {
     let mut out: Vec<Happening> = SWITCHES.iter().filter(|&&s| s == at).map(|&s| switch(s)).collect();

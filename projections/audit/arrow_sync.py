@@ -115,6 +115,8 @@ def _ledger_batch(changes: list[Any]) -> pa.Table:
             "feedback_before",
             "feedback_after",
             "causes",
+            "top_rated_before",
+            "top_rated_after",
         )
     }
     for c in changes:
@@ -129,6 +131,8 @@ def _ledger_batch(changes: list[Any]) -> pa.Table:
         "jss_exact_after": pa.float64(),
         "feedback_before": pa.float64(),
         "feedback_after": pa.float64(),
+        "top_rated_before": pa.bool_(),
+        "top_rated_after": pa.bool_(),
     }
     return pa.table({k: pa.array(v, types.get(k, pa.string())) for k, v in cols.items()})
 

@@ -26,7 +26,7 @@ from reputation.rulesets import (
     RULE_SETS,
 )
 
-TABLES_VERSION = 2  # the layout of the tables: a change rebuilds the file from the log
+TABLES_VERSION = 3  # the layout of the tables: a change rebuilds the file from the log
 MACROS_VERSION = 9  # macros and views: a change only recreates them
 
 # what the read-only connection may do (the sandbox adds lock_configuration once it is set up)

@@ -78,7 +78,9 @@ def test_the_public_audience_sees_the_published_score_only(market):
         "jss",
         "jss_hidden_reason",
         "feedback_score",
+        "top_rated",  # the badge is public: it, and the Monday it was evaluated, nothing behind it
     }
+    assert set(score["top_rated"]) == {"top_rated", "evaluated_at"}
     assert score["published_at"] in ("2023-01-01T00:00:00Z",)  # the clock is 2023-01-02: the 1st
     for line in cli(home, "history", freelancer, "--audience", "public", "--json").splitlines():
         assert "causes" not in json.loads(line)

@@ -21,7 +21,7 @@ from projections.projector import Projector
 from projections.service import Projections
 from projections.store import MemoryRepo, sqlite_repo
 
-from tests.property.histories import histories
+from tests.property.histories import careers, histories
 from tests.property.test_projection_properties import log_of
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -75,6 +75,15 @@ def test_long_histories_give_the_same_ledger_and_state(lines, cuts):
     assert_same(project("python", rows), project("native", rows, cuts))
 
 
+@given(careers(), st.lists(st.integers(1, 60), max_size=3))
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_top_rated_careers_give_the_same_ledger_and_state(lines, cuts):
+    """Histories that gain and lose the badge (weeks at exactly Monday 00:00, payments at the
+    $1,000 edge, late deliveries that restate badge entries)."""
+    rows = log_of(lines)
+    assert_same(project("python", rows), project("native", rows, cuts))
+
+
 @given(histories(max_contracts=3))
 @settings(max_examples=30, deadline=None)
 def test_engines_can_take_turns_on_one_store(lines):
@@ -103,6 +112,7 @@ def test_simulated_markets_give_the_same_ledger_and_state(simulated):
     cuts = sorted(random.Random(len(simulated)).sample(range(1, len(simulated)), 4))
     native = project("native", simulated, cuts)
     assert len(python.ledger) > 100
+    assert sum(c.top_rated_before != c.top_rated_after for c in python.ledger) > 5  # badge entries covered
     assert_same(python, native)
     assert scores(native) == scores(python)
 

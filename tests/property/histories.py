@@ -137,3 +137,61 @@ def histories(draw, max_contracts: int = 7) -> list[bytes]:
     late = set(draw(st.lists(st.sampled_from(groups), max_size=2, unique=True))) if groups else set()
     ordered = [x for x in items if x[2] not in late] + [x for x in items if x[2] in late]
     return [json.dumps(x[3]).encode() for x in ordered]
+
+
+MONDAYS = ["2023-01-02T00:00:00Z", "2024-05-06T00:00:00Z"]  # the second crosses the 2024 switch
+
+
+@st.composite
+def careers(draw, max_contracts: int = 8) -> list[bytes]:
+    """Histories that earn and lose Top Rated: one or two freelancers with mostly good, paid
+    contracts from several clients over months, events on whole days from a Monday (so many
+    fall exactly on a weekly evaluation), amounts at the $1,000 edge, late deliveries, ticks."""
+    t0 = ev.parse_time(draw(st.sampled_from(MONDAYS)))
+    items: list[tuple[int, int, str, dict]] = []
+    seq = 0
+
+    def add(at: int, group: str, **e) -> None:
+        nonlocal seq
+        seq += 1
+        e["event_id"] = f"e{seq}"
+        e["occurred_at"] = ev.format_time(at)
+        items.append((at, seq, group, e))
+
+    def day(lo: int, hi: int) -> int:
+        return draw(st.integers(lo, hi)) * DAY
+
+    for i in range(draw(st.integers(3, max_contracts))):
+        cid, fid, kid = f"c{i}", f"f{int(draw(st.integers(0, 3)) == 0)}", f"k{i % 2 + 2 * draw(st.integers(0, 1))}"
+        t = t0 + day(0, 300)
+        add(t, cid, type="ContractOpened", contract_id=cid, freelancer_id=fid, client_id=kid, pricing="fixed")
+        for _ in range(draw(st.integers(1, 3))):
+            t += day(0, 40)
+            amount = draw(st.sampled_from([0.01, 300, 999.99, 1000, 1000, 1500]))
+            add(t, cid, type="PaymentMade", contract_id=cid, amount=amount)
+        if not draw(st.integers(0, 3)):
+            add(t + day(0, 20), cid, type="PaymentRefunded", contract_id=cid, amount=draw(st.sampled_from([0.01, 500])))
+        if not draw(st.integers(0, 5)):
+            continue  # stays open
+        t += day(1, 60)
+        good = draw(st.integers(0, 6)) > 0
+        reason = "completed_successfully" if good else draw(st.sampled_from(["completed_unsuccessfully", "other"]))
+        add(t, cid, type="ContractClosed", contract_id=cid, closed_by="client", reason=reason)
+        for side in draw(st.sampled_from([("client", "freelancer"), ("client", "freelancer"), ("client",), ()])):
+            t += day(0, 6)
+            stars = 5.0 if good else draw(st.sampled_from([2.0, 4.0]))
+            add(t, cid, type="PublicFeedbackSubmitted", contract_id=cid, by=side, stars=stars)
+        if draw(st.booleans()):
+            t += day(0, 6)
+            recommend = draw(st.sampled_from([9, 10] if good else [3, 7]))
+            add(t, cid, type="PrivateFeedbackSubmitted", contract_id=cid, by="client", recommend=recommend)
+    for _ in range(draw(st.integers(0, 2))):
+        t = t0 + day(100, 900)
+        add(t, "clock", type="ClockAdvanced", to=ev.format_time(t))
+    t = t0 + day(700, 900)  # a quiet end: earnings age out of the 12 months
+    add(t, "clock", type="ClockAdvanced", to=ev.format_time(t))
+    items.sort(key=lambda x: (x[0], x[1]))
+    groups = sorted({x[2] for x in items if x[2] != "clock"})
+    late = set(draw(st.lists(st.sampled_from(groups), max_size=2, unique=True)))
+    ordered = [x for x in items if x[2] not in late] + [x for x in items if x[2] in late]
+    return [json.dumps(x[3]).encode() for x in ordered]

@@ -3,5 +3,5 @@ INSERT INTO score_changes
 SELECT seq, change_id, freelancer_id, rules, effective_at::TIMESTAMPTZ, recorded_at::TIMESTAMPTZ,
        position, jss_before, jss_after, jss_exact_before, jss_exact_after,
        round(feedback_before, 2)::DECIMAL(3, 2), round(feedback_after, 2)::DECIMAL(3, 2),
-       causes::JSON
+       causes::JSON, top_rated_before, top_rated_after
 FROM _ledger ORDER BY seq

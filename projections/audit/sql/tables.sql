@@ -79,5 +79,7 @@ CREATE TABLE IF NOT EXISTS score_changes (
     jss_exact_after  DOUBLE,
     feedback_before  DECIMAL(3, 2),
     feedback_after   DECIMAL(3, 2),
-    causes           JSON
+    causes           JSON,
+    top_rated_before BOOLEAN,
+    top_rated_after  BOOLEAN
 );

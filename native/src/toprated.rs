@@ -1,0 +1,339 @@
+//! projections/toprated.py (the rule, its words) and projections/badges.py (the projector's
+//! part): the Top Rated badge, evaluated every Monday 00:00 UTC. Same order, same words.
+
+use std::cmp::Reverse;
+
+use crate::event::Recorded;
+use crate::ledger::{Cause, ScoreChange};
+use crate::model::{Contract, Freelancer};
+use crate::projector::{Projector, Res, Table, Trigger};
+use crate::time::{add_months, format_time, DAY};
+
+pub const WEEK: i64 = 7 * DAY;
+const MONDAY: i64 = 4 * DAY; // 1970-01-05T00:00:00Z
+
+/// reputation/rulesets.py TopRated; every rule set has the same thresholds (rules.md).
+#[derive(Clone, Copy)]
+pub struct TopRated {
+    pub jss: i64,
+    pub weeks: usize,
+    pub of: i64,
+    pub earnings: i64, // cents
+    pub months: i64,
+}
+
+pub fn rule_at(_at: i64) -> TopRated {
+    TopRated { jss: 90, weeks: 13, of: 16, earnings: 1000_00, months: 12 }
+}
+
+pub fn monday_at_or_before(t: i64) -> i64 {
+    t - (t - MONDAY).rem_euclid(WEEK)
+}
+
+pub fn monday_at_or_after(t: i64) -> i64 {
+    t + (MONDAY - t).rem_euclid(WEEK)
+}
+
+/// A payment (+) or refund (-): (occurred at, cents, the first Monday at which it no longer
+/// counts: the Monday at or after add_months(at, months)); sorted, as toprated.money_of.
+pub type Money = (i64, i64, i64);
+
+pub fn money_item(at: i64, cents: i64) -> Money {
+    (at, cents, monday_at_or_after(add_months(at, rule_at(at).months)))
+}
+
+pub fn money_of(contracts: &[Contract], ids: &[usize]) -> Vec<Money> {
+    let mut out = vec![];
+    for &ci in ids {
+        let c = &contracts[ci];
+        out.extend(c.payments.iter().map(|m| money_item(m.at, m.cents)));
+        out.extend(c.refunds.iter().map(|m| money_item(m.at, -m.cents)));
+    }
+    out.sort_unstable();
+    out
+}
+
+/// toprated.earnings at a Monday: cents moved at t with t <= m < add_months(t, months).
+pub fn earnings(money: &[Money], m: i64) -> i64 {
+    let mut i = money.partition_point(|x| x.0 <= m);
+    let mut total = 0;
+    while i > 0 && money[i - 1].2 > m {
+        i -= 1;
+        total += money[i].1;
+    }
+    total
+}
+
+pub struct Week {
+    pub at: i64,
+    pub jss: Option<i64>,
+    pub counted: bool,
+}
+
+pub struct Evaluation {
+    pub at: i64,
+    pub rule: TopRated,
+    pub weeks: Vec<Week>,
+    pub earnings: i64,
+    pub top: bool,
+}
+
+impl Evaluation {
+    pub fn counted(&self) -> usize {
+        self.weeks.iter().filter(|w| w.counted).count()
+    }
+}
+
+fn jss_at(f: &Freelancer, t: i64) -> Option<i64> {
+    f.lookup(t).and_then(|e| e.jss)
+}
+
+pub fn evaluate(f: &Freelancer, money: &[Money], at: i64) -> Evaluation {
+    let rule = rule_at(at);
+    let weeks: Vec<Week> = (0..rule.of).rev().map(|k| {
+        let w = at - k * WEEK;
+        let jss = jss_at(f, w);
+        Week { at: w, jss, counted: jss.is_some_and(|j| j >= rule.jss) }
+    }).collect();
+    let cents = earnings(money, at);
+    let n = weeks.iter().filter(|w| w.counted).count();
+    Evaluation { at, rule, weeks, earnings: cents, top: n >= rule.weeks && cents >= rule.earnings }
+}
+
+/// toprated.weekly_jss: the JSS at n Mondays from `start`, in one walk of the timeline.
+fn weekly_ok(f: &Freelancer, start: i64, min: i64, out: &mut [bool]) {
+    let tl = &f.timeline;
+    let mut i = tl.partition_point(|e| e.at <= start);
+    for (k, ok) in out.iter_mut().enumerate() {
+        let t = start + k as i64 * WEEK;
+        while i < tl.len() && tl[i].at <= t {
+            i += 1;
+        }
+        *ok = i > 0 && tl[i - 1].jss.is_some_and(|j| j >= min);
+    }
+}
+
+/// toprated.next_flip: the first Monday after `after` at which the badge would not be `top`.
+pub fn next_flip(f: &Freelancer, money: &[Money], after: i64, top: bool) -> Option<i64> {
+    let first = monday_at_or_after(after + 1);
+    let rule = rule_at(first);
+    let of = rule.of as usize;
+    let mut buf = [false; 64];
+    let ok = &mut buf[..2 * of - 1];
+    weekly_ok(f, first - (rule.of - 1) * WEEK, rule.jss, ok);
+    let mut n = ok[..of - 1].iter().filter(|&&b| b).count();
+    for i in 0..of {
+        n += usize::from(ok[i + of - 1]);
+        let m = first + i as i64 * WEEK;
+        if (n >= rule.weeks && earnings(money, m) >= rule.earnings) != top {
+            return Some(m);
+        }
+        n -= usize::from(ok[i]);
+    }
+    if !ok[ok.len() - 1] {
+        return None; // no week counts any more: the badge stays off
+    }
+    // every week counts from here on: the badge is the earnings, which move only when a movement
+    // (all made by `after`) stops counting, from the Monday at or after its 12 months (its third
+    // field, in order like the movements)
+    let last = first + (rule.of - 1) * WEEK;
+    let mut j = money.partition_point(|x| x.2 <= last);
+    let mut left: i64 = money[j..].iter().map(|x| x.1).sum();
+    while j < money.len() {
+        let m = money[j].2;
+        while j < money.len() && money[j].2 <= m {
+            left -= money[j].1;
+            j += 1;
+        }
+        if (left >= rule.earnings) != top {
+            return Some(m);
+        }
+    }
+    None
+}
+
+pub fn dollars(cents: i64) -> String {
+    let a = cents.unsigned_abs();
+    let whole = (a / 100).to_string();
+    let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
+    for (i, ch) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    format!("{}${grouped}.{:02}", if cents < 0 { "-" } else { "" }, a % 100)
+}
+
+fn day(t: i64) -> String {
+    format_time(t)[..10].to_string()
+}
+
+/// badges.badge_causes: the words as ledger causes.
+pub fn badge_causes(e: &Evaluation) -> Vec<Cause> {
+    let at = format_time(e.at);
+    words(e).into_iter().map(|(kind, text)| Cause {
+        at: at.clone(), kind, text, contract_id: None, client_id: None, event_id: None,
+        jss_before: None, jss_after: None, jss_delta: None, private: false,
+    }).collect()
+}
+
+pub fn words(e: &Evaluation) -> Vec<(&'static str, String)> {
+    let r = e.rule;
+    let short: Vec<String> = e.weeks.iter().filter(|w| !w.counted).map(|w| {
+        let j = w.jss.map_or_else(|| "not shown".to_string(), |j| j.to_string());
+        format!("{} ({j})", day(w.at))
+    }).collect();
+    let mut weeks = format!("JSS {} or more in {} of the last {} weekly evaluations ({} needed)", r.jss, e.counted(), r.of, r.weeks);
+    if !short.is_empty() {
+        weeks.push_str(&format!("; below {}: {}", r.jss, short.join(", ")));
+    }
+    let money = format!("earnings {} in the {} months to {}", dollars(e.earnings), r.months, day(e.at));
+    if e.top {
+        let head = format!("Top Rated gained at the evaluation of {}: ", day(e.at));
+        return vec![("top_rated_gained", format!("{head}{weeks}; {money} (at least {})", dollars(r.earnings)))];
+    }
+    let head = format!("Top Rated lost at the evaluation of {}: ", day(e.at));
+    let mut out = vec![];
+    if e.counted() < r.weeks {
+        out.push(("top_rated_lost", format!("{head}{weeks}")));
+    }
+    if e.earnings < r.earnings {
+        out.push(("top_rated_lost", format!("{head}{money} < {}", dollars(r.earnings))));
+    }
+    out
+}
+
+impl Projector {
+    /// badges._badge_deadline: the clock reached a deadline of the freelancer at `at`.
+    pub fn badge_deadline(&mut self, fi: usize, at: i64, grown: bool, pos: i64, rec: &Recorded) -> Res<()> {
+        if grown || at == monday_at_or_before(at) {
+            self.badges(fi, at, at, pos, rec, None, grown)?;
+        }
+        Ok(())
+    }
+
+    /// badges._badges: the ledger's badge made to agree with the rule over [lo, hi].
+    #[allow(clippy::too_many_arguments)]
+    pub fn badges(&mut self, fi: usize, lo: i64, hi: i64, pos: i64, rec: &Recorded, late: Option<&Trigger>, predict: bool) -> Res<()> {
+        let money = self.take_money(fi);
+        let grown = self.freelancers[fi].timeline.len();
+        let first = monday_at_or_after(lo); // the badge of an earlier Monday does not depend on what changed
+        let mut points: Vec<i64> = vec![];
+        let mut m = first;
+        while m <= hi {
+            points.push(m);
+            m += WEEK;
+        }
+        let tl = &self.freelancers[fi].timeline;
+        points.extend(tl[tl.partition_point(|e| e.at < first)..].iter().take_while(|e| e.at <= hi).map(|e| e.at));
+        points.sort_unstable();
+        points.dedup();
+        let mut last: Option<Evaluation> = None; // points in order: one evaluation per Monday
+        for x in points {
+            let m = monday_at_or_before(x);
+            if last.as_ref().map_or(true, |e| e.at != m) {
+                last = Some(evaluate(&self.freelancers[fi], &money, m));
+            }
+            let e = last.as_ref().unwrap();
+            let Some(prev) = self.freelancers[fi].lookup(x).copied() else { continue };
+            if prev.top == e.top {
+                continue;
+            }
+            self.seq += 1;
+            let mut entry = prev;
+            entry.at = x;
+            entry.seq = self.seq;
+            entry.top = e.top;
+            self.freelancers[fi].record(entry);
+            self.dirty.mark(Table::Freelancers, fi);
+            let mut causes = vec![];
+            if let Some(t) = late.filter(|t| t.at < x) {
+                causes.push(Cause {
+                    at: format_time(t.at),
+                    kind: "late_event",
+                    text: format!("late event {} (occurred {}) changed the history", t.event_id, format_time(t.at)),
+                    contract_id: t.contract.map(|ci| self.contracts[ci].id.clone()),
+                    client_id: Some(t.client_id.clone()),
+                    event_id: Some(t.event_id.clone()),
+                    jss_before: None,
+                    jss_after: None,
+                    jss_delta: None,
+                    private: false,
+                });
+            }
+            causes.extend(badge_causes(e));
+            let fb = prev.fb.map(|x| x as f64 / 100.0);
+            self.ledger.push(ScoreChange {
+                seq: self.seq,
+                change_id: format!("{pos}.{}", self.n),
+                freelancer_id: self.freelancers[fi].id.clone(),
+                rules: prev.rules,
+                effective_at: format_time(x),
+                recorded_at: rec.recorded_at.to_string(),
+                position: pos,
+                jss_before: prev.jss,
+                jss_after: prev.jss,
+                jss_exact_before: prev.exact,
+                jss_exact_after: prev.exact,
+                feedback_before: fb,
+                feedback_after: fb,
+                causes,
+                top_rated_before: prev.top,
+                top_rated_after: e.top,
+            });
+            self.n += 1;
+        }
+        if predict || self.freelancers[fi].timeline.len() != grown {
+            let f = &self.freelancers[fi];
+            let top = f.lookup(hi).is_some_and(|e| e.top);
+            if let Some(flip) = next_flip(f, &money, hi, top) {
+                if self.scheduled.insert(fi, flip) != Some(flip) {
+                    let fid = f.id.clone();
+                    self.schedule(flip, fid);
+                }
+            }
+        }
+        self.money.insert(fi, money);
+        Ok(())
+    }
+
+    /// The freelancer's money, out of the cache (put it back after use).
+    fn take_money(&mut self, fi: usize) -> Vec<Money> {
+        self.money.remove(&fi).unwrap_or_else(|| money_of(&self.contracts, &self.freelancers[fi].contracts))
+    }
+
+    /// badges._badge_at: the badge at `at` (its Monday's evaluation), the timeline as it stands.
+    pub fn badge_at(&mut self, fi: usize, at: i64) -> Evaluation {
+        let money = self.take_money(fi);
+        let e = evaluate(&self.freelancers[fi], &money, monday_at_or_before(at));
+        self.money.insert(fi, money);
+        e
+    }
+
+    fn schedule(&mut self, at: i64, fid: String) {
+        if at <= self.target {
+            self.due.push(Reverse((at, fid))); // the clock is moving past it now
+        } else {
+            self.push_deadline(at, fid);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::parse_time;
+
+    #[test]
+    fn mondays_and_dollars() {
+        let t = |s: &str| parse_time(s).unwrap();
+        assert_eq!(monday_at_or_before(t("2024-01-03T12:00:00Z")), t("2024-01-01T00:00:00Z"));
+        assert_eq!(monday_at_or_after(t("2024-01-03T12:00:00Z")), t("2024-01-08T00:00:00Z"));
+        assert_eq!(monday_at_or_after(t("2024-01-08T00:00:00Z")), t("2024-01-08T00:00:00Z"));
+        // the 12 months of a payment on 2024-02-29: until 2025-02-28, then the Monday after
+        assert_eq!(money_item(t("2024-02-29T10:00:00Z"), 1).2, t("2025-03-03T00:00:00Z"));
+        let d: Vec<String> = [0, 99_999, 100_000, 123_456_789, -1].map(dollars).to_vec();
+        assert_eq!(d, ["$0.00", "$999.99", "$1,000.00", "$1,234,567.89", "-$0.01"]);
+    }
+}

@@ -90,22 +90,23 @@ mod python {
             // the fold and the encoding; other Python threads (reading the next batch,
             // committing the last) run meanwhile
             let out = py.allow_threads(|| p.run(&rows).map(|()| Encoded::of(p))).map_err(to_py)?;
-            let bytes = |b: &Vec<u8>| PyBytes::new(py, b);
+            // each encoded row is let go as soon as Python has its copy
+            let bytes = |b: Vec<u8>| PyBytes::new(py, &b);
             let contracts = PyList::empty(py);
-            for (ci, state) in &out.contracts {
-                let c = &p.contracts[*ci];
+            for (ci, state) in out.contracts {
+                let c = &p.contracts[ci];
                 contracts.append((&c.id, &c.freelancer, &c.client, bytes(state)))?;
             }
             let freelancers = PyList::empty(py);
-            for (fi, state) in &out.freelancers {
-                freelancers.append((&p.freelancers[*fi].id, bytes(state)))?;
+            for (fi, state) in out.freelancers {
+                freelancers.append((&p.freelancers[fi].id, bytes(state)))?;
             }
             let clients = PyList::empty(py);
-            for (ki, state) in &out.clients {
-                clients.append((&p.clients.list[*ki].id, bytes(state)))?;
+            for (ki, state) in out.clients {
+                clients.append((&p.clients.list[ki].id, bytes(state)))?;
             }
             let ledger = PyList::empty(py);
-            for (s, body) in p.ledger.iter().zip(&out.ledger) {
+            for (s, body) in p.ledger.iter().zip(out.ledger) {
                 ledger.append((s.seq, &s.change_id, &s.freelancer_id, &s.effective_at, s.position, bytes(body)))?;
             }
             let deadlines = PyList::new(py, &p.new_deadlines)?;

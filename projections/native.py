@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 from threading import Lock
-from typing import Callable
+from typing import Callable, Iterator
 
 import msgspec
 
@@ -66,7 +66,10 @@ class _Loader:
 
 
 class NativeProjector:
-    BATCH = 20_000  # rows per transaction: fewer rewrites of the same contracts' state
+    # rows per transaction: each batch rewrites the state of every contract and freelancer it
+    # touches, so larger batches write less; they start at FIRST (the first commit comes
+    # soon, the pipeline fills at once) and double up to BATCH
+    FIRST, BATCH = 20_000, 100_000
 
     def __init__(self, repo: ReadRepo):
         self.repo = repo
@@ -104,15 +107,16 @@ class NativeProjector:
     ) -> int:
         """Project every new log row, batch by batch. The next batch is read and the last one
         committed while the core projects (it lets go of the GIL); commits stay in log order,
-        one transaction per batch, and the first failure stops the rest."""
-        batch = batch or self.BATCH
+        one transaction per batch, and the first failure stops the rest. `batch`: rows per
+        batch (default: from FIRST, doubling up to BATCH)."""
+        sizes = _sizes(batch, batch) if batch else _sizes(self.FIRST, self.BATCH)
         last, done = store.max_position(), 0
         shared = _datastore(store) is _datastore(self.repo)  # one PostgreSQL pool for both
         reading = self._io if shared else Lock()
 
         def read(after: int) -> list[tuple[int, bytes]]:
             with reading:
-                return store.read(after, batch)
+                return store.read(after, next(sizes))
 
         def commit(changes: Rows) -> None:
             with self._io:
@@ -142,6 +146,13 @@ class NativeProjector:
         if meta[0] == before:
             return None
         return Rows(contracts, freelancers, clients, ledger, deadlines, Meta(*meta))
+
+
+def _sizes(first: int, most: int) -> Iterator[int]:
+    size = first
+    while True:
+        yield size
+        size = min(2 * size, most)
 
 
 def _datastore(x: object) -> object:

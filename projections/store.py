@@ -33,7 +33,7 @@ class Rows(NamedTuple):
     freelancers: list[tuple[str, bytes]]
     clients: list[tuple[str, bytes]]
     ledger: list[tuple[int, str, str, str, int, bytes]]  # (seq, change_id, freelancer_id, effective_at, position, body)
-    deadlines: list[tuple[int, str]]
+    deadlines: list[tuple[int, str]]  # sorted, each once
     meta: Meta
 
 
@@ -43,7 +43,7 @@ def encode_changes(changes: Changes) -> Rows:
         [(k, enc.encode(v)) for k, v in changes.freelancers.items()],
         [(k, enc.encode(v)) for k, v in changes.clients.items()],
         [(s.seq, s.change_id, s.freelancer_id, s.effective_at, s.position, to_json(s)) for s in changes.ledger],
-        changes.deadlines,
+        sorted(set(changes.deadlines)),
         changes.meta,
     )
 

@@ -60,6 +60,32 @@ def test_pipelined_catch_up_gives_the_reference_ledger(store, reference, tmp_pat
         repo.close()
 
 
+class CountingRepo(MemoryRepo):
+    def __init__(self):
+        super().__init__()
+        self.positions: list[int] = []
+
+    def commit_rows(self, rows):
+        super().commit_rows(rows)
+        self.positions.append(rows.meta.position)
+
+
+def test_default_batches_start_small_and_double_up_to_the_largest(store, reference, monkeypatch):
+    from projections.native import NativeProjector
+
+    monkeypatch.setattr(NativeProjector, "FIRST", 100)
+    monkeypatch.setattr(NativeProjector, "BATCH", 350)
+    repo = CountingRepo()
+    Projections(repo, engine="native").catch_up(store)
+    n = store.max_position()
+    assert n > 2000
+    expected = [100, 300, 650]
+    while expected[-1] < n:
+        expected.append(min(expected[-1] + 350, n))
+    assert repo.positions == expected  # one commit per batch: 100, 200, 350, 350, ... rows
+    assert ledger(repo) == reference
+
+
 class FailingRepo(MemoryRepo):
     """Refuses its `fail_at`-th commit, as a store that lost its connection would."""
 
@@ -94,7 +120,7 @@ def test_project_native_killed_at_any_moment_resumes_to_the_same_ledger(tmp_path
     home = tmp_path / "home"
     env = {**os.environ, "REPUTATION_HOME": str(home)}
     data = tmp_path / "market.jsonl"
-    data.write_bytes(b"\n".join(simulate(800, 60, seed=SEED)) + b"\n")  # about 80k events: four batches
+    data.write_bytes(b"\n".join(simulate(800, 60, seed=SEED)) + b"\n")  # about 80k events: three batches (20k, 40k, the rest)
     subprocess.run([*_project(home, "native")[:3], "ingest", "--no-progress", str(data)], env=env, check=True, capture_output=True)
     rnd = random.Random(SEED)
     killed_running = []

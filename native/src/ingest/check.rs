@@ -64,6 +64,16 @@ impl Contract {
 }
 
 impl Checker {
+    /// Forget the states and ids loaded or written so far (they are in the store's open
+    /// transaction now: later lines load them from there), keeping the duplicate count.
+    pub fn forget(&mut self) {
+        self.states.clear();
+        self.digests.clear();
+        self.new_ids.clear();
+        self.new_index.clear();
+        self.staged.clear();
+    }
+
     pub fn known_digest(&self, id: &str) -> Option<&[u8; 16]> {
         self.new_index.get(id).map(|&i| &self.new_ids[i].1).or_else(|| self.digests.get(id))
     }

@@ -111,8 +111,9 @@ impl CoreIngest {
         self.checker.duplicates
     }
 
-    /// What to append, once: ([(stream, version, type, stored body)], {key: (version, state)},
-    /// {event id: digest}).
+    /// What to append of the lines checked so far: ([(stream, version, type, stored body)],
+    /// {key: (version, state)}, {event id: digest}). The core then forgets them (streamed
+    /// ingest: the caller writes them in its open transaction, where later lines find them).
     fn batch<'py>(&mut self, py: Python<'py>) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyDict>, Bound<'py, PyDict>)> {
         let mut tail = Vec::with_capacity(self.recorded_at.len() + 4);
         tail.push(b',');
@@ -142,6 +143,7 @@ impl CoreIngest {
         for (id, d) in std::mem::take(&mut self.checker.new_ids) {
             ids.set_item(id, PyBytes::new(py, &d))?;
         }
+        self.checker.forget();
         Ok((events, states, ids))
     }
 }

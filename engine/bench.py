@@ -6,6 +6,10 @@ rates, baseline_value / value for times):
   on the same lines; ingest_python: the reference vs one eventsourcing `save()` per event;
   ingest_chain_cost: the same ingest (hash chain included, as always) vs a store that keeps
   no chain, so ratio = the share of the rate the chain leaves (docs/verify.md);
+  ingest_memory: peak RSS of `reputation ingest` of the lines (above an empty file's) vs of a
+  quarter of them (ratio ~1: flat in file size); ingest_postgres: when the store is a
+  PostgreSQL URL (--store / REPUTATION_STORE), the native ingest into it vs the reference,
+  each in a schema of its own, dropped afterwards;
 - rebuild: events/s from the log to projections + ledger by the native core vs the Python
   reference projector on the same log; rebuild_python: the reference vs eventsourcing's
   repository replay (mapper + aggregate) of the same events;
@@ -22,8 +26,11 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import tracemalloc
@@ -160,6 +167,68 @@ def bench_ingest(lines: list[bytes], home: Path, baseline_events: int) -> tuple[
         ),
     ]
     return figs, (app, list(streams.values())), len(sample)
+
+
+def bench_postgres_ingest(lines: list[bytes], url: str) -> Figure:
+    """The native ingest into PostgreSQL next to the Python reference, each into a fresh
+    schema of the given database (dropped afterwards)."""
+    import psycopg
+
+    rates = {}
+    for engine in ("python", "native"):
+        schema = f"reputation_bench_{engine}_{os.getpid()}"
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f'CREATE SCHEMA "{schema}"')
+            try:
+                store = open_store(Settings(store=url, pg_schema=schema))
+                try:
+                    rates[engine] = _ingest_rate(store, lines, engine)
+                finally:
+                    store.close()
+            finally:
+                admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    return Figure(
+        "ingest_postgres",
+        rates["native"],
+        "events/s",
+        "the Python reference ingest into PostgreSQL, same lines",
+        rates["python"],
+        rates["native"] / rates["python"],
+    )
+
+
+def _ingest_peak_rss(path: Path, home: Path, chunk: int) -> float:
+    """Peak resident memory (MB) of `reputation ingest path` in its own process."""
+    env = {**os.environ, "REPUTATION_INGEST_CHUNK": str(chunk), "REPUTATION_STORE": "sqlite"}
+    cmd = [sys.executable, "-c", "from engine.cli import main; main()", "--home", str(home), "ingest", str(path)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"ingest for the memory figure failed: {proc.stderr.read().decode()[-500:]}")  # type: ignore[union-attr]
+    proc.stderr.close()  # type: ignore[union-attr]
+    return usage.ru_maxrss / 1024  # KiB on Linux
+
+
+def bench_ingest_memory(lines: list[bytes], home: Path) -> Figure:
+    """Peak memory of one all-or-nothing ingest of the whole file, above that of an empty
+    file, next to the same for its first quarter: flat in file size when the ratio is ~1
+    (streamed in chunks of a tenth of the lines, so both sizes take several chunks)."""
+    chunk = max(100, len(lines) // 10)
+    peaks = []
+    for n in (0, len(lines) // 4, len(lines)):
+        path = home / f"memory-{n}.jsonl"
+        path.write_bytes(b"".join(line.rstrip(b"\n") + b"\n" for line in lines[:n]))
+        peaks.append(_ingest_peak_rss(path, home / f"memory-{n}", chunk))
+    empty, quarter, whole = peaks
+    return Figure(
+        "ingest_memory",
+        whole - empty,
+        "MB peak RSS above an empty ingest",
+        f"the same for the first quarter ({len(lines) // 4:,} lines)",
+        quarter - empty,
+        (whole - empty) / max(quarter - empty, 1e-9),
+    )
 
 
 def bench_rebuild(store, home: Path, baseline) -> tuple[list[Figure], Any, Figure]:
@@ -343,7 +412,12 @@ def bench_serve(home: Path, proj, label: str, figures: list[Figure], seconds: fl
 
 
 def run(
-    events: int = 20_000, kafka: str | None = None, small: int = 5_000, echo=print, serve_seconds: float = 10.0
+    events: int = 20_000,
+    kafka: str | None = None,
+    small: int = 5_000,
+    echo=print,
+    serve_seconds: float = 10.0,
+    postgres: str | None = None,
 ) -> list[Figure]:
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="reputation-bench-") as tmp:
@@ -356,6 +430,13 @@ def run(
         chain = bench_chain_cost(lines, home)
         figures.append(chain)
         echo(f"  ingest {chain.value:,.0f} events/s with the hash chain, {chain.baseline_value:,.0f} without")
+        memory_fig = bench_ingest_memory(lines, home)
+        figures.append(memory_fig)
+        echo(f"  ingest peak memory {memory_fig.value:,.0f} MB, {memory_fig.baseline_value:,.0f} MB for a quarter")
+        if postgres:
+            pg = bench_postgres_ingest(lines, postgres)
+            figures.append(pg)
+            echo(f"  ingest into PostgreSQL {pg.value:,.0f} events/s (native), {pg.baseline_value:,.0f} (reference)")
         store = open_store(Settings(home=str(home)))
         rebuilds, proj, memory = bench_rebuild(store, home, baseline)
         figures += [*rebuilds, memory]
@@ -407,6 +488,7 @@ def bench_command(events: int, serve_seconds: float, as_json: bool) -> None:
         events,
         cfg.kafka,
         serve_seconds=serve_seconds,
+        postgres=cfg.store if cfg.is_postgres else None,
         echo=(lambda s: None) if as_json else (lambda s: click.echo(s, err=True)),
     )
     if as_json:

@@ -33,9 +33,11 @@ def links(tail: tuple[int, bytes], rows: Iterable[tuple[int, bytes]]) -> list[Li
     (position, hash) of the last chained event, or (0, GENESIS)."""
     previous, h = tail
     out = []
+    sha256, new = hashlib.sha256, Link._make
     for position, state in rows:  # (a position not after `previous`: the table's CHECK refuses it)
-        h = link(h, position, state)
-        out.append(Link(position, previous, h))
+        # `link`, inlined for the common case of bytes (ingest hashes every event)
+        h = sha256(h + position.to_bytes(8, "big") + state).digest() if type(state) is bytes else link(h, position, state)
+        out.append(new((position, previous, h)))
         previous = position
     return out
 

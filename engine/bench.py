@@ -197,17 +197,25 @@ def bench_postgres_ingest(lines: list[bytes], url: str) -> Figure:
     )
 
 
+_PEAK = """
+import sys
+from engine.cli import main
+try:
+    main()
+finally:  # VmHWM: the peak of this process's own memory (ru_maxrss would count the parent's at fork)
+    sys.stderr.write(next(x for x in open("/proc/self/status") if x.startswith("VmHWM")))
+"""
+
+
 def _ingest_peak_rss(path: Path, home: Path, chunk: int) -> float:
-    """Peak resident memory (MB) of `reputation ingest path` in its own process."""
+    """Peak resident memory (MB) of `reputation ingest path` in its own process (Linux)."""
     env = {**os.environ, "REPUTATION_INGEST_CHUNK": str(chunk), "REPUTATION_STORE": "sqlite"}
-    cmd = [sys.executable, "-c", "from engine.cli import main; main()", "--home", str(home), "ingest", str(path)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"ingest for the memory figure failed: {proc.stderr.read().decode()[-500:]}")  # type: ignore[union-attr]
-    proc.stderr.close()  # type: ignore[union-attr]
-    return usage.ru_maxrss / 1024  # KiB on Linux
+    cmd = [sys.executable, "-c", _PEAK, "--home", str(home), "ingest", str(path)]
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    peak = [x for x in proc.stderr.decode().splitlines() if x.startswith("VmHWM")]
+    if proc.returncode != 0 or not peak:
+        raise RuntimeError(f"ingest for the memory figure failed: {proc.stderr.decode()[-500:]}")
+    return int(peak[-1].split()[1]) / 1024  # kB
 
 
 def bench_ingest_memory(lines: list[bytes], home: Path) -> Figure:

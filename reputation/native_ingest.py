@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import gc
 import os
+import struct
 import tempfile
 from contextlib import contextmanager
+from functools import partial
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
@@ -28,6 +30,7 @@ ENV = "REPUTATION_INGEST_ENGINE"
 DEFAULT = "native"
 CHUNK = 20_000  # lines checked and written at a time (their states loaded in bulk)
 CHUNK_ENV = "REPUTATION_INGEST_CHUNK"  # another chunk size (the benchmark's memory figure)
+KEEP_STATES = 50_000  # stream states the core keeps from one chunk to the next (the rest: reloaded)
 
 
 class UnknownIngestEngine(BadRequest):
@@ -89,8 +92,7 @@ class _Tape:
         self.file.seek(0, os.SEEK_END)
         while not self.held and (chunk := list(islice(self.it, self.size))):
             if all(type(x) is bytes for x in chunk):
-                self.file.write(len(chunk).to_bytes(4, "big"))
-                self.file.write(b"".join(len(x).to_bytes(4, "big") for x in chunk))
+                self.file.write(struct.pack(f">I{len(chunk)}I", len(chunk), *map(len, chunk)))
                 self.file.write(b"".join(chunk))
                 self.spilled += 1
             else:
@@ -106,10 +108,12 @@ class _Tape:
         self.file.close()
 
 
-def _lengths(f) -> list[int]:
-    n = int.from_bytes(f.read(4), "big")
-    raw = f.read(4 * n)
-    return [int.from_bytes(raw[i : i + 4], "big") for i in range(0, 4 * n, 4)]
+def _lengths(f) -> tuple[int, ...]:
+    (n,) = struct.unpack(">I", f.read(4))
+    return struct.unpack(f">{n}I", f.read(4 * n))
+
+
+_new_event = partial(tuple.__new__, NewEvent)  # NewEvent._make without its checks
 
 
 def ingest(
@@ -150,7 +154,7 @@ def ingest(
 
 
 def _stream(store: EventStore, tape: _Tape, recorded_at: str, number: int, progress, exports: bool, Result) -> Result:
-    core = _core()(recorded_at)
+    core = _core()(recorded_at, KEEP_STATES)
     count = 0
     with store.writer() as w:
         for chunk in tape.chunks():
@@ -163,7 +167,7 @@ def _stream(store: EventStore, tape: _Tape, recorded_at: str, number: int, progr
             events, states, ids = core.batch()
             if events:
                 count += len(events)
-                w.append(Batch(list(map(NewEvent._make, events)), states, ids))
+                w.append(Batch(list(map(_new_event, events)), states, ids))
             del events, states, ids
     if w.first is None or w.last is None:
         return Result(0, core.duplicates, [], None, False)

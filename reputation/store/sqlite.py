@@ -166,13 +166,16 @@ class SQLiteWriter:
         return {i: bytes(d) for i, d in self.c.fetchall()}
 
     def append(self, batch: Batch) -> None:
-        uuids = self.uuids
+        if len(self.uuids) > 1 << 16:  # bounded, like stream_uuid's cache: memory stays flat
+            self.uuids.clear()
+        uuids, topics = self.uuids, _TOPICS
         rows = []
-        for e in batch.events:
-            u = uuids.get(e.stream)
+        for stream, version, type_, state in batch.events:
+            u = uuids.get(stream)
             if u is None:
-                u = uuids[e.stream] = stream_uuid(e.stream).hex
-            rows.append((u, e.version, TOPIC_PREFIX + e.type, e.state))
+                u = uuids[stream] = stream_uuid(stream).hex
+            topic = topics.get(type_) or topics.setdefault(type_, TOPIC_PREFIX + type_)
+            rows.append((u, version, topic, state))
         self.insert(rows, [(k, v, b) for k, (v, b) in batch.states.items()], list(batch.ids.items()))
 
     def insert(self, rows: list[tuple], states: Sequence[tuple], ids: Sequence[tuple]) -> list[int]:
@@ -198,6 +201,9 @@ class SQLiteWriter:
             c.executemany(rec.insert_chain_statement, new)
             self.tail = (new[-1].position, new[-1].hash)
         return positions
+
+
+_TOPICS: dict[str, str] = {}  # event type -> topic (a few types)
 
 
 def _hex(originator_id: Any) -> str:

@@ -24,8 +24,14 @@ CHUNK = 50  # lines per chunk in these tests (the default is 20,000)
 SEED = 5  # of the simulated market
 
 
+@pytest.fixture(params=[0, native_ingest.KEEP_STATES], ids=["reload-states", "keep-states"])
+def keep(request, monkeypatch):
+    """States loaded back from the open transaction at every chunk, or kept by the core."""
+    monkeypatch.setattr(native_ingest, "KEEP_STATES", request.param)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request, tmp_path, monkeypatch):
+def store(request, tmp_path, monkeypatch, keep):
     monkeypatch.setenv(native_ingest.CHUNK_ENV, str(CHUNK))
     if request.param == "sqlite":
         from reputation.store.sqlite import SQLiteEventStore

@@ -64,10 +64,16 @@ impl Contract {
 }
 
 impl Checker {
-    /// Forget the states and ids loaded or written so far (they are in the store's open
-    /// transaction now: later lines load them from there), keeping the duplicate count.
-    pub fn forget(&mut self) {
-        self.states.clear();
+    /// After the staged lines were written into the store's open transaction: forget their
+    /// ids (later lines find them there) and keep the states as the store now holds them,
+    /// up to `keep` of them (memory stays flat: the rest are loaded again when needed).
+    pub fn forget(&mut self, keep: usize) {
+        if self.states.len() > keep {
+            self.states.clear();
+        }
+        for slot in self.states.values_mut() {
+            slot.dirty = false;
+        }
         self.digests.clear();
         self.new_ids.clear();
         self.new_index.clear();

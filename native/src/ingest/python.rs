@@ -16,6 +16,7 @@ pub struct CoreIngest {
     recorded_at: String,
     pending: VecDeque<Line>,
     checker: Checker,
+    keep_states: usize,
 }
 
 fn blank(b: &[u8]) -> bool {
@@ -24,9 +25,11 @@ fn blank(b: &[u8]) -> bool {
 
 #[pymethods]
 impl CoreIngest {
+    /// `keep_states`: how many stream states to keep from one `batch` to the next.
     #[new]
-    fn new(recorded_at: String) -> Self {
-        CoreIngest { recorded_at, pending: VecDeque::new(), checker: Checker::default() }
+    #[pyo3(signature = (recorded_at, keep_states=0))]
+    fn new(recorded_at: String, keep_states: usize) -> Self {
+        CoreIngest { recorded_at, pending: VecDeque::new(), checker: Checker::default(), keep_states }
     }
 
     /// Decode raw file lines numbered from `first` (blank ones are skipped, counted); returns
@@ -143,7 +146,7 @@ impl CoreIngest {
         for (id, d) in std::mem::take(&mut self.checker.new_ids) {
             ids.set_item(id, PyBytes::new(py, &d))?;
         }
-        self.checker.forget();
+        self.checker.forget(self.keep_states);
         Ok((events, states, ids))
     }
 }

@@ -37,7 +37,11 @@ def links(tail: tuple[int, bytes], rows: Iterable[tuple[int, bytes]]) -> list[Li
     sha256, new = hashlib.sha256, partial(tuple.__new__, Link)  # Link._make without its checks
     for position, state in rows:  # (a position not after `previous`: the table's CHECK refuses it)
         # `link`, inlined for the common case of bytes (ingest hashes every event)
-        h = sha256(h + position.to_bytes(8, "big") + state).digest() if type(state) is bytes else link(h, position, state)
+        h = (
+            sha256(h + position.to_bytes(8, "big") + state).digest()
+            if type(state) is bytes
+            else link(h, position, state)
+        )
         out.append(new((position, previous, h)))
         previous = position
     return out

@@ -16,7 +16,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError, StoredEv
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 from reputation.store.chain import GENESIS, links
 from reputation.store.port import TOPIC_PREFIX, Batch, Unavailable, stream_uuid
@@ -251,9 +251,9 @@ class PostgresWriter:
         self.last: int | None = None
         self.tail: tuple[int, bytes] | None = None  # the chain's last link
         schema, events = Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name)
-        self.copy_events = SQL(
-            "COPY {0}.{1} (originator_id, originator_version, topic, state) FROM STDIN"
-        ).format(schema, events)
+        self.copy_events = SQL("COPY {0}.{1} (originator_id, originator_version, topic, state) FROM STDIN").format(
+            schema, events
+        )
         self.new_positions = SQL(
             "SELECT notification_id FROM {0}.{1} WHERE notification_id > %s ORDER BY notification_id"
         ).format(schema, events)
@@ -278,7 +278,7 @@ class PostgresWriter:
         rows = [(stream_uuid(e.stream), e.version, TOPIC_PREFIX + e.type, e.state) for e in batch.events]
         self.insert(rows, [(k, v, b) for k, (v, b) in batch.states.items()], list(batch.ids.items()))
 
-    def _copy(self, statement: SQL, rows: Iterable[Sequence[Any]]) -> None:
+    def _copy(self, statement: Composed, rows: Iterable[Sequence[Any]]) -> None:
         with self.curs.copy(statement) as copy:
             for row in rows:
                 copy.write_row(row)

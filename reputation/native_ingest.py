@@ -30,7 +30,7 @@ ENV = "REPUTATION_INGEST_ENGINE"
 DEFAULT = "native"
 CHUNK = 20_000  # lines checked and written at a time (their states loaded in bulk)
 CHUNK_ENV = "REPUTATION_INGEST_CHUNK"  # another chunk size (the benchmark's memory figure)
-KEEP_STATES = 50_000  # stream states the core keeps from one chunk to the next (the rest: reloaded)
+KEEP_STATES = 50_000  # stream states the core keeps (and writes later) from one chunk to the next
 
 
 class UnknownIngestEngine(BadRequest):
@@ -165,10 +165,13 @@ def _stream(store: EventStore, tape: _Tape, recorded_at: str, number: int, progr
             if progress and tape.fresh:
                 progress(lines)
             events, states, ids = core.batch()
-            if events:
+            if events or states:
                 count += len(events)
                 w.append(Batch(list(map(_new_event, events)), states, ids))
             del events, states, ids
+        _, states, _ = core.batch(True)  # the states the core still holds, changed
+        if states:
+            w.append(Batch([], states, {}))
     if w.first is None or w.last is None:
         return Result(0, core.duplicates, [], None, False)
     return Result(count, core.duplicates, [], (w.first, w.last), True)

@@ -251,9 +251,9 @@ class PostgresWriter:
         self.last: int | None = None
         self.tail: tuple[int, bytes] | None = None  # the chain's last link
         schema, events = Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name)
-        self.copy_events = SQL("COPY {0}.{1} (originator_id, originator_version, topic, state) FROM STDIN").format(
-            schema, events
-        )
+        self.copy_events = SQL(
+            "COPY {0}.{1} (originator_id, originator_version, topic, state) FROM STDIN (FORMAT BINARY)"
+        ).format(schema, events)
         self.new_positions = SQL(
             "SELECT notification_id FROM {0}.{1} WHERE notification_id > %s ORDER BY notification_id"
         ).format(schema, events)
@@ -262,8 +262,8 @@ class PostgresWriter:
             "SELECT * FROM unnest(%s::text[], %s::bigint[], %s::bytea[]) "
             "ON CONFLICT (key) DO UPDATE SET version=excluded.version, state=excluded.state"
         ).format(schema)
-        self.copy_ids = SQL("COPY {0}.rep_event_ids (event_id, digest) FROM STDIN").format(schema)
-        self.copy_chain = SQL("COPY {0}.rep_chain (position, previous, hash) FROM STDIN").format(schema)
+        self.copy_ids = SQL("COPY {0}.rep_event_ids (event_id, digest) FROM STDIN (FORMAT BINARY)").format(schema)
+        self.copy_chain = SQL("COPY {0}.rep_chain (position, previous, hash) FROM STDIN (FORMAT BINARY)").format(schema)
         self.max_position = SQL("SELECT COALESCE(MAX(notification_id), 0) AS max FROM {0}.{1}").format(schema, events)
 
     def load_states(self, keys: Iterable[str]) -> dict[str, tuple[int, bytes]]:
@@ -278,8 +278,9 @@ class PostgresWriter:
         rows = [(stream_uuid(e.stream), e.version, TOPIC_PREFIX + e.type, e.state) for e in batch.events]
         self.insert(rows, [(k, v, b) for k, (v, b) in batch.states.items()], list(batch.ids.items()))
 
-    def _copy(self, statement: Composed, rows: Iterable[Sequence[Any]]) -> None:
+    def _copy(self, statement: Composed, types: list[str], rows: Iterable[Sequence[Any]]) -> None:
         with self.curs.copy(statement) as copy:
+            copy.set_types(types)  # binary: no text to escape and parse
             for row in rows:
                 copy.write_row(row)
 
@@ -291,7 +292,7 @@ class PostgresWriter:
             if self.last is None:
                 curs.execute(self.max_position)
                 self.last = curs.fetchone()["max"]  # type: ignore[index]
-            self._copy(self.copy_events, rows)
+            self._copy(self.copy_events, [self.recorder.datastore.originator_id_type, "int8", "text", "bytea"], rows)
             # under the table lock every position after the last one is this batch's, in COPY order
             curs.execute(self.new_positions, (self.last,))
             positions = [r["notification_id"] for r in curs.fetchall()]
@@ -302,14 +303,14 @@ class PostgresWriter:
         if states:
             curs.execute(self.upsert_states, tuple(map(list, zip(*states))))
         if ids:
-            self._copy(self.copy_ids, ids)
+            self._copy(self.copy_ids, ["text", "bytea"], ids)
         if rec.chained and rows:
             if self.tail is None:
                 curs.execute(rec.chain_tail_statement)
                 tail = curs.fetchone()
                 self.tail = (tail["position"], bytes(tail["hash"])) if tail else (0, GENESIS)
             new = links(self.tail, zip(positions, (r[3] for r in rows)))
-            self._copy(self.copy_chain, new)
+            self._copy(self.copy_chain, ["int8", "int8", "bytea"], new)
             self.tail = (new[-1].position, new[-1].hash)
         return positions
 

@@ -65,14 +65,10 @@ impl Contract {
 
 impl Checker {
     /// After the staged lines were written into the store's open transaction: forget their
-    /// ids (later lines find them there) and keep the states as the store now holds them,
-    /// up to `keep` of them (memory stays flat: the rest are loaded again when needed).
-    pub fn forget(&mut self, keep: usize) {
-        if self.states.len() > keep {
+    /// ids (later lines find them there), and with `states` (written too) every state.
+    pub fn forget(&mut self, states: bool) {
+        if states {
             self.states.clear();
-        }
-        for slot in self.states.values_mut() {
-            slot.dirty = false;
         }
         self.digests.clear();
         self.new_ids.clear();

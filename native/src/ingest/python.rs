@@ -25,7 +25,7 @@ fn blank(b: &[u8]) -> bool {
 
 #[pymethods]
 impl CoreIngest {
-    /// `keep_states`: how many stream states to keep from one `batch` to the next.
+    /// `keep_states`: how many stream states to keep (and write later) from one `batch` to the next.
     #[new]
     #[pyo3(signature = (recorded_at, keep_states=0))]
     fn new(recorded_at: String, keep_states: usize) -> Self {
@@ -115,9 +115,14 @@ impl CoreIngest {
     }
 
     /// What to append of the lines checked so far: ([(stream, version, type, stored body)],
-    /// {key: (version, state)}, {event id: digest}). The core then forgets them (streamed
-    /// ingest: the caller writes them in its open transaction, where later lines find them).
-    fn batch<'py>(&mut self, py: Python<'py>) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyDict>, Bound<'py, PyDict>)> {
+    /// {key: (version, state)}, {event id: digest}). The core then forgets the events and ids
+    /// (streamed ingest: the caller writes them in its open transaction, where later lines
+    /// find them). The changed states stay in the core, unwritten, while it holds no more than
+    /// `keep_states` states (a state written once per batch, not once per chunk); beyond that,
+    /// or with `last`, they are all returned and forgotten.
+    #[pyo3(signature = (last=false))]
+    fn batch<'py>(&mut self, py: Python<'py>, last: bool) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyDict>, Bound<'py, PyDict>)> {
+        let flush = last || self.checker.states.len() > self.keep_states;
         let mut tail = Vec::with_capacity(self.recorded_at.len() + 4);
         tail.push(b',');
         write_str(&mut tail, &self.recorded_at);
@@ -136,7 +141,7 @@ impl CoreIngest {
             events.append((stream, s.version, t, PyBytes::new(py, &body)))?;
         }
         let states = PyDict::new(py);
-        for (key, slot) in &self.checker.states {
+        for (key, slot) in self.checker.states.iter().filter(|_| flush) {
             if slot.dirty {
                 let blob = slot.state.as_ref().map_or_else(|| vec![0xc0], State::encode);
                 states.set_item(key, (slot.version, PyBytes::new(py, &blob)))?;
@@ -146,7 +151,7 @@ impl CoreIngest {
         for (id, d) in std::mem::take(&mut self.checker.new_ids) {
             ids.set_item(id, PyBytes::new(py, &d))?;
         }
-        self.checker.forget(self.keep_states);
+        self.checker.forget(flush);
         Ok((events, states, ids))
     }
 }

@@ -22,6 +22,8 @@ from reputation.store.chain import GENESIS, links
 from reputation.store.port import TOPIC_PREFIX, Batch, Unavailable, stream_uuid
 from reputation.store.recorded import CHAIN_PAGE, RecordedStore
 
+STATES_PER_UPSERT = 5_000  # write-side states per upsert statement
+
 
 @contextmanager
 def advisory_lock(datastore: PostgresDatastore, name: str, wait: float | None = None) -> Iterator[bool]:
@@ -300,8 +302,9 @@ class PostgresWriter:
                 raise AssertionError(f"{len(positions)} positions for {len(rows)} events")
             self.first = positions[0] if self.first is None else self.first
             self.last = positions[-1]
-        if states:
-            curs.execute(self.upsert_states, tuple(map(list, zip(*states))))
+        states = list(states)
+        for i in range(0, len(states), STATES_PER_UPSERT):  # a bounded query: memory stays flat
+            curs.execute(self.upsert_states, tuple(map(list, zip(*states[i : i + STATES_PER_UPSERT]))))
         if ids:
             self._copy(self.copy_ids, ["text", "bytea"], ids)
         if rec.chained and rows:

@@ -76,7 +76,8 @@ def test_bench_measures_ingest_into_postgresql_side_by_side():
     schema of its own that is dropped afterwards."""
     import psycopg
 
-    from engine.bench import _lines, bench_postgres_ingest
+    from engine.bench import _lines
+    from engine.bench_ingest import bench_postgres_ingest
     from tests.services import PG_URL
 
     figure = bench_postgres_ingest(_lines(600), PG_URL)

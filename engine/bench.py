@@ -1,11 +1,15 @@
 """`reputation bench`: each figure next to its naive path, measured in the same run.
 
 Figures (name, value, unit, baseline, baseline_value, ratio = value / baseline_value for
-rates, baseline_value / value for times):
+rates, baseline_value / value for times and memory):
 - ingest: durable events/s into the embedded store by the native core vs the Python reference
   on the same lines; ingest_python: the reference vs one eventsourcing `save()` per event;
   ingest_chain_cost: the same ingest (hash chain included, as always) vs a store that keeps
   no chain, so ratio = the share of the rate the chain leaves (docs/verify.md);
+  ingest_memory: peak RSS of `reputation ingest` of the lines (above an empty file's), streamed
+  by the native path vs held whole by the reference (ratio = how many times less); ingest_postgres: when the store is a
+  PostgreSQL URL (--store / REPUTATION_STORE), the native ingest into it vs the reference,
+  each in a schema of its own, dropped afterwards (the ingest figures: engine/bench_ingest.py);
 - rebuild: events/s from the log to projections + ledger by the native core vs the Python
   reference projector on the same log; rebuild_python: the reference vs eventsourcing's
   repository replay (mapper + aggregate) of the same events;
@@ -61,105 +65,6 @@ def _lines(events: int, seed: int = 11) -> list[bytes]:
         if len(out) >= events:
             break
     return out
-
-
-def _baseline_app(path: str):
-    """The naive path: eventsourcing's Application, one aggregate per contract stream."""
-    from eventsourcing.application import Application
-    from eventsourcing.domain import Aggregate, event
-
-    class ContractStream(Aggregate):
-        @event("Opened")
-        def __init__(self, body: str):
-            self.events = [body]
-
-        @event("Recorded")
-        def record(self, body: str) -> None:
-            self.events.append(body)
-
-    class Baseline(Application):
-        env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path}
-
-    return Baseline(), ContractStream
-
-
-def _ingest_rate(store, lines: list[bytes], engine: str | None = None) -> float:
-    from reputation.ingest import ingest_lines
-
-    t0 = time.perf_counter()
-    result = ingest_lines(store, lines, engine=engine)
-    dt = time.perf_counter() - t0
-    assert not result.rejects, result.rejects[:3]
-    return len(lines) / dt
-
-
-def bench_chain_cost(lines: list[bytes], home: Path) -> Figure:
-    """Both into fresh files after the main ingest, so neither pays the warm-up."""
-    from reputation.store.sqlite import SQLiteEventStore
-
-    rates = {}
-    for chained in (False, True):
-        store = SQLiteEventStore(str(home / f"chain-{chained}.sqlite"), chained=chained)
-        try:
-            rates[chained] = _ingest_rate(store, lines)
-        finally:
-            store.close()
-    return Figure(
-        "ingest_chain_cost",
-        rates[True],
-        "events/s",
-        "the same ingest into a store without the hash chain",
-        rates[False],
-        rates[True] / rates[False],
-    )
-
-
-def bench_ingest(lines: list[bytes], home: Path, baseline_events: int) -> tuple[list[Figure], object, float]:
-    """The native ingest next to the Python reference (same lines, a fresh store each), and
-    the reference next to one eventsourcing save() per event."""
-    rates = {}
-    for engine in ("python", "native"):  # the native store is the one the later figures read
-        store = open_store(Settings(home=str(home if engine == "native" else home / "ingest-python")))
-        try:
-            rates[engine] = _ingest_rate(store, lines, engine)
-        finally:
-            store.close()
-    rate = rates["native"]
-
-    app, ContractStream = _baseline_app(str(home / "baseline.sqlite"))
-    streams: dict[str, object] = {}
-    sample = lines[:baseline_events]
-    t0 = time.perf_counter()
-    for line in sample:  # one save() per event, through the library's aggregate machinery
-        e = ev.decode_event(line)
-        key = ev.stream_of(e)
-        agg = streams.get(key)
-        if agg is None:
-            agg = streams[key] = ContractStream(line.decode())
-        else:
-            agg.record(line.decode())  # type: ignore[attr-defined]
-        app.save(agg)
-    base_dt = time.perf_counter() - t0
-    base_rate = len(sample) / base_dt
-    figs = [
-        Figure(
-            "ingest",
-            rate,
-            "events/s",
-            "the Python reference ingest, same lines",
-            rates["python"],
-            rate / rates["python"],
-        ),
-        Figure(
-            "ingest_python",
-            rates["python"],
-            "events/s",
-            "eventsourcing save() per event",
-            base_rate,
-            rates["python"] / base_rate,
-        ),
-    ]
-    return figs, (app, list(streams.values())), len(sample)
 
 
 def bench_rebuild(store, home: Path, baseline) -> tuple[list[Figure], Any, Figure]:
@@ -343,8 +248,15 @@ def bench_serve(home: Path, proj, label: str, figures: list[Figure], seconds: fl
 
 
 def run(
-    events: int = 20_000, kafka: str | None = None, small: int = 5_000, echo=print, serve_seconds: float = 10.0
+    events: int = 20_000,
+    kafka: str | None = None,
+    small: int = 5_000,
+    echo=print,
+    serve_seconds: float = 10.0,
+    postgres: str | None = None,
 ) -> list[Figure]:
+    from engine.bench_ingest import bench_chain_cost, bench_ingest, bench_ingest_memory, bench_postgres_ingest
+
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="reputation-bench-") as tmp:
         home = Path(tmp)
@@ -356,6 +268,15 @@ def run(
         chain = bench_chain_cost(lines, home)
         figures.append(chain)
         echo(f"  ingest {chain.value:,.0f} events/s with the hash chain, {chain.baseline_value:,.0f} without")
+        memory_fig = bench_ingest_memory(lines, home)
+        figures.append(memory_fig)
+        echo(
+            f"  ingest peak memory {memory_fig.value:,.0f} MB (native), {memory_fig.baseline_value:,.0f} MB (reference)"
+        )
+        if postgres:
+            pg = bench_postgres_ingest(lines, postgres)
+            figures.append(pg)
+            echo(f"  ingest into PostgreSQL {pg.value:,.0f} events/s (native), {pg.baseline_value:,.0f} (reference)")
         store = open_store(Settings(home=str(home)))
         rebuilds, proj, memory = bench_rebuild(store, home, baseline)
         figures += [*rebuilds, memory]
@@ -407,6 +328,7 @@ def bench_command(events: int, serve_seconds: float, as_json: bool) -> None:
         events,
         cfg.kafka,
         serve_seconds=serve_seconds,
+        postgres=cfg.store if cfg.is_postgres else None,
         echo=(lambda s: None) if as_json else (lambda s: click.echo(s, err=True)),
     )
     if as_json:

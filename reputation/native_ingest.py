@@ -2,21 +2,25 @@
 strictly, writes its canonical form and id digest, and checks the batch against the rules of
 events.md. Whenever it is not sure (a reject, an export or dead-letter line, a stored state it
 does not model, a concurrent writer), the whole batch goes to the Python reference instead,
-so every message, and every stored byte, stays the reference's. Nothing is written before the
-whole batch passed.
+so every message, and every stored byte, stays the reference's. The batch is written in
+chunks into one transaction of the store, committed once the whole batch passed.
 """
 
 from __future__ import annotations
 
 import gc
 import os
+import struct
+import tempfile
 from contextlib import contextmanager
+from functools import partial
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from reputation.errors import BadRequest, Unavailable
 from reputation.retrying import retrying
 from reputation.store import Batch, Conflict, EventStore, NewEvent
+from reputation.store.port import Writer
 
 if TYPE_CHECKING:
     from reputation.ingest import Result
@@ -24,7 +28,9 @@ if TYPE_CHECKING:
 ENGINES = ("native", "python")
 ENV = "REPUTATION_INGEST_ENGINE"
 DEFAULT = "native"
-CHUNK = 20_000  # raw lines decoded before their state is loaded in bulk (as the reference)
+CHUNK = 20_000  # lines checked and written at a time (their states loaded in bulk)
+CHUNK_ENV = "REPUTATION_INGEST_CHUNK"  # another chunk size (the benchmark's memory figure)
+KEEP_STATES = 50_000  # stream states the core keeps (and writes later) from one chunk to the next
 
 
 class UnknownIngestEngine(BadRequest):
@@ -62,6 +68,54 @@ def chosen(engine: str | None, blocked: dict | None) -> bool:
     return engine_name(engine) == "native" and not blocked
 
 
+class _Unsure(Exception):
+    """The core is not sure of a line: roll back what was written, ask the reference."""
+
+
+class _Tape:
+    """The input, read once in chunks; each chunk read is kept in a temporary file (not in
+    memory) so that a retry or the reference can read the lines again."""
+
+    def __init__(self, lines: Iterable[bytes]):
+        self.it: Iterator[bytes] = iter(lines)
+        self.size = int(os.environ.get(CHUNK_ENV) or CHUNK)
+        self.file = tempfile.TemporaryFile()
+        self.spilled = 0  # chunks in the file
+        self.held: list = []  # a chunk with an item that is not bytes (the core is not sure of it)
+        self.fresh = False  # whether the last chunk came from the input (not the file)
+
+    def chunks(self) -> Iterator[list[bytes]]:
+        self.file.seek(0)
+        for _ in range(self.spilled):
+            self.fresh = False
+            yield [self.file.read(n) for n in _lengths(self.file)]
+        self.file.seek(0, os.SEEK_END)
+        while not self.held and (chunk := list(islice(self.it, self.size))):
+            if all(type(x) is bytes for x in chunk):
+                self.file.write(struct.pack(f">I{len(chunk)}I", len(chunk), *map(len, chunk)))
+                self.file.write(b"".join(chunk))
+                self.spilled += 1
+            else:
+                self.held = chunk
+            self.fresh = True
+            yield chunk
+
+    def again(self) -> Iterator[bytes]:
+        """Every line: those read so far, then the rest of the input."""
+        return chain(chain.from_iterable(self.chunks()), self.held, self.it)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _lengths(f) -> tuple[int, ...]:
+    (n,) = struct.unpack(">I", f.read(4))
+    return struct.unpack(f">{n}I", f.read(4 * n))
+
+
+_new_event = partial(tuple.__new__, NewEvent)  # NewEvent._make without its checks
+
+
 def ingest(
     store: EventStore,
     lines: Iterable[bytes],
@@ -76,43 +130,51 @@ def ingest(
     """reputation.ingest.ingest's result for `lines`, or `reference(lines)`'s when the core is
     not sure. With `exports` (ingest_lines), an export line stands for its event; a dead-letter
     line is no event as it is (the core is not sure of it): the reference unwraps it.
-    skip_invalid and hold change nothing while no line is rejected. A Conflict (another writer
-    came first; nothing was written) is checked again and retried here, as the reference does."""
+    skip_invalid and hold change nothing while no line is rejected.
+
+    Streamed: one transaction of the store (store.writer) takes the batch chunk by chunk,
+    each chunk checked against the store as that transaction sees it (so against the chunks
+    before it too) and written before the next is read; a line the core is not sure of rolls
+    the whole transaction back. A Conflict (another writer came first; nothing was written)
+    is checked again and retried here, as the reference does."""
     from reputation.ingest import Result
 
-    it: Iterator[bytes] = iter(lines)
-    chunks: list[list[bytes]] = []  # every line read so far: for a re-check, or the reference
+    tape = _Tape(lines)
+    try:
+        with _no_gc():  # a million small acyclic objects: the collector would only walk them
+            for attempt in retrying(Conflict):
+                with attempt:
+                    try:
+                        return _stream(store, tape, recorded_at, first_line, progress, exports, Result)
+                    except _Unsure:
+                        pass
+            return reference(tape.again())
+    finally:
+        tape.close()
 
-    def again() -> Iterator[bytes]:
-        return chain(chain.from_iterable(chunks), it)
 
-    def read() -> Iterator[list[bytes]]:
-        while chunk := list(islice(it, CHUNK)):
-            chunks.append(chunk)
-            yield chunk
-
-    with _no_gc():  # a million small acyclic objects: the collector would only walk them
-        for attempt in retrying(Conflict):
-            with attempt:
-                first = attempt.retry_state.attempt_number == 1
-                core = _core()(recorded_at)
-                number = first_line
-                for chunk in read() if first else list(chunks):
-                    count, unsure = core.feed(chunk, number, exports)
-                    number += len(chunk)
-                    if unsure is not None or not _check(core, store):
-                        return reference(again())
-                    if progress and first:
-                        progress(count)
-                events, states, ids = core.batch()
-                duplicates, core = core.duplicates, None  # the core's memory goes before the append's
-                if not events:
-                    return Result(0, duplicates, [], None, False)
-                batch = Batch(list(map(NewEvent._make, events)), states, ids)
-                del events
-                positions = store.append(batch)
-                return Result(len(positions), duplicates, [], (positions[0], positions[-1]), True)
-    raise AssertionError("unreachable")
+def _stream(store: EventStore, tape: _Tape, recorded_at: str, number: int, progress, exports: bool, Result) -> Result:
+    core = _core()(recorded_at, KEEP_STATES)
+    count = 0
+    with store.writer() as w:
+        for chunk in tape.chunks():
+            lines, unsure = core.feed(chunk, number, exports)
+            number += len(chunk)
+            if unsure is not None or not _check(core, w):
+                raise _Unsure
+            if progress and tape.fresh:
+                progress(lines)
+            events, states, ids = core.batch()
+            if events or states:
+                count += len(events)
+                w.append(Batch(list(map(_new_event, events)), states, ids))
+            del events, states, ids
+        _, states, _ = core.batch(True)  # the states the core still holds, changed
+        if states:
+            w.append(Batch([], states, {}))
+    if w.first is None or w.last is None:
+        return Result(0, core.duplicates, [], None, False)
+    return Result(count, core.duplicates, [], (w.first, w.last), True)
 
 
 @contextmanager
@@ -126,7 +188,7 @@ def _no_gc():
             gc.enable()
 
 
-def _check(core, store: EventStore) -> bool:
+def _check(core, store: Writer) -> bool:
     """Load what the pending lines read, then check them; False at the first line that does
     not pass (or a stored state the core does not model)."""
     keys, ids = core.wanted(True)

@@ -9,6 +9,7 @@ inserts the event, so the chain commits with the events or not at all.
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 from typing import Iterable, NamedTuple
 
 from reputation.errors import InvalidInput
@@ -33,9 +34,15 @@ def links(tail: tuple[int, bytes], rows: Iterable[tuple[int, bytes]]) -> list[Li
     (position, hash) of the last chained event, or (0, GENESIS)."""
     previous, h = tail
     out = []
+    sha256, new = hashlib.sha256, partial(tuple.__new__, Link)  # Link._make without its checks
     for position, state in rows:  # (a position not after `previous`: the table's CHECK refuses it)
-        h = link(h, position, state)
-        out.append(Link(position, previous, h))
+        # `link`, inlined for the common case of bytes (ingest hashes every event)
+        h = (
+            sha256(h + position.to_bytes(8, "big") + state).digest()
+            if type(state) is bytes
+            else link(h, position, state)
+        )
+        out.append(new((position, previous, h)))
         previous = position
     return out
 

@@ -12,8 +12,9 @@ import hashlib
 import time
 import uuid
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from functools import lru_cache
-from typing import Iterable, NamedTuple, Sequence
+from typing import Iterable, Iterator, NamedTuple, Protocol, Sequence
 
 from reputation.errors import Conflict, Unavailable  # noqa: F401  (the port raises them)
 
@@ -46,6 +47,52 @@ class Batch(NamedTuple):
     ids: dict[str, bytes]  # event id -> digest of its canonical bytes
 
 
+class Writer(Protocol):
+    """One open write transaction (EventStore.writer): reads see what it wrote so far."""
+
+    first: int | None  # the first and last log position written (None: nothing yet)
+    last: int | None
+
+    def load_states(self, keys: Iterable[str]) -> dict[str, tuple[int, bytes]]: ...
+
+    def load_digests(self, event_ids: Iterable[str]) -> dict[str, bytes]: ...
+
+    def append(self, batch: Batch) -> None: ...
+
+
+class BufferedWriter:
+    """A Writer for stores without a transaction to stream into: keeps the chunks and
+    appends them as one batch when the block ends."""
+
+    def __init__(self, store: EventStore):
+        self.store = store
+        self.first: int | None = None
+        self.last: int | None = None
+        self.events: list[NewEvent] = []
+        self.states: dict[str, tuple[int, bytes]] = {}
+        self.ids: dict[str, bytes] = {}
+
+    def load_states(self, keys: Iterable[str]) -> dict[str, tuple[int, bytes]]:
+        keys = list(keys)
+        found = self.store.load_states([k for k in keys if k not in self.states])
+        return found | {k: self.states[k] for k in keys if k in self.states}
+
+    def load_digests(self, event_ids: Iterable[str]) -> dict[str, bytes]:
+        event_ids = list(event_ids)
+        found = self.store.load_digests([i for i in event_ids if i not in self.ids])
+        return found | {i: self.ids[i] for i in event_ids if i in self.ids}
+
+    def append(self, batch: Batch) -> None:
+        self.events += batch.events
+        self.states.update(batch.states)
+        self.ids.update(batch.ids)
+
+    def commit(self) -> None:
+        if self.events:
+            positions = self.store.append(Batch(self.events, self.states, self.ids))
+            self.first, self.last = positions[0], positions[-1]
+
+
 class EventStore(ABC):
     """The write side's persistence port. Every adapter runs the same contract tests."""
 
@@ -54,6 +101,15 @@ class EventStore(ABC):
     @abstractmethod
     def append(self, batch: Batch) -> list[int]:
         """Write all events, states and ids in one transaction; return log positions."""
+
+    @contextmanager
+    def writer(self) -> Iterator[Writer]:
+        """One transaction for appending a batch in chunks (streamed ingest): committed when
+        the block ends, rolled back (nothing written) when it raises. This default buffers
+        the chunks and appends them at the end."""
+        w = BufferedWriter(self)
+        yield w
+        w.commit()
 
     @abstractmethod
     def load_states(self, keys: Iterable[str]) -> dict[str, tuple[int, bytes]]:

@@ -1,5 +1,5 @@
 """The PostgreSQL event store: eventsourcing's PostgreSQL application recorder with the
-write side's tables written in its insert hook, the log followed with the recorder's
+write side's tables written in the transaction of its insert (by COPY), the log followed with the recorder's
 LISTEN/NOTIFY subscription, and schema creation serialised by an advisory lock."""
 
 from __future__ import annotations
@@ -9,18 +9,20 @@ import re
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, ContextManager, Iterator, Sequence
+from typing import Any, ContextManager, Iterable, Iterator, Sequence
 from urllib.parse import urlparse
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 from reputation.store.chain import GENESIS, links
-from reputation.store.port import Unavailable
+from reputation.store.port import TOPIC_PREFIX, Batch, Unavailable, stream_uuid
 from reputation.store.recorded import CHAIN_PAGE, RecordedStore
+
+STATES_PER_UPSERT = 5_000  # write-side states per upsert statement
 
 
 @contextmanager
@@ -70,8 +72,8 @@ class SchemaLocked:
 
 class PostgresReputationRecorder(SchemaLocked, PostgresApplicationRecorder):
     """The application recorder plus `rep_state`, `rep_event_ids` and `rep_chain` (as in
-    SQLite), written in the recorder's own transaction: the states and ids by the insert
-    hook, the chain once the events have their positions (the table lock is held then)."""
+    SQLite), written in the transaction that inserts the events, under the library's table
+    lock (`writing`)."""
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events", chained: bool = True):
         super().__init__(datastore, events_table_name=events_table_name)
@@ -105,17 +107,9 @@ class PostgresReputationRecorder(SchemaLocked, PostgresApplicationRecorder):
         self.unchained_statement = SQL(
             "SELECT NOT EXISTS (SELECT 1 FROM {0}.rep_chain) AND EXISTS (SELECT 1 FROM {0}.{1}) AS unchained"
         ).format(schema, events)
-        self.abort_statement = SQL("SELECT CAST(%s AS INTEGER)")  # an error that names the cause
         self.chain_log_statement = SQL(
             "SELECT notification_id, state FROM {0}.{1} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
         ).format(schema, events)
-        self.upsert_state_statement = SQL(
-            "INSERT INTO {0}.rep_state (key, version, state) VALUES (%s, %s, %s) "
-            "ON CONFLICT (key) DO UPDATE SET version=excluded.version, state=excluded.state"
-        ).format(schema)
-        self.insert_digest_statement = SQL("INSERT INTO {0}.rep_event_ids (event_id, digest) VALUES (%s, %s)").format(
-            schema
-        )
         self.select_states_statement = SQL("SELECT key, version, state FROM {0}.rep_state WHERE key = ANY(%s)").format(
             schema
         )
@@ -123,40 +117,24 @@ class PostgresReputationRecorder(SchemaLocked, PostgresApplicationRecorder):
             "SELECT event_id, digest FROM {0}.rep_event_ids WHERE event_id = ANY(%s)"
         ).format(schema)
 
-    def _insert_events(
-        self,
-        curs: Cursor[DictRow],
-        stored_events: Sequence[StoredEvent],
-        *,
-        states: Sequence[tuple[str, int, bytes]] = (),
-        ids: Sequence[tuple[str, bytes]] = (),
-        **kwargs: Any,
-    ) -> None:
-        # runs in the recorder's transaction, before it locks the events table and inserts
-        super()._insert_events(curs, stored_events, **kwargs)
-        if states:
-            curs.executemany(self.upsert_state_statement, states)
-        if ids:
-            curs.executemany(self.insert_digest_statement, ids)
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        """The library's entry point, through the same write path as the store's (`writing`)."""
+        with self.writing() as w:
+            return w.insert(
+                [(s.originator_id, s.originator_version, s.topic, s.state) for s in stored_events],
+                kwargs.get("states", ()),
+                kwargs.get("ids", ()),
+            )
 
-    def _fetch_ids_after_insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        # still in the inserting transaction, under its EXCLUSIVE lock on the events table
-        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        if self.chained and ids:
-            try:
-                curs.execute(self.chain_tail_statement)
-                tail = curs.fetchone()
-                rows = zip(ids, (e.state for e in stored_events))
-                new = links((tail["position"], bytes(tail["hash"])) if tail else (0, GENESIS), rows)
-                curs.executemany(self.insert_chain_statement, new)
-            except Exception as exc:
-                # the library commits before it re-raises what this hook raised: fail the
-                # transaction first, so that the events never commit without their chain
-                curs.execute(self.abort_statement, (f"hash chain not written ({type(exc).__name__}: {exc})",))
-                raise
-        return ids
+    @contextmanager
+    def writing(self) -> Iterator[PostgresWriter]:
+        """One transaction holding the library's EXCLUSIVE lock on the events table from its
+        start (inserts are serialised and positions are issued in commit order, as the
+        library's own insert does) and notifying the log's followers at commit."""
+        with self.datastore.transaction(commit=True) as curs:
+            self._lock_table(curs)
+            self._notify_channel(curs)
+            yield PostgresWriter(self, curs)
 
     def create_table(self) -> None:
         super().create_table()
@@ -263,6 +241,81 @@ class PostgresEventStore(RecordedStore):
 
     def close(self) -> None:
         self.datastore.close()
+
+
+class PostgresWriter:
+    """Writes chunks of one batch in the open transaction `curs` (reputation.store.port.Writer):
+    the events, ids and chain by COPY, the states by one upsert of arrays."""
+
+    def __init__(self, recorder: PostgresReputationRecorder, curs: Cursor[DictRow]):
+        self.recorder, self.curs = recorder, curs
+        self.first: int | None = None
+        self.last: int | None = None
+        self.tail: tuple[int, bytes] | None = None  # the chain's last link
+        schema, events = Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name)
+        self.copy_events = SQL(
+            "COPY {0}.{1} (originator_id, originator_version, topic, state) FROM STDIN (FORMAT BINARY)"
+        ).format(schema, events)
+        self.new_positions = SQL(
+            "SELECT notification_id FROM {0}.{1} WHERE notification_id > %s ORDER BY notification_id"
+        ).format(schema, events)
+        self.upsert_states = SQL(
+            "INSERT INTO {0}.rep_state (key, version, state) "
+            "SELECT * FROM unnest(%s::text[], %s::bigint[], %s::bytea[]) "
+            "ON CONFLICT (key) DO UPDATE SET version=excluded.version, state=excluded.state"
+        ).format(schema)
+        self.copy_ids = SQL("COPY {0}.rep_event_ids (event_id, digest) FROM STDIN (FORMAT BINARY)").format(schema)
+        self.copy_chain = SQL("COPY {0}.rep_chain (position, previous, hash) FROM STDIN (FORMAT BINARY)").format(schema)
+        self.max_position = SQL("SELECT COALESCE(MAX(notification_id), 0) AS max FROM {0}.{1}").format(schema, events)
+
+    def load_states(self, keys: Iterable[str]) -> dict[str, tuple[int, bytes]]:
+        self.curs.execute(self.recorder.select_states_statement, (list(keys),))
+        return {r["key"]: (r["version"], bytes(r["state"])) for r in self.curs.fetchall()}
+
+    def load_digests(self, event_ids: Iterable[str]) -> dict[str, bytes]:
+        self.curs.execute(self.recorder.select_digests_statement, (list(event_ids),))
+        return {r["event_id"]: bytes(r["digest"]) for r in self.curs.fetchall()}
+
+    def append(self, batch: Batch) -> None:
+        rows = [(stream_uuid(e.stream), e.version, TOPIC_PREFIX + e.type, e.state) for e in batch.events]
+        self.insert(rows, [(k, v, b) for k, (v, b) in batch.states.items()], list(batch.ids.items()))
+
+    def _copy(self, statement: Composed, types: list[str], rows: Iterable[Sequence[Any]]) -> None:
+        with self.curs.copy(statement) as copy:
+            copy.set_types(types)  # binary: no text to escape and parse
+            for row in rows:
+                copy.write_row(row)
+
+    def insert(self, rows: list[tuple], states: Sequence[tuple], ids: Sequence[tuple]) -> list[int]:
+        """Events (originator id, version, topic, state), states and ids; their positions."""
+        curs, rec = self.curs, self.recorder
+        positions: list[int] = []
+        if rows:
+            if self.last is None:
+                curs.execute(self.max_position)
+                self.last = curs.fetchone()["max"]  # type: ignore[index]
+            self._copy(self.copy_events, [self.recorder.datastore.originator_id_type, "int8", "text", "bytea"], rows)
+            # under the table lock every position after the last one is this batch's, in COPY order
+            curs.execute(self.new_positions, (self.last,))
+            positions = [r["notification_id"] for r in curs.fetchall()]
+            if len(positions) != len(rows):
+                raise AssertionError(f"{len(positions)} positions for {len(rows)} events")
+            self.first = positions[0] if self.first is None else self.first
+            self.last = positions[-1]
+        states = list(states)
+        for i in range(0, len(states), STATES_PER_UPSERT):  # a bounded query: memory stays flat
+            curs.execute(self.upsert_states, tuple(map(list, zip(*states[i : i + STATES_PER_UPSERT]))))
+        if ids:
+            self._copy(self.copy_ids, ["text", "bytea"], ids)
+        if rec.chained and rows:
+            if self.tail is None:
+                curs.execute(rec.chain_tail_statement)
+                tail = curs.fetchone()
+                self.tail = (tail["position"], bytes(tail["hash"])) if tail else (0, GENESIS)
+            new = links(self.tail, zip(positions, (r[3] for r in rows)))
+            self._copy(self.copy_chain, ["int8", "int8", "bytea"], new)
+            self.tail = (new[-1].position, new[-1].hash)
+        return positions
 
 
 def _pg_help(detail: str) -> str:

@@ -1,27 +1,31 @@
 """The event store over an eventsourcing application recorder (SQLite or PostgreSQL).
 
-The adapters subclass the library's application recorders and override its insert hook
-(`_insert_events`, as in the library's `examples/ftscontentmanagement`) to write the
-write side's latest states and the event-id digests in the transaction that inserts the
-events; the log is the recorder's notification log. `RecordedStore` adapts such a
-recorder to the port.
+The adapters subclass the library's application recorders and override its insert
+(`insert_events`, as in the library's `examples/ftscontentmanagement`) to write the write
+side's latest states, the event-id digests and the hash chain in the transaction that
+inserts the events; the log is the recorder's notification log. Both the library's entry
+point and the port's go through the recorder's `writing()`: one transaction of the
+library's datastore, into which a batch can be written in chunks (streamed ingest).
+`RecordedStore` adapts such a recorder to the port.
 """
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-from typing import Any, ContextManager, Iterable, Protocol, Sequence
+from contextlib import contextmanager, nullcontext
+from typing import Any, ContextManager, Iterable, Iterator, Protocol, Sequence
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from reputation.store.chain import ChainBroken
-from reputation.store.port import TOPIC_PREFIX, Batch, Conflict, EventStore, stream_uuid
+from reputation.store.port import Batch, Conflict, EventStore, Writer
 
 
 class StateRecorder(Protocol):
     """What the adapters' recorder subclasses add to the library's application recorder."""
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None: ...
+
+    def writing(self) -> ContextManager[Writer]: ...
 
     def select_states(self, keys: list[str]) -> list[tuple[str, int, bytes]]: ...
 
@@ -45,25 +49,21 @@ class RecordedStore(EventStore):
         """Map the driver's errors to the port's (PostgreSQL: an unreachable server)."""
         return nullcontext()
 
-    def append(self, batch: Batch) -> list[int]:
-        stored = [
-            StoredEvent(
-                originator_id=stream_uuid(e.stream),
-                originator_version=e.version,
-                topic=TOPIC_PREFIX + e.type,
-                state=e.state,
-            )
-            for e in batch.events
-        ]
-        states = [(k, v, s) for k, (v, s) in batch.states.items()]
+    @contextmanager
+    def writer(self) -> Iterator[Writer]:
         try:
-            with self._errors():
-                positions = self.recorder.insert_events(stored, states=states, ids=list(batch.ids.items()))
+            with self._errors(), self.recorder.writing() as w:
+                yield w
         except IntegrityError as exc:
             if "rep_chain" in str(exc):  # the chain's key or CHECK: not a concurrent writer
                 raise ChainBroken(" ".join(str(exc).split())[:200]) from None
             raise Conflict(f"another writer appended meanwhile; nothing was written ({exc})") from None
-        return list(positions or [])
+
+    def append(self, batch: Batch) -> list[int]:
+        with self.writer() as w:
+            w.append(batch)
+        # one transaction under the write lock: its positions follow each other
+        return [] if w.first is None or w.last is None else list(range(w.first, w.last + 1))
 
     def load_states(self, keys: Iterable[str]) -> dict[str, tuple[int, bytes]]:
         with self._errors():

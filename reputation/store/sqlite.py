@@ -6,16 +6,19 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from contextlib import closing
-from typing import Any, Sequence
+from contextlib import closing, contextmanager
+from typing import Any, Iterable, Iterator, Sequence
+from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
 from reputation.store.chain import GENESIS, links
+from reputation.store.port import TOPIC_PREFIX, Batch, stream_uuid
 from reputation.store.recorded import CHAIN_PAGE, RecordedStore
 
 LOCK_TIMEOUT = 30  # seconds a writer waits for SQLite's write lock
+WRITE_CACHE_KIB = 64 * 1024  # SQLite's page cache while a batch is written
 
 
 class SQLiteReputationRecorder(SQLiteApplicationRecorder):
@@ -88,25 +91,30 @@ class SQLiteReputationRecorder(SQLiteApplicationRecorder):
                 c.executemany(self.insert_chain_statement, new)
                 tail, count = (new[-1].position, new[-1].hash), count + len(new)
 
-    def _insert_events(
-        self,
-        c: SQLiteCursor,
-        stored_events: Sequence[StoredEvent],
-        *,
-        states: Sequence[tuple[str, int, bytes]] = (),
-        ids: Sequence[tuple[str, bytes]] = (),
-        **kwargs: Any,
-    ) -> Sequence[int] | None:
-        # the events first, so that the transaction holds the write lock from its first statement
-        notification_ids = super()._insert_events(c, stored_events, **kwargs)
-        c.executemany(self.upsert_state_statement, states)
-        c.executemany(self.insert_digest_statement, ids)
-        if self.chained and notification_ids:
-            c.execute(self.chain_tail_statement)  # read under the write lock taken above
-            tail = c.fetchone()
-            rows = zip(notification_ids, (e.state for e in stored_events))
-            c.executemany(self.insert_chain_statement, links((tail[0], tail[1]) if tail else (0, GENESIS), rows))
-        return notification_ids
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        """The library's entry point, through the same write path as the store's (`writing`)."""
+        with self.writing() as w:
+            return w.insert(
+                [(_hex(s.originator_id), s.originator_version, s.topic, s.state) for s in stored_events],
+                kwargs.get("states", ()),
+                kwargs.get("ids", ()),
+            )
+
+    @contextmanager
+    def writing(self) -> Iterator[SQLiteWriter]:
+        """One write transaction, holding SQLite's write lock from its first statement (a
+        reader that upgrades later fails at once when another writer came first)."""
+        with self.datastore.transaction(commit=True) as c:
+            c.execute("DELETE FROM rep_chain WHERE position < 0")  # a write first: take the lock
+            c.execute("PRAGMA cache_size")
+            cache = c.fetchone()[0]
+            # a bigger page cache for the batch's index inserts (not a durability setting:
+            # the commit still syncs the WAL as the connection's `synchronous` says)
+            c.execute(f"PRAGMA cache_size = {-WRITE_CACHE_KIB}")
+            try:
+                yield SQLiteWriter(self, c)
+            finally:
+                c.execute(f"PRAGMA cache_size = {int(cache)}")
 
     def _select(self, statement: str, params: Sequence[Any]) -> list[Any]:
         with self.datastore.transaction(commit=False) as c:
@@ -135,6 +143,75 @@ class SQLiteReputationRecorder(SQLiteApplicationRecorder):
     def select_chain(self, after: int, limit: int, upto: int | None) -> list[tuple[int, int, bytes]]:
         stop = (1 << 63) - 1 if upto is None else upto
         return [(r[0], r[1], r[2]) for r in self._select(self.select_chain_statement, (after, stop, limit))]
+
+
+class SQLiteWriter:
+    """Writes chunks of one batch in the open transaction `c` (reputation.store.port.Writer)."""
+
+    def __init__(self, recorder: SQLiteReputationRecorder, c: SQLiteCursor):
+        self.recorder, self.c = recorder, c
+        self.first: int | None = None
+        self.last: int | None = None
+        self.tail: tuple[int, bytes] | None = None  # the chain's last link
+        self.uuids: dict[str, str] = {}
+
+    def load_states(self, keys: Iterable[str]) -> dict[str, tuple[int, bytes]]:
+        keys = list(keys)
+        if not keys:
+            return {}
+        self.c.execute(self.recorder.select_states_statement, (json.dumps(keys),))
+        return {k: (v, bytes(b)) for k, v, b in self.c.fetchall()}
+
+    def load_digests(self, event_ids: Iterable[str]) -> dict[str, bytes]:
+        event_ids = list(event_ids)
+        if not event_ids:
+            return {}
+        self.c.execute(self.recorder.select_digests_statement, (json.dumps(event_ids),))
+        return {i: bytes(d) for i, d in self.c.fetchall()}
+
+    def append(self, batch: Batch) -> None:
+        if len(self.uuids) > 1 << 16:  # bounded, like stream_uuid's cache: memory stays flat
+            self.uuids.clear()
+        uuids, topics = self.uuids, _TOPICS
+        rows = []
+        for stream, version, type_, state in batch.events:
+            u = uuids.get(stream)
+            if u is None:
+                u = uuids[stream] = stream_uuid(stream).hex
+            topic = topics.get(type_) or topics.setdefault(type_, TOPIC_PREFIX + type_)
+            rows.append((u, version, topic, state))
+        self.insert(rows, [(k, v, b) for k, (v, b) in batch.states.items()], list(batch.ids.items()))
+
+    def insert(self, rows: list[tuple], states: Sequence[tuple], ids: Sequence[tuple]) -> list[int]:
+        """Events (originator id hex, version, topic, state), states and ids; their positions."""
+        c, rec = self.c, self.recorder
+        positions: list[int] = []
+        if rows:
+            c.executemany(rec.insert_events_statement, rows)
+            c.execute("SELECT last_insert_rowid()")
+            last = c.fetchone()[0]
+            # under the write lock each row got max(rowid) + 1: the batch's rowids are consecutive
+            positions = list(range(last - len(rows) + 1, last + 1))
+            self.first = positions[0] if self.first is None else self.first
+            self.last = last
+        c.executemany(rec.upsert_state_statement, states)
+        c.executemany(rec.insert_digest_statement, ids)
+        if rec.chained and rows:
+            if self.tail is None:
+                c.execute(rec.chain_tail_statement)
+                row = c.fetchone()
+                self.tail = (row[0], row[1]) if row else (0, GENESIS)
+            new = links(self.tail, zip(positions, (r[3] for r in rows)))
+            c.executemany(rec.insert_chain_statement, new)
+            self.tail = (new[-1].position, new[-1].hash)
+        return positions
+
+
+_TOPICS: dict[str, str] = {}  # event type -> topic (a few types)
+
+
+def _hex(originator_id: Any) -> str:
+    return originator_id.hex if isinstance(originator_id, UUID) else originator_id
 
 
 def wal_datastore(path: str) -> SQLiteDatastore:

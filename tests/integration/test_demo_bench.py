@@ -53,6 +53,7 @@ def test_bench_json_yields_every_named_figure(tmp_path):
     for name in (
         "ingest",
         "ingest_chain_cost",
+        "ingest_memory",
         "rebuild",
         "rebuild_python",
         "memory_per_contract",
@@ -67,3 +68,22 @@ def test_bench_json_yields_every_named_figure(tmp_path):
     for f in figures:
         assert set(f) == {"name", "value", "unit", "baseline", "baseline_value", "ratio"}
         assert f["value"] > 0 and f["unit"] and f["baseline"]
+
+
+@pytest.mark.postgres
+def test_bench_measures_ingest_into_postgresql_side_by_side():
+    """The figure `bench` adds when the store is a PostgreSQL URL: both engines, each in a
+    schema of its own that is dropped afterwards."""
+    import psycopg
+
+    from engine.bench import _lines
+    from engine.bench_ingest import bench_postgres_ingest
+    from tests.services import PG_URL
+
+    figure = bench_postgres_ingest(_lines(600), PG_URL)
+    assert figure.name == "ingest_postgres" and figure.value > 0 and figure.baseline_value > 0
+    assert figure.ratio == pytest.approx(figure.value / figure.baseline_value)
+    with psycopg.connect(PG_URL) as conn:
+        mine = f"reputation_bench_%_{os.getpid()}"  # the schemas of this process's run
+        left = conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname LIKE %s", (mine,)).fetchone()
+    assert left == (0,)

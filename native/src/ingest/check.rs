@@ -64,6 +64,18 @@ impl Contract {
 }
 
 impl Checker {
+    /// After the staged lines were written into the store's open transaction: forget their
+    /// ids (later lines find them there), and with `states` (written too) every state.
+    pub fn forget(&mut self, states: bool) {
+        if states {
+            self.states.clear();
+        }
+        self.digests.clear();
+        self.new_ids.clear();
+        self.new_index.clear();
+        self.staged.clear();
+    }
+
     pub fn known_digest(&self, id: &str) -> Option<&[u8; 16]> {
         self.new_index.get(id).map(|&i| &self.new_ids[i].1).or_else(|| self.digests.get(id))
     }

@@ -16,6 +16,7 @@ pub struct CoreIngest {
     recorded_at: String,
     pending: VecDeque<Line>,
     checker: Checker,
+    keep_states: usize,
 }
 
 fn blank(b: &[u8]) -> bool {
@@ -24,9 +25,11 @@ fn blank(b: &[u8]) -> bool {
 
 #[pymethods]
 impl CoreIngest {
+    /// `keep_states`: how many stream states to keep (and write later) from one `batch` to the next.
     #[new]
-    fn new(recorded_at: String) -> Self {
-        CoreIngest { recorded_at, pending: VecDeque::new(), checker: Checker::default() }
+    #[pyo3(signature = (recorded_at, keep_states=0))]
+    fn new(recorded_at: String, keep_states: usize) -> Self {
+        CoreIngest { recorded_at, pending: VecDeque::new(), checker: Checker::default(), keep_states }
     }
 
     /// Decode raw file lines numbered from `first` (blank ones are skipped, counted); returns
@@ -111,9 +114,15 @@ impl CoreIngest {
         self.checker.duplicates
     }
 
-    /// What to append, once: ([(stream, version, type, stored body)], {key: (version, state)},
-    /// {event id: digest}).
-    fn batch<'py>(&mut self, py: Python<'py>) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyDict>, Bound<'py, PyDict>)> {
+    /// What to append of the lines checked so far: ([(stream, version, type, stored body)],
+    /// {key: (version, state)}, {event id: digest}). The core then forgets the events and ids
+    /// (streamed ingest: the caller writes them in its open transaction, where later lines
+    /// find them). The changed states stay in the core, unwritten, while it holds no more than
+    /// `keep_states` states (a state written once per batch, not once per chunk); beyond that,
+    /// or with `last`, they are all returned and forgotten.
+    #[pyo3(signature = (last=false))]
+    fn batch<'py>(&mut self, py: Python<'py>, last: bool) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyDict>, Bound<'py, PyDict>)> {
+        let flush = last || self.checker.states.len() > self.keep_states;
         let mut tail = Vec::with_capacity(self.recorded_at.len() + 4);
         tail.push(b',');
         write_str(&mut tail, &self.recorded_at);
@@ -132,7 +141,7 @@ impl CoreIngest {
             events.append((stream, s.version, t, PyBytes::new(py, &body)))?;
         }
         let states = PyDict::new(py);
-        for (key, slot) in &self.checker.states {
+        for (key, slot) in self.checker.states.iter().filter(|_| flush) {
             if slot.dirty {
                 let blob = slot.state.as_ref().map_or_else(|| vec![0xc0], State::encode);
                 states.set_item(key, (slot.version, PyBytes::new(py, &blob)))?;
@@ -142,6 +151,7 @@ impl CoreIngest {
         for (id, d) in std::mem::take(&mut self.checker.new_ids) {
             ids.set_item(id, PyBytes::new(py, &d))?;
         }
+        self.checker.forget(flush);
         Ok((events, states, ids))
     }
 }

@@ -17,7 +17,7 @@ from projections.explain import explain
 from projections.ledger import ScoreChange
 from projections.native import projector_for
 from projections.projector import Entry, Freelancer, Projector
-from projections.publication import Policy
+from projections.publication import DAYS_KEY, Policy, check_days
 from projections.reports import explain_json, known_label, score_json, two_decimals
 from projections.rules.fair import ClientFacts
 from projections.rules.score import Score, client_score
@@ -82,21 +82,27 @@ class Projections:
     @property
     def policy(self) -> Policy:
         """The freelancer-facing publication schedule and k (read when first needed, so a bad
-        setting fails only the reads that use it)."""
+        setting fails only the reads that use it); Misconfigured when the projections were built
+        with other days."""
         if self._policy is None:
-            self._policy = Policy.from_env()
+            self._policy = self._checked(Policy.from_env())
         return self._policy
 
     @policy.setter
     def policy(self, value: Policy) -> None:
-        self._policy = value
+        self._policy = self._checked(value)
+
+    def _checked(self, policy: Policy) -> Policy:
+        if self.repo.meta().position > 0:  # else nothing is built yet: the projector records the days
+            check_days(policy.days, self.repo.get_cursor(DAYS_KEY))
+        return policy
 
     # -- writing -----------------------------------------------------------------------
 
     @property
     def projector(self) -> Projector:
         if self._projector is None:
-            self._projector = projector_for(self.engine, self.repo)
+            self._projector = projector_for(self.engine, self.repo, self.policy)
         return self._projector
 
     def catch_up(
@@ -200,12 +206,15 @@ class Projections:
             else:
                 looks = freelancer_view.seen(contracts, flags, score, known)
                 out = freelancer_view.freelancer_json(freelancer_id, score, at, known_at, looks)
-        out["top_rated"] = self.top_rated(f, contracts, at, known, audience)
+        # the freelancer and the public: nothing evaluated ahead of the clock either
+        badge_at = at if audience == "trust" else min(at, self.clock)
+        out["top_rated"] = self.top_rated(f, contracts, badge_at, known, audience)
         return out
 
     def top_rated(self, f, contracts: list, at: int, known: int, audience: str) -> dict:
         """The badge at the last Monday at or before `at` as the ledger says it (written up to
-        log position `known`), with the weeks and earnings behind it (projections.toprated)."""
+        log position `known`), with the weeks (their published JSS) and earnings behind it
+        (projections.toprated)."""
         timeline = f.timeline
         if known < INF and known < self.position:  # the ledger as it stood at K
             timeline = Freelancer(f.id)
@@ -213,9 +222,8 @@ class Projections:
                 if ch.position <= known:
                     timeline.record(Entry(ev.parse_time(ch.effective_at), ch.seq, ch.jss_after, None, None, ch.rules))
             timeline = timeline.timeline
-        view = Freelancer(f.id, timeline=timeline)
         money = toprated.money_of(contracts, known)
-        e = toprated.evaluate(view.jss_at, money, toprated.monday_at_or_before(at))
+        e = toprated.evaluate(timeline, money, toprated.monday_at_or_before(at), self.policy.published_at)
         return toprated.status(e, audience)
 
     def client(
@@ -339,9 +347,11 @@ class Projections:
     def rebuild(self) -> None:
         """Forget all projection state (not the relay cursors); the next catch-up replays the log.
         Waits until a running catch-up has finished."""
+        policy = Policy.from_env() if self._policy is None else self._policy  # unchecked: the new days
         with self.repo.catch_up_lock(None):
             self._projector = None
             self.repo.reset()
+            self._policy = policy  # the projector records them
 
     def close(self) -> None:
         if self.owns_connection:

@@ -24,6 +24,7 @@ import msgspec
 from projections.badges import Badges, badge_causes
 from projections.cache import Archive, Cache, archive_of
 from projections.ledger import Cause, ScoreChange
+from projections.publication import Policy, record_days
 from projections.rules.score import Score, evaluate, half_up
 from projections.rules.windows import WINDOWS, window_exit
 from projections.timeline import (
@@ -35,7 +36,6 @@ from projections.timeline import (
     flag_happenings,
     happenings,
 )
-from projections.publication import Policy, record_days
 from reputation import contract as ct
 from reputation import events as ev
 from reputation.clock import INF

@@ -58,7 +58,9 @@ def bring_up_to_date(
     store: EventStore, proj: Projections, progress: Callable[[int, int], None] | None = None, wait: float | None = None
 ) -> int:
     """Fold what the log has beyond the projections; `progress(done, behind)` after each batch.
-    `wait`: at most this long for another process's catch-up (then ProjectionsBusy)."""
+    `wait`: at most this long for another process's catch-up (then ProjectionsBusy).
+    Misconfigured when the projections were built with other publication days."""
+    proj.policy  # noqa: B018 - checked before anything is read
     behind = store.max_position() - proj.position
     if behind <= 0:
         return 0

@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 from typing import Callable
 
-from projections import freelancer_view, toprated
+from projections import freelancer_view, published_badge, toprated
 from projections.audiences import audience_named
 from projections.core_judge import judge_for
 from projections.explain import explain
@@ -321,15 +321,17 @@ class Projections:
         self, freelancer_id: str, audience: str = "freelancer", upto: int | None = None
     ) -> list[dict]:
         """The freelancer's (or the public's) history: one entry per publication instant at
-        which the published score changed, up to the engine clock (or `upto`)."""
+        which the published score changed, and per Monday at which the badge flipped, up to the
+        engine clock (or `upto`)."""
         if audience_named(audience) == "trust":
             raise BadRequest("the trust history is the ledger: history(freelancer_id)")
-        _, contracts, flags = self._freelancer(freelancer_id)
+        f, contracts, flags = self._freelancer(freelancer_id)
         if not contracts:
             return []
         first = min(c.opened_at for c in contracts)
         clock = self.clock if upto is None else upto
-        return freelancer_view.history(contracts, flags, first, clock, INF, self.policy, freelancer_id, audience)
+        policy = self.policy
+        return published_badge.history(contracts, flags, f.timeline, first, clock, INF, policy, freelancer_id, audience)
 
     def ledger_after(self, seq: int, limit: int) -> list[ScoreChange]:
         return self.repo.ledger_after(seq, limit)

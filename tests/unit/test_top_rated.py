@@ -5,6 +5,7 @@ published at 00:00 UTC on the 1st and the 15th)."""
 
 from __future__ import annotations
 
+import json
 from typing import NamedTuple
 
 import pytest
@@ -254,3 +255,42 @@ def test_score_shows_the_badge_as_the_ledger_stood_at_k():
     assert (now["top_rated"], now["evaluated_at"], now["weeks_counted"]) == (True, "2025-05-26T00:00:00Z", 16)
     assert (then["top_rated"], then["weeks_counted"]) == (False, 0)
     assert {w["jss"] for w in then["weeks"]} == {None} and then["earnings_last_months"] == 1000.0
+
+
+# -- the freelancer-facing changes: history and the topic score-changes --------------
+
+
+def test_the_badge_flips_are_freelancer_facing_changes_on_history_and_the_topic():
+    from consumers.relay import Relay
+    from reputation.config import Settings
+    from reputation.ingest import ingest_lines
+    from tests.unit.test_kafka_edge import FakeProducer
+
+    m = market(tick="2025-02-01")
+    store, proj = m.store(), m.projections()
+    sent = []
+    # the relay runs as the clock moves on (cursors between runs), the history once at the end
+    for tick in ("2025-04-14", "2025-08-01", "2026-01-01"):
+        line = {"type": "ClockAdvanced", "event_id": f"t-{tick}", "occurred_at": f"{tick}T00:00:00Z"}
+        assert not ingest_lines(store, [json.dumps({**line, "to": line["occurred_at"]}).encode()]).rejects
+        producer = FakeProducer()
+        Relay(Settings(kafka="x:1"), store, proj, producer=producer).run()
+        sent += [json.loads(v) for topic, _, v, _ in producer.sent if topic == "score-changes"]
+    history = proj.published_history("f-1", "freelancer")
+    assert sent == history
+    flips = [(e["published_at"], e["top_rated_after"], [c["kind"] for c in e["causes"]]) for e in history]
+    flips = [f for f in flips if f[2] and f[2][-1].startswith("top_rated")]
+    assert flips == [
+        ("2025-04-14T00:00:00Z", True, ["top_rated_gained"]),
+        ("2025-11-24T00:00:00Z", False, ["top_rated_lost"]),
+    ]
+    gained = next(e for e in history if e["published_at"] == "2025-04-14T00:00:00Z")
+    assert gained["change_id"] == "f-1@2025-04-14T00:00:00Z"
+    assert (gained["jss_before"], gained["jss_after"], gained["top_rated_before"]) == (100, 100, False)
+    public = proj.published_history("f-1", "public")
+    assert [
+        (e["published_at"], e["top_rated_after"]) for e in public if e["top_rated_before"] != e["top_rated_after"]
+    ] == [
+        ("2025-04-14T00:00:00Z", True),
+        ("2025-11-24T00:00:00Z", False),
+    ]

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, assume, given, settings
 
 from engine.cli import main_group
+from engine.simulate import simulate
 from projections import toprated
 from reputation import events as ev
-from engine.simulate import simulate
 from tests.audience_checks import assert_no_private, forbidden_words
 from tests.property.test_audience_invariance import swapped_pair
 

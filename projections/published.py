@@ -22,8 +22,8 @@ class TopRatedRule(msgspec.Struct):
 
 
 class TopRated(msgspec.Struct, omit_defaults=True):
-    """The Top Rated badge at the last weekly evaluation (rules.md); the weeks and earnings
-    behind it in the trust audience only."""
+    """The Top Rated badge at the last weekly evaluation (rules.md); the weeks (of published
+    JSS) and earnings behind it for the trust audience and the freelancer, not the public."""
 
     top_rated: bool
     evaluated_at: str

@@ -22,6 +22,9 @@ def test_the_serve_page_shows_the_badge_to_all_and_the_weeks_to_the_trust_team_a
         api = client.get("/freelancers/f-1/score", headers={"Authorization": "Bearer t"}).json()["top_rated"]
         own = client.get("/freelancers/f-1/score").json()["top_rated"]
         anyone = client.get("/freelancers/f-1/score?audience=public").json()["top_rated"]
+        history = client.get("/freelancers/f-1/history").json()
+        (n,) = [n for n, e in enumerate(history, start=1) if e["top_rated_before"] != e["top_rated_after"]]
+        flip = client.get(f"/ui/freelancers/f-1/changes/{n}")
     # the last evaluation before 2025-06-01 is Monday 2025-05-26; 16 weeks from 2025-02-10
     assert (api["top_rated"], api["evaluated_at"], api["weeks_counted"]) == (True, "2025-05-26T00:00:00Z", 16)
     assert [w["week"] for w in api["weeks"]][::15] == ["2025-02-10", "2025-05-26"]
@@ -31,3 +34,6 @@ def test_the_serve_page_shows_the_badge_to_all_and_the_weeks_to_the_trust_team_a
     assert 'id="top-rated-weeks"' in trust and "<b>Top Rated</b>" in trust
     assert 'id="top-rated-weeks"' in mine and "<b>Top Rated</b>" in mine
     assert 'id="top-rated-weeks"' not in public and "<b>Top Rated</b>" in public
+    # the gain is a change of the freelancer's history at its Monday, with a page of its own
+    assert history[n - 1]["published_at"] == "2025-04-14T00:00:00Z" and history[n - 1]["top_rated_after"]
+    assert flip.status_code == 200, flip.text

@@ -40,6 +40,7 @@ class Badges:
     freelancer: Any
     contracts_of: Any
     _reconcile_at: Any
+    published: toprated.Published  # the publication schedule the projections are built with
 
     def _pass_deadlines(self, due: list[tuple[int, str]], target: int, pos: int, rec: ev.Recorded) -> None:
         """Take the deadlines (at, freelancer) up to `target` in time order; a badge flip found on
@@ -79,7 +80,7 @@ class Badges:
         for x in sorted(points):
             m = toprated.monday_at_or_before(x)
             if m not in evals:
-                evals[m] = toprated.evaluate(f.jss_at, money, m, f.weekly_jss)
+                evals[m] = toprated.evaluate(f.timeline, money, m, self.published)
             e = evals[m]
             prev = f.lookup(x)
             if prev is None or prev.top == e.top:  # no entry yet: no JSS, so no badge either
@@ -87,14 +88,14 @@ class Badges:
             self._write_badge(f, x, prev, e, pos, rec, late)
         if predict or len(f.timeline) != grown:
             now = f.lookup(hi)
-            flip = toprated.next_flip(f.jss_at, money, hi, now.top if now else False, f.weekly_jss)
+            flip = toprated.next_flip(f.timeline, money, hi, now.top if now else False, self.published)
             if flip is not None and self._scheduled.get(f.id) != flip:  # once is enough
                 self._scheduled[f.id] = flip
                 self._schedule(flip, f.id)
 
     def _badge_at(self, f: Freelancer, at: int) -> toprated.Evaluation:
         """The badge at `at` (its Monday's evaluation) from the timeline as it stands."""
-        return toprated.evaluate(f.jss_at, self._money_of(f), toprated.monday_at_or_before(at), f.weekly_jss)
+        return toprated.evaluate(f.timeline, self._money_of(f), toprated.monday_at_or_before(at), self.published)
 
     def _money_of(self, f: Freelancer) -> toprated.Money:
         """toprated.money_of, kept per freelancer (a payment or refund is added by _earned)."""

@@ -338,43 +338,6 @@ def counterfactuals(contracts, flags, score: Score, known: int, rules, looks: di
 # -- history: the published changes ------------------------------------------------------
 
 
-def history(
-    contracts: list[Contract],
-    flags: Flags,
-    first_at: int,
-    clock: int,
-    known: int,
-    policy: Policy,
-    freelancer_id: str,
-    audience: str = "freelancer",
-) -> list[dict]:
-    """One entry per publication instant at which the published JSS, its visibility or the
-    feedback score changed, from the freelancer's first fact to the engine clock."""
-    cache = Cache()
-    last = policy.published_at(first_at)
-    score = evaluate(contracts, flags, Cut(last, INF, known), None, cache=cache)
-    out = []
-    for p in policy.instants(last, clock):
-        nxt = evaluate(contracts, flags, Cut(p, INF, known), None, cache=cache)
-        if nxt.shown != score.shown:
-            out.append(
-                change_entry(
-                    contracts,
-                    flags,
-                    last,
-                    p,
-                    (score.jss, _two(score.feedback)),
-                    nxt,
-                    known,
-                    policy,
-                    freelancer_id,
-                    audience,
-                )
-            )
-        last, score = p, nxt
-    return out
-
-
 def change_entry(
     contracts: list[Contract],
     flags: Flags,

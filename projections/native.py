@@ -22,6 +22,7 @@ import msgspec
 
 from projections.ledger import ScoreChange
 from projections.projector import Meta
+from projections.publication import Policy, record_days
 from projections.store import ReadRepo, Rows
 from reputation.errors import Unavailable
 from reputation.store import EventStore
@@ -71,15 +72,16 @@ class NativeProjector:
     # soon, the pipeline fills at once) and double up to BATCH
     FIRST, BATCH = 20_000, 100_000
 
-    def __init__(self, repo: ReadRepo):
+    def __init__(self, repo: ReadRepo, policy: Policy = Policy()):
         self.repo = repo
+        record_days(repo, policy)
         meta = repo.meta()
         empty = meta.position == 0 and not repo.freelancer_ids()
         # one call at a time into the projection store's datastore: eventsourcing's PostgreSQL
         # datastore is not safe to enter from two threads at once (its pool's `wait` asserts)
         self._io = Lock()
         self._core = _core().CoreProjector(
-            meta.position, meta.clock, meta.seq, None if empty else _Loader(repo, self._io)
+            meta.position, meta.clock, meta.seq, None if empty else _Loader(repo, self._io), list(policy.days)
         )
 
     @property
@@ -160,12 +162,13 @@ def _datastore(x: object) -> object:
     return getattr(x, "datastore", x)
 
 
-def projector_for(engine: str, repo: ReadRepo):
-    """The projector of an engine: the Python reference or the native core."""
+def projector_for(engine: str, repo: ReadRepo, policy: Policy = Policy()):
+    """The projector of an engine: the Python reference or the native core (`policy`: the
+    publication days the Top Rated weeks read the JSS at)."""
     if engine == "native":
-        return NativeProjector(repo)
+        return NativeProjector(repo, policy)
     if engine == "python":
         from projections.projector import Projector
 
-        return Projector(repo)
+        return Projector(repo, policy)
     raise ValueError(f"unknown projector engine {engine!r}; known: {', '.join(ENGINES)}")

@@ -24,6 +24,7 @@ import msgspec
 from projections.badges import Badges, badge_causes
 from projections.cache import Archive, Cache, archive_of
 from projections.ledger import Cause, ScoreChange
+from projections.publication import Policy, record_days
 from projections.rules.score import Score, evaluate, half_up
 from projections.rules.windows import WINDOWS, window_exit
 from projections.timeline import (
@@ -35,7 +36,6 @@ from projections.timeline import (
     flag_happenings,
     happenings,
 )
-from projections.toprated import weekly_jss
 from reputation import contract as ct
 from reputation import events as ev
 from reputation.clock import INF
@@ -63,13 +63,6 @@ class Freelancer(msgspec.Struct, array_like=True):
     def lookup(self, at: int) -> Entry | None:
         i = bisect.bisect_right(self.timeline, at, key=lambda e: e.at)
         return self.timeline[i - 1] if i else None
-
-    def jss_at(self, at: int) -> int | None:
-        e = self.lookup(at)
-        return e.jss if e else None
-
-    def weekly_jss(self, start: int, n: int) -> list[int | None]:
-        return weekly_jss(self.timeline, start, n)
 
     def record(self, entry: Entry) -> None:
         i = bisect.bisect_right(self.timeline, (entry.at, entry.seq), key=lambda e: (e.at, e.seq))
@@ -128,6 +121,13 @@ class Repo(ABC):
     def commit(self, changes: Changes) -> None:
         """Write the changes and the new position in one transaction (exactly once)."""
 
+    def get_cursor(self, name: str) -> int:
+        """A named value of the store's meta (relay cursors, the publication days): 0 if unset."""
+        raise NotImplementedError
+
+    def set_cursor(self, name: str, value: int) -> None:
+        raise NotImplementedError
+
 
 def fb_hundredths(fb: Fraction | None) -> int | None:
     """The displayed feedback score (rounded half up to 2 decimals), in hundredths."""
@@ -139,8 +139,10 @@ def exact_float(x: Fraction | None) -> float | None:
 
 
 class Projector(Badges):
-    def __init__(self, repo: Repo):
+    def __init__(self, repo: Repo, policy: Policy = Policy()):
         self.repo = repo
+        self.published = policy.published_at
+        record_days(repo, policy)
         meta = repo.meta()
         self.position, self.clock, self.seq = meta.position, meta.clock, meta.seq
         self.contracts: dict[str, ct.Contract] = {}

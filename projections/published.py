@@ -22,8 +22,8 @@ class TopRatedRule(msgspec.Struct):
 
 
 class TopRated(msgspec.Struct, omit_defaults=True):
-    """The Top Rated badge at the last weekly evaluation (rules.md); the weeks and earnings
-    behind it in the trust audience only."""
+    """The Top Rated badge at the last weekly evaluation (rules.md); the weeks (of published
+    JSS) and earnings behind it for the trust audience and the freelancer, not the public."""
 
     top_rated: bool
     evaluated_at: str
@@ -141,6 +141,8 @@ class PublishedChange(msgspec.Struct, omit_defaults=True):
     messages of the Kafka topic score-changes)."""
 
     change_id: str  # <freelancer>@<published_at>: stable, and names no log position
+    # published_at: the publication instant, or the Monday whose evaluation flipped the badge
+    # (the JSS is then the one published last)
     freelancer_id: str
     audience: str
     published_at: str
@@ -151,6 +153,9 @@ class PublishedChange(msgspec.Struct, omit_defaults=True):
     feedback_before: float | None
     feedback_after: float | None
     causes: list[PublishedCause] | None = None  # the freelancer audience only
+    # the Top Rated badge before / after (a Monday's evaluation, from published JSS only)
+    top_rated_before: bool | None = None
+    top_rated_after: bool | None = None
 
 
 _encoder = msgspec.json.Encoder()

@@ -10,14 +10,14 @@ import logging
 from pathlib import Path
 from typing import Callable
 
-from projections import freelancer_view, toprated
+from projections import freelancer_view, published_badge, toprated
 from projections.audiences import audience_named
 from projections.core_judge import judge_for
 from projections.explain import explain
 from projections.ledger import ScoreChange
 from projections.native import projector_for
 from projections.projector import Entry, Freelancer, Projector
-from projections.publication import Policy
+from projections.publication import DAYS_KEY, Policy, check_days
 from projections.reports import explain_json, known_label, score_json, two_decimals
 from projections.rules.fair import ClientFacts
 from projections.rules.score import Score, client_score
@@ -58,7 +58,9 @@ def bring_up_to_date(
     store: EventStore, proj: Projections, progress: Callable[[int, int], None] | None = None, wait: float | None = None
 ) -> int:
     """Fold what the log has beyond the projections; `progress(done, behind)` after each batch.
-    `wait`: at most this long for another process's catch-up (then ProjectionsBusy)."""
+    `wait`: at most this long for another process's catch-up (then ProjectionsBusy).
+    Misconfigured when the projections were built with other publication days."""
+    proj.policy  # noqa: B018 - checked before anything is read
     behind = store.max_position() - proj.position
     if behind <= 0:
         return 0
@@ -82,21 +84,27 @@ class Projections:
     @property
     def policy(self) -> Policy:
         """The freelancer-facing publication schedule and k (read when first needed, so a bad
-        setting fails only the reads that use it)."""
+        setting fails only the reads that use it); Misconfigured when the projections were built
+        with other days."""
         if self._policy is None:
-            self._policy = Policy.from_env()
+            self._policy = self._checked(Policy.from_env())
         return self._policy
 
     @policy.setter
     def policy(self, value: Policy) -> None:
-        self._policy = value
+        self._policy = self._checked(value)
+
+    def _checked(self, policy: Policy) -> Policy:
+        if self.repo.meta().position > 0:  # else nothing is built yet: the projector records the days
+            check_days(policy.days, self.repo.get_cursor(DAYS_KEY))
+        return policy
 
     # -- writing -----------------------------------------------------------------------
 
     @property
     def projector(self) -> Projector:
         if self._projector is None:
-            self._projector = projector_for(self.engine, self.repo)
+            self._projector = projector_for(self.engine, self.repo, self.policy)
         return self._projector
 
     def catch_up(
@@ -200,12 +208,15 @@ class Projections:
             else:
                 looks = freelancer_view.seen(contracts, flags, score, known)
                 out = freelancer_view.freelancer_json(freelancer_id, score, at, known_at, looks)
-        out["top_rated"] = self.top_rated(f, contracts, at, known, audience)
+        # the freelancer and the public: nothing evaluated ahead of the clock either
+        badge_at = at if audience == "trust" else min(at, self.clock)
+        out["top_rated"] = self.top_rated(f, contracts, badge_at, known, audience)
         return out
 
     def top_rated(self, f, contracts: list, at: int, known: int, audience: str) -> dict:
         """The badge at the last Monday at or before `at` as the ledger says it (written up to
-        log position `known`), with the weeks and earnings behind it (projections.toprated)."""
+        log position `known`), with the weeks (their published JSS) and earnings behind it
+        (projections.toprated)."""
         timeline = f.timeline
         if known < INF and known < self.position:  # the ledger as it stood at K
             timeline = Freelancer(f.id)
@@ -213,9 +224,8 @@ class Projections:
                 if ch.position <= known:
                     timeline.record(Entry(ev.parse_time(ch.effective_at), ch.seq, ch.jss_after, None, None, ch.rules))
             timeline = timeline.timeline
-        view = Freelancer(f.id, timeline=timeline)
         money = toprated.money_of(contracts, known)
-        e = toprated.evaluate(view.jss_at, money, toprated.monday_at_or_before(at))
+        e = toprated.evaluate(timeline, money, toprated.monday_at_or_before(at), self.policy.published_at)
         return toprated.status(e, audience)
 
     def client(
@@ -311,15 +321,17 @@ class Projections:
         self, freelancer_id: str, audience: str = "freelancer", upto: int | None = None
     ) -> list[dict]:
         """The freelancer's (or the public's) history: one entry per publication instant at
-        which the published score changed, up to the engine clock (or `upto`)."""
+        which the published score changed, and per Monday at which the badge flipped, up to the
+        engine clock (or `upto`)."""
         if audience_named(audience) == "trust":
             raise BadRequest("the trust history is the ledger: history(freelancer_id)")
-        _, contracts, flags = self._freelancer(freelancer_id)
+        f, contracts, flags = self._freelancer(freelancer_id)
         if not contracts:
             return []
         first = min(c.opened_at for c in contracts)
         clock = self.clock if upto is None else upto
-        return freelancer_view.history(contracts, flags, first, clock, INF, self.policy, freelancer_id, audience)
+        policy = self.policy
+        return published_badge.history(contracts, flags, f.timeline, first, clock, INF, policy, freelancer_id, audience)
 
     def ledger_after(self, seq: int, limit: int) -> list[ScoreChange]:
         return self.repo.ledger_after(seq, limit)
@@ -339,9 +351,11 @@ class Projections:
     def rebuild(self) -> None:
         """Forget all projection state (not the relay cursors); the next catch-up replays the log.
         Waits until a running catch-up has finished."""
+        policy = Policy.from_env() if self._policy is None else self._policy  # unchecked: the new days
         with self.repo.catch_up_lock(None):
             self._projector = None
             self.repo.reset()
+            self._policy = policy  # the projector records them
 
     def close(self) -> None:
         if self.owns_connection:

@@ -1,8 +1,11 @@
 """Top Rated over time (rules.md "Top Rated"): a weekly evaluation, Mondays 00:00 UTC.
 
-The badge at a Monday M is a function of the displayed JSS at the last `of` Mondays (what the
-ledger says at each, the latest entry at or before it; None counts as short) and of the
-freelancer's earnings (payments minus refunds by occurred time) in the `months` before M.
+The badge at a Monday M is a function of the displayed JSS at the last `of` Mondays and of the
+freelancer's earnings (payments minus refunds by occurred time) in the `months` before M. The
+JSS of a Monday is the one *published* then (what the ledger says at the latest publication
+instant at or before it, projections.publication; None counts as short): the badge is public,
+so it may move only with what the freelancer and the public see, never with the instant a
+private answer arrived.
 It holds from M until the next Monday. The projector recomputes it after a freelancer's scores
 change and keeps one deadline per freelancer: the next Monday at which it would flip if nothing
 new happened. The native core (native/src/toprated.rs) mirrors this module word for word.
@@ -22,8 +25,7 @@ WEEK = 7 * DAY
 MONDAY = clock.parse_time("1970-01-05T00:00:00Z")  # a Monday, 00:00 UTC
 
 Money = list[tuple[int, int]]  # (occurred at, cents: + payment, - refund), sorted
-JssAt = Callable[[int], "int | None"]  # the displayed JSS the ledger gives at an instant
-Weekly = Callable[[int, int], "list[int | None]"]  # (start, n): jss_at at n Mondays from start
+Published = Callable[[int], int]  # the latest publication instant at or before t (Policy.published_at)
 
 
 def monday_at_or_before(t: int) -> int:
@@ -78,41 +80,40 @@ class Evaluation(NamedTuple):
         return sum(w.counted for w in self.weeks)
 
 
-def weekly_of(jss_at: JssAt) -> Weekly:
-    return lambda start, n: [jss_at(start + k * WEEK) for k in range(n)]
-
-
-def weekly_jss(timeline: list, start: int, n: int) -> list[int | None]:
-    """The JSS of a timeline (entries sorted by time) at n Mondays from `start`, in one walk."""
+def weekly_jss(timeline: list, start: int, n: int, published: Published) -> list[int | None]:
+    """The JSS a timeline (entries sorted by time: the ledger) published at n Mondays from
+    `start` (the value at each one's publication instant, which never goes back), in one walk."""
     out: list[int | None] = []
-    i = bisect.bisect_right(timeline, start, key=lambda e: e.at)
+    i = bisect.bisect_right(timeline, published(start), key=lambda e: e.at)
     for k in range(n):
-        t = start + k * WEEK
+        t = published(start + k * WEEK)
         while i < len(timeline) and timeline[i].at <= t:
             i += 1
         out.append(timeline[i - 1].jss if i else None)
     return out
 
 
-def evaluate(jss_at: JssAt, money: Money, at: int, weekly: Weekly | None = None) -> Evaluation:
-    """The badge at Monday `at` (`weekly`: a faster jss_at over a run of Mondays)."""
+def evaluate(timeline: list, money: Money, at: int, published: Published) -> Evaluation:
+    """The badge at Monday `at` from a timeline (the ledger's entries sorted by time)."""
     rule = in_force(at).top_rated
     start = at - (rule.of - 1) * WEEK
-    shown = (weekly or weekly_of(jss_at))(start, rule.of)
+    shown = weekly_jss(timeline, start, rule.of, published)
     weeks = [Week(start + k * WEEK, j, j is not None and j >= rule.jss) for k, j in enumerate(shown)]
     cents = earnings(money, at, rule.months)
     n = sum(w.counted for w in weeks)
     return Evaluation(at, rule, tuple(weeks), cents, n >= rule.weeks and cents >= rule.earnings)
 
 
-def next_flip(jss_at: JssAt, money: Money, after: int, top: bool, weekly: Weekly | None = None) -> int | None:
+def next_flip(timeline: list, money: Money, after: int, top: bool, published: Published) -> int | None:
     """The first Monday after `after` at which the badge would not be `top` if nothing new
     happened: the JSS stays what the ledger says at `after`, payments age out of the window.
-    The first `of` Mondays read a sliding run of weekly JSS; past them every week reads the
-    JSS at `after`, so only an age-out can still flip it, and only when that JSS counts."""
+    The first `of` Mondays read a sliding run of weekly published JSS; past them every week
+    reads the JSS at `after` (a publication instant at most a month before a Monday more than
+    15 weeks after `after` is after it), so only an age-out can still flip it, and only when
+    that JSS counts."""
     first = monday_at_or_after(after + 1)
     rule = in_force(first).top_rated
-    shown = (weekly or weekly_of(jss_at))(first - (rule.of - 1) * WEEK, 2 * rule.of - 1)
+    shown = weekly_jss(timeline, first - (rule.of - 1) * WEEK, 2 * rule.of - 1, published)
     ok = [j is not None and j >= rule.jss for j in shown]
     n = sum(ok[: rule.of - 1])
     for i in range(rule.of):
@@ -177,12 +178,12 @@ def causes(e: Evaluation) -> list[tuple[str, str]]:
 
 
 def status(e: Evaluation, audience: str = "trust") -> dict:
-    """The badge at the last evaluation, as `score --json` shows it. The badge is public; the
-    weeks behind it are the trust team's only (a weekly JSS between two publications can
-    betray when a private answer arrived: the freelancer sees the score as published)."""
+    """The badge at the last evaluation, as `score --json` shows it. Its weeks are published
+    JSS, so the freelancer sees them too (with the earnings: their own payments); the public
+    sees the badge."""
     r = e.rule
     out: dict = {"top_rated": e.top, "evaluated_at": clock.format_time(e.at)}
-    if audience != "trust":
+    if audience == "public":
         return out
     return {
         **out,

@@ -13,6 +13,11 @@ class BadRequest(EngineError, ValueError):
     """A bad parameter or option: a malformed time, an unknown rule set, a bad store URL (exit 2)."""
 
 
+class Misconfigured(BadRequest):
+    """A setting that disagrees with what the stores were built with (exit 2), e.g.
+    REPUTATION_PUBLISH_DAYS against the days the projections were built with."""
+
+
 class InvalidInput(EngineError, ValueError):
     """Input the engine refuses: bad event lines, a refused audit query, a tick to the past (exit 3)."""
 

@@ -16,7 +16,7 @@ fn main() {
         at += 12 + n;
     }
     let start = Instant::now();
-    let mut p = _core::projector::Projector::new(0, -(1 << 62), 0, None);
+    let mut p = _core::projector::Projector::new(0, -(1 << 62), 0, None, vec![1, 15]);
     let (mut ledger, mut state) = (0, 0);
     for batch in rows.chunks(20_000) {
         p.run(batch).expect("a valid log");

@@ -72,12 +72,16 @@ mod python {
     #[pymethods]
     impl CoreProjector {
         /// `repo` answers load(table, ids) -> [(id, msgpack)], due_deadlines(after, upto) and
-        /// freelancer_ids(); None for a projection store that is empty now.
+        /// freelancer_ids(); None for a projection store that is empty now. `days`: the
+        /// publication days (Policy.days) whose published JSS the Top Rated weeks read.
         #[new]
-        #[pyo3(signature = (position, clock, seq, repo=None))]
-        fn new(position: i64, clock: i64, seq: i64, repo: Option<PyObject>) -> Self {
+        #[pyo3(signature = (position, clock, seq, repo=None, days=None))]
+        fn new(position: i64, clock: i64, seq: i64, repo: Option<PyObject>, days: Option<Vec<i64>>) -> Self {
             let repo = repo.map(|r| Box::new(PyRepo(r)) as Box<dyn Repo + Send + Sync>);
-            CoreProjector(Projector::new(position, clock, seq, repo))
+            let mut days = days.unwrap_or_else(|| vec![1, 15]);
+            days.sort_unstable();
+            days.dedup();
+            CoreProjector(Projector::new(position, clock, seq, repo, days))
         }
 
         #[getter]

@@ -99,6 +99,7 @@ pub struct Projector {
     pub target: i64,
     pub money: HashMap<usize, Vec<crate::toprated::Money>>, // per freelancer: toprated::money_of, kept sorted
     pub scheduled: HashMap<usize, i64>, // per freelancer: the badge deadline last scheduled
+    pub days: Vec<i64>, // the publication days (sorted) whose published JSS the Top Rated weeks read
     pub repo: Box<dyn Repo + Send + Sync>,
     // the batch
     pub dirty: Dirty,
@@ -108,14 +109,14 @@ pub struct Projector {
 }
 
 impl Projector {
-    pub fn new(position: i64, clock: i64, seq: i64, repo: Option<Box<dyn Repo + Send + Sync>>) -> Projector {
+    pub fn new(position: i64, clock: i64, seq: i64, repo: Option<Box<dyn Repo + Send + Sync>>, days: Vec<i64>) -> Projector {
         let empty = repo.is_none();
         let repo = repo.unwrap_or_else(|| Box::new(Empty));
         Projector {
             position, clock, seq, repo,
             contracts: vec![], contract_index: HashMap::default(), freelancers: vec![], freelancer_index: HashMap::default(),
             clients: Clients::default(), missing: Default::default(), empty, all_freelancers: None, archives: HashMap::default(),
-            archive_built: HashMap::default(), heap: BinaryHeap::new(), horizon: clock, due: BinaryHeap::new(), target: -INF, money: HashMap::default(), scheduled: HashMap::default(),
+            archive_built: HashMap::default(), heap: BinaryHeap::new(), horizon: clock, due: BinaryHeap::new(), target: -INF, money: HashMap::default(), scheduled: HashMap::default(), days,
             dirty: Dirty::default(), ledger: vec![], new_deadlines: vec![], n: 0,
         }
     }

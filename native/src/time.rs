@@ -114,6 +114,24 @@ pub fn add_months(t: i64, months: i64) -> i64 {
     t + (days_from_civil(year, month, day) - days) * DAY
 }
 
+/// projections/publication.py Policy.published_at: the latest publication instant (00:00 UTC
+/// on one of `days`, sorted, each 1..=28) at or before `t`.
+pub fn published_at(days: &[i64], t: i64) -> i64 {
+    if t >= INF || t <= -INF || days.is_empty() {
+        return t;
+    }
+    let (mut y, mut m, _) = civil_from_days(t.div_euclid(DAY));
+    loop {
+        for &d in days.iter().rev() {
+            let p = days_from_civil(y, m, d) * DAY;
+            if p <= t {
+                return p;
+            }
+        }
+        (y, m) = if m > 1 { (y, m - 1) } else { (y - 1, 12) };
+    }
+}
+
 /// add_months(closed_at, N) + 1 day: the first instant a contract is out of the window.
 pub fn window_exit(closed_at: i64, months: i64) -> i64 {
     add_months(closed_at, months) + DAY

@@ -7,7 +7,7 @@ use crate::event::Recorded;
 use crate::ledger::{Cause, ScoreChange};
 use crate::model::{Contract, Freelancer};
 use crate::projector::{Projector, Res, Table, Trigger};
-use crate::time::{add_months, format_time, DAY};
+use crate::time::{add_months, format_time, published_at, DAY};
 
 pub const WEEK: i64 = 7 * DAY;
 const MONDAY: i64 = 4 * DAY; // 1970-01-05T00:00:00Z
@@ -88,11 +88,12 @@ fn jss_at(f: &Freelancer, t: i64) -> Option<i64> {
     f.lookup(t).and_then(|e| e.jss)
 }
 
-pub fn evaluate(f: &Freelancer, money: &[Money], at: i64) -> Evaluation {
+/// The badge at Monday `at`: each week reads the JSS published then (at published_at(days, w)).
+pub fn evaluate(f: &Freelancer, money: &[Money], at: i64, days: &[i64]) -> Evaluation {
     let rule = rule_at(at);
     let weeks: Vec<Week> = (0..rule.of).rev().map(|k| {
         let w = at - k * WEEK;
-        let jss = jss_at(f, w);
+        let jss = jss_at(f, published_at(days, w));
         Week { at: w, jss, counted: jss.is_some_and(|j| j >= rule.jss) }
     }).collect();
     let cents = earnings(money, at);
@@ -100,12 +101,13 @@ pub fn evaluate(f: &Freelancer, money: &[Money], at: i64) -> Evaluation {
     Evaluation { at, rule, weeks, earnings: cents, top: n >= rule.weeks && cents >= rule.earnings }
 }
 
-/// toprated.weekly_jss: the JSS at n Mondays from `start`, in one walk of the timeline.
-fn weekly_ok(f: &Freelancer, start: i64, min: i64, out: &mut [bool]) {
+/// toprated.weekly_jss: the JSS published at n Mondays from `start`, in one walk of the timeline.
+fn weekly_ok(f: &Freelancer, start: i64, min: i64, days: &[i64], out: &mut [bool]) {
     let tl = &f.timeline;
-    let mut i = tl.partition_point(|e| e.at <= start);
+    let first = published_at(days, start);
+    let mut i = tl.partition_point(|e| e.at <= first);
     for (k, ok) in out.iter_mut().enumerate() {
-        let t = start + k as i64 * WEEK;
+        let t = published_at(days, start + k as i64 * WEEK);
         while i < tl.len() && tl[i].at <= t {
             i += 1;
         }
@@ -114,13 +116,13 @@ fn weekly_ok(f: &Freelancer, start: i64, min: i64, out: &mut [bool]) {
 }
 
 /// toprated.next_flip: the first Monday after `after` at which the badge would not be `top`.
-pub fn next_flip(f: &Freelancer, money: &[Money], after: i64, top: bool) -> Option<i64> {
+pub fn next_flip(f: &Freelancer, money: &[Money], after: i64, top: bool, days: &[i64]) -> Option<i64> {
     let first = monday_at_or_after(after + 1);
     let rule = rule_at(first);
     let of = rule.of as usize;
     let mut buf = [false; 64];
     let ok = &mut buf[..2 * of - 1];
-    weekly_ok(f, first - (rule.of - 1) * WEEK, rule.jss, ok);
+    weekly_ok(f, first - (rule.of - 1) * WEEK, rule.jss, days, ok);
     let mut n = ok[..of - 1].iter().filter(|&&b| b).count();
     for i in 0..of {
         n += usize::from(ok[i + of - 1]);
@@ -233,7 +235,7 @@ impl Projector {
         for x in points {
             let m = monday_at_or_before(x);
             if last.as_ref().map_or(true, |e| e.at != m) {
-                last = Some(evaluate(&self.freelancers[fi], &money, m));
+                last = Some(evaluate(&self.freelancers[fi], &money, m, &self.days));
             }
             let e = last.as_ref().unwrap();
             let Some(prev) = self.freelancers[fi].lookup(x).copied() else { continue };
@@ -287,7 +289,7 @@ impl Projector {
         if predict || self.freelancers[fi].timeline.len() != grown {
             let f = &self.freelancers[fi];
             let top = f.lookup(hi).is_some_and(|e| e.top);
-            if let Some(flip) = next_flip(f, &money, hi, top) {
+            if let Some(flip) = next_flip(f, &money, hi, top, &self.days) {
                 if self.scheduled.insert(fi, flip) != Some(flip) {
                     let fid = f.id.clone();
                     self.schedule(flip, fid);
@@ -306,7 +308,7 @@ impl Projector {
     /// badges._badge_at: the badge at `at` (its Monday's evaluation), the timeline as it stands.
     pub fn badge_at(&mut self, fi: usize, at: i64) -> Evaluation {
         let money = self.take_money(fi);
-        let e = evaluate(&self.freelancers[fi], &money, monday_at_or_before(at));
+        let e = evaluate(&self.freelancers[fi], &money, monday_at_or_before(at), &self.days);
         self.money.insert(fi, money);
         e
     }
@@ -334,6 +336,12 @@ mod tests {
         // the 12 months of a payment on 2024-02-29: until 2025-02-28, then the Monday after
         assert_eq!(money_item(t("2024-02-29T10:00:00Z"), 1).2, t("2025-03-03T00:00:00Z"));
         let d: Vec<String> = [0, 99_999, 100_000, 123_456_789, -1].map(dollars).to_vec();
+        // the published JSS of a Monday: 2024-01-15 00:00 is a publication instant (and a Monday)
+        let days = [1, 15];
+        assert_eq!(published_at(&days, t("2024-01-15T00:00:00Z")), t("2024-01-15T00:00:00Z"));
+        assert_eq!(published_at(&days, t("2024-01-14T23:59:59Z")), t("2024-01-01T00:00:00Z"));
+        assert_eq!(published_at(&days, t("2024-01-01T00:00:00Z") - 1), t("2023-12-15T00:00:00Z"));
+        assert_eq!(published_at(&[28], t("2024-03-27T00:00:00Z")), t("2024-02-28T00:00:00Z"));
         assert_eq!(d, ["$0.00", "$999.99", "$1,000.00", "$1,234,567.89", "-$0.01"]);
     }
 }

@@ -13,6 +13,8 @@ from hypothesis import HealthCheck, assume, given, settings
 
 from engine.cli import main_group
 from engine.simulate import simulate
+from projections import toprated
+from reputation import events as ev
 from tests.audience_checks import assert_no_private, forbidden_words
 from tests.property.test_audience_invariance import swapped_pair
 
@@ -99,7 +101,10 @@ def test_freelancer_history_lists_publications_not_ledger_instants(market):
     ]
     assert entries
     for e in entries:
-        assert e["published_at"][8:] in ("01T00:00:00Z", "15T00:00:00Z")
+        at = ev.parse_time(e["published_at"])
+        if e["published_at"][8:] not in ("01T00:00:00Z", "15T00:00:00Z"):  # else a Top Rated flip, at its Monday
+            assert at == toprated.monday_at_or_before(at)
+            assert e["top_rated_before"] != e["top_rated_after"] and e["jss_before"] == e["jss_after"]
         assert e["change_id"] == f"{freelancer}@{e['published_at']}"
         total = sum(float(c["jss_delta"]) for c in e["causes"])
         assert (e["jss_before"], e["jss_after"]) != (None, None) or e["feedback_before"] != e["feedback_after"]

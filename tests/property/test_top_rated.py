@@ -1,6 +1,7 @@
 """The ledger's Top Rated entries against an independent weekly replay (hypothesis): for each
-Monday up to the clock as the log stood at a position K, the displayed JSS at each of the last
-16 Mondays evaluated from a fold of the log prefix, the earnings summed from the log's own
+Monday up to the clock as the log stood at a position K, the displayed JSS as published at
+each of the last 16 Mondays (evaluated from a fold of the log prefix at the latest 1st or 15th,
+00:00 UTC, at or before the Monday), the earnings summed from the log's own
 payment and refund events, and the rule of rules.md applied here, not by projections.toprated."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from projections.projector import Entry, Freelancer
+from projections.publication import Policy
 from projections.replay import clock_at, fold
 from projections.rules.fair import ClientFacts
 from projections.rules.score import evaluate
@@ -22,6 +24,7 @@ from tests.property.test_projection_properties import log_of, project
 
 WEEK = 7 * ev.DAY
 A_MONDAY = ev.parse_time("2024-01-01T00:00:00Z")
+PUBLISHED = Policy().published_at  # the default days, those the projections are built with here
 
 
 def a_year_later(t: int) -> int:
@@ -45,8 +48,10 @@ def expected_badges(rows, k: int) -> dict[str, dict[int, bool]]:
     monday = first + (A_MONDAY - first) % WEEK
     out: dict[str, dict[int, bool]] = {}
     for fid, contracts in by_freelancer.items():
-        # the displayed JSS at every Monday from 15 weeks before the first evaluation
-        shown = {w: evaluate(contracts, facts, Cut(w)).jss for w in range(monday - 15 * WEEK, clock + 1, WEEK)}
+        # the JSS published at every Monday from 15 weeks before the first evaluation
+        shown = {
+            w: evaluate(contracts, facts, Cut(PUBLISHED(w))).jss for w in range(monday - 15 * WEEK, clock + 1, WEEK)
+        }
         badges = out[fid] = {}
         for m in range(monday, clock + 1, WEEK):
             good = sum(1 for i in range(16) if (j := shown[m - i * WEEK]) is not None and j >= 90)

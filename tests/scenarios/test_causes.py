@@ -587,7 +587,7 @@ def test_late_event_is_recorded_when_it_arrives_effective_at_its_occurred_at():
     changes = [ch for ch in proj.history(F) if ch.position == store.max_position()]
     changes, badge = without_badge_changes(changes)
     assert [(ch.effective_at, ch.jss_before, ch.jss_after) for ch in changes] == [("2019-02-05T00:00:00Z", 100, 60)]
-    assert badge == [("2019-04-08T00:00:00Z", False)]
+    assert badge == [("2019-04-15T00:00:00Z", False)]
     assert any(c.event_id == "late-1" and c.contract_id == "L" for c in changes[0].causes)
     # as of a time between the late event's occurred_at and the clock: the corrected value
     assert proj.score(F, micros(d("2019-03-01")))["jss"] == 60
@@ -600,9 +600,10 @@ def test_late_event_is_recorded_when_it_arrives_effective_at_its_occurred_at():
 
 
 def without_badge_changes(changes):
-    """The base's four positive contracts (JSS 100 from 2019-01-12) earn Top Rated at the 13th
-    Monday, 2019-04-08 (rules.md); a late negative before then takes it away in an entry of its
-    own at that Monday. -> (the other changes, [(effective_at, top_rated_after)] of those)."""
+    """The base's four positive contracts (JSS 100 from 2019-01-12, published 01-15, so the first
+    Monday that counts is 01-21) earn Top Rated at the 13th, 2019-04-15 (rules.md); a late
+    negative before then takes it away in an entry of its own at that Monday. -> (the other
+    changes, [(effective_at, top_rated_after)] of those)."""
     badge = [ch for ch in changes if ch.top_rated_before != ch.top_rated_after]
     return [ch for ch in changes if ch not in badge], [(ch.effective_at, ch.top_rated_after) for ch in badge]
 
@@ -628,7 +629,7 @@ def test_late_contract_settling_before_the_clock_is_recorded_at_its_deadline():
     proj.catch_up(store)
     new, badge = without_badge_changes([ch for ch in proj.history(F) if ch.position > len(m.lines)])
     assert [(ch.effective_at, ch.jss_before, ch.jss_after) for ch in new] == [("2019-03-15T00:00:00Z", 100, 60)]
-    assert badge == [("2019-04-08T00:00:00Z", False)]
+    assert badge == [("2019-04-15T00:00:00Z", False)]
     assert new[0].position == store.max_position()  # the close made it count
     assert proj.score(F, micros(d("2019-03-15") - US))["jss"] == 100
     assert proj.score(F, micros(d("2019-03-15")))["jss"] == 60

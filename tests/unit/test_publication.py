@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from projections.publication import Policy
+from projections.publication import DAYS_KEY, Policy, days_of
+from projections.service import memory_projections
 from reputation.clock import format_time, parse_time
-from reputation.errors import BadRequest
+from reputation.errors import BadRequest, Misconfigured
+from tests.unit.test_top_rated import market
 
 
 @pytest.mark.parametrize(
@@ -50,3 +52,19 @@ def test_schedule_and_k_from_the_environment(monkeypatch):
         monkeypatch.setenv("REPUTATION_GROUP_MIN", k)
         with pytest.raises(BadRequest, match="REPUTATION_GROUP_MIN"):
             Policy.from_env()
+
+
+def test_projections_without_recorded_days_are_refused_until_rebuilt():
+    store = market(tick="2025-06-01").store()
+    proj = memory_projections()
+    proj.policy = Policy((1,))  # nothing built yet: these days build it
+    proj.catch_up(store)
+    assert days_of(proj.repo.get_cursor(DAYS_KEY)) == (1,)
+    del proj.repo.cursors[DAYS_KEY]  # as a store projected before the days were recorded
+    with pytest.raises(Misconfigured, match="built before the days were recorded.*project --rebuild"):
+        proj.policy = Policy((1,))
+    proj.rebuild()
+    proj.catch_up(store)
+    assert days_of(proj.repo.get_cursor(DAYS_KEY)) == (1,)
+    with pytest.raises(Misconfigured, match=r"=1,15 but the projections were built with the days 1:"):
+        proj.policy = Policy()

@@ -40,6 +40,11 @@ pub struct Archive {
 }
 
 impl Archive {
+    /// Whether the contract `ci` is archived (`ids`: the freelancer's contracts it was built of).
+    pub fn holds(&self, ids: &[usize], ci: usize) -> bool {
+        ids[..self.len].iter().enumerate().any(|(i, &c)| c == ci && self.live.binary_search(&(i as u32)).is_err())
+    }
+
     fn applies(&self, cut: Cut) -> bool {
         cut.at >= self.since && cut.known >= self.known
     }

@@ -1,7 +1,9 @@
-//! Replays a dump of stored rows through the core, without Python (for profiling):
+//! Replays a dump of stored rows through the core and encodes each batch's changes as the
+//! Python binding does, without Python (for profiling):
 //! `cargo run --release --no-default-features --example replay -- rows.bin`, where rows.bin
 //! holds (position: i64 LE, length: u32 LE, bytes) records.
 
+use std::hash::Hasher;
 use std::time::Instant;
 
 fn main() {
@@ -17,9 +19,31 @@ fn main() {
     }
     let start = Instant::now();
     let mut p = _core::projector::Projector::new(0, -(1 << 62), 0, None, vec![1, 15]);
-    let (mut ledger, mut state) = (0, 0);
+    let (mut ledger, mut state, mut bytes) = (0, 0, 0);
+    let mut encoding = std::time::Duration::ZERO;
+    let mut digest = std::collections::hash_map::DefaultHasher::new(); // to compare two builds' output
     for batch in rows.chunks(20_000) {
         p.run(batch).expect("a valid log");
+        // the encoding lib.rs does for each batch (state msgpack, ledger JSON)
+        let t = Instant::now();
+        for &ci in &p.dirty.contracts {
+            let mut w = _core::msgpack::Writer(vec![]);
+            p.contracts[ci].encode(&mut w);
+            bytes += w.0.len();
+            digest.write(&w.0);
+        }
+        for &fi in &p.dirty.freelancers {
+            let mut w = _core::msgpack::Writer(vec![]);
+            p.freelancers[fi].encode(&mut w, &p.contracts);
+            bytes += w.0.len();
+            digest.write(&w.0);
+        }
+        for s in &p.ledger {
+            let body = s.to_json();
+            bytes += body.len();
+            digest.write(&body);
+        }
+        encoding += t.elapsed();
         ledger += p.ledger.len();
         state += p.dirty.contracts.len() + p.dirty.freelancers.len();
         p.ledger.clear();
@@ -27,5 +51,5 @@ fn main() {
         p.new_deadlines.clear();
     }
     let secs = start.elapsed().as_secs_f64();
-    println!("{} rows, {ledger} ledger entries, {state} state rows: {secs:.3} s ({:.0} rows/s)", rows.len(), rows.len() as f64 / secs);
+    println!("{} rows, {ledger} ledger entries, {state} state rows, {bytes} bytes encoded (digest {:016x}): {secs:.3} s ({:.0} rows/s; encoding {:.3} s)", rows.len(), digest.finish(), rows.len() as f64 / secs, encoding.as_secs_f64());
 }

@@ -34,11 +34,17 @@ pub struct Score {
 pub struct Archive {
     since: i64,
     known: i64,
-    ids: Vec<usize>, // sorted contract indexes
+    len: usize,     // the freelancer's contracts when it was built (later ones are live)
+    live: Vec<u32>, // the positions below `len` of the contracts not archived
     fb: FbSum,
 }
 
 impl Archive {
+    /// Whether the contract `ci` is archived (`ids`: the freelancer's contracts it was built of).
+    pub fn holds(&self, ids: &[usize], ci: usize) -> bool {
+        ids[..self.len].iter().enumerate().any(|(i, &c)| c == ci && self.live.binary_search(&(i as u32)).is_err())
+    }
+
     fn applies(&self, cut: Cut) -> bool {
         cut.at >= self.since && cut.known >= self.known
     }
@@ -48,11 +54,12 @@ pub fn evaluate(contracts: &mut [Contract], ids: &[usize], clients: &Clients, cu
     let rules = in_force(cut.at);
     let skip = archive.filter(|a| a.applies(cut));
     let mut fb = skip.map_or(FbSum::default(), |a| a.fb);
-    let mut assessments = Vec::with_capacity(ids.len());
-    for &ci in ids {
-        if skip.is_some_and(|a| a.ids.binary_search(&ci).is_ok()) {
-            continue;
-        }
+    let (live, rest): (&[u32], &[usize]) = match skip {
+        Some(a) => (&a.live, &ids[a.len..]),
+        None => (&[], ids),
+    };
+    let mut assessments = Vec::with_capacity(live.len() + rest.len());
+    for ci in live.iter().map(|&i| ids[i as usize]).chain(rest.iter().copied()) {
         let flagged = rules.ignores_flagged_clients && flagged_at(clients.flags(&contracts[ci].client), cut);
         let e = entry(contracts, ci);
         let full = cut.known >= e.max_pos && (cut.at > e.last_at || (cut.at == e.last_at && cut.pos >= e.max_pos));
@@ -86,29 +93,27 @@ pub fn evaluate(contracts: &mut [Contract], ids: &[usize], clients: &Clients, cu
 
 /// The contracts that left the 24-month window (and whose last fact is) before `at`.
 pub fn archive_of(contracts: &mut [Contract], ids: &[usize], at: i64, known: i64) -> Option<Archive> {
-    let mut out = Archive { since: -INF, known: -INF, ids: vec![], fb: FbSum::default() };
-    for &ci in ids {
+    let mut out = Archive { since: -INF, known: -INF, len: ids.len(), live: vec![], fb: FbSum::default() };
+    let mut archived = 0;
+    for (i, &ci) in ids.iter().enumerate() {
         let e = entry(contracts, ci);
         let (v, mp, last_at) = (e.full, e.max_pos, e.last_at);
-        let Some(closed_at) = v.closed_at else { continue };
-        if mp > known {
-            continue;
-        }
         let exit24 = contracts[ci].closed.as_ref().map_or(0, |x| x.exits[2]);
-        let done = exit24.max(last_at).max(closed_at + FEEDBACK_WINDOW);
-        if done > at {
+        let done = v.closed_at.map(|closed_at| exit24.max(last_at).max(closed_at + FEEDBACK_WINDOW));
+        if mp > known || done.is_none_or(|d| d > at) {
+            out.live.push(i as u32);
             continue;
         }
-        out.ids.push(ci);
+        let done = done.unwrap();
+        archived += 1;
         out.since = out.since.max(done);
         out.known = out.known.max(mp);
         let mut part = FbSum::default();
         part.add(&contracts[ci], &v, INF);
         out.fb.merge(&part);
     }
-    if out.ids.is_empty() {
+    if archived == 0 {
         return None;
     }
-    out.ids.sort_unstable();
     Some(out)
 }

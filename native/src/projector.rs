@@ -346,8 +346,12 @@ impl Projector {
                 c.cache = None;
                 let (fid, kid, open) = (c.freelancer.clone(), c.client.clone(), c.closed.is_none());
                 let fi = self.freelancer(&fid)?;
-                self.archives.remove(&fi); // a new fact: rebuild it next time
-                self.archive_built.remove(&fi);
+                // a new fact on an archived contract: rebuild it next time (on a live one the
+                // archive still holds: its contracts and sums did not change)
+                if self.archives.get(&fi).and_then(Option::as_ref).is_some_and(|a| a.holds(&self.freelancers[fi].contracts, ci)) {
+                    self.archives.remove(&fi);
+                    self.archive_built.remove(&fi);
+                }
                 self.dirty.mark(Table::Contracts, ci);
                 if let Kind::Payment(cents) | Kind::Refund(cents) = e.kind {
                     let item = crate::toprated::money_item(at, if matches!(e.kind, Kind::Payment(_)) { cents } else { -cents });

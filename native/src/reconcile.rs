@@ -81,13 +81,16 @@ impl Projector {
         entry.top = badge.top;
         self.freelancers[fi].timeline[i].top = badge.top;
         self.dirty.mark(Table::Freelancers, fi);
-        // the words need every contract's assessment: evaluate in full (same values, no archive)
-        let after = self.eval(fi, Cut::new(at, INF, known), false);
+        // the words need the scores just before and after, and the assessments of the
+        // contracts they name (assessed alone: an assessment depends on its contract only)
+        let named = self.named(fi, at, known, trigger);
+        let cut = Cut::new(at, INF, known);
+        let after = Score { assessments: self.assess(&named, cut), ..score };
         let before_cut = match trigger {
             Some(t) if t.at == at => Cut::new(at, t.pos - 1, known),
             _ => Cut::new(at - 1, INF, known),
         };
-        let before = self.eval(fi, before_cut, false);
+        let before = Score { assessments: self.assess(&named, before_cut), ..self.eval(fi, before_cut, true) };
         let mut causes = self.causes(fi, at, known, &before, &after, trigger, prev);
         if entry.top != top {
             causes.extend(badge_causes(&badge));
@@ -114,12 +117,22 @@ impl Projector {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn causes<'a>(&'a self, fi: usize, at: i64, known: i64, before: &Score, after: &Score, trigger: Option<&'a Trigger>, prev: Option<Entry>) -> Vec<Cause> {
+    /// The contracts whose assessments the causes' words may read.
+    fn named(&self, fi: usize, at: i64, known: i64, trigger: Option<&Trigger>) -> Vec<usize> {
+        let mut out: Vec<usize> = self.happenings(fi, at, known, trigger).iter().filter_map(|h| h.contract).collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    fn assess(&mut self, ids: &[usize], cut: Cut) -> Vec<crate::rules::Assessment> {
+        evaluate(&mut self.contracts, ids, &self.clients, cut, None).assessments
+    }
+
+    /// What happened at `at` that the causes describe (a late event's own cause aside).
+    fn happenings<'a>(&'a self, fi: usize, at: i64, known: i64, trigger: Option<&'a Trigger>) -> Vec<Happening<'a>> {
         let ids = &self.freelancers[fi].contracts;
-        let mut causes = vec![];
-        let here: Vec<Happening<'a>> = match trigger {
-            None => deadlines_at(&self.contracts, ids, at, known), // the clock passed deadlines
+        match trigger {
             Some(t) if t.at == at => {
                 // the event itself
                 let mut out = vec![];
@@ -134,25 +147,32 @@ impl Projector {
                 }
                 out
             }
-            Some(t) => {
-                // a late event restates a later point: it carries the change
-                let (b, a) = (prev.and_then(|p| p.exact), exact_float(after.exact));
-                let contract_id = t.contract.map(|ci| self.contracts[ci].id.clone());
-                causes.push(Cause {
-                    at: format_time(t.at),
-                    kind: "late_event",
-                    text: format!("late event {} (occurred {}) changed the history", t.event_id, format_time(t.at)),
-                    private: false,
-                    contract_id,
-                    client_id: Some(t.client_id.clone()),
-                    event_id: Some(t.event_id.clone()),
-                    jss_before: b,
-                    jss_after: a,
-                    jss_delta: Some(a.unwrap_or(0.0) - b.unwrap_or(0.0)),
-                });
-                deadlines_at(&self.contracts, ids, at, known)
-            }
-        };
+            // the clock passed deadlines, or a late event restates a later point
+            _ => deadlines_at(&self.contracts, ids, at, known),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn causes<'a>(&'a self, fi: usize, at: i64, known: i64, before: &Score, after: &Score, trigger: Option<&'a Trigger>, prev: Option<Entry>) -> Vec<Cause> {
+        let mut causes = vec![];
+        if let Some(t) = trigger.filter(|t| t.at != at) {
+            // a late event restates a later point: it carries the change
+            let (b, a) = (prev.and_then(|p| p.exact), exact_float(after.exact));
+            let contract_id = t.contract.map(|ci| self.contracts[ci].id.clone());
+            causes.push(Cause {
+                at: format_time(t.at),
+                kind: "late_event",
+                text: format!("late event {} (occurred {}) changed the history", t.event_id, format_time(t.at)),
+                private: false,
+                contract_id,
+                client_id: Some(t.client_id.clone()),
+                event_id: Some(t.event_id.clone()),
+                jss_before: b,
+                jss_after: a,
+                jss_delta: Some(a.unwrap_or(0.0) - b.unwrap_or(0.0)),
+            });
+        }
+        let here = self.happenings(fi, at, known, trigger);
         for h in &here {
             let (kind, text, private) = describe(h, before, after, &self.contracts);
             causes.push(Cause {

@@ -36,8 +36,10 @@ def serve_command(host: str, port: int, interval: float, no_follow: bool, worker
     import uvicorn
 
     from engine.serve import create_app
+    from engine.serve.state import check_configuration
 
     cfg = settings()
+    check_configuration(cfg)  # refuse now what would fail every request
     click.echo(f"serving on http://{host}:{port}/ (API description: /openapi.json)", err=True)
     if workers == 1:
         app = create_app(cfg, follow=not no_follow, interval=interval)

@@ -17,7 +17,7 @@ import time
 from projections.service import Projections, open_projections
 from reputation import events as ev
 from reputation.config import Settings, open_store
-from reputation.errors import BadRequest
+from reputation.errors import BadRequest, Unavailable
 from reputation.store import EventStore
 
 log = logging.getLogger("engine.serve")
@@ -35,6 +35,22 @@ def _open(settings: Settings) -> tuple[EventStore, Projections]:
         except BaseException:
             store.close()
             raise
+
+
+def check_configuration(settings: Settings) -> None:
+    """At start: a setting that would fail every read (publication days other than those the
+    projections were built with, a malformed REPUTATION_PUBLISH_DAYS) is raised now, as the
+    typed error the CLI maps to an exit code. An unreachable store is not an error here: the
+    server answers 503 until it is back."""
+    try:
+        store, proj = _open(settings)
+    except Unavailable:
+        return
+    try:
+        proj.policy  # noqa: B018 - reading it checks the days against the projections
+    finally:
+        proj.close()
+        store.close()
 
 
 class Backend:

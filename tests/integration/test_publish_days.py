@@ -46,3 +46,22 @@ def test_other_days_are_refused_until_a_rebuild(tmp_path):
     refused = run(tmp_path, "score", "f-1")  # now the default days are the other ones
     assert refused.exit_code == 2
     assert "REPUTATION_PUBLISH_DAYS=1,15 but the projections were built with the days 1:" in refused.output
+
+
+def test_serve_refuses_to_start_with_other_days(tmp_path, monkeypatch):
+    import uvicorn
+
+    started: list[dict] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: started.append(k))
+    path = tmp_path / "market.jsonl"
+    path.write_bytes(b"\n".join(market(tick="2025-06-01").log_lines()) + b"\n")
+    assert run(tmp_path, "ingest", str(path)).exit_code == 0
+    assert run(tmp_path, "project").exit_code == 0  # built with the default days, 1 and 15
+
+    refused = run(tmp_path, "serve", "--no-follow", "--port", "0", days="1")
+    assert refused.exit_code == 2, refused.output
+    assert "REPUTATION_PUBLISH_DAYS=1 but the projections were built with the days 1,15" in refused.output
+    assert started == []  # the server never came up
+
+    assert run(tmp_path, "serve", "--no-follow", "--port", "0", days="15,1").exit_code == 0
+    assert len(started) == 1  # the same days (in another order) start it

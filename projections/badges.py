@@ -118,43 +118,54 @@ class Badges:
 
     def _write_badge(self, f: Freelancer, x: int, prev, e: toprated.Evaluation, pos, rec, late) -> None:
         self.seq += 1
-        f.record(msgspec.structs.replace(prev, at=x, seq=self.seq, top=e.top))
+        entry = msgspec.structs.replace(prev, at=x, seq=self.seq, top=e.top)
+        f.record(entry)
         self.dirty_freelancers.add(f.id)
-        causes = []
-        if late is not None and late.at < x:  # a late event restates a later point
-            causes.append(
-                Cause(
-                    at=ev.format_time(late.at),
-                    kind="late_event",
-                    event_id=late.event_id,
-                    contract_id=late.contract_id,
-                    client_id=late.client_id,
-                    text=f"late event {late.event_id} (occurred {ev.format_time(late.at)}) changed the history",
-                )
-            )
+        causes = [late_cause(late)] if late is not None and late.at < x else []  # a late event restates a later point
         causes.extend(badge_causes(e))
-        fb = prev.fb / 100 if prev.fb is not None else None
+        self._append_change(f.id, prev, entry, pos, rec, causes)
+
+    def _append_change(self, fid: str, prev, entry, pos: int, rec: ev.Recorded, causes: list[Cause]) -> None:
+        """The ledger entry for the move from timeline entry `prev` (None: nothing shown yet) to
+        `entry`, the n-th change caused by log position `pos`."""
         self.ledger.append(
             ScoreChange(
-                seq=self.seq,
+                seq=entry.seq,
                 change_id=f"{pos}.{self._n}",
-                freelancer_id=f.id,
-                rules=prev.rules,
-                effective_at=ev.format_time(x),
+                freelancer_id=fid,
+                rules=entry.rules,
+                effective_at=ev.format_time(entry.at),
                 recorded_at=rec.recorded_at,
                 position=pos,
-                jss_before=prev.jss,
-                jss_after=prev.jss,
-                jss_exact_before=prev.exact,
-                jss_exact_after=prev.exact,
-                feedback_before=fb,
-                feedback_after=fb,
+                jss_before=prev.jss if prev else None,
+                jss_after=entry.jss,
+                jss_exact_before=prev.exact if prev else None,
+                jss_exact_after=entry.exact,
+                feedback_before=prev.fb / 100 if prev and prev.fb is not None else None,
+                feedback_after=entry.fb / 100 if entry.fb is not None else None,
                 causes=causes,
-                top_rated_before=prev.top,
-                top_rated_after=e.top,
+                top_rated_before=prev.top if prev else False,
+                top_rated_after=entry.top,
             )
         )
         self._n += 1
+
+
+def late_cause(late: Happening, jss: tuple[float | None, float | None] | None = None) -> Cause:
+    """A late event's cause at a later point it restates; `jss`: the exact JSS before and after,
+    when the point is a JSS change the late event carries."""
+    before, after = jss or (None, None)
+    return Cause(
+        at=ev.format_time(late.at),
+        kind="late_event",
+        event_id=late.event_id,
+        contract_id=late.contract_id,
+        client_id=late.client_id,
+        text=f"late event {late.event_id} (occurred {ev.format_time(late.at)}) changed the history",
+        jss_before=before,
+        jss_after=after,
+        jss_delta=None if jss is None else (after or 0.0) - (before or 0.0),
+    )
 
 
 def badge_causes(e: toprated.Evaluation) -> list[Cause]:

@@ -21,7 +21,7 @@ from typing import Iterable, NamedTuple
 
 import msgspec
 
-from projections.badges import Badges, badge_causes
+from projections.badges import Badges, badge_causes, late_cause
 from projections.cache import Archive, Cache, archive_of
 from projections.ledger import Cause, ScoreChange
 from projections.publication import Policy, record_days
@@ -377,27 +377,7 @@ class Projector(Badges):
         causes = self._causes(contracts, flags, at, known, before, score, trigger, prev)
         if entry.top != top:
             causes.extend(badge_causes(badge))
-        self.ledger.append(
-            ScoreChange(
-                seq=self.seq,
-                change_id=f"{pos}.{self._n}",
-                freelancer_id=f.id,
-                rules=score.rules,
-                effective_at=ev.format_time(at),
-                recorded_at=rec.recorded_at,
-                position=pos,
-                jss_before=prev.jss if prev else None,
-                jss_after=jss,
-                jss_exact_before=prev.exact if prev else None,
-                jss_exact_after=entry.exact,
-                feedback_before=prev.fb / 100 if prev and prev.fb is not None else None,
-                feedback_after=fb / 100 if fb is not None else None,
-                causes=causes,
-                top_rated_before=top,
-                top_rated_after=entry.top,
-            )
-        )
-        self._n += 1
+        self._append_change(f.id, prev, entry, pos, rec, causes)
 
     ARCHIVE_AFTER = 12  # contracts; below this a freelancer is evaluated in full
     ARCHIVE_EVERY = 90 * ev.DAY
@@ -425,20 +405,7 @@ class Projector(Badges):
                 source = flag_happenings(trigger.client_id, flags.get(trigger.client_id, []), known)
             here = [h for h in source if h.pos == trigger.pos and h.kind not in INERT]
         else:  # a late event restates a later point: it carries the change
-            b, a = (prev.exact if prev else None), exact_float(after.exact)
-            causes.append(
-                Cause(
-                    at=ev.format_time(trigger.at),
-                    kind="late_event",
-                    event_id=trigger.event_id,
-                    contract_id=trigger.contract_id,
-                    client_id=trigger.client_id,
-                    text=f"late event {trigger.event_id} (occurred {ev.format_time(trigger.at)}) changed the history",
-                    jss_before=b,
-                    jss_after=a,
-                    jss_delta=(a or 0.0) - (b or 0.0),
-                )
-            )
+            causes.append(late_cause(trigger, (prev.exact if prev else None, exact_float(after.exact))))
             here = deadlines_at(contracts, at, known)
         for h in here:
             kind, text, private = describe(h, before, after)

@@ -95,26 +95,50 @@ impl Projector {
         if entry.top != top {
             causes.extend(badge_causes(&badge));
         }
+        self.push_change(fi, prev, entry, pos, rec, causes);
+        Ok(())
+    }
+
+    /// The ledger entry for the move from timeline entry `prev` (None: nothing shown yet) to
+    /// `entry`, the n-th change caused by log position `pos`.
+    pub fn push_change(&mut self, fi: usize, prev: Option<Entry>, entry: Entry, pos: i64, rec: &Recorded, causes: Vec<Cause>) {
         self.ledger.push(ScoreChange {
-            seq: self.seq,
+            seq: entry.seq,
             change_id: format!("{pos}.{}", self.n),
             freelancer_id: self.freelancers[fi].id.clone(),
-            rules: after.rules.name,
-            effective_at: format_time(at),
+            rules: entry.rules,
+            effective_at: format_time(entry.at),
             recorded_at: rec.recorded_at.to_string(),
             position: pos,
             jss_before: prev.and_then(|p| p.jss),
-            jss_after: jss,
+            jss_after: entry.jss,
             jss_exact_before: prev.and_then(|p| p.exact),
             jss_exact_after: entry.exact,
             feedback_before: prev.and_then(|p| p.fb).map(|x| x as f64 / 100.0),
-            feedback_after: fb.map(|x| x as f64 / 100.0),
+            feedback_after: entry.fb.map(|x| x as f64 / 100.0),
             causes,
-            top_rated_before: top,
+            top_rated_before: prev.is_some_and(|p| p.top),
             top_rated_after: entry.top,
         });
         self.n += 1;
-        Ok(())
+    }
+
+    /// A late event's cause at a later point it restates; `jss`: the exact JSS before and
+    /// after, when the point is a JSS change the late event carries.
+    pub fn late_cause(&self, t: &Trigger, jss: Option<(Option<f64>, Option<f64>)>) -> Cause {
+        let (b, a) = jss.unwrap_or((None, None));
+        Cause {
+            at: format_time(t.at),
+            kind: "late_event",
+            text: format!("late event {} (occurred {}) changed the history", t.event_id, format_time(t.at)),
+            private: false,
+            contract_id: t.contract.map(|ci| self.contracts[ci].id.clone()),
+            client_id: Some(t.client_id.clone()),
+            event_id: Some(t.event_id.clone()),
+            jss_before: b,
+            jss_after: a,
+            jss_delta: jss.map(|_| a.unwrap_or(0.0) - b.unwrap_or(0.0)),
+        }
     }
 
     /// The contracts whose assessments the causes' words may read.
@@ -157,20 +181,7 @@ impl Projector {
         let mut causes = vec![];
         if let Some(t) = trigger.filter(|t| t.at != at) {
             // a late event restates a later point: it carries the change
-            let (b, a) = (prev.and_then(|p| p.exact), exact_float(after.exact));
-            let contract_id = t.contract.map(|ci| self.contracts[ci].id.clone());
-            causes.push(Cause {
-                at: format_time(t.at),
-                kind: "late_event",
-                text: format!("late event {} (occurred {}) changed the history", t.event_id, format_time(t.at)),
-                private: false,
-                contract_id,
-                client_id: Some(t.client_id.clone()),
-                event_id: Some(t.event_id.clone()),
-                jss_before: b,
-                jss_after: a,
-                jss_delta: Some(a.unwrap_or(0.0) - b.unwrap_or(0.0)),
-            });
+            causes.push(self.late_cause(t, Some((prev.and_then(|p| p.exact), exact_float(after.exact)))));
         }
         let here = self.happenings(fi, at, known, trigger);
         for h in &here {

@@ -4,7 +4,7 @@
 use std::cmp::Reverse;
 
 use crate::event::Recorded;
-use crate::ledger::{Cause, ScoreChange};
+use crate::ledger::Cause;
 use crate::model::{Contract, Freelancer};
 use crate::projector::{Projector, Res, Table, Trigger};
 use crate::time::{add_months, format_time, published_at, DAY};
@@ -249,42 +249,9 @@ impl Projector {
             entry.top = e.top;
             self.freelancers[fi].record(entry);
             self.dirty.mark(Table::Freelancers, fi);
-            let mut causes = vec![];
-            if let Some(t) = late.filter(|t| t.at < x) {
-                causes.push(Cause {
-                    at: format_time(t.at),
-                    kind: "late_event",
-                    text: format!("late event {} (occurred {}) changed the history", t.event_id, format_time(t.at)),
-                    contract_id: t.contract.map(|ci| self.contracts[ci].id.clone()),
-                    client_id: Some(t.client_id.clone()),
-                    event_id: Some(t.event_id.clone()),
-                    jss_before: None,
-                    jss_after: None,
-                    jss_delta: None,
-                    private: false,
-                });
-            }
+            let mut causes: Vec<Cause> = late.filter(|t| t.at < x).map(|t| self.late_cause(t, None)).into_iter().collect();
             causes.extend(badge_causes(e));
-            let fb = prev.fb.map(|x| x as f64 / 100.0);
-            self.ledger.push(ScoreChange {
-                seq: self.seq,
-                change_id: format!("{pos}.{}", self.n),
-                freelancer_id: self.freelancers[fi].id.clone(),
-                rules: prev.rules,
-                effective_at: format_time(x),
-                recorded_at: rec.recorded_at.to_string(),
-                position: pos,
-                jss_before: prev.jss,
-                jss_after: prev.jss,
-                jss_exact_before: prev.exact,
-                jss_exact_after: prev.exact,
-                feedback_before: fb,
-                feedback_after: fb,
-                causes,
-                top_rated_before: prev.top,
-                top_rated_after: e.top,
-            });
-            self.n += 1;
+            self.push_change(fi, Some(prev), entry, pos, rec, causes);
         }
         if predict || self.freelancers[fi].timeline.len() != grown {
             let f = &self.freelancers[fi];

@@ -161,9 +161,18 @@ mod python {
         }
     }
 
+    /// The Top Rated thresholds the core applies at `at` (jss, weeks, of, earnings in cents,
+    /// months): the tests hold them equal to reputation/rulesets.py's, rule set by rule set.
+    #[pyfunction]
+    fn top_rated_at(at: i64) -> (i64, usize, i64, i64, i64) {
+        let r = crate::toprated::rule_at(at);
+        (r.jss, r.weeks, r.of, r.earnings, r.months)
+    }
+
     #[pymodule]
     fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add_class::<CoreProjector>()?;
+        m.add_function(wrap_pyfunction!(top_rated_at, m)?)?;
         m.add_class::<crate::pyscore::CoreFreelancer>()?;
         crate::ingest::python::register(m)?;
         Ok(())

@@ -17,8 +17,6 @@ from reputation.ingest import ingest_lines
 from reputation.store import MemoryStore
 from tests.integration.test_store_contract import PG_URL, pg_schema  # noqa: F401  (a fixture)
 
-pytestmark = pytest.mark.skipif(native_ingest._core() is None, reason="the Rust extension is not built")
-
 RECORDED = "2026-12-01T10:00:00.123456Z"
 CHUNK = 50  # lines per chunk in these tests (the default is 20,000)
 SEED = 5  # of the simulated market

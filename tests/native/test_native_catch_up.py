@@ -14,15 +14,13 @@ import time
 
 import pytest
 
-from reputation.ingest import ingest
 from engine.simulate import simulate
-from reputation.store.sqlite import SQLiteEventStore
-from reputation.store import MemoryStore
-
 from projections.ledger import to_json
 from projections.service import Projections
 from projections.store import MemoryRepo, sqlite_repo
-
+from reputation.ingest import ingest
+from reputation.store import MemoryStore
+from reputation.store.sqlite import SQLiteEventStore
 from tests.integration.test_store_contract import PG_URL, pg_schema  # noqa: F401 (fixture)
 
 SEED = 4
@@ -120,8 +118,12 @@ def test_project_native_killed_at_any_moment_resumes_to_the_same_ledger(tmp_path
     home = tmp_path / "home"
     env = {**os.environ, "REPUTATION_HOME": str(home)}
     data = tmp_path / "market.jsonl"
-    data.write_bytes(b"\n".join(simulate(800, 60, seed=SEED)) + b"\n")  # about 80k events: three batches (20k, 40k, the rest)
-    subprocess.run([*_project(home, "native")[:3], "ingest", "--no-progress", str(data)], env=env, check=True, capture_output=True)
+    data.write_bytes(
+        b"\n".join(simulate(800, 60, seed=SEED)) + b"\n"
+    )  # about 80k events: three batches (20k, 40k, the rest)
+    subprocess.run(
+        [*_project(home, "native")[:3], "ingest", "--no-progress", str(data)], env=env, check=True, capture_output=True
+    )
     rnd = random.Random(SEED)
     killed_running = []
     for engine in ("native", "native", "python", "native"):  # the engines resume each other's work too
@@ -154,9 +156,8 @@ def test_project_native_killed_at_any_moment_resumes_to_the_same_ledger(tmp_path
 def test_pipelined_catch_up_on_postgresql(reference, pg_schema):  # noqa: F811
     """Log and projections in one PostgreSQL database (one pool, as `open_projections` sets
     up): reads and commits from the pipeline's threads, a resume, the reference ledger."""
-    from reputation.store.postgres import PostgresEventStore
-
     from projections.store import postgres_repo
+    from reputation.store.postgres import PostgresEventStore
 
     pg = PostgresEventStore(PG_URL, schema=pg_schema)
     try:

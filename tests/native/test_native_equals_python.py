@@ -8,19 +8,18 @@ import random
 
 import msgspec
 import pytest
+from eventsourcing.persistence import IntegrityError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reputation.ingest import ingest
 from engine.simulate import simulate
-from reputation.store import MemoryStore
-
 from projections.ledger import to_json
 from projections.native import NativeProjector, projector_for
 from projections.projector import Projector
 from projections.service import Projections
 from projections.store import MemoryRepo, sqlite_repo
-
+from reputation.ingest import ingest
+from reputation.store import MemoryStore
 from tests.property.histories import careers, histories
 from tests.property.test_projection_properties import log_of
 
@@ -93,7 +92,7 @@ def test_engines_can_take_turns_on_one_store(lines):
     mixed = MemoryRepo()
     half = len(rows) // 2
     for i, engine in enumerate(("native", "python", "native")):
-        part = rows[[0, half // 2, half][i]:[half // 2, half, len(rows)][i]]
+        part = rows[[0, half // 2, half][i] : [half // 2, half, len(rows)][i]]
         projector_for(engine, mixed).run(part)
     assert_same(python, mixed)
 
@@ -128,7 +127,7 @@ def test_native_commits_through_sqlite_and_resumes(simulated, tmp_path):
         assert [to_json(c) for c in repo.ledger_after(0, 10**9)] == expected
         stale = NativeProjector(MemoryRepo())  # thinks it is at 0: the tracking record refuses
         stale.repo = repo
-        with pytest.raises(Exception):
+        with pytest.raises(IntegrityError):
             stale.run(simulated[:10])
         assert repo.meta().position == len(simulated)
     finally:

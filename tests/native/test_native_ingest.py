@@ -20,13 +20,11 @@ from hypothesis import strategies as st
 from engine.simulate import simulate
 from reputation import native_ingest
 from reputation.ingest import ingest, ingest_lines
-from reputation.store.sqlite import SQLiteEventStore
 from reputation.store import MemoryStore
+from reputation.store.sqlite import SQLiteEventStore
 from tests.property.histories import histories
 from tests.property.test_ingest_fuzz import mutated
 from tests.write_side import every_type
-
-pytestmark = pytest.mark.skipif(native_ingest._core() is None, reason="the Rust extension is not built")
 
 SEED = 20261201
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -62,8 +60,13 @@ def contents(store: MemoryStore):
 
 
 def outcome(result):
-    return (result.accepted, result.duplicates, result.positions, result.written,
-            [(r.message(), r.raw, r.waiting_for, r.contract_id) for r in result.rejects])
+    return (
+        result.accepted,
+        result.duplicates,
+        result.positions,
+        result.written,
+        [(r.message(), r.raw, r.waiting_for, r.contract_id) for r in result.rejects],
+    )
 
 
 def run_both(batches: list[list[bytes]], via_lines: bool = True, **kw):
@@ -239,6 +242,7 @@ def test_a_conflict_is_checked_again_and_retried_by_the_core():
 @st.composite
 def odd_values(draw) -> list[bytes]:
     """One contract whose stars, amounts and timestamps are spelled in random (valid or not) ways."""
+
     def when(day: int) -> str:
         us = draw(st.sampled_from([0, 500_000, 1, 999_999, 120_000]))
         digits = draw(st.integers(1, 6))
@@ -252,12 +256,15 @@ def odd_values(draw) -> list[bytes]:
     amount = draw(st.decimals(min_value=0, max_value=2_000_000_000, places=draw(st.integers(0, 3))))
     amount_text = draw(st.sampled_from([str(amount), f'"{amount}"', f'"{amount:f}"', f"{amount:.2f}"]))
     c = '"contract_id":"c1"'
-    return [x.encode() for x in [
-        f'{{"type":"ContractOpened","event_id":"o","occurred_at":"{when(1)}",{c},"freelancer_id":"f","client_id":"k","pricing":"fixed"}}',
-        f'{{"type":"PaymentMade","event_id":"p","occurred_at":"{when(3)}",{c},"amount":{amount_text}}}',
-        f'{{"type":"ContractClosed","event_id":"x","occurred_at":"{when(5)}",{c},"closed_by":"client","reason":"other"}}',
-        f'{{"type":"PublicFeedbackSubmitted","event_id":"s","occurred_at":"{when(7)}",{c},"by":"client","stars":{stars_text}}}',
-    ]]
+    return [
+        x.encode()
+        for x in [
+            f'{{"type":"ContractOpened","event_id":"o","occurred_at":"{when(1)}",{c},"freelancer_id":"f","client_id":"k","pricing":"fixed"}}',
+            f'{{"type":"PaymentMade","event_id":"p","occurred_at":"{when(3)}",{c},"amount":{amount_text}}}',
+            f'{{"type":"ContractClosed","event_id":"x","occurred_at":"{when(5)}",{c},"closed_by":"client","reason":"other"}}',
+            f'{{"type":"PublicFeedbackSubmitted","event_id":"s","occurred_at":"{when(7)}",{c},"by":"client","stars":{stars_text}}}',
+        ]
+    ]
 
 
 @settings(max_examples=400, deadline=None)
@@ -283,8 +290,12 @@ EDGE = [
     b'\x0b{"type":"ClientFlagged","event_id":"e12","occurred_at":"2024-01-03T00:00:00Z","client_id":"k"}',
     b' {"type":"ClientFlagged","event_id":"e13","occurred_at":"2024-01-03T00:00:00Z","client_id":"k"} \t',
     b'{"type":"ClientFlagged","event_id":"e14","occurred_at":"2024-01-03T00:00:00Z","client_id":"k","note":"x\\ud800"}',
-    b'{"type":"ClientFlagged","event_id":"e15","occurred_at":"2024-01-03T00:00:00Z","client_id":"k","note":"' + b"\xc3\xa9" * 2000 + b'"}',
-    b'{"type":"ClientFlagged","event_id":"e16","occurred_at":"2024-01-03T00:00:00Z","client_id":"k","note":"' + b"\xc3\xa9" * 2001 + b'"}',
+    b'{"type":"ClientFlagged","event_id":"e15","occurred_at":"2024-01-03T00:00:00Z","client_id":"k","note":"'
+    + b"\xc3\xa9" * 2000
+    + b'"}',
+    b'{"type":"ClientFlagged","event_id":"e16","occurred_at":"2024-01-03T00:00:00Z","client_id":"k","note":"'
+    + b"\xc3\xa9" * 2001
+    + b'"}',
 ]
 
 

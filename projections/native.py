@@ -8,12 +8,18 @@ position in one transaction, through the same `Repo.commit_rows` as the Python p
 
 State that is already in the projection store (a resumed projector) is loaded lazily: the
 core calls back `load`, `due_deadlines` and `freelancer_ids` below, as the Python projector
-asks its repo. A store that is empty at start is never asked (everything in it afterwards
-was written by this projector, which keeps it all).
+asks its repo. A store that is empty at start is asked only for what the core let go of.
+
+Memory: the core holds at most REPUTATION_PROJECTOR_HOLD contracts (default HOLD; 0: no
+limit). Past it, at the start of a batch, the freelancers used least recently let go of their
+state and their contracts' (the store has it: only freelancers the last batch, whose commit
+may be in flight, did not touch), and are loaded back when an event, deadline or flag needs
+them. Clients and pending deadlines stay in memory.
 """
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from threading import Lock
 from typing import Callable, Iterator
@@ -24,12 +30,24 @@ from projections.ledger import ScoreChange
 from projections.projector import Meta
 from projections.publication import Policy, record_days
 from projections.store import ReadRepo, Rows
-from reputation.errors import Unavailable
+from reputation.errors import BadRequest, Unavailable
 from reputation.store import EventStore
 
 ENGINES = ("python", "native")
+HOLD_ENV = "REPUTATION_PROJECTOR_HOLD"
+HOLD = 1_000_000  # contracts, about 3.5 KB each
 _enc = msgspec.msgpack.Encoder()
 _ledger = msgspec.json.Decoder(list[ScoreChange])
+
+
+def hold_from_env() -> int:
+    """The most contracts the core holds in memory (REPUTATION_PROJECTOR_HOLD; 0: no limit)."""
+    raw = os.environ.get(HOLD_ENV, "").strip()
+    if not raw:
+        return HOLD
+    if not raw.isdigit():
+        raise BadRequest(f"{HOLD_ENV}={raw!r}: expected a whole number of contracts (0: no limit)")
+    return int(raw)
 
 
 class NativeUnavailable(Unavailable):
@@ -73,6 +91,7 @@ class NativeProjector:
     FIRST, BATCH = 20_000, 100_000
 
     def __init__(self, repo: ReadRepo, policy: Policy = Policy()):
+        hold = hold_from_env()
         self.repo = repo
         record_days(repo, policy)
         meta = repo.meta()
@@ -81,7 +100,7 @@ class NativeProjector:
         # datastore is not safe to enter from two threads at once (its pool's `wait` asserts)
         self._io = Lock()
         self._core = _core().CoreProjector(
-            meta.position, meta.clock, meta.seq, None if empty else _Loader(repo, self._io), list(policy.days)
+            meta.position, meta.clock, meta.seq, _Loader(repo, self._io), list(policy.days), empty, hold
         )
 
     @property

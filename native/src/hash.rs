@@ -52,6 +52,7 @@ impl Hasher for Fx {
     }
 }
 
+pub type Build = BuildHasherDefault<Fx>;
 pub type Map<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<Fx>>;
 pub type Set<K> = std::collections::HashSet<K, BuildHasherDefault<Fx>>;
 

@@ -58,6 +58,9 @@ pub struct Freelancer {
 }
 
 impl Freelancer {
+    pub fn vacant() -> Freelancer {
+        Freelancer { id: String::new(), contracts: vec![], timeline: vec![] }
+    }
     pub fn lookup(&self, at: i64) -> Option<&Entry> {
         let i = self.timeline.partition_point(|e| e.at <= at);
         if i > 0 { Some(&self.timeline[i - 1]) } else { None }
@@ -86,6 +89,16 @@ impl Client {
 }
 
 impl Contract {
+    /// An empty slot (its state let go: crate::hold).
+    pub fn vacant() -> Contract {
+        Contract {
+            id: String::new(), freelancer: String::new(), client: String::new(), pricing: String::new(), continues: None,
+            opened_at: 0, opened_pos: 0, opened_event: String::new(), last_at: 0, closed: None, payments: vec![], refunds: vec![],
+            client_public: vec![], freelancer_public: vec![], client_private: None, freelancer_private: None,
+            edit_allowed: vec![], removals: vec![], scope_changes: vec![], cache: None,
+        }
+    }
+
     pub fn open(e: &Event, pos: i64) -> Contract {
         let Kind::Opened { freelancer, client, pricing, continues } = &e.kind else { unreachable!() };
         Contract {

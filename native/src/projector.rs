@@ -84,12 +84,20 @@ pub struct Projector {
     pub clock: i64,
     pub seq: i64,
     pub contracts: Vec<Contract>,
-    contract_index: HashMap<String, usize>,
+    pub(crate) contract_index: HashMap<String, usize>,
     pub freelancers: Vec<Freelancer>,
-    freelancer_index: HashMap<String, usize>,
+    pub(crate) freelancer_index: HashMap<String, usize>,
     pub clients: Clients,
-    missing: [HashSet<String>; 3],
-    empty: bool, // the repo had nothing at start: never ask it
+    missing: [HashSet<String>; 3], // asked this batch, not in the store
+    empty: bool, // the store had nothing at start: ask it only for what this projector let go
+    // what it holds (crate::hold)
+    pub hold: usize,
+    pub(crate) reloadable: bool, // a store to load back from
+    pub(crate) batch: u64,
+    pub(crate) touched: Vec<u64>, // per freelancer slot: the batch that last used it
+    pub vacant_contracts: Vec<usize>,
+    pub(crate) vacant_freelancers: Vec<usize>,
+    pub(crate) let_go: crate::hold::LetGo,
     all_freelancers: Option<BTreeSet<String>>,
     pub archives: HashMap<usize, Option<Archive>>,
     pub archive_built: HashMap<usize, i64>,
@@ -109,8 +117,12 @@ pub struct Projector {
 }
 
 impl Projector {
-    pub fn new(position: i64, clock: i64, seq: i64, repo: Option<Box<dyn Repo + Send + Sync>>, days: Vec<i64>) -> Projector {
-        let empty = repo.is_none();
+    /// `repo`: the projection store (None: one that stays empty); `fresh`: it was empty when
+    /// the projector started, so everything it has was written by this projector.
+    pub fn new(position: i64, clock: i64, seq: i64, repo: Option<Box<dyn Repo + Send + Sync>>, days: Vec<i64>, fresh: bool) -> Projector {
+        crate::keep_freed_memory();
+        let reloadable = repo.is_some();
+        let empty = fresh || repo.is_none();
         let repo = repo.unwrap_or_else(|| Box::new(Empty));
         Projector {
             position, clock, seq, repo,
@@ -118,6 +130,8 @@ impl Projector {
             clients: Clients::default(), missing: Default::default(), empty, all_freelancers: None, archives: HashMap::default(),
             archive_built: HashMap::default(), heap: BinaryHeap::new(), horizon: clock, due: BinaryHeap::new(), target: -INF, money: HashMap::default(), scheduled: HashMap::default(), days,
             dirty: Dirty::default(), ledger: vec![], new_deadlines: vec![], n: 0,
+            hold: 0, reloadable, batch: 0, touched: vec![], vacant_contracts: vec![], vacant_freelancers: vec![],
+            let_go: Default::default(),
         }
     }
 
@@ -125,9 +139,6 @@ impl Projector {
 
     fn wanted(&self, table: Table, ids: impl IntoIterator<Item = String>) -> Vec<String> {
         let mut need: Vec<String> = vec![];
-        if self.empty {
-            return need;
-        }
         let missing = &self.missing[table as usize];
         let mut asked: HashSet<String> = HashSet::default();
         for id in ids {
@@ -136,7 +147,8 @@ impl Projector {
                 Table::Freelancers => self.freelancer_index.contains_key(&id),
                 Table::Clients => self.clients.index.contains_key(&id),
             };
-            if !cached && !missing.contains(&id) && asked.insert(id.clone()) {
+            let stored = !self.empty || self.let_go.may_hold(&id);
+            if !cached && stored && !missing.contains(&id) && asked.insert(id.clone()) {
                 need.push(id);
             }
         }
@@ -156,8 +168,7 @@ impl Projector {
             match table {
                 Table::Contracts => {
                     let c = Contract::decode(&data)?;
-                    self.contract_index.insert(id.clone(), self.contracts.len());
-                    self.contracts.push(c);
+                    self.place_contract(c);
                 }
                 Table::Clients => {
                     let k = Client::decode(&data)?;
@@ -171,8 +182,7 @@ impl Projector {
                         self.contract_index.get(c).copied().ok_or_else(|| format!("freelancer {fid}: contract {c} is not in the projection store"))
                     }).collect::<Result<Vec<_>, _>>()?;
                     contract_ids.extend(cids);
-                    self.freelancer_index.insert(id.clone(), self.freelancers.len());
-                    self.freelancers.push(Freelancer { id: fid, contracts, timeline });
+                    self.place_freelancer(Freelancer { id: fid, contracts, timeline });
                 }
             }
             found.insert(id);
@@ -195,15 +205,14 @@ impl Projector {
 
     pub fn freelancer(&mut self, fid: &str) -> Res<usize> {
         if let Some(&i) = self.freelancer_index.get(fid) {
+            self.touched[i] = self.batch;
             return Ok(i);
         }
         self.load(Table::Freelancers, [fid.to_string()])?;
         if let Some(&i) = self.freelancer_index.get(fid) {
             return Ok(i);
         }
-        let i = self.freelancers.len();
-        self.freelancers.push(Freelancer { id: fid.to_string(), contracts: vec![], timeline: vec![] });
-        self.freelancer_index.insert(fid.to_string(), i);
+        let i = self.place_freelancer(Freelancer { id: fid.to_string(), contracts: vec![], timeline: vec![] });
         if let Some(all) = self.all_freelancers.as_mut() {
             all.insert(fid.to_string());
         }
@@ -241,7 +250,7 @@ impl Projector {
     fn all_freelancers(&mut self) -> Res<Vec<String>> {
         if self.all_freelancers.is_none() {
             let mut all: BTreeSet<String> = self.repo.freelancer_ids()?.into_iter().collect();
-            all.extend(self.freelancers.iter().map(|f| f.id.clone()));
+            all.extend(self.freelancer_index.keys().cloned());
             self.all_freelancers = Some(all);
         }
         Ok(self.all_freelancers.as_ref().unwrap().iter().cloned().collect())
@@ -260,6 +269,9 @@ impl Projector {
         if recorded.is_empty() {
             return Ok(());
         }
+        self.batch += 1;
+        self.missing = Default::default(); // the store may have them now; and it stays small
+        self.let_go_idle();
         self.prefetch(&recorded)?;
         for (pos, rec) in &recorded {
             self.apply(*pos, rec)?;
@@ -308,11 +320,7 @@ impl Projector {
                         self.contracts[ci] = c;
                         ci
                     }
-                    None => {
-                        self.contract_index.insert(c.id.clone(), self.contracts.len());
-                        self.contracts.push(c);
-                        self.contracts.len() - 1
-                    }
+                    None => self.place_contract(c),
                 };
                 self.dirty.mark(Table::Contracts, ci);
                 let fi = self.freelancer(&fid)?;
@@ -404,8 +412,11 @@ impl Projector {
     fn advance(&mut self, target: i64, pos: i64, rec: &Recorded) -> Res<()> {
         if target > self.horizon {
             let upto = target.max(self.horizon + 60 * DAY);
-            for d in self.repo.due_deadlines(self.horizon, upto)? {
-                self.heap.push(Reverse(d));
+            if !self.empty {
+                // (a fresh store has only deadlines this projector pushed: they are all here)
+                for d in self.repo.due_deadlines(self.horizon, upto)? {
+                    self.heap.push(Reverse(d));
+                }
             }
             self.horizon = upto;
         }

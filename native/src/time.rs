@@ -120,15 +120,18 @@ pub fn published_at(days: &[i64], t: i64) -> i64 {
     if t >= INF || t <= -INF || days.is_empty() {
         return t;
     }
-    let (mut y, mut m, _) = civil_from_days(t.div_euclid(DAY));
+    let today = t.div_euclid(DAY);
+    let (mut y, mut m, d) = civil_from_days(today);
+    let mut first = today - (d - 1); // the month's first day; days_from_civil is linear in the day
     loop {
         for &d in days.iter().rev() {
-            let p = days_from_civil(y, m, d) * DAY;
+            let p = (first + d - 1) * DAY;
             if p <= t {
                 return p;
             }
         }
         (y, m) = if m > 1 { (y, m - 1) } else { (y - 1, 12) };
+        first = days_from_civil(y, m, 1);
     }
 }
 

@@ -117,9 +117,10 @@ class NativeProjector:
 
     def run(self, rows: list[tuple[int, bytes]]) -> list[ScoreChange]:
         """Project a batch of log rows and commit it (state + ledger + position)."""
-        changes = self._project(rows)
-        if changes is None:
+        batch = self._project(rows)
+        if batch is None:
             return []
+        changes = _rows(batch)
         self.repo.commit_rows(changes)
         return _ledger.decode(b"[" + b",".join(r[5] for r in changes.ledger) + b"]")
 
@@ -139,7 +140,8 @@ class NativeProjector:
             with reading:
                 return store.read(after, next(sizes))
 
-        def commit(changes: Rows) -> None:
+        def commit(batch) -> None:
+            changes = _rows(batch)  # the Python objects are made here, while the core works
             with self._io:
                 self.repo.commit_rows(changes)
 
@@ -161,12 +163,16 @@ class NativeProjector:
                     pending.result()
         return done
 
-    def _project(self, rows: list[tuple[int, bytes]]) -> Rows | None:
+    def _project(self, rows: list[tuple[int, bytes]]):
+        """The core's batch (reputation._core.CoreBatch), or None when it moved nothing."""
         before = self._core.position
-        contracts, freelancers, clients, ledger, deadlines, meta = self._core.run(rows)
-        if meta[0] == before:
-            return None
-        return Rows(contracts, freelancers, clients, ledger, deadlines, Meta(*meta))
+        batch = self._core.run(rows)
+        return None if batch.meta[0] == before else batch
+
+
+def _rows(batch) -> Rows:
+    contracts, freelancers, clients, ledger, deadlines, meta = batch.rows()
+    return Rows(contracts, freelancers, clients, ledger, deadlines, Meta(*meta))
 
 
 def _sizes(first: int, most: int) -> Iterator[int]:

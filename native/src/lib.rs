@@ -116,54 +116,70 @@ mod python {
             self.0.held()
         }
 
-        /// Project a batch of (position, stored row) and return what it changes:
-        /// (contracts [(id, freelancer, client, state)], freelancers [(id, state)],
-        ///  clients [(id, state)], ledger [(seq, change_id, freelancer_id, effective_at,
-        ///  position, json)], deadlines [(at, freelancer_id)] sorted and unique, (position, clock, seq)).
-        fn run<'py>(&mut self, py: Python<'py>, rows: Vec<(i64, Bound<'py, PyBytes>)>) -> PyResult<Bound<'py, PyTuple>> {
+        /// Project a batch of (position, stored row) and return what it changes, encoded (a
+        /// CoreBatch: its Python rows are built by whoever calls `rows()`, e.g. the thread
+        /// that commits it while the core projects the next batch).
+        fn run(&mut self, py: Python<'_>, rows: Vec<(i64, Bound<'_, PyBytes>)>) -> PyResult<CoreBatch> {
             let rows: Vec<(i64, &[u8])> = rows.iter().map(|(p, b)| (*p, b.as_bytes())).collect();
             let p = &mut self.0;
             // the fold and the encoding; other Python threads (reading the next batch,
             // committing the last) run meanwhile
-            let out = py.allow_threads(|| p.run(&rows).map(|()| Encoded::of(p))).map_err(to_py)?;
-            // each encoded row is let go as soon as Python has its copy
-            let bytes = |b: Vec<u8>| PyBytes::new(py, &b);
-            let contracts = PyList::empty(py);
-            for (ci, state) in out.contracts {
-                let c = &p.contracts[ci];
-                contracts.append((&c.id, &c.freelancer, &c.client, bytes(state)))?;
-            }
-            let freelancers = PyList::empty(py);
-            for (fi, state) in out.freelancers {
-                freelancers.append((&p.freelancers[fi].id, bytes(state)))?;
-            }
-            let clients = PyList::empty(py);
-            for (ki, state) in out.clients {
-                clients.append((&p.clients.list[ki].id, bytes(state)))?;
-            }
-            let ledger = PyList::empty(py);
-            for (s, body) in p.ledger.iter().zip(out.ledger) {
-                ledger.append((s.seq, &s.change_id, &s.freelancer_id, &s.effective_at, s.position, bytes(body)))?;
-            }
-            let deadlines = PyList::new(py, &p.new_deadlines)?;
-            let meta = (p.position, p.clock, p.seq);
-            p.dirty = Default::default();
-            p.ledger.clear();
-            p.new_deadlines.clear();
-            PyTuple::new(py, [contracts.into_any(), freelancers.into_any(), clients.into_any(), ledger.into_any(), deadlines.into_any(), meta.into_pyobject(py)?.into_any()])
+            py.allow_threads(|| {
+                p.run(&rows)?;
+                let out = CoreBatch::of(p);
+                p.dirty = Default::default();
+                p.ledger.clear();
+                p.new_deadlines.clear();
+                Ok(out)
+            })
+            .map_err(to_py)
         }
     }
 
-    /// A batch's dirty state (msgpack) and ledger bodies (JSON), encoded without the GIL.
-    struct Encoded {
-        contracts: Vec<(usize, Vec<u8>)>,
-        freelancers: Vec<(usize, Vec<u8>)>,
-        clients: Vec<(usize, Vec<u8>)>,
-        ledger: Vec<Vec<u8>>,
+    /// A batch's changes: the dirty state (msgpack) and ledger bodies (JSON), encoded without
+    /// the GIL, with the ids they are stored under.
+    #[pyclass(module = "reputation._core")]
+    struct CoreBatch {
+        contracts: Vec<(String, String, String, Vec<u8>)>,
+        freelancers: Vec<(String, Vec<u8>)>,
+        clients: Vec<(String, Vec<u8>)>,
+        ledger: Vec<(i64, String, String, String, i64, Vec<u8>)>,
+        deadlines: Vec<(i64, String)>,
+        #[pyo3(get)]
+        meta: (i64, i64, i64),
     }
 
-    impl Encoded {
-        fn of(p: &mut Projector) -> Encoded {
+    #[pymethods]
+    impl CoreBatch {
+        /// (contracts [(id, freelancer, client, state)], freelancers [(id, state)], clients
+        /// [(id, state)], ledger [(seq, change_id, freelancer_id, effective_at, position,
+        /// json)], deadlines [(at, freelancer_id)] sorted and unique, (position, clock, seq));
+        /// once (each encoded row is let go as soon as Python has its copy).
+        fn rows<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+            let bytes = |b: Vec<u8>| PyBytes::new(py, &b);
+            let contracts = PyList::empty(py);
+            for (id, fid, kid, state) in std::mem::take(&mut self.contracts) {
+                contracts.append((id, fid, kid, bytes(state)))?;
+            }
+            let freelancers = PyList::empty(py);
+            for (id, state) in std::mem::take(&mut self.freelancers) {
+                freelancers.append((id, bytes(state)))?;
+            }
+            let clients = PyList::empty(py);
+            for (id, state) in std::mem::take(&mut self.clients) {
+                clients.append((id, bytes(state)))?;
+            }
+            let ledger = PyList::empty(py);
+            for (seq, change_id, fid, at, pos, body) in std::mem::take(&mut self.ledger) {
+                ledger.append((seq, change_id, fid, at, pos, bytes(body)))?;
+            }
+            let deadlines = PyList::new(py, std::mem::take(&mut self.deadlines))?;
+            PyTuple::new(py, [contracts.into_any(), freelancers.into_any(), clients.into_any(), ledger.into_any(), deadlines.into_any(), self.meta.into_pyobject(py)?.into_any()])
+        }
+    }
+
+    impl CoreBatch {
+        fn of(p: &mut Projector) -> CoreBatch {
             p.new_deadlines.sort_unstable(); // as the store writes them: sorted, each once
             p.new_deadlines.dedup();
             let encode = |cap: usize, f: &dyn Fn(&mut Writer)| {
@@ -171,11 +187,23 @@ mod python {
                 f(&mut w);
                 w.0
             };
-            Encoded {
-                contracts: p.dirty.contracts.iter().map(|&ci| (ci, encode(256, &|w| p.contracts[ci].encode(w)))).collect(),
-                freelancers: p.dirty.freelancers.iter().map(|&fi| (fi, encode(256, &|w| p.freelancers[fi].encode(w, &p.contracts)))).collect(),
-                clients: p.dirty.clients.iter().map(|&ki| (ki, encode(64, &|w| p.clients.list[ki].encode(w)))).collect(),
-                ledger: p.ledger.iter().map(|s| s.to_json()).collect(),
+            let contracts = p.dirty.contracts.iter().map(|&ci| {
+                let c = &p.contracts[ci];
+                (c.id.clone(), c.freelancer.clone(), c.client.clone(), encode(256, &|w| c.encode(w)))
+            });
+            let freelancers = p.dirty.freelancers.iter().map(|&fi| (p.freelancers[fi].id.clone(), encode(256, &|w| p.freelancers[fi].encode(w, &p.contracts))));
+            let clients = p.dirty.clients.iter().map(|&ki| (p.clients.list[ki].id.clone(), encode(64, &|w| p.clients.list[ki].encode(w))));
+            let ledger = std::mem::take(&mut p.ledger).into_iter().map(|s| {
+                let body = s.to_json();
+                (s.seq, s.change_id, s.freelancer_id, s.effective_at, s.position, body)
+            });
+            CoreBatch {
+                contracts: contracts.collect(),
+                freelancers: freelancers.collect(),
+                clients: clients.collect(),
+                ledger: ledger.collect(),
+                deadlines: std::mem::take(&mut p.new_deadlines),
+                meta: (p.position, p.clock, p.seq),
             }
         }
     }
@@ -192,6 +220,7 @@ mod python {
     fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         crate::keep_freed_memory();
         m.add_class::<CoreProjector>()?;
+        m.add_class::<CoreBatch>()?;
         m.add_function(wrap_pyfunction!(top_rated_at, m)?)?;
         m.add_class::<crate::pyscore::CoreFreelancer>()?;
         crate::ingest::python::register(m)?;

@@ -56,6 +56,28 @@ pub type Build = BuildHasherDefault<Fx>;
 pub type Map<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<Fx>>;
 pub type Set<K> = std::collections::HashSet<K, BuildHasherDefault<Fx>>;
 
+/// Ids as small numbers (each string kept once), for queues that compare them often.
+#[derive(Default)]
+pub struct Names {
+    list: Vec<String>,
+    index: Map<String, u32>,
+}
+
+impl Names {
+    pub fn number(&mut self, id: &str) -> u32 {
+        if let Some(&n) = self.index.get(id) {
+            return n;
+        }
+        let n = self.list.len() as u32;
+        self.list.push(id.to_string());
+        self.index.insert(id.to_string(), n);
+        n
+    }
+    pub fn name(&self, n: u32) -> &str {
+        &self.list[n as usize]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Fx;

@@ -101,7 +101,8 @@ pub struct Projector {
     all_freelancers: Option<BTreeSet<String>>,
     pub archives: HashMap<usize, Option<Archive>>,
     pub archive_built: HashMap<usize, i64>,
-    heap: BinaryHeap<Reverse<(i64, String)>>,
+    heap: BinaryHeap<Reverse<(i64, u32)>>, // deadlines: (at, the freelancer's number in `names`)
+    names: crate::hash::Names,
     horizon: i64,
     pub due: BinaryHeap<Reverse<(i64, String)>>, // while the clock moves: the deadlines up to `target`
     pub target: i64,
@@ -128,7 +129,7 @@ impl Projector {
             position, clock, seq, repo,
             contracts: vec![], contract_index: HashMap::default(), freelancers: vec![], freelancer_index: HashMap::default(),
             clients: Clients::default(), missing: Default::default(), empty, all_freelancers: None, archives: HashMap::default(),
-            archive_built: HashMap::default(), heap: BinaryHeap::new(), horizon: clock, due: BinaryHeap::new(), target: -INF, money: HashMap::default(), scheduled: HashMap::default(), days,
+            archive_built: HashMap::default(), heap: BinaryHeap::new(), names: Default::default(), horizon: clock, due: BinaryHeap::new(), target: -INF, money: HashMap::default(), scheduled: HashMap::default(), days,
             dirty: Dirty::default(), ledger: vec![], new_deadlines: vec![], n: 0,
             hold: 0, reloadable, batch: 0, touched: vec![], vacant_contracts: vec![], vacant_freelancers: vec![],
             let_go: Default::default(),
@@ -404,7 +405,8 @@ impl Projector {
     }
 
     pub fn push_deadline(&mut self, at: i64, fid: String) {
-        self.heap.push(Reverse((at, fid.clone())));
+        let n = self.names.number(&fid);
+        self.heap.push(Reverse((at, n)));
         self.new_deadlines.push((at, fid));
     }
 
@@ -414,17 +416,18 @@ impl Projector {
             let upto = target.max(self.horizon + 60 * DAY);
             if !self.empty {
                 // (a fresh store has only deadlines this projector pushed: they are all here)
-                for d in self.repo.due_deadlines(self.horizon, upto)? {
-                    self.heap.push(Reverse(d));
+                for (at, fid) in self.repo.due_deadlines(self.horizon, upto)? {
+                    let n = self.names.number(&fid);
+                    self.heap.push(Reverse((at, n)));
                 }
             }
             self.horizon = upto;
         }
         let mut due: BTreeSet<(i64, String)> = BTreeSet::new();
         while self.heap.peek().is_some_and(|Reverse(d)| d.0 <= target) {
-            let Reverse(d) = self.heap.pop().unwrap();
-            if d.0 > self.clock {
-                due.insert(d);
+            let Reverse((at, n)) = self.heap.pop().unwrap();
+            if at > self.clock {
+                due.insert((at, self.names.name(n).to_string()));
             }
         }
         for s in SWITCHES {

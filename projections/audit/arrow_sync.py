@@ -21,6 +21,7 @@ import pyarrow as pa
 from projections.audit import schema
 from projections.audit.errors import AuditError
 from projections.audit.loader import sql
+from projections.publication import days_mask
 from reputation.store import EventStore
 
 PAGE = 10_000  # rows per store read
@@ -296,6 +297,8 @@ def _sync_ledger(con, proj, progress) -> tuple[int, int]:
     seq = schema.get(con, "seq")
     if proj is None:
         return 0, seq
+    # the days the ledger's published scores were made on (Projections refuses other days)
+    schema.set_(con, "publish_days", days_mask(proj.policy.days))
     target = proj.max_seq()
     if target < seq:  # the projections were rebuilt and are not this far yet: same ledger
         con.execute("BEGIN")

@@ -27,7 +27,7 @@ from reputation.rulesets import (
 )
 
 TABLES_VERSION = 3  # the layout of the tables: a change rebuilds the file from the log
-MACROS_VERSION = 9  # macros and views: a change only recreates them
+MACROS_VERSION = 10  # macros and views: a change only recreates them
 
 # what the read-only connection may do (the sandbox adds lock_configuration once it is set up)
 READ_ONLY_CONFIG: dict[str, str | bool | int | float | list[str]] = {

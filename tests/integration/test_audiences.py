@@ -163,3 +163,33 @@ def test_the_audit_has_the_published_scores(market):
         assert public["published_at"] == "2022-06-15T00:00:00Z"
         assert (row["jss"], row["feedback_score"]) == (public["jss"], public["feedback_score"])
         assert row["published_at"].startswith("2022-06-15")
+
+
+def test_the_audit_publishes_on_the_days_the_projections_were_built_with(tmp_path, monkeypatch):
+    """REPUTATION_PUBLISH_DAYS reaches SQL: jss_published_as_of reads the JSS at the latest of
+    those days (this month's or the last month's), as the public score does."""
+    monkeypatch.setenv("REPUTATION_PUBLISH_DAYS", "8,22")
+    path = tmp_path / "market.jsonl"
+    path.write_bytes(b"\n".join(simulate(20, 40, SEED + 1, "2019-01-01T00:00:00Z")) + b"\n")
+    cli(tmp_path, "ingest", str(path))
+    cli(tmp_path, "tick", "--to", "2022-06-30T00:00:00Z")
+    for at, published in [("2022-06-20", "2022-06-08"), ("2022-06-05", "2022-05-22"), ("2022-06-22", "2022-06-22")]:
+        sql = f"SELECT * FROM jss_published_as_of(TIMESTAMPTZ '{at} 00:00:00+00') ORDER BY freelancer_id"
+        rows = json.loads(cli(tmp_path, "audit", "--json", "--sql", sql))
+        assert len(rows) >= 10
+        for row in rows[:6]:
+            public = json.loads(
+                cli(
+                    tmp_path,
+                    "score",
+                    row["freelancer_id"],
+                    "--as-of",
+                    f"{at}T00:00:00Z",
+                    "--audience",
+                    "public",
+                    "--json",
+                )
+            )
+            assert public["published_at"] == f"{published}T00:00:00Z"
+            assert row["published_at"].startswith(published), (at, row["published_at"])
+            assert (row["jss"], row["feedback_score"]) == (public["jss"], public["feedback_score"])

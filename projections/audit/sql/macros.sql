@@ -267,12 +267,19 @@ FROM (
     GROUP BY freelancer_id
 );
 
--- The latest publication instant at or before ts: 00:00 UTC on the 1st or the 15th (the default
--- schedule of projections.publication; REPUTATION_PUBLISH_DAYS does not reach SQL).
-CREATE OR REPLACE MACRO published_at(ts) AS timezone('UTC',
-    CASE WHEN day(timezone('UTC', ts::TIMESTAMPTZ)) >= 15
-         THEN date_trunc('month', timezone('UTC', ts::TIMESTAMPTZ)) + INTERVAL 14 DAY
-         ELSE date_trunc('month', timezone('UTC', ts::TIMESTAMPTZ)) END);
+-- The publication days the projections were built with (REPUTATION_PUBLISH_DAYS, recorded by
+-- the sync: a bit per day of the month; before any sync, the default 1 and 15).
+CREATE OR REPLACE VIEW publication_days AS
+SELECT d AS day FROM range(1, 29) AS days(d)
+WHERE ((SELECT coalesce(max(value), (1 << 1) | (1 << 15)) FROM _sync WHERE key = 'publish_days') >> d) & 1 = 1;
+
+-- The latest publication instant at or before ts: 00:00 UTC on one of those days, this month or
+-- the one before (the days are 1-28, so every month has each of them).
+CREATE OR REPLACE MACRO published_at(ts) AS timezone('UTC', (
+    SELECT max(p) FROM (
+        SELECT date_trunc('month', timezone('UTC', ts::TIMESTAMPTZ)) - to_months(m) + to_days(day - 1) AS p
+        FROM publication_days, range(0, 2) AS back(m))
+    WHERE p <= timezone('UTC', ts::TIMESTAMPTZ)));
 
 -- What the freelancer (and the public) saw at ts: the displayed JSS and feedback score as
 -- published at the latest publication instant at or before ts (never ahead of the engine clock).

@@ -17,6 +17,8 @@ rates, baseline_value / value for times and memory):
   scoring each freelancer;
 - score_p99 / explain_p99 at a small and at the full store vs a full replay of the log;
 - memory_per_contract: bytes the Python reference projector holds per contract vs the raw events as dicts;
+  rebuild_memory_per_contract: the native core's peak heap (its allocator's) during `reputation
+  project` of the log in its own process, per contract, vs the reference's figure;
 - relay, relay_latency_p99: when a Kafka broker is given (--kafka / REPUTATION_KAFKA);
 - serve_score_p99 / serve_explain_p99 and their requests/s: `reputation serve` in its own process
   on loopback under 8 concurrent clients for --serve-seconds each, next to the in-process p99.
@@ -135,6 +137,30 @@ def bench_rebuild(store, home: Path, baseline) -> tuple[list[Figure], Any, Figur
         (naive / contracts) / (held / contracts),
     )
     return [rebuild, reference], proj, memory
+
+
+def bench_rebuild_memory(events: str, home: Path, contracts: int, reference: Figure) -> Figure:
+    """The native projector's memory: what the core's allocator held at its peak during
+    `reputation project` in its own process, on a copy of the log, per contract (its state and
+    the batch in flight; the interpreter's objects and SQLite's cache are not the projector's)."""
+    import sqlite3
+
+    from engine.bench_ingest import peaks
+
+    copy = home / "memory-rebuild"
+    copy.mkdir()
+    with sqlite3.connect(events) as src, sqlite3.connect(copy / "events.sqlite") as dst:
+        src.backup(dst)
+    _, core = peaks(copy, "project", "--no-progress")
+    per = core / max(contracts, 1)
+    return Figure(
+        "rebuild_memory_per_contract",
+        per,
+        "bytes (the native core's peak heap during a rebuild)",
+        "the Python reference projector's held objects (memory_per_contract)",
+        reference.value,
+        reference.value / max(per, 1e-9),
+    )
 
 
 def bench_point_queries(store, proj, label: str, samples: int = 200) -> list[Figure]:
@@ -281,6 +307,10 @@ def run(
         rebuilds, proj, memory = bench_rebuild(store, home, baseline)
         figures += [*rebuilds, memory]
         echo(f"  rebuild {rebuilds[0].value:,.0f} events/s (native), {rebuilds[1].value:,.0f} (Python reference)")
+        opened = sum(1 for line in lines if b'"ContractOpened"' in line)
+        rebuild_memory = bench_rebuild_memory(Settings(home=str(home)).sqlite_path, home, opened, memory)
+        figures.append(rebuild_memory)
+        echo(f"  rebuild peak memory {rebuild_memory.value:,.0f} bytes per contract (native)")
         small_home = home / "small"
         small_lines = lines[: min(small, len(lines))]
         from projections.service import Projections

@@ -149,18 +149,27 @@ try:
     main()
 finally:  # VmHWM: the peak of this process's own memory (ru_maxrss would count the parent's at fork)
     sys.stderr.write(next(x for x in open("/proc/self/status") if x.startswith("VmHWM")))
+    if "reputation._core" in sys.modules:  # what the core's own allocator held at its peak
+        sys.stderr.write(f"\\nCoreHWM: {sys.modules['reputation._core'].memory()[1]}\\n")
 """
 
 
-def _ingest_peak_rss(path: Path, home: Path, engine: str) -> float:
-    """Peak resident memory (MB) of `reputation ingest path` in its own process (Linux)."""
+def peaks(home: Path, *args: str) -> tuple[float, int]:
+    """`reputation --home home ARGS` in its own process (Linux): its peak resident memory in MB,
+    and the peak bytes the native core's allocator held (0: the core was not loaded)."""
     env = {**os.environ, "REPUTATION_STORE": "sqlite"}
-    cmd = [sys.executable, "-c", _PEAK, "--home", str(home), "ingest", "--engine", engine, str(path)]
+    cmd = [sys.executable, "-c", _PEAK, "--home", str(home), *args]
     proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
-    peak = [x for x in proc.stderr.decode().splitlines() if x.startswith("VmHWM")]
+    err = proc.stderr.decode().splitlines()
+    peak = [x for x in err if x.startswith("VmHWM")]
     if proc.returncode != 0 or not peak:
-        raise RuntimeError(f"ingest for the memory figure failed: {proc.stderr.decode()[-500:]}")
-    return int(peak[-1].split()[1]) / 1024  # kB
+        raise RuntimeError(f"`reputation {args[0]}` for a memory figure failed: {proc.stderr.decode()[-500:]}")
+    core = [int(x.split()[1]) for x in err if x.startswith("CoreHWM")]
+    return int(peak[-1].split()[1]) / 1024, (core or [0])[-1]  # kB
+
+
+def _ingest_peak_rss(path: Path, home: Path, engine: str) -> float:
+    return peaks(home, "ingest", "--engine", engine, str(path))[0]
 
 
 def bench_ingest_memory(lines: list[bytes], home: Path) -> Figure:

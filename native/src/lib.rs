@@ -216,12 +216,25 @@ mod python {
         (r.jss, r.weeks, r.of, r.earnings, r.months)
     }
 
+    /// The bytes the core's allocator holds now and at its peak (mimalloc's committed
+    /// memory; freed pages are kept, so the two stay close): the core's state and batches,
+    /// not the interpreter's objects.
+    #[pyfunction]
+    fn memory() -> (usize, usize) {
+        let (mut now, mut peak) = (0, 0);
+        let mut other = [0usize; 6];
+        let [a, b, c, d, e, f] = &mut other;
+        unsafe { libmimalloc_sys::mi_process_info(a, b, c, d, e, &mut now, &mut peak, f) };
+        (now, peak)
+    }
+
     #[pymodule]
     fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         crate::keep_freed_memory();
         m.add_class::<CoreProjector>()?;
         m.add_class::<CoreBatch>()?;
         m.add_function(wrap_pyfunction!(top_rated_at, m)?)?;
+        m.add_function(wrap_pyfunction!(memory, m)?)?;
         m.add_class::<crate::pyscore::CoreFreelancer>()?;
         crate::ingest::python::register(m)?;
         Ok(())

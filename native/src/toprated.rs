@@ -84,16 +84,21 @@ impl Evaluation {
     }
 }
 
-fn jss_at(f: &Freelancer, t: i64) -> Option<i64> {
-    f.lookup(t).and_then(|e| e.jss)
-}
-
 /// The badge at Monday `at`: each week reads the JSS published then (at published_at(days, w)).
 pub fn evaluate(f: &Freelancer, money: &[Money], at: i64, days: &[i64]) -> Evaluation {
     let rule = rule_at(at);
+    // the weeks in order, their publications in order: one walk of the timeline
+    let (tl, mut i) = (&f.timeline, 0);
     let weeks: Vec<Week> = (0..rule.of).rev().map(|k| {
         let w = at - k * WEEK;
-        let jss = jss_at(f, published_at(days, w));
+        let t = published_at(days, w);
+        if i == 0 {
+            i = tl.partition_point(|e| e.at <= t);
+        }
+        while i < tl.len() && tl[i].at <= t {
+            i += 1;
+        }
+        let jss = if i > 0 { tl[i - 1].jss } else { None };
         Week { at: w, jss, counted: jss.is_some_and(|j| j >= rule.jss) }
     }).collect();
     let cents = earnings(money, at);

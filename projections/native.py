@@ -130,15 +130,19 @@ class NativeProjector:
         """Project every new log row, batch by batch. The next batch is read and the last one
         committed while the core projects (it lets go of the GIL); commits stay in log order,
         one transaction per batch, and the first failure stops the rest. `batch`: rows per
-        batch (default: from FIRST, doubling up to BATCH)."""
+        batch (default: from FIRST, doubling up to BATCH, and at most half of what is left,
+        down to FIRST / 2, so the final commit, which nothing overlaps, is a small one)."""
         sizes = _sizes(batch, batch) if batch else _sizes(self.FIRST, self.BATCH)
         last, done = store.max_position(), 0
         shared = _datastore(store) is _datastore(self.repo)  # one PostgreSQL pool for both
         reading = self._io if shared else Lock()
 
         def read(after: int) -> list[tuple[int, bytes]]:
+            size = next(sizes)
+            if not batch:  # the last commit waits for nothing else: taper the tail to keep it short
+                size = min(size, max(self.FIRST // 2, (last - after) // 2))
             with reading:
-                return store.read(after, next(sizes))
+                return store.read(after, size)
 
         def commit(batch) -> None:
             changes = _rows(batch)  # the Python objects are made here, while the core works

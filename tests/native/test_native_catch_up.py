@@ -77,10 +77,12 @@ def test_default_batches_start_small_and_double_up_to_the_largest(store, referen
     Projections(repo, engine="native").catch_up(store)
     n = store.max_position()
     assert n > 2000
-    expected = [100, 300, 650]
-    while expected[-1] < n:
-        expected.append(min(expected[-1] + 350, n))
-    assert repo.positions == expected  # one commit per batch: 100, 200, 350, 350, ... rows
+    expected = [100, 300, 650]  # one commit per batch: 100, 200, 350, 350, ... rows
+    while expected[-1] < n:  # and at most half of what is left, down to 50
+        left = n - expected[-1]
+        expected.append(expected[-1] + min(350, max(50, left // 2), left))
+    assert repo.positions == expected
+    assert repo.positions[-1] - repo.positions[-2] <= 50  # the last commit, overlapped by nothing, is small
     assert ledger(repo) == reference
 
 

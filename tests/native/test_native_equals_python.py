@@ -4,17 +4,19 @@ position/clock/seq and `score --json` output, on random histories and simulated 
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
 
 import msgspec
 import pytest
 from eventsourcing.persistence import IntegrityError
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from engine.simulate import simulate
 from projections.ledger import to_json
-from projections.native import NativeProjector, projector_for
+from projections.native import HOLD_ENV, NativeProjector, projector_for
 from projections.projector import Projector
 from projections.service import Projections
 from projections.store import MemoryRepo, sqlite_repo
@@ -81,6 +83,42 @@ def test_top_rated_careers_give_the_same_ledger_and_state(lines, cuts):
     $1,000 edge, late deliveries that restate badge entries)."""
     rows = log_of(lines)
     assert_same(project("python", rows), project("native", rows, cuts))
+
+
+@given(histories(max_contracts=30), st.integers(2, 25), st.booleans())
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_a_projector_that_lets_go_of_everything_it_can_gives_the_same(lines, every, resumed):
+    """One native projector holding at most one contract: after every batch it lets go of every
+    freelancer the last batch did not touch and loads them back from the store when an event,
+    a deadline, a late event or a flag needs them (crate::hold); from an empty store or a
+    resumed one."""
+    rows = log_of(lines)
+    python = project("python", rows)
+    repo = MemoryRepo()
+    start = len(rows) // 3 if resumed else 0
+    if start:
+        projector_for("native", repo).run(rows[:start])
+    with _env(HOLD_ENV, "1"):
+        native = NativeProjector(repo)
+    least = 10**9
+    for lo in range(start, len(rows), every):
+        native.run(rows[lo : lo + every])
+        least = min(least, native._core.held)
+    event(f"let go: {least < len(repo.contracts)}")
+    assert_same(python, repo)
+
+
+@contextlib.contextmanager
+def _env(name: str, value: str):
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = before
 
 
 @given(histories(max_contracts=3))

@@ -48,6 +48,14 @@ def test_the_native_core_unit_tests():
     assert "test result: ok" in done.stdout
 
 
+def test_the_native_core_is_formatted():
+    """rustfmt (native/rustfmt.toml) holds over the Rust core."""
+    cargo = shutil.which("cargo")
+    assert cargo, "cargo is not installed: the native core needs a Rust toolchain"
+    done = run(cargo, "fmt", "--check", "--manifest-path", "native/Cargo.toml")
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+
+
 def test_ruff_lint_and_format():
     """ruff's lint rules and its formatter ([tool.ruff] in pyproject.toml) hold everywhere."""
     ruff = tool("ruff")

@@ -148,8 +148,7 @@ fn opt<'a>(v: &Option<Text<'a>>) -> Option<S<'a>> {
 }
 
 pub fn decode_recorded(data: &[u8]) -> Result<Recorded<'_>, String> {
-    let (raw, recorded_at): (Raw, Text) =
-        serde_json::from_slice(data).map_err(|e| format!("not a stored event row: {e}"))?;
+    let (raw, recorded_at): (Raw, Text) = serde_json::from_slice(data).map_err(|e| format!("not a stored event row: {e}"))?;
     let t = raw.kind.0.as_ref();
     let amount = || -> Result<i64, String> {
         match &raw.amount {
@@ -171,16 +170,11 @@ pub fn decode_recorded(data: &[u8]) -> Result<Recorded<'_>, String> {
         "ScopeChanged" => (Kind::ScopeChanged, "ScopeChanged"),
         "PaymentMade" => (Kind::Payment(amount()?), "PaymentMade"),
         "PaymentRefunded" => (Kind::Refund(amount()?), "PaymentRefunded"),
-        "ContractClosed" => (
-            Kind::Closed { by: need(&raw.closed_by, "closed_by", t)?, reason: need(&raw.reason, "reason", t)? },
-            "ContractClosed",
-        ),
-        "PublicFeedbackSubmitted" => {
-            (Kind::Public { by: need(&raw.by, "by", t)?, stars: stars()? }, "PublicFeedbackSubmitted")
+        "ContractClosed" => {
+            (Kind::Closed { by: need(&raw.closed_by, "closed_by", t)?, reason: need(&raw.reason, "reason", t)? }, "ContractClosed")
         }
-        "PublicFeedbackRevised" => {
-            (Kind::Revised { by: need(&raw.by, "by", t)?, stars: stars()? }, "PublicFeedbackRevised")
-        }
+        "PublicFeedbackSubmitted" => (Kind::Public { by: need(&raw.by, "by", t)?, stars: stars()? }, "PublicFeedbackSubmitted"),
+        "PublicFeedbackRevised" => (Kind::Revised { by: need(&raw.by, "by", t)?, stars: stars()? }, "PublicFeedbackRevised"),
         "PrivateFeedbackSubmitted" => (
             Kind::Private {
                 by: need(&raw.by, "by", t)?,

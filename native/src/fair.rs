@@ -134,10 +134,7 @@ fn usual(rated: &[Rated], engagement: &Set<&str>) -> Option<Usual> {
     let stars: Vec<f64> = other.iter().filter_map(|r| r.2).collect();
     let harsh_rec = recs.iter().max().is_some_and(|&m| m <= HARSH_RECOMMEND);
     let harsh_stars = !stars.is_empty() && stars.iter().all(|&s| s < HARSH_STARS);
-    let u = Usual {
-        recommend: harsh_rec.then(|| lower_median(recs)),
-        stars: harsh_stars.then(|| lower_median(stars)),
-    };
+    let u = Usual { recommend: harsh_rec.then(|| lower_median(recs)), stars: harsh_stars.then(|| lower_median(stars)) };
     (u.recommend.is_some() || u.stars.is_some()).then_some(u)
 }
 
@@ -151,11 +148,8 @@ pub fn assess_all<W: Why + Default>(
     what_if: Option<(usize, Override)>,
 ) -> Result<Vec<Assessed<W>>, String> {
     let contracts = &f.contracts;
-    let (groups, continued) = if rules.engagements {
-        engagements(contracts, views)
-    } else {
-        (views.iter().map(|v| vec![*v]).collect(), Set::default())
-    };
+    let (groups, continued) =
+        if rules.engagements { engagements(contracts, views) } else { (views.iter().map(|v| vec![*v]).collect(), Set::default()) };
     let mut histories: Map<&str, Vec<Rated>> = Map::default();
     let mut out = Vec::with_capacity(views.len());
     for members in &groups {

@@ -113,13 +113,17 @@ impl ScoreChange {
             string(&mut o, c.kind);
             o.extend(b",\"text\":");
             string(&mut o, &c.text);
-            for (name, x) in [(&b",\"contract_id\":"[..], &c.contract_id), (b",\"client_id\":", &c.client_id), (b",\"event_id\":", &c.event_id)] {
+            for (name, x) in
+                [(&b",\"contract_id\":"[..], &c.contract_id), (b",\"client_id\":", &c.client_id), (b",\"event_id\":", &c.event_id)]
+            {
                 if x.is_some() {
                     o.extend(name);
                     opt_str(&mut o, x.as_deref());
                 }
             }
-            for (name, x) in [(&b",\"jss_before\":"[..], c.jss_before), (b",\"jss_after\":", c.jss_after), (b",\"jss_delta\":", c.jss_delta)] {
+            for (name, x) in
+                [(&b",\"jss_before\":"[..], c.jss_before), (b",\"jss_after\":", c.jss_after), (b",\"jss_delta\":", c.jss_delta)]
+            {
                 if x.is_some() {
                     o.extend(name);
                     float(&mut o, x);

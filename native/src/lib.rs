@@ -17,10 +17,10 @@ pub fn keep_freed_memory() {
 }
 
 pub mod eval;
+pub mod event;
 pub mod fair;
 pub mod hash;
 pub mod hold;
-pub mod event;
 pub mod ingest;
 pub mod ledger;
 pub mod model;
@@ -174,7 +174,17 @@ mod python {
                 ledger.append((seq, change_id, fid, at, pos, bytes(body)))?;
             }
             let deadlines = PyList::new(py, std::mem::take(&mut self.deadlines))?;
-            PyTuple::new(py, [contracts.into_any(), freelancers.into_any(), clients.into_any(), ledger.into_any(), deadlines.into_any(), self.meta.into_pyobject(py)?.into_any()])
+            PyTuple::new(
+                py,
+                [
+                    contracts.into_any(),
+                    freelancers.into_any(),
+                    clients.into_any(),
+                    ledger.into_any(),
+                    deadlines.into_any(),
+                    self.meta.into_pyobject(py)?.into_any(),
+                ],
+            )
         }
     }
 
@@ -191,7 +201,11 @@ mod python {
                 let c = &p.contracts[ci];
                 (c.id.clone(), c.freelancer.clone(), c.client.clone(), encode(256, &|w| c.encode(w)))
             });
-            let freelancers = p.dirty.freelancers.iter().map(|&fi| (p.freelancers[fi].id.clone(), encode(256, &|w| p.freelancers[fi].encode(w, &p.contracts))));
+            let freelancers = p
+                .dirty
+                .freelancers
+                .iter()
+                .map(|&fi| (p.freelancers[fi].id.clone(), encode(256, &|w| p.freelancers[fi].encode(w, &p.contracts))));
             let clients = p.dirty.clients.iter().map(|&ki| (p.clients.list[ki].id.clone(), encode(64, &|w| p.clients.list[ki].encode(w))));
             let ledger = std::mem::take(&mut p.ledger).into_iter().map(|s| {
                 let body = s.to_json();

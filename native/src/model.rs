@@ -1,20 +1,48 @@
 //! Contract, freelancer and client state as reputation/contract.py and projections/projector.py
 //! keep it, the fold of one event, and the msgpack form the projection store holds.
 
+use crate::eval::CacheEntry;
 use crate::event::{Event, Kind};
 use crate::msgpack::{Reader, Writer, R};
-use crate::eval::CacheEntry;
 
 #[derive(Clone)]
-pub struct Stars { pub at: i64, pub pos: i64, pub stars: f64, pub event_id: String, pub scaled: (i128, bool) }
+pub struct Stars {
+    pub at: i64,
+    pub pos: i64,
+    pub stars: f64,
+    pub event_id: String,
+    pub scaled: (i128, bool),
+}
 #[derive(Clone)]
-pub struct Private { pub at: i64, pub pos: i64, pub recommend: i64, pub end_reason: Option<String>, pub event_id: String }
+pub struct Private {
+    pub at: i64,
+    pub pos: i64,
+    pub recommend: i64,
+    pub end_reason: Option<String>,
+    pub event_id: String,
+}
 #[derive(Clone)]
-pub struct Money { pub at: i64, pub pos: i64, pub cents: i64, pub event_id: String }
+pub struct Money {
+    pub at: i64,
+    pub pos: i64,
+    pub cents: i64,
+    pub event_id: String,
+}
 #[derive(Clone)]
-pub struct Mark { pub at: i64, pub pos: i64, pub event_id: String }
+pub struct Mark {
+    pub at: i64,
+    pub pos: i64,
+    pub event_id: String,
+}
 #[derive(Clone)]
-pub struct Closed { pub at: i64, pub pos: i64, pub by: String, pub reason: String, pub event_id: String, pub exits: [i64; 3] }
+pub struct Closed {
+    pub at: i64,
+    pub pos: i64,
+    pub by: String,
+    pub reason: String,
+    pub event_id: String,
+    pub exits: [i64; 3],
+}
 
 impl Closed {
     pub fn new(at: i64, pos: i64, by: String, reason: String, event_id: String) -> Closed {
@@ -22,7 +50,14 @@ impl Closed {
     }
 }
 #[derive(Clone)]
-pub struct Removal { pub at: i64, pub pos: i64, pub of: String, pub basis: String, pub scope: String, pub event_id: String }
+pub struct Removal {
+    pub at: i64,
+    pub pos: i64,
+    pub of: String,
+    pub basis: String,
+    pub scope: String,
+    pub event_id: String,
+}
 
 pub struct Contract {
     pub id: String,
@@ -49,7 +84,15 @@ pub struct Contract {
 }
 
 #[derive(Clone, Copy, PartialEq)]
-pub struct Entry { pub at: i64, pub seq: i64, pub jss: Option<i64>, pub fb: Option<i64>, pub exact: Option<f64>, pub rules: &'static str, pub top: bool }
+pub struct Entry {
+    pub at: i64,
+    pub seq: i64,
+    pub jss: Option<i64>,
+    pub fb: Option<i64>,
+    pub exact: Option<f64>,
+    pub rules: &'static str,
+    pub top: bool,
+}
 
 pub struct Freelancer {
     pub id: String,
@@ -63,7 +106,11 @@ impl Freelancer {
     }
     pub fn lookup(&self, at: i64) -> Option<&Entry> {
         let i = self.timeline.partition_point(|e| e.at <= at);
-        if i > 0 { Some(&self.timeline[i - 1]) } else { None }
+        if i > 0 {
+            Some(&self.timeline[i - 1])
+        } else {
+            None
+        }
     }
     /// -> its index in the timeline
     pub fn record(&mut self, entry: Entry) -> usize {
@@ -92,10 +139,26 @@ impl Contract {
     /// An empty slot (its state let go: crate::hold).
     pub fn vacant() -> Contract {
         Contract {
-            id: String::new(), freelancer: String::new(), client: String::new(), pricing: String::new(), continues: None,
-            opened_at: 0, opened_pos: 0, opened_event: String::new(), last_at: 0, closed: None, payments: vec![], refunds: vec![],
-            client_public: vec![], freelancer_public: vec![], client_private: None, freelancer_private: None,
-            edit_allowed: vec![], removals: vec![], scope_changes: vec![], cache: None,
+            id: String::new(),
+            freelancer: String::new(),
+            client: String::new(),
+            pricing: String::new(),
+            continues: None,
+            opened_at: 0,
+            opened_pos: 0,
+            opened_event: String::new(),
+            last_at: 0,
+            closed: None,
+            payments: vec![],
+            refunds: vec![],
+            client_public: vec![],
+            freelancer_public: vec![],
+            client_private: None,
+            freelancer_private: None,
+            edit_allowed: vec![],
+            removals: vec![],
+            scope_changes: vec![],
+            cache: None,
         }
     }
 
@@ -132,16 +195,23 @@ impl Contract {
         match &e.kind {
             Kind::Payment(cents) => self.payments.push(Money { at, pos, cents: *cents, event_id: id }),
             Kind::Refund(cents) => self.refunds.push(Money { at, pos, cents: *cents, event_id: id }),
-            Kind::Closed { by, reason } => {
-                self.closed = Some(Closed::new(at, pos, by.to_string(), reason.to_string(), id))
-            }
+            Kind::Closed { by, reason } => self.closed = Some(Closed::new(at, pos, by.to_string(), reason.to_string(), id)),
             Kind::Public { by, stars } | Kind::Revised { by, stars } => {
                 let s = Stars { at, pos, stars: *stars, event_id: id, scaled: crate::tally::scaled_stars(*stars) };
-                if by == "client" { self.client_public.push(s) } else { self.freelancer_public.push(s) }
+                if by == "client" {
+                    self.client_public.push(s)
+                } else {
+                    self.freelancer_public.push(s)
+                }
             }
             Kind::Private { by, recommend, end_reason } => {
-                let p = Some(Private { at, pos, recommend: *recommend, end_reason: end_reason.as_deref().map(str::to_string), event_id: id });
-                if by == "client" { self.client_private = p } else { self.freelancer_private = p }
+                let p =
+                    Some(Private { at, pos, recommend: *recommend, end_reason: end_reason.as_deref().map(str::to_string), event_id: id });
+                if by == "client" {
+                    self.client_private = p
+                } else {
+                    self.freelancer_private = p
+                }
             }
             Kind::EditAllowed { by } => {
                 let m = Mark { at, pos, event_id: id };
@@ -151,7 +221,12 @@ impl Contract {
                 }
             }
             Kind::Removed { of, basis, scope } => self.removals.push(Removal {
-                at, pos, of: of.to_string(), basis: basis.to_string(), scope: scope.to_string(), event_id: id,
+                at,
+                pos,
+                of: of.to_string(),
+                basis: basis.to_string(),
+                scope: scope.to_string(),
+                event_id: id,
             }),
             Kind::ScopeChanged => self.scope_changes.push(Mark { at, pos, event_id: id }),
             _ => {}

@@ -7,8 +7,8 @@ use crate::ratio::{half_up, Ratio};
 use crate::reason::NoWords;
 use crate::rules::{Cut, Override, RuleSet, SWITCHES};
 use crate::score::{evaluate, Facts, Judged};
-use crate::timeline::{contract_happenings, flag_happenings, inert, switch, Happening};
 use crate::time::INF;
+use crate::timeline::{contract_happenings, flag_happenings, inert, switch, Happening};
 
 /// What a step compares: the scores without the assessments.
 #[derive(Clone, Copy)]

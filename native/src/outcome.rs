@@ -139,4 +139,3 @@ pub fn outcome(v: &View, s: &Signals, rules: &RuleSet, usual: Option<Usual>, why
     }
     Outcome::Neutral
 }
-

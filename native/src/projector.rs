@@ -12,8 +12,8 @@ use crate::event::{decode_recorded, Event, Kind, Recorded};
 use crate::ledger::ScoreChange;
 use crate::model::{Client, Clients, Contract, Freelancer};
 use crate::rules::SWITCHES;
-use crate::timeline::any_deadline_at;
 use crate::time::{window_exit, DAY, FEEDBACK_WINDOW, INF};
+use crate::timeline::any_deadline_at;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 pub type Res<T> = Result<T, Error>;
@@ -89,7 +89,7 @@ pub struct Projector {
     pub(crate) freelancer_index: HashMap<String, usize>,
     pub clients: Clients,
     missing: [HashSet<String>; 3], // asked this batch, not in the store
-    empty: bool, // the store had nothing at start: ask it only for what this projector let go
+    empty: bool,                   // the store had nothing at start: ask it only for what this projector let go
     // what it holds (crate::hold)
     pub hold: usize,
     pub(crate) reloadable: bool, // a store to load back from
@@ -107,8 +107,8 @@ pub struct Projector {
     pub due: BinaryHeap<Reverse<(i64, String)>>, // while the clock moves: the deadlines up to `target`
     pub target: i64,
     pub money: HashMap<usize, Vec<crate::toprated::Money>>, // per freelancer: toprated::money_of, kept sorted
-    pub scheduled: HashMap<usize, i64>, // per freelancer: the badge deadline last scheduled
-    pub days: Vec<i64>, // the publication days (sorted) whose published JSS the Top Rated weeks read
+    pub scheduled: HashMap<usize, i64>,                     // per freelancer: the badge deadline last scheduled
+    pub days: Vec<i64>,                                     // the publication days (sorted) whose published JSS the Top Rated weeks read
     pub repo: Box<dyn Repo + Send + Sync>,
     // the batch
     pub dirty: Dirty,
@@ -126,12 +126,38 @@ impl Projector {
         let empty = fresh || repo.is_none();
         let repo = repo.unwrap_or_else(|| Box::new(Empty));
         Projector {
-            position, clock, seq, repo,
-            contracts: vec![], contract_index: HashMap::default(), freelancers: vec![], freelancer_index: HashMap::default(),
-            clients: Clients::default(), missing: Default::default(), empty, all_freelancers: None, archives: HashMap::default(),
-            archive_built: HashMap::default(), heap: BinaryHeap::new(), names: Default::default(), horizon: clock, due: BinaryHeap::new(), target: -INF, money: HashMap::default(), scheduled: HashMap::default(), days,
-            dirty: Dirty::default(), ledger: vec![], new_deadlines: vec![], n: 0,
-            hold: 0, reloadable, batch: 0, touched: vec![], vacant_contracts: vec![], vacant_freelancers: vec![],
+            position,
+            clock,
+            seq,
+            repo,
+            contracts: vec![],
+            contract_index: HashMap::default(),
+            freelancers: vec![],
+            freelancer_index: HashMap::default(),
+            clients: Clients::default(),
+            missing: Default::default(),
+            empty,
+            all_freelancers: None,
+            archives: HashMap::default(),
+            archive_built: HashMap::default(),
+            heap: BinaryHeap::new(),
+            names: Default::default(),
+            horizon: clock,
+            due: BinaryHeap::new(),
+            target: -INF,
+            money: HashMap::default(),
+            scheduled: HashMap::default(),
+            days,
+            dirty: Dirty::default(),
+            ledger: vec![],
+            new_deadlines: vec![],
+            n: 0,
+            hold: 0,
+            reloadable,
+            batch: 0,
+            touched: vec![],
+            vacant_contracts: vec![],
+            vacant_freelancers: vec![],
             let_go: Default::default(),
         }
     }
@@ -179,9 +205,15 @@ impl Projector {
                 Table::Freelancers => {
                     let (fid, cids, timeline) = Freelancer::decode(&data)?;
                     self.load(Table::Contracts, cids.clone())?; // a score needs all its contracts
-                    let contracts = cids.iter().map(|c| {
-                        self.contract_index.get(c).copied().ok_or_else(|| format!("freelancer {fid}: contract {c} is not in the projection store"))
-                    }).collect::<Result<Vec<_>, _>>()?;
+                    let contracts = cids
+                        .iter()
+                        .map(|c| {
+                            self.contract_index
+                                .get(c)
+                                .copied()
+                                .ok_or_else(|| format!("freelancer {fid}: contract {c} is not in the projection store"))
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
                     contract_ids.extend(cids);
                     self.place_freelancer(Freelancer { id: fid, contracts, timeline });
                 }
@@ -240,8 +272,13 @@ impl Projector {
             return Ok(()); // every client is in memory (an unknown one has no flags either way)
         }
         let index = &self.clients.index;
-        let kids: Vec<String> = self.freelancers[fi].contracts.iter().map(|&c| &self.contracts[c].client)
-            .filter(|k| !index.contains_key(*k)).cloned().collect();
+        let kids: Vec<String> = self.freelancers[fi]
+            .contracts
+            .iter()
+            .map(|&c| &self.contracts[c].client)
+            .filter(|k| !index.contains_key(*k))
+            .cloned()
+            .collect();
         for k in kids {
             self.client(&k)?;
         }

@@ -6,8 +6,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
 use crate::model::Contract;
-use crate::ratio::Ratio;
 use crate::moves::{glance, Glance};
+use crate::ratio::Ratio;
 use crate::reason::{Arg, Reason};
 use crate::rules::{rule_set_named, Cut, Outcome, Override, RuleSet, WINDOWS};
 use crate::score::{evaluate, Facts, Judged};
@@ -91,7 +91,11 @@ impl CoreFreelancer {
     /// states of every contract of a client (asked under fair-2026 only).
     #[new]
     #[pyo3(signature = (contracts, flags, load=None))]
-    fn new(contracts: Vec<Bound<'_, PyBytes>>, flags: std::collections::HashMap<String, Vec<(i64, i64, bool)>>, load: Option<PyObject>) -> PyResult<Self> {
+    fn new(
+        contracts: Vec<Bound<'_, PyBytes>>,
+        flags: std::collections::HashMap<String, Vec<(i64, i64, bool)>>,
+        load: Option<PyObject>,
+    ) -> PyResult<Self> {
         let facts = Facts { contracts: decode(&contracts)?, flags: flags.into_iter().collect(), clients: Default::default() };
         Ok(CoreFreelancer { facts, load })
     }
@@ -119,7 +123,15 @@ impl CoreFreelancer {
     /// explain's counterfactuals at the cut: for each contract id, the exact JSS without it,
     /// with it neutral and with it positive [(without, if_neutral, if_positive)].
     #[pyo3(signature = (at, pos, known, ids, rules=None))]
-    fn what_ifs<'py>(&mut self, py: Python<'py>, at: i64, pos: i64, known: i64, ids: Vec<String>, rules: Option<&str>) -> PyResult<Bound<'py, PyList>> {
+    fn what_ifs<'py>(
+        &mut self,
+        py: Python<'py>,
+        at: i64,
+        pos: i64,
+        known: i64,
+        ids: Vec<String>,
+        rules: Option<&str>,
+    ) -> PyResult<Bound<'py, PyList>> {
         let rules = self.rules(py, rules)?;
         let cut = Cut::new(at, pos, known);
         let out = PyList::empty(py);

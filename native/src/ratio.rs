@@ -33,7 +33,11 @@ impl Ratio {
         let (n, d) = (n.unsigned_abs(), d.unsigned_abs());
         const EXACT: u128 = 1 << 53;
         let x = if n <= EXACT && d <= EXACT { n as f64 / d as f64 } else { divide(n, d) };
-        if neg { -x } else { x }
+        if neg {
+            -x
+        } else {
+            x
+        }
     }
 }
 

@@ -9,8 +9,8 @@ use crate::projector::{Projector, Res, Table, Trigger};
 use crate::ratio::{half_up, Ratio};
 use crate::rules::Cut;
 use crate::time::{format_time, DAY, INF};
-use crate::toprated::badge_causes;
 use crate::timeline::{change_times, contract_happenings, deadlines_at, describe, flag_happenings, inert, Happening};
+use crate::toprated::badge_causes;
 
 const ARCHIVE_AFTER: usize = 12; // contracts; below this a freelancer is evaluated in full
 const ARCHIVE_EVERY: i64 = 90 * DAY;
@@ -177,7 +177,16 @@ impl Projector {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn causes<'a>(&'a self, fi: usize, at: i64, known: i64, before: &Score, after: &Score, trigger: Option<&'a Trigger>, prev: Option<Entry>) -> Vec<Cause> {
+    fn causes<'a>(
+        &'a self,
+        fi: usize,
+        at: i64,
+        known: i64,
+        before: &Score,
+        after: &Score,
+        trigger: Option<&'a Trigger>,
+        prev: Option<Entry>,
+    ) -> Vec<Cause> {
         let mut causes = vec![];
         if let Some(t) = trigger.filter(|t| t.at != at) {
             // a late event restates a later point: it carries the change

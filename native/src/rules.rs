@@ -27,24 +27,53 @@ pub struct RuleSet {
 }
 
 pub static JSS_2016: RuleSet = RuleSet {
-    name: "jss-2016", starts: -INF, windows: &[0, 1, 2], neutral_reasons: false, weighted: false,
-    zero_only_if_negative: false, needs_signal_or_long_term: false, ignores_flagged_clients: false,
-    min_contracts: 4, min_clients: 2, engagements: false, neutral_closes: false, lenient_raters: false,
+    name: "jss-2016",
+    starts: -INF,
+    windows: &[0, 1, 2],
+    neutral_reasons: false,
+    weighted: false,
+    zero_only_if_negative: false,
+    needs_signal_or_long_term: false,
+    ignores_flagged_clients: false,
+    min_contracts: 4,
+    min_clients: 2,
+    engagements: false,
+    neutral_closes: false,
+    lenient_raters: false,
 };
 pub static JSS_2020: RuleSet = RuleSet {
-    name: "jss-2020", starts: 1_583_020_800_000_000, windows: &[0, 1, 2], neutral_reasons: true, weighted: true,
-    zero_only_if_negative: true, needs_signal_or_long_term: false, ignores_flagged_clients: false,
-    min_contracts: 4, min_clients: 2, engagements: false, neutral_closes: false, lenient_raters: false,
+    name: "jss-2020",
+    starts: 1_583_020_800_000_000,
+    windows: &[0, 1, 2],
+    neutral_reasons: true,
+    weighted: true,
+    zero_only_if_negative: true,
+    needs_signal_or_long_term: false,
+    ignores_flagged_clients: false,
+    min_contracts: 4,
+    min_clients: 2,
+    engagements: false,
+    neutral_closes: false,
+    lenient_raters: false,
 };
 pub static JSS_2024: RuleSet = JSS_2024_FIELDS;
 /// A proposal, never in force (no switch leads to it): chosen by name only.
-pub static FAIR_2026: RuleSet = RuleSet {
-    name: "fair-2026", starts: INF, engagements: true, neutral_closes: true, lenient_raters: true, ..JSS_2024_FIELDS
-};
+pub static FAIR_2026: RuleSet =
+    RuleSet { name: "fair-2026", starts: INF, engagements: true, neutral_closes: true, lenient_raters: true, ..JSS_2024_FIELDS };
 const JSS_2024_FIELDS: RuleSet = RuleSet {
-    name: "jss-2024", starts: 1_725_321_600_000_000, windows: &[2], neutral_reasons: true, weighted: true,
-    zero_only_if_negative: true, needs_signal_or_long_term: true, ignores_flagged_clients: true,
-    min_contracts: 2, min_clients: 2, engagements: false, neutral_closes: false, lenient_raters: false,
+    name: "jss-2024",
+    starts: 1_725_321_600_000_000,
+    windows: &[2],
+    neutral_reasons: true,
+    weighted: true,
+    zero_only_if_negative: true,
+    needs_signal_or_long_term: true,
+    ignores_flagged_clients: true,
+    min_contracts: 2,
+    min_clients: 2,
+    engagements: false,
+    neutral_closes: false,
+    lenient_raters: false,
 };
 pub static SWITCHES: [i64; 2] = [JSS_2020.starts, JSS_2024.starts];
 
@@ -92,7 +121,7 @@ pub struct View {
     pub client_stars: Option<f64>,
     pub client_scaled: (i128, bool),
     pub client_recommend: Option<i64>,
-    pub client_end_reason: bool, // the client's private feedback has an end reason (visible)
+    pub client_end_reason: bool,       // the client's private feedback has an end reason (visible)
     pub client_removed: Option<usize>, // index into contract.removals of the latest of the client
     pub freelancer_stars: Option<f64>,
     pub freelancer_removed: Option<usize>,
@@ -132,7 +161,11 @@ pub fn view(c: &Contract, ci: usize, cut: Cut) -> Option<View> {
     let (mut client_removed, mut freelancer_removed) = (None, None);
     for (i, r) in c.removals.iter().enumerate() {
         if cut.sees(r.at, r.pos) {
-            if r.of == "client" { client_removed = Some(i) } else { freelancer_removed = Some(i) }
+            if r.of == "client" {
+                client_removed = Some(i)
+            } else {
+                freelancer_removed = Some(i)
+            }
         }
     }
     let settled_at = closed.map(|x| {
@@ -164,7 +197,11 @@ pub fn view(c: &Contract, ci: usize, cut: Cut) -> Option<View> {
 /// The last position of any fact of the contract (rules._max_pos).
 pub fn max_pos(c: &Contract) -> i64 {
     let mut pos = c.opened_pos;
-    let all = c.payments.iter().chain(&c.refunds).map(|m| m.pos)
+    let all = c
+        .payments
+        .iter()
+        .chain(&c.refunds)
+        .map(|m| m.pos)
         .chain(c.client_public.iter().chain(&c.freelancer_public).map(|s| s.pos))
         .chain(c.removals.iter().map(|r| r.pos))
         .chain(c.scope_changes.iter().map(|m| m.pos))
@@ -199,7 +236,13 @@ fn weight4(v: &View, rules: &RuleSet) -> i64 {
         return 4;
     }
     let e = v.earnings.max(0);
-    let mut base = if e <= 250_00 { 4 } else if e <= 1000_00 { 5 } else { 6 };
+    let mut base = if e <= 250_00 {
+        4
+    } else if e <= 1000_00 {
+        5
+    } else {
+        6
+    };
     if let (Some(f), Some(l)) = (v.first_paid, v.last_paid) {
         base += 4 * (l - f).div_euclid(LONG_TERM);
     }
@@ -281,7 +324,7 @@ pub fn assess(c: &Contract, v: &View, cut: Cut, rules: &RuleSet, flagged: bool, 
     if counted {
         let closed_at = v.closed_at.expect("a settled contract is closed");
         a.exits = match c.closed.as_ref() {
-            Some(x) if x.at == closed_at => x.exits, // computed once per contract
+            Some(x) if x.at == closed_at => x.exits,                      // computed once per contract
             _ => WINDOWS.map(|m| crate::time::window_exit(closed_at, m)), // an engagement closes with its last
         };
         a.weight4 = weight4(v, rules);

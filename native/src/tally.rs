@@ -63,7 +63,7 @@ pub fn scaled_stars(stars: f64) -> (i128, bool) {
 pub struct Jss {
     pub shown: Option<i64>,
     pub exact: Option<Ratio>,
-    pub window: Option<usize>,     // the best window (index into WINDOWS)
+    pub window: Option<usize>,         // the best window (index into WINDOWS)
     pub tallies: [(i64, i64, i64); 3], // per window: contracts, 100 x max(net, 0), total weight
 }
 

@@ -75,7 +75,11 @@ pub fn parse_time(text: &str) -> Result<i64, String> {
         [b'Z' | b'z'] => 0,
         [sign @ (b'+' | b'-'), hh @ .., b':', m1, m2] if hh.len() == 2 => {
             let v = num(hh).ok_or_else(bad)? * 60 + num(&[*m1, *m2]).ok_or_else(bad)?;
-            if *sign == b'-' { -v } else { v }
+            if *sign == b'-' {
+                -v
+            } else {
+                v
+            }
         }
         _ => return Err(bad()),
     };

@@ -36,7 +36,14 @@ pub fn inert(kind: &str) -> bool {
 /// timeline.contract_happenings.
 pub fn contract_happenings<'a>(c: &'a Contract, ci: usize, known: i64, mut f: impl FnMut(Happening<'a>)) {
     let h = |at, pos, kind, event_id: &'a str, detail| Happening {
-        at, pos, kind, contract: Some(ci), contract_id: Some(c.id.as_str()), client_id: &c.client, event_id: Some(event_id), detail,
+        at,
+        pos,
+        kind,
+        contract: Some(ci),
+        contract_id: Some(c.id.as_str()),
+        client_id: &c.client,
+        event_id: Some(event_id),
+        detail,
     };
     if c.opened_pos <= known {
         f(h(c.opened_at, c.opened_pos, "contract_opened", &c.opened_event, Detail::None));
@@ -122,8 +129,14 @@ pub fn deadlines_at<'a>(contracts: &'a [Contract], ids: &[usize], at: i64, known
         for (m, exit) in WINDOWS.into_iter().zip(closed.exits) {
             if exit == at {
                 out.push(Happening {
-                    at, pos: -1, kind: "window_exit", contract: Some(ci), contract_id: Some(&c.id), client_id: &c.client,
-                    event_id: None, detail: Detail::Months(m),
+                    at,
+                    pos: -1,
+                    kind: "window_exit",
+                    contract: Some(ci),
+                    contract_id: Some(&c.id),
+                    client_id: &c.client,
+                    event_id: None,
+                    detail: Detail::Months(m),
                 });
             }
         }
@@ -200,7 +213,11 @@ fn words(h: &Happening, before: &Score, after: &Score, contracts: &[Contract], p
     };
     let tail = || {
         let w = outcome_words();
-        if w.is_empty() { w } else { format!("; {w}") }
+        if w.is_empty() {
+            w
+        } else {
+            format!("; {w}")
+        }
     };
     let newly_settled = a_after.is_some_and(|a| a.outcome.is_some()) && a_before.is_none_or(|a| a.outcome.is_none());
     let text = detail_text;
@@ -215,7 +232,10 @@ fn words(h: &Happening, before: &Score, after: &Score, contracts: &[Contract], p
                 return (kind, format!("feedback window of {who} ended: the {one_sided}'s public feedback is revealed{settled}{}", tail()));
             }
             if newly_settled {
-                return ("contract_settled", format!("feedback window of {who} ended with no public feedback; settled and {}", outcome_words()));
+                return (
+                    "contract_settled",
+                    format!("feedback window of {who} ended with no public feedback; settled and {}", outcome_words()),
+                );
             }
             return ("window_end", format!("feedback window of {who} ended (both sides' feedback was already revealed)"));
         }

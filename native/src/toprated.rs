@@ -89,18 +89,21 @@ pub fn evaluate(f: &Freelancer, money: &[Money], at: i64, days: &[i64]) -> Evalu
     let rule = rule_at(at);
     // the weeks in order, their publications in order: one walk of the timeline
     let (tl, mut i) = (&f.timeline, 0);
-    let weeks: Vec<Week> = (0..rule.of).rev().map(|k| {
-        let w = at - k * WEEK;
-        let t = published_at(days, w);
-        if i == 0 {
-            i = tl.partition_point(|e| e.at <= t);
-        }
-        while i < tl.len() && tl[i].at <= t {
-            i += 1;
-        }
-        let jss = if i > 0 { tl[i - 1].jss } else { None };
-        Week { at: w, jss, counted: jss.is_some_and(|j| j >= rule.jss) }
-    }).collect();
+    let weeks: Vec<Week> = (0..rule.of)
+        .rev()
+        .map(|k| {
+            let w = at - k * WEEK;
+            let t = published_at(days, w);
+            if i == 0 {
+                i = tl.partition_point(|e| e.at <= t);
+            }
+            while i < tl.len() && tl[i].at <= t {
+                i += 1;
+            }
+            let jss = if i > 0 { tl[i - 1].jss } else { None };
+            Week { at: w, jss, counted: jss.is_some_and(|j| j >= rule.jss) }
+        })
+        .collect();
     let cents = earnings(money, at);
     let n = weeks.iter().filter(|w| w.counted).count();
     Evaluation { at, rule, weeks, earnings: cents, top: n >= rule.weeks && cents >= rule.earnings }
@@ -179,18 +182,34 @@ fn day(t: i64) -> String {
 /// badges.badge_causes: the words as ledger causes.
 pub fn badge_causes(e: &Evaluation) -> Vec<Cause> {
     let at = format_time(e.at);
-    words(e).into_iter().map(|(kind, text)| Cause {
-        at: at.clone(), kind, text, contract_id: None, client_id: None, event_id: None,
-        jss_before: None, jss_after: None, jss_delta: None, private: false,
-    }).collect()
+    words(e)
+        .into_iter()
+        .map(|(kind, text)| Cause {
+            at: at.clone(),
+            kind,
+            text,
+            contract_id: None,
+            client_id: None,
+            event_id: None,
+            jss_before: None,
+            jss_after: None,
+            jss_delta: None,
+            private: false,
+        })
+        .collect()
 }
 
 pub fn words(e: &Evaluation) -> Vec<(&'static str, String)> {
     let r = e.rule;
-    let short: Vec<String> = e.weeks.iter().filter(|w| !w.counted).map(|w| {
-        let j = w.jss.map_or_else(|| "not shown".to_string(), |j| j.to_string());
-        format!("{} ({j})", day(w.at))
-    }).collect();
+    let short: Vec<String> = e
+        .weeks
+        .iter()
+        .filter(|w| !w.counted)
+        .map(|w| {
+            let j = w.jss.map_or_else(|| "not shown".to_string(), |j| j.to_string());
+            format!("{} ({j})", day(w.at))
+        })
+        .collect();
     let mut weeks = format!("JSS {} or more in {} of the last {} weekly evaluations ({} needed)", r.jss, e.counted(), r.of, r.weeks);
     if !short.is_empty() {
         weeks.push_str(&format!("; below {}: {}", r.jss, short.join(", ")));

@@ -41,15 +41,27 @@ pub struct Checker {
 }
 
 fn other(side: &str) -> &'static str {
-    if side == "client" { "freelancer" } else { "client" }
+    if side == "client" {
+        "freelancer"
+    } else {
+        "client"
+    }
 }
 
 impl Contract {
     fn public(&self, side: &str) -> &Vec<Stars> {
-        if side == "client" { &self.client_public } else { &self.freelancer_public }
+        if side == "client" {
+            &self.client_public
+        } else {
+            &self.freelancer_public
+        }
     }
     fn private(&self, side: &str) -> &Option<Private> {
-        if side == "client" { &self.client_private } else { &self.freelancer_private }
+        if side == "client" {
+            &self.client_private
+        } else {
+            &self.freelancer_private
+        }
     }
     fn revealed_at(&self, side: &str) -> Option<i64> {
         let mine = self.public(side);
@@ -152,9 +164,9 @@ impl Checker {
                 }
                 if let Some(c) = continues {
                     let ok = *c != e.subject
-                        && self.contract(&format!("contract:{c}")).is_some_and(|k| {
-                            k.client == *client && k.freelancer == *freelancer && k.opened_at <= at
-                        });
+                        && self
+                            .contract(&format!("contract:{c}"))
+                            .is_some_and(|k| k.client == *client && k.freelancer == *freelancer && k.opened_at <= at);
                     if !ok {
                         return Err(Stop::Reject);
                     }
@@ -268,12 +280,10 @@ fn allowed(c: &Contract, e: &Line, at: i64) -> bool {
         Kind::Closed { .. } => closed.is_none(),
         Kind::Public { by, .. } | Kind::Private { by, .. } => {
             let public = matches!(e.kind, Kind::Public { .. });
-            closed.is_some_and(|x| at < x.at + WINDOW)
-                && if public { c.public(by).is_empty() } else { c.private(by).is_none() }
+            closed.is_some_and(|x| at < x.at + WINDOW) && if public { c.public(by).is_empty() } else { c.private(by).is_none() }
         }
         Kind::EditAllowed { by } => {
-            c.revealed_at(other(by)).is_some_and(|r| r <= at && at < r + WINDOW)
-                && !c.edit_allowed.iter().any(|(s, _)| s == by)
+            c.revealed_at(other(by)).is_some_and(|r| r <= at && at < r + WINDOW) && !c.edit_allowed.iter().any(|(s, _)| s == by)
         }
         Kind::Revised { by, .. } => {
             let allowed = c.edit_allowed.iter().find(|(s, _)| s == other(by));
@@ -317,8 +327,7 @@ fn perk_outcome_positive(c: &Contract, at: i64) -> bool {
         (None, None, None)
     } else {
         let end_reason = private.and_then(|p| p.end_reason.as_deref());
-        let close_reason =
-            closed.filter(|x| x.by == "client" || x.by == "platform").map(|x| x.reason.as_str());
+        let close_reason = closed.filter(|x| x.by == "client" || x.by == "platform").map(|x| x.reason.as_str());
         (end_reason.or(close_reason), private.map(|p| p.recommend), stars)
     };
     let neutral_reasons = at >= parse_time("2020-03-01T00:00:00Z").unwrap(); // jss-2020 and later
@@ -340,9 +349,7 @@ fn apply(c: &mut Contract, e: &Line, at: i64) {
     match &e.kind {
         Kind::Payment(cents) => c.payments.push(Money { at, pos: 0, cents: *cents, event_id: id }),
         Kind::Refund(cents) => c.refunds.push(Money { at, pos: 0, cents: *cents, event_id: id }),
-        Kind::Closed { by, reason } => {
-            c.closed = Some(Closed { at, pos: 0, by: by.to_string(), reason: reason.to_string(), event_id: id })
-        }
+        Kind::Closed { by, reason } => c.closed = Some(Closed { at, pos: 0, by: by.to_string(), reason: reason.to_string(), event_id: id }),
         Kind::Public { by, stars } | Kind::Revised { by, stars } => {
             let list = if *by == "client" { &mut c.client_public } else { &mut c.freelancer_public };
             list.push(Stars { at, pos: 0, stars: *stars, event_id: id });
@@ -356,14 +363,9 @@ fn apply(c: &mut Contract, e: &Line, at: i64) {
             }
         }
         Kind::EditAllowed { by } => c.edit_allowed.push((by.to_string(), Mark { at, pos: 0, event_id: id })),
-        Kind::Removed { of, basis, scope } => c.removals.push(Removal {
-            at,
-            pos: 0,
-            of: of.to_string(),
-            basis: basis.to_string(),
-            scope: scope.to_string(),
-            event_id: id,
-        }),
+        Kind::Removed { of, basis, scope } => {
+            c.removals.push(Removal { at, pos: 0, of: of.to_string(), basis: basis.to_string(), scope: scope.to_string(), event_id: id })
+        }
         Kind::Scope => c.scope_changes.push(Mark { at, pos: 0, event_id: id }),
         _ => {}
     }

@@ -66,9 +66,29 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
 }
 
 const FIELDS: [&str; 23] = [
-    "type", "event_id", "occurred_at", "schema", "contract_id", "freelancer_id", "client_id", "pricing",
-    "continues", "summary", "amount", "closed_by", "reason", "by", "stars", "attributes", "comment",
-    "recommend", "end_reason", "of", "basis", "scope", "note",
+    "type",
+    "event_id",
+    "occurred_at",
+    "schema",
+    "contract_id",
+    "freelancer_id",
+    "client_id",
+    "pricing",
+    "continues",
+    "summary",
+    "amount",
+    "closed_by",
+    "reason",
+    "by",
+    "stars",
+    "attributes",
+    "comment",
+    "recommend",
+    "end_reason",
+    "of",
+    "basis",
+    "scope",
+    "note",
 ];
 const TO: u32 = 23; // "to", bit 23
 
@@ -175,8 +195,14 @@ const fn bits(list: &[u32]) -> u32 {
 
 const BASE: u32 = bits(&[0, 1, 2, 3]);
 const REASONS: [&str; 8] = [
-    "completed_successfully", "no_longer_needed", "freelancer_unresponsive", "freelancer_lacked_skills",
-    "completed_unsuccessfully", "hired_someone_else", "client_unresponsive", "other",
+    "completed_successfully",
+    "no_longer_needed",
+    "freelancer_unresponsive",
+    "freelancer_lacked_skills",
+    "completed_unsuccessfully",
+    "hired_someone_else",
+    "client_unresponsive",
+    "other",
 ];
 const SIDES: [&str; 2] = ["client", "freelancer"];
 
@@ -285,7 +311,11 @@ pub fn decode(number: i64, line: &[u8]) -> Option<Line> {
         "PaymentMade" | "PaymentRefunded" => {
             let cents = money(f.raw[0]?.get())?;
             out.raw("amount", &format!("\"{}.{:02}\"", cents / 100, cents % 100));
-            if type_name == "PaymentMade" { Kind::Payment(cents) } else { Kind::Refund(cents) }
+            if type_name == "PaymentMade" {
+                Kind::Payment(cents)
+            } else {
+                Kind::Refund(cents)
+            }
         }
         "ContractClosed" => {
             let by = one_of(text(11)?, &["client", "freelancer", "platform"])?;
@@ -318,7 +348,11 @@ pub fn decode(number: i64, line: &[u8]) -> Option<Line> {
             if let Some(c) = optional_text(16, 5000)? {
                 out.str("comment", c);
             }
-            if type_name == "PublicFeedbackSubmitted" { Kind::Public { by, stars: v } } else { Kind::Revised { by, stars: v } }
+            if type_name == "PublicFeedbackSubmitted" {
+                Kind::Public { by, stars: v }
+            } else {
+                Kind::Revised { by, stars: v }
+            }
         }
         "PrivateFeedbackSubmitted" => {
             let by = side(13)?;

@@ -5,7 +5,7 @@
 
 pub mod check;
 pub mod line;
-pub mod values;
 #[cfg(feature = "python")]
 pub mod python;
 pub mod state;
+pub mod values;

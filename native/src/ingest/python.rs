@@ -8,8 +8,8 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use super::check::{Checker, Slot, Stop};
 use super::line::{decode, decode_export, Line};
-use super::values::write_str;
 use super::state::State;
+use super::values::write_str;
 
 #[pyclass(module = "reputation._core")]
 pub struct CoreIngest {

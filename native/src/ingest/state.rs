@@ -154,9 +154,25 @@ impl State {
                 })?;
                 let scope_changes = r.list(mark)?;
                 State::Contract(Box::new(Contract {
-                    id, freelancer, client, pricing, continues, opened_at, opened_pos, opened_event, last_at, closed,
-                    payments, refunds, client_public, freelancer_public, client_private, freelancer_private,
-                    edit_allowed, removals, scope_changes,
+                    id,
+                    freelancer,
+                    client,
+                    pricing,
+                    continues,
+                    opened_at,
+                    opened_pos,
+                    opened_event,
+                    last_at,
+                    closed,
+                    payments,
+                    refunds,
+                    client_public,
+                    freelancer_public,
+                    client_private,
+                    freelancer_private,
+                    edit_allowed,
+                    removals,
+                    scope_changes,
                 }))
             }
             Some("client") => {

@@ -6,7 +6,6 @@ use blake2::{Blake2b, Digest};
 
 use crate::time::{days_from_civil, DAY, MICROS};
 
-
 fn digits(b: &[u8]) -> Option<i64> {
     if b.is_empty() {
         return None;
@@ -45,7 +44,11 @@ pub fn timestamp(text: &str) -> Option<i64> {
             if oh > 23 || om > 59 {
                 return None;
             }
-            if *sign == b'-' { -(oh * 60 + om) } else { oh * 60 + om }
+            if *sign == b'-' {
+                -(oh * 60 + om)
+            } else {
+                oh * 60 + om
+            }
         }
         _ => return None,
     };

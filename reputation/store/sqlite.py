@@ -48,8 +48,7 @@ class SQLiteReputationRecorder(SQLiteApplicationRecorder):
         # row (about 1 us a row, most of these inserts' time). The ids come as a JSON array, the
         # digests (all of one size) and the hashes as one blob each, cut by substr.
         self.insert_digests_statement = (
-            "INSERT INTO rep_event_ids (event_id, digest) "
-            "SELECT value, substr(?2, ?3 * key + 1, ?3) FROM json_each(?1)"
+            "INSERT INTO rep_event_ids (event_id, digest) SELECT value, substr(?2, ?3 * key + 1, ?3) FROM json_each(?1)"
         )
         # the links of ?3 consecutive positions from ?1, the first following ?2
         self.insert_chain_run_statement = (

@@ -55,7 +55,7 @@ def session(path: str, old: bool, engine: str, lines: list[bytes]):
     half = len(lines) // 2
     conflict = json.loads(lines[half + 1])
     conflict["event_id"] = json.loads(lines[3])["event_id"]
-    calls = [lines[:half], lines[half:] + lines[: half : 5], [*simulate(2, 12, SEED + 1), json.dumps(conflict).encode()]]
+    calls = [lines[:half], lines[half:] + lines[:half:5], [*simulate(2, 12, SEED + 1), json.dumps(conflict).encode()]]
     results = []
     for call in calls:
         store = open_store(path, old) if not results else SQLiteEventStore(path)

@@ -262,8 +262,9 @@ class PostgresWriter:
         self.copy_events = SQL(
             "COPY {0}.{1} (originator_id, originator_version, topic, state) FROM STDIN (FORMAT BINARY)"
         ).format(schema, events)
-        self.new_positions = SQL(
-            "SELECT notification_id FROM {0}.{1} WHERE notification_id > %s ORDER BY notification_id"
+        self.new_positions = SQL(  # one row, one array: not a row object per event
+            "SELECT COALESCE(array_agg(notification_id ORDER BY notification_id), '{{}}') AS positions "
+            "FROM {0}.{1} WHERE notification_id > %s"
         ).format(schema, events)
         self.upsert_states = SQL(
             "INSERT INTO {0}.rep_state (key, version, state) "
@@ -303,7 +304,7 @@ class PostgresWriter:
             self._copy(self.copy_events, [self.recorder.datastore.originator_id_type, "int8", "text", "bytea"], rows)
             # under the table lock every position after the last one is this batch's, in COPY order
             curs.execute(self.new_positions, (self.last,))
-            positions = [r["notification_id"] for r in curs.fetchall()]
+            positions = curs.fetchone()["positions"]  # type: ignore[index]
             if len(positions) != len(rows):
                 raise AssertionError(f"{len(positions)} positions for {len(rows)} events")
             self.first = positions[0] if self.first is None else self.first

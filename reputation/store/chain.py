@@ -29,22 +29,29 @@ def link(previous_hash: bytes, position: int, state: bytes | str) -> bytes:
     return hashlib.sha256(previous_hash + position.to_bytes(8, "big") + body).digest()
 
 
-def links(tail: tuple[int, bytes], rows: Iterable[tuple[int, bytes]]) -> list[Link]:
-    """The chain rows of `rows` (position, state; in log order) following `tail`
-    (position, hash) of the last chained event, or (0, GENESIS)."""
-    previous, h = tail
+def hashes(previous_hash: bytes, rows: Iterable[tuple[int, bytes]]) -> list[bytes]:
+    """The hash of each of `rows` (position, state; in log order) following `previous_hash`."""
     out = []
-    sha256, new = hashlib.sha256, partial(tuple.__new__, Link)  # Link._make without its checks
-    for position, state in rows:  # (a position not after `previous`: the table's CHECK refuses it)
+    h, sha256 = previous_hash, hashlib.sha256
+    for position, state in rows:
         # `link`, inlined for the common case of bytes (ingest hashes every event)
         h = (
             sha256(h + position.to_bytes(8, "big") + state).digest()
             if type(state) is bytes
             else link(h, position, state)
         )
-        out.append(new((position, previous, h)))
-        previous = position
+        out.append(h)
     return out
+
+
+def links(tail: tuple[int, bytes], rows: Iterable[tuple[int, bytes]]) -> list[Link]:
+    """The chain rows of `rows` (position, state; in log order) following `tail`
+    (position, hash) of the last chained event, or (0, GENESIS)."""
+    rows = list(rows)
+    positions = [p for p, _ in rows]
+    new = partial(tuple.__new__, Link)  # Link._make without its checks
+    # (a position not after the one before it: the table's CHECK refuses it)
+    return list(map(new, zip(positions, [tail[0], *positions[:-1]], hashes(tail[1], rows))))
 
 
 class ChainBroken(InvalidInput):

@@ -20,6 +20,7 @@ from projections.store import MemoryRepo, sqlite_repo
 from reputation.errors import BadRequest
 from reputation.ingest import ingest
 from reputation.store import MemoryStore
+from tests.integration.test_store_contract import PG_URL, pg_schema  # noqa: F401 (fixture)
 
 SEED = 12
 TABLES = ("proj_contracts", "proj_freelancers", "proj_clients", "proj_deadlines", "proj_ledger")
@@ -142,3 +143,34 @@ def test_the_cli_refuses_a_malformed_hold_without_a_traceback(tmp_path):
     assert HOLD_ENV in done.stderr and "Traceback" not in done.stderr
     projections = tmp_path / "projections.sqlite"
     assert not projections.exists() or not any(_tables(projections).values())  # nothing projected
+
+
+@pytest.mark.postgres
+def test_letting_go_on_postgresql_loads_back_through_the_shared_pool(reference, pg_schema, monkeypatch):  # noqa: F811
+    """Log and projections in one PostgreSQL database: the reader, the committer and the loads
+    back share one pool (and its lock), through the pipelined catch-up."""
+    from projections.store import postgres_repo
+    from reputation.store.postgres import PostgresEventStore
+
+    monkeypatch.setenv(HOLD_ENV, "60")
+    pg = PostgresEventStore(PG_URL, schema=pg_schema)
+    try:
+        lines = _cohorts()
+        opened = sum(1 for line in lines if b'"ContractOpened"' in line)
+        assert not ingest(pg, lines, recorded_at="2026-01-01T00:00:00Z").rejects
+        repo = postgres_repo(pg.datastore)
+        proj = Projections(repo, owns_connection=False, engine="native")
+        loads = 0
+        load = _Loader.load
+
+        def counted(self, table, ids):
+            nonlocal loads
+            loads += 1
+            return load(self, table, ids)
+
+        monkeypatch.setattr(_Loader, "load", counted)
+        proj.catch_up(pg, batch=50)
+        assert [to_json(c) for c in repo.ledger_after(0, 10**9)] == reference
+        assert loads > 20 and proj.projector._core.held < opened / 3
+    finally:
+        pg.close()

@@ -89,12 +89,12 @@ impl Projector {
     }
 
     fn let_go(&mut self, fi: usize) {
-        let f = std::mem::replace(&mut self.freelancers[fi], Freelancer::vacant());
+        let f = std::mem::replace(&mut self.freelancers[fi], Freelancer::default());
         for ci in f.contracts {
             if self.contracts[ci].id.is_empty() {
                 continue; // listed twice
             }
-            let c = std::mem::replace(&mut self.contracts[ci], Contract::vacant());
+            let c = std::mem::replace(&mut self.contracts[ci], Contract::default());
             self.contract_index.remove(&c.id);
             self.let_go.insert(&c.id);
             self.vacant_contracts.push(ci);

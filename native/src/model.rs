@@ -59,6 +59,8 @@ pub struct Removal {
     pub event_id: String,
 }
 
+/// (Default: an empty slot, its state let go: crate::hold.)
+#[derive(Default)]
 pub struct Contract {
     pub id: String,
     pub freelancer: String,
@@ -94,6 +96,7 @@ pub struct Entry {
     pub top: bool,
 }
 
+#[derive(Default)]
 pub struct Freelancer {
     pub id: String,
     pub contracts: Vec<usize>, // indexes into the projector's contracts
@@ -101,9 +104,6 @@ pub struct Freelancer {
 }
 
 impl Freelancer {
-    pub fn vacant() -> Freelancer {
-        Freelancer { id: String::new(), contracts: vec![], timeline: vec![] }
-    }
     pub fn lookup(&self, at: i64) -> Option<&Entry> {
         let i = self.timeline.partition_point(|e| e.at <= at);
         if i > 0 {
@@ -136,32 +136,6 @@ impl Client {
 }
 
 impl Contract {
-    /// An empty slot (its state let go: crate::hold).
-    pub fn vacant() -> Contract {
-        Contract {
-            id: String::new(),
-            freelancer: String::new(),
-            client: String::new(),
-            pricing: String::new(),
-            continues: None,
-            opened_at: 0,
-            opened_pos: 0,
-            opened_event: String::new(),
-            last_at: 0,
-            closed: None,
-            payments: vec![],
-            refunds: vec![],
-            client_public: vec![],
-            freelancer_public: vec![],
-            client_private: None,
-            freelancer_private: None,
-            edit_allowed: vec![],
-            removals: vec![],
-            scope_changes: vec![],
-            cache: None,
-        }
-    }
-
     pub fn open(e: &Event, pos: i64) -> Contract {
         let Kind::Opened { freelancer, client, pricing, continues } = &e.kind else { unreachable!() };
         Contract {
@@ -174,17 +148,7 @@ impl Contract {
             opened_pos: pos,
             opened_event: e.event_id.to_string(),
             last_at: e.at,
-            closed: None,
-            payments: vec![],
-            refunds: vec![],
-            client_public: vec![],
-            freelancer_public: vec![],
-            client_private: None,
-            freelancer_private: None,
-            edit_allowed: vec![],
-            removals: vec![],
-            scope_changes: vec![],
-            cache: None,
+            ..Contract::default()
         }
     }
 

@@ -54,6 +54,19 @@ def reference(store) -> list[bytes]:
     return [to_json(c) for c in repo.ledger]
 
 
+def _count_loads(monkeypatch) -> list[str]:
+    """The tables of every load back from the projection store, from now on."""
+    loads: list[str] = []
+    load = _Loader.load
+
+    def counted(self, table, ids):
+        loads.append(table)
+        return load(self, table, ids)
+
+    monkeypatch.setattr(_Loader, "load", counted)
+    return loads
+
+
 def _tables(path) -> dict[str, list[tuple]]:
     with sqlite3.connect(path) as c:
         return {t: c.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall() for t in TABLES}
@@ -63,15 +76,7 @@ def _project(store, path, hold: int, monkeypatch, upto: int | None = None) -> tu
     """Project (up to log position `upto`) in batches of 50; -> (most contracts held after a
     batch, contracts held at the end, state loads back from the store)."""
     monkeypatch.setenv(HOLD_ENV, str(hold))
-    loads = 0
-    load = _Loader.load
-
-    def counted(self, table, ids):
-        nonlocal loads
-        loads += 1
-        return load(self, table, ids)
-
-    monkeypatch.setattr(_Loader, "load", counted)
+    loads = _count_loads(monkeypatch)
     repo = sqlite_repo(str(path))
     proj = Projections(repo, engine="native")
     most = 0
@@ -83,7 +88,7 @@ def _project(store, path, hold: int, monkeypatch, upto: int | None = None) -> tu
     try:
         source = store if upto is None else _Prefix(store, upto)
         proj.catch_up(source, seen, batch=50)
-        return most, proj.projector._core.held, loads
+        return most, proj.projector._core.held, len(loads)
     finally:
         repo.close()
 
@@ -160,17 +165,9 @@ def test_letting_go_on_postgresql_loads_back_through_the_shared_pool(reference, 
         assert not ingest(pg, lines, recorded_at="2026-01-01T00:00:00Z").rejects
         repo = postgres_repo(pg.datastore)
         proj = Projections(repo, owns_connection=False, engine="native")
-        loads = 0
-        load = _Loader.load
-
-        def counted(self, table, ids):
-            nonlocal loads
-            loads += 1
-            return load(self, table, ids)
-
-        monkeypatch.setattr(_Loader, "load", counted)
+        loads = _count_loads(monkeypatch)
         proj.catch_up(pg, batch=50)
         assert [to_json(c) for c in repo.ledger_after(0, 10**9)] == reference
-        assert loads > 20 and proj.projector._core.held < opened / 3
+        assert len(loads) > 20 and proj.projector._core.held < opened / 3
     finally:
         pg.close()

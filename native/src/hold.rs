@@ -20,8 +20,11 @@ impl LetGo {
     pub fn insert(&mut self, id: &str) {
         self.0.insert(Self::key(id));
     }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
     pub fn may_hold(&self, id: &str) -> bool {
-        !self.0.is_empty() && self.0.contains(&Self::key(id))
+        !self.is_empty() && self.0.contains(&Self::key(id))
     }
 }
 

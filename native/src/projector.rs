@@ -287,7 +287,9 @@ impl Projector {
 
     fn all_freelancers(&mut self) -> Res<Vec<String>> {
         if self.all_freelancers.is_none() {
-            let mut all: BTreeSet<String> = self.repo.freelancer_ids()?.into_iter().collect();
+            // a fresh store has only what this projector holds, unless it let some go
+            let stored = if self.empty && self.let_go.is_empty() { vec![] } else { self.repo.freelancer_ids()? };
+            let mut all: BTreeSet<String> = stored.into_iter().collect();
             all.extend(self.freelancer_index.keys().cloned());
             self.all_freelancers = Some(all);
         }

@@ -87,22 +87,11 @@ impl Evaluation {
 /// The badge at Monday `at`: each week reads the JSS published then (at published_at(days, w)).
 pub fn evaluate(f: &Freelancer, money: &[Money], at: i64, days: &[i64]) -> Evaluation {
     let rule = rule_at(at);
-    // the weeks in order, their publications in order: one walk of the timeline
-    let (tl, mut i) = (&f.timeline, 0);
-    let weeks: Vec<Week> = (0..rule.of)
-        .rev()
-        .map(|k| {
-            let w = at - k * WEEK;
-            let t = published_at(days, w);
-            if i == 0 {
-                i = tl.partition_point(|e| e.at <= t);
-            }
-            while i < tl.len() && tl[i].at <= t {
-                i += 1;
-            }
-            let jss = if i > 0 { tl[i - 1].jss } else { None };
-            Week { at: w, jss, counted: jss.is_some_and(|j| j >= rule.jss) }
-        })
+    let start = at - (rule.of - 1) * WEEK;
+    let mut jss = [None; 64];
+    weekly_jss(f, start, days, &mut jss[..rule.of as usize]);
+    let weeks: Vec<Week> = (0..rule.of as usize)
+        .map(|k| Week { at: start + k as i64 * WEEK, jss: jss[k], counted: jss[k].is_some_and(|j| j >= rule.jss) })
         .collect();
     let cents = earnings(money, at);
     let n = weeks.iter().filter(|w| w.counted).count();
@@ -110,16 +99,16 @@ pub fn evaluate(f: &Freelancer, money: &[Money], at: i64, days: &[i64]) -> Evalu
 }
 
 /// toprated.weekly_jss: the JSS published at n Mondays from `start`, in one walk of the timeline.
-fn weekly_ok(f: &Freelancer, start: i64, min: i64, days: &[i64], out: &mut [bool]) {
+fn weekly_jss(f: &Freelancer, start: i64, days: &[i64], out: &mut [Option<i64>]) {
     let tl = &f.timeline;
     let first = published_at(days, start);
     let mut i = tl.partition_point(|e| e.at <= first);
-    for (k, ok) in out.iter_mut().enumerate() {
+    for (k, jss) in out.iter_mut().enumerate() {
         let t = published_at(days, start + k as i64 * WEEK);
         while i < tl.len() && tl[i].at <= t {
             i += 1;
         }
-        *ok = i > 0 && tl[i - 1].jss.is_some_and(|j| j >= min);
+        *jss = if i > 0 { tl[i - 1].jss } else { None };
     }
 }
 
@@ -128,9 +117,10 @@ pub fn next_flip(f: &Freelancer, money: &[Money], after: i64, top: bool, days: &
     let first = monday_at_or_after(after + 1);
     let rule = rule_at(first);
     let of = rule.of as usize;
-    let mut buf = [false; 64];
-    let ok = &mut buf[..2 * of - 1];
-    weekly_ok(f, first - (rule.of - 1) * WEEK, rule.jss, days, ok);
+    let mut jss = [None; 64];
+    weekly_jss(f, first - (rule.of - 1) * WEEK, days, &mut jss[..2 * of - 1]);
+    let all = jss.map(|j| j.is_some_and(|j| j >= rule.jss));
+    let ok = &all[..2 * of - 1];
     let mut n = ok[..of - 1].iter().filter(|&&b| b).count();
     for i in 0..of {
         n += usize::from(ok[i + of - 1]);

@@ -12,6 +12,34 @@ from reputation import events as ev
 
 DAY = ev.DAY
 STARTS = ["2019-09-01T00:00:00Z", "2020-02-20T00:00:00Z", "2024-06-01T00:00:00Z", "2024-08-25T00:00:00Z"]
+
+
+class _Log:
+    """A drawn history's events, each with its group (a contract, a client, the clock)."""
+
+    def __init__(self, draw):
+        self.draw = draw
+        self.items: list[tuple[int, int, str, dict]] = []  # (at, order, group, event)
+
+    def add(self, at: int, group: str, **e) -> None:
+        seq = len(self.items) + 1
+        e["event_id"] = f"e{seq}"
+        e["occurred_at"] = ev.format_time(at)
+        self.items.append((at, seq, group, e))
+
+    def day(self, lo: int, hi: int) -> int:  # whole days, so instants collide on purpose
+        return self.draw(st.integers(lo, hi)) * DAY
+
+    def lines(self) -> list[bytes]:
+        """In time order, but for late arrivals: some groups (a contract or a client) are
+        delivered after everything else."""
+        items = sorted(self.items, key=lambda x: (x[0], x[1]))
+        groups = sorted({x[2] for x in items if x[2] != "clock"})
+        late = set(self.draw(st.lists(st.sampled_from(groups), max_size=2, unique=True))) if groups else set()
+        ordered = [x for x in items if x[2] not in late] + [x for x in items if x[2] in late]
+        return [json.dumps(x[3]).encode() for x in ordered]
+
+
 REASONS = list(ev.REASONS)
 
 
@@ -20,18 +48,8 @@ def histories(draw, max_contracts: int = 7) -> list[bytes]:
     t0 = ev.parse_time(draw(st.sampled_from(STARTS)))
     n_freelancers = draw(st.integers(1, 2))
     n_clients = draw(st.integers(2, 3))
-    items: list[tuple[int, int, str, dict]] = []  # (at, order, group, event)
-    seq = 0
-
-    def add(at: int, group: str, **e) -> None:
-        nonlocal seq
-        seq += 1
-        e["event_id"] = f"e{seq}"
-        e["occurred_at"] = ev.format_time(at)
-        items.append((at, seq, group, e))
-
-    def day(lo: int, hi: int) -> int:  # whole days, so instants collide on purpose
-        return draw(st.integers(lo, hi)) * DAY
+    log = _Log(draw)
+    add, day, items = log.add, log.day, log.items
 
     for i in range(draw(st.integers(1, max_contracts))):
         cid, fid, kid = (
@@ -131,12 +149,7 @@ def histories(draw, max_contracts: int = 7) -> list[bytes]:
     for _ in range(draw(st.integers(0, 3))):
         t = t0 + day(0, 1100)
         add(t, "clock", type="ClockAdvanced", to=ev.format_time(t))
-    items.sort(key=lambda x: (x[0], x[1]))
-    # late arrivals: some groups (a contract or a client) are delivered after everything else
-    groups = sorted({x[2] for x in items if x[2] != "clock"})
-    late = set(draw(st.lists(st.sampled_from(groups), max_size=2, unique=True))) if groups else set()
-    ordered = [x for x in items if x[2] not in late] + [x for x in items if x[2] in late]
-    return [json.dumps(x[3]).encode() for x in ordered]
+    return log.lines()
 
 
 MONDAYS = ["2023-01-02T00:00:00Z", "2024-05-06T00:00:00Z"]  # the second crosses the 2024 switch
@@ -148,18 +161,8 @@ def careers(draw, max_contracts: int = 8) -> list[bytes]:
     contracts from several clients over months, events on whole days from a Monday (so many
     fall exactly on a weekly evaluation), amounts at the $1,000 edge, late deliveries, ticks."""
     t0 = ev.parse_time(draw(st.sampled_from(MONDAYS)))
-    items: list[tuple[int, int, str, dict]] = []
-    seq = 0
-
-    def add(at: int, group: str, **e) -> None:
-        nonlocal seq
-        seq += 1
-        e["event_id"] = f"e{seq}"
-        e["occurred_at"] = ev.format_time(at)
-        items.append((at, seq, group, e))
-
-    def day(lo: int, hi: int) -> int:
-        return draw(st.integers(lo, hi)) * DAY
+    log = _Log(draw)
+    add, day = log.add, log.day
 
     for i in range(draw(st.integers(3, max_contracts))):
         cid, fid, kid = f"c{i}", f"f{int(draw(st.integers(0, 3)) == 0)}", f"k{i % 2 + 2 * draw(st.integers(0, 1))}"
@@ -190,8 +193,4 @@ def careers(draw, max_contracts: int = 8) -> list[bytes]:
         add(t, "clock", type="ClockAdvanced", to=ev.format_time(t))
     t = t0 + day(700, 900)  # a quiet end: earnings age out of the 12 months
     add(t, "clock", type="ClockAdvanced", to=ev.format_time(t))
-    items.sort(key=lambda x: (x[0], x[1]))
-    groups = sorted({x[2] for x in items if x[2] != "clock"})
-    late = set(draw(st.lists(st.sampled_from(groups), max_size=2, unique=True)))
-    ordered = [x for x in items if x[2] not in late] + [x for x in items if x[2] in late]
-    return [json.dumps(x[3]).encode() for x in ordered]
+    return log.lines()

@@ -136,6 +136,17 @@ def swapped_pair(draw):
     return background + lines(a, b), background + lines(b, a)
 
 
+def _facing_outputs(proj: Projections, t1: int) -> list:
+    """Everything freelancers and the public are shown of F: scores, explain since t1, histories."""
+    return [
+        proj.score(F, audience="freelancer"),
+        proj.score(F, audience="public"),
+        proj.explain(F, t1, proj.clock, audience="freelancer"),
+        proj.published_history(F, "freelancer"),
+        proj.published_history(F, "public"),
+    ]
+
+
 def freelancer_outputs(lines: list[bytes]) -> tuple[bytes, bytes]:
     rows = log_of(lines)
     stored = {ev.decode_recorded(data).event.event_id for _, data in rows}
@@ -145,13 +156,7 @@ def freelancer_outputs(lines: list[bytes]) -> tuple[bytes, bytes]:
     # the pair is counted in this history (the property is about counted contracts)
     score = proj.evaluate(F, None, None, None)
     by_id = {a.contract_id: a for a in score.assessments}
-    mine = [
-        proj.score(F, audience="freelancer"),
-        proj.score(F, audience="public"),
-        proj.explain(F, t1, proj.clock, audience="freelancer"),
-        proj.published_history(F, "freelancer"),
-        proj.published_history(F, "public"),
-    ]
+    mine = _facing_outputs(proj, t1)
     counted = all(by_id[c].counted and by_id[c].outcome is not None for c in ("A", "B"))
     trust = msgspec.json.encode([proj.score(F), [msgspec.to_builtins(c) for c in proj.history(F)]])
     return msgspec.json.encode(mine), trust, counted
@@ -247,13 +252,7 @@ def facing(lines: list[bytes]):
     assert len(rows) == len(lines)  # every line accepted
     proj = Projections(project(rows))
     t1 = ev.parse_time(json.loads(lines[0])["occurred_at"])
-    mine = [
-        proj.score(F, audience="freelancer"),
-        proj.score(F, audience="public"),
-        proj.explain(F, t1, proj.clock, audience="freelancer"),
-        proj.published_history(F, "freelancer"),
-        proj.published_history(F, "public"),
-    ]
+    mine = _facing_outputs(proj, t1)
     f = proj.repo.load_freelancers([F])[F]
     money = toprated.money_of(proj.facts(F)[0])
     mondays = range(toprated.monday_at_or_after(t1), proj.clock + 1, toprated.WEEK)

@@ -144,8 +144,8 @@ class NativeProjector:
             with reading:
                 return store.read(after, size)
 
-        def commit(batch) -> None:
-            changes = _rows(batch)  # the Python objects are made here, while the core works
+        def commit(encoded) -> None:
+            changes = _rows(encoded)  # the Python objects are made here, while the core works
             with self._io:
                 self.repo.commit_rows(changes)
 

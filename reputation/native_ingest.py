@@ -12,15 +12,16 @@ import gc
 import os
 import struct
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
 from itertools import chain, islice
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, cast
 
 from reputation.errors import BadRequest, Unavailable
 from reputation.retrying import retrying
 from reputation.store import Batch, Conflict, EventStore, NewEvent
-from reputation.store.port import Writer
+from reputation.store.port import NAMESPACE, TOPIC_PREFIX, RowWriter, Writer
 
 if TYPE_CHECKING:
     from reputation.ingest import Result
@@ -154,27 +155,52 @@ def ingest(
 
 
 def _stream(store: EventStore, tape: _Tape, recorded_at: str, number: int, progress, exports: bool, Result) -> Result:
-    core = _core()(recorded_at, KEEP_STATES)
+    core = _core()(recorded_at, KEEP_STATES, NAMESPACE.bytes, TOPIC_PREFIX)
     count = 0
-    with store.writer() as w:
-        for chunk in tape.chunks():
-            lines, unsure = core.feed(chunk, number, exports)
-            number += len(chunk)
-            if unsure is not None or not _check(core, w):
+    chunks = tape.chunks()
+
+    def feed(first: int):
+        """The next chunk read and decoded, and what its lines read from the store (the core
+        does both without the GIL): (size, whether it came from the input, non-blank lines,
+        the first line not surely valid, (state keys, event ids) to load), or None at the end."""
+        chunk = next(chunks, None)
+        if chunk is None:
+            return None
+        lines, unsure = core.feed(chunk, first, exports)
+        return len(chunk), tape.fresh, lines, unsure, core.wanted(True)
+
+    # the next chunk is read and decoded while this one is written (SQLite and the core both
+    # let go of the GIL); the core is called from one thread at a time
+    with store.writer() as w, ThreadPoolExecutor(1) as feeder:
+        fed = feeder.submit(feed, number)
+        while (got := fed.result()) is not None:
+            size, fresh, lines, unsure, wanted = got
+            number += size
+            if unsure is not None or not _check(core, w, wanted):
                 raise _Unsure
-            if progress and tape.fresh:
+            if progress and fresh:
                 progress(lines)
-            events, states, ids = core.batch()
+            events, states, ids = core.batch(False, w.originators)
+            fed = feeder.submit(feed, number)
             if events or states:
                 count += len(events)
-                w.append(Batch(list(map(_new_event, events)), states, ids))
+                _write(w, events, states, ids)
             del events, states, ids
-        _, states, _ = core.batch(True)  # the states the core still holds, changed
+        _, states, _ = core.batch(True, w.originators)  # the states the core still holds, changed
         if states:
-            w.append(Batch([], states, {}))
+            _write(w, [], states, [] if w.originators else {})
     if w.first is None or w.last is None:
         return Result(0, core.duplicates, [], None, False)
     return Result(count, core.duplicates, [], (w.first, w.last), True)
+
+
+def _write(w: Writer, events, states, ids) -> None:
+    """The core's batch: the recorder's own rows when the writer takes them (core.batch made
+    them for `w.originators`), else a Batch of NewEvents."""
+    if w.originators:
+        cast(RowWriter, w).insert(events, states, ids)
+    else:
+        w.append(Batch(list(map(_new_event, events)), states, ids))
 
 
 @contextmanager
@@ -188,10 +214,11 @@ def _no_gc():
             gc.enable()
 
 
-def _check(core, store: Writer) -> bool:
-    """Load what the pending lines read, then check them; False at the first line that does
-    not pass (or a stored state the core does not model)."""
-    keys, ids = core.wanted(True)
+def _check(core, store: Writer, wanted: tuple[list[str], list[str]]) -> bool:
+    """Load what the pending lines read (`wanted`: core.wanted(True) after they were fed),
+    then check them; False at the first line that does not pass (or a stored state the core
+    does not model)."""
+    keys, ids = wanted
     if not core.give(keys, store.load_states(keys) if keys else {}, store.load_digests(ids) if ids else {}):
         return False
     keys, _ = core.wanted(False)  # the freelancers of stored contracts that close or use the perk

@@ -17,6 +17,7 @@ pub fn keep_freed_memory() {
     ONCE.call_once(|| unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, -1) });
 }
 
+pub mod chain;
 pub mod eval;
 pub mod event;
 pub mod fair;
@@ -243,12 +244,32 @@ mod python {
         (now, peak)
     }
 
+    /// The hash chain's links of (positions, stored bytes) following `previous`, as one run
+    /// of 32-byte hashes (reputation/store/chain.py `hashes` is the reference); hashed
+    /// without the GIL.
+    #[pyfunction]
+    fn chain_hashes<'py>(
+        py: Python<'py>,
+        previous: &[u8],
+        positions: Vec<i64>,
+        states: Vec<Bound<'py, PyBytes>>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let previous: [u8; 32] = previous.try_into().map_err(|_| PyRuntimeError::new_err("a chain hash is 32 bytes"))?;
+        if positions.len() != states.len() {
+            return Err(PyRuntimeError::new_err("one position per stored event"));
+        }
+        let rows: Vec<(i64, &[u8])> = positions.into_iter().zip(states.iter().map(|b| b.as_bytes())).collect();
+        let out = py.allow_threads(|| crate::chain::hashes(previous, rows.into_iter()));
+        Ok(PyBytes::new(py, &out))
+    }
+
     #[pymodule]
     fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add_class::<CoreProjector>()?;
         m.add_class::<CoreBatch>()?;
         m.add_function(wrap_pyfunction!(top_rated_at, m)?)?;
         m.add_function(wrap_pyfunction!(memory, m)?)?;
+        m.add_function(wrap_pyfunction!(chain_hashes, m)?)?;
         m.add_class::<crate::pyscore::CoreFreelancer>()?;
         crate::ingest::python::register(m)?;
         Ok(())

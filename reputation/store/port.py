@@ -53,6 +53,12 @@ class Writer(Protocol):
     first: int | None  # the first and last log position written (None: nothing yet)
     last: int | None
 
+    @property
+    def originators(self) -> str | None:
+        """How the writer's `insert` (RowWriter) takes originator ids: "hex" (UUID hex
+        strings) or "uuid" (uuid.UUID); None when it has no `insert`, only `append`."""
+        ...
+
     def load_states(self, keys: Iterable[str]) -> dict[str, tuple[int, bytes]]: ...
 
     def load_digests(self, event_ids: Iterable[str]) -> dict[str, bytes]: ...
@@ -60,9 +66,21 @@ class Writer(Protocol):
     def append(self, batch: Batch) -> None: ...
 
 
+class RowWriter(Writer, Protocol):
+    """A Writer over one of the library's recorders (Writer.originators is not None)."""
+
+    def insert(self, rows: list[tuple], states: Sequence[tuple], ids: Sequence[tuple]) -> list[int]:
+        """The recorder's own rows (originator id, version, topic, stored bytes), states (key,
+        version, state) and ids (event id, digest), as `append` writes a Batch (the native
+        ingest makes the rows itself); their positions."""
+        ...
+
+
 class BufferedWriter:
     """A Writer for stores without a transaction to stream into: keeps the chunks and
     appends them as one batch when the block ends."""
+
+    originators: str | None = None  # no `insert`: the chunks are kept as batches
 
     def __init__(self, store: EventStore):
         self.store = store

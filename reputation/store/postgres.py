@@ -250,6 +250,8 @@ class PostgresWriter:
     """Writes chunks of one batch in the open transaction `curs` (reputation.store.port.Writer):
     the events, ids and chain by COPY, the states by one upsert of arrays."""
 
+    originators: str | None = "uuid"
+
     def __init__(self, recorder: PostgresReputationRecorder, curs: Cursor[DictRow]):
         # bytes as the driver's C dumper, in place of the Python one its DB-API module registers
         # for bytea (the same bytes on the wire; a call less per value of a COPY row)

@@ -13,7 +13,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
-from reputation.store.chain import GENESIS, hashes, links
+from reputation.store.chain import GENESIS, joined_hashes, links
 from reputation.store.port import TOPIC_PREFIX, Batch, stream_uuid
 from reputation.store.recorded import CHAIN_PAGE, RecordedStore
 
@@ -162,6 +162,8 @@ class SQLiteReputationRecorder(SQLiteApplicationRecorder):
 class SQLiteWriter:
     """Writes chunks of one batch in the open transaction `c` (reputation.store.port.Writer)."""
 
+    originators: str | None = "hex"
+
     def __init__(self, recorder: SQLiteReputationRecorder, c: SQLiteCursor):
         self.recorder, self.c = recorder, c
         self.first: int | None = None
@@ -216,9 +218,9 @@ class SQLiteWriter:
                 c.execute(rec.chain_tail_statement)
                 row = c.fetchone()
                 self.tail = (row[0], row[1]) if row else (0, GENESIS)
-            new = hashes(self.tail[1], zip(positions, (r[3] for r in rows)))
-            c.execute(rec.insert_chain_run_statement, (positions[0], self.tail[0], len(new), b"".join(new)))
-            self.tail = (positions[-1], new[-1])
+            run = joined_hashes(self.tail[1], positions, [r[3] for r in rows])
+            c.execute(rec.insert_chain_run_statement, (positions[0], self.tail[0], len(positions), run))
+            self.tail = (positions[-1], run[-32:])
         return positions
 
     def _insert_ids(self, ids: Sequence[tuple]) -> None:

@@ -253,7 +253,7 @@ def test_a_failure_while_chaining_writes_nothing(db, monkeypatch):
     def broken(*_):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(lite, "hashes", broken)  # the chain's hashes of a batch (SQLite)
+    monkeypatch.setattr(lite, "joined_hashes", broken)  # the chain's hashes of a batch (SQLite)
     monkeypatch.setattr(pg, "links", broken)
     batch = Batch([NewEvent("contract:z", 1, "T", b"z")], {"contract:z": (1, b"s")}, {"e-z": b"d"})
     with pytest.raises(Exception, match="disk on fire"):

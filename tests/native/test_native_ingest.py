@@ -22,6 +22,7 @@ from reputation import native_ingest
 from reputation.ingest import ingest, ingest_lines
 from reputation.store import MemoryStore
 from reputation.store.sqlite import SQLiteEventStore
+from tests.integration.test_store_contract import PG_URL, pg_schema  # noqa: F401 (fixture)
 from tests.property.histories import histories
 from tests.property.test_ingest_fuzz import mutated
 from tests.write_side import every_type
@@ -341,3 +342,41 @@ def export_files(draw) -> list[bytes]:
 @given(export_files())
 def test_export_lines_whole_or_broken_as_the_reference(lines):
     run_both([lines])
+
+
+ODD_NAMES = ["k", "0", "-", ".", "K.x_y:z-1", "a:b:c", "Z" * 128]  # ids: 1..128 of A-Z a-z 0-9 . _ : -
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_recorder_gets_the_streams_and_topics_the_reference_names(backend, tmp_path, request):
+    """The core makes a recorder's rows itself (uuid5 originator ids, as hex for SQLite and
+    as UUIDs for PostgreSQL, and topics): each stored row is the reference's event as the
+    port names it (stream_uuid, TOPIC_PREFIX), ids at the edges of their alphabet and length
+    included."""
+    from reputation.store.port import TOPIC_PREFIX, stream_uuid
+
+    lines = list(simulate(6, 24, 3)) + [
+        json.dumps(
+            {"type": "ClientFlagged", "event_id": f"odd-{i}", "occurred_at": "2024-01-03T00:00:00Z", "client_id": name}
+        ).encode()
+        for i, name in enumerate(ODD_NAMES)
+    ]
+    reference = MemoryStore()
+    assert not ingest_lines(reference, lines, engine="python", recorded_at=RECORDED).rejects
+    if backend == "sqlite":
+        store = SQLiteEventStore(str(tmp_path / "events.sqlite"))
+    else:
+        from reputation.store.postgres import PostgresEventStore
+
+        store = PostgresEventStore(PG_URL, schema=request.getfixturevalue("pg_schema"))
+    try:
+        with Counted() as counted:
+            assert not ingest_lines(store, lines, engine="native", recorded_at=RECORDED).rejects
+        assert counted.fallbacks == 0  # the core wrote them
+        stored = store.recorder.select_notifications(1, len(lines) + 1)
+        assert [(n.id, n.originator_id.hex, n.originator_version, n.topic, bytes(n.state)) for n in stored] == [
+            (p, stream_uuid(e.stream).hex, e.version, TOPIC_PREFIX + e.type, e.state) for p, e in reference.log
+        ]
+        assert {f"client:{name}" for name in ODD_NAMES} <= {e.stream for _, e in reference.log}
+    finally:
+        store.close()

@@ -240,7 +240,7 @@ class Engine:
         known = known_position(known_at, self.store)
         out = self.projections.score(
             freelancer_id,
-            as_of=default_as_of(as_time(as_of, "as_of"), known, self.store),
+            as_of=default_as_of(as_time(as_of, "as_of"), known, self.store, self.projections.repo),
             known_at=known,
             rules=rules,
             audience=_audience(audience),
@@ -262,7 +262,11 @@ class Engine:
         self.project()
         t1 = as_time(start, "start")
         known = known_position(known_at, self.store)
-        t2 = as_time(end, "end") if end is not None else clock_as_known(known, self.store, self.projections.clock)
+        t2 = (
+            as_time(end, "end")
+            if end is not None
+            else clock_as_known(known, self.store, self.projections.clock, self.projections.repo)
+        )
         out = self.projections.explain(freelancer_id, t1, t2, known, rules, _audience(audience))  # type: ignore[arg-type]
         if audience == "trust":
             return msgspec.convert(out, Explanation)
@@ -289,7 +293,10 @@ class Engine:
         self.project()
         known = known_position(known_at, self.store)
         out = self.projections.client(
-            client_id, default_as_of(as_time(as_of, "as_of"), known, self.store), known, _audience(audience)
+            client_id,
+            default_as_of(as_time(as_of, "as_of"), known, self.store, self.projections.repo),
+            known,
+            _audience(audience),
         )
         return msgspec.convert(out, ClientScore)
 

@@ -3,6 +3,9 @@ position or a time) from their text, and the engine clock as the log stood at a 
 
 from __future__ import annotations
 
+import msgspec
+
+from projections.store import ReadRepo
 from reputation import events as ev
 from reputation.clock import INF
 from reputation.errors import BadRequest
@@ -43,28 +46,40 @@ def known_position(text: str | None, store: EventStore) -> int | None:
     return lo
 
 
-def clock_known_at(store: EventStore, known: int) -> int:
-    """The engine clock as the log stood at position `known`: what the engine showed then.
+class _Moves(msgspec.Struct):
+    """What of a stored event moves the engine clock (the rest is skipped when decoding)."""
 
-    A scan of the log prefix (the clock is the latest occurred_at or ClockAdvanced.to)."""
+    type: str
+    occurred_at: str
+    to: str | None = None
+
+
+_moves = msgspec.json.Decoder(tuple[_Moves, str])  # a stored row: [event, recorded_at]
+
+
+def clock_known_at(store: EventStore, known: int, repo: ReadRepo) -> int:
+    """The engine clock as the log stood at position `known`: what the engine showed then,
+    the latest occurred_at or ClockAdvanced.to of the log prefix. The projections record the
+    clock at each commit (`repo.clock_at`): the log is read from the last one at or before
+    `known`, so from the start only for projections that predate those records."""
     from reputation.export import read_log
 
-    clock = -INF
-    for _, data in read_log(store, 0, known, page=5000):
-        e = ev.decode_recorded(data).event
-        at = max(e.at, ev.parse_time(e.to)) if isinstance(e, ev.ClockAdvanced) else e.at
-        clock = max(clock, at)
+    start, clock = repo.clock_at(known) or (0, -INF)
+    for _, data in read_log(store, start, known, page=5000):
+        e, _ = _moves.decode(data)
+        at = ev.parse_time(e.occurred_at)
+        clock = max(clock, at, ev.parse_time(e.to) if e.type == "ClockAdvanced" and e.to else at)
     return clock
 
 
-def default_as_of(as_of: int | None, known: int | None, store: EventStore) -> int | None:
+def default_as_of(as_of: int | None, known: int | None, store: EventStore, repo: ReadRepo) -> int | None:
     """No --as-of: the engine clock, as known at K when K is given."""
     if as_of is not None or known is None:
         return as_of
-    return clock_known_at(store, known)
+    return clock_known_at(store, known, repo)
 
 
-def clock_as_known(known: int | None, store: EventStore, clock: int) -> int:
+def clock_as_known(known: int | None, store: EventStore, clock: int, repo: ReadRepo) -> int:
     """The default end of a span (`explain --to`): the engine `clock`, or the clock as the
     log stood at `known` when one is given."""
-    return clock if known is None else clock_known_at(store, known)
+    return clock if known is None else clock_known_at(store, known, repo)

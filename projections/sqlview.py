@@ -24,7 +24,7 @@ from projections.store import TRACKING_NAME, ReadRepo, Rows, dec_client, dec_con
 
 BIG = 1 << 62  # the clock's and deadlines' -INF/INF, clamped to what BIGINT holds
 FOREVER = 10.0**6  # seconds, "as long as it takes" (sqlite3 keeps the busy timeout in int milliseconds)
-VIEW_TABLES = ("proj_contracts", "proj_freelancers", "proj_clients", "proj_ledger", "proj_deadlines")
+VIEW_TABLES = ("proj_contracts", "proj_freelancers", "proj_clients", "proj_ledger", "proj_deadlines", "proj_clocks")
 
 
 class SqlView(ReadRepo):
@@ -39,6 +39,8 @@ class SqlView(ReadRepo):
     delete_view_statements: Any
     insert_deadline_statement: Any
     insert_ledger_statement: Any
+    insert_clock_statement: Any
+    select_clock_at_statement: Any
     select_max_seq_statement: Any
     select_meta_statement: Any
     upsert_client_statement: Any
@@ -102,6 +104,7 @@ class SqlView(ReadRepo):
             (self.insert_ledger_statement, rows.ledger),
             (self.insert_deadline_statement, rows.deadlines),
             (self.upsert_meta_statement, [("clock", max(meta.clock, -BIG)), ("seq", meta.seq)]),
+            (self.insert_clock_statement, [(meta.position, max(meta.clock, -BIG))]),
         ]
         with self._transaction(commit=True) as c:
             for pragma in self.commit_pragmas:
@@ -114,6 +117,13 @@ class SqlView(ReadRepo):
 
     def ledger_after(self, seq, limit):
         return [from_json(bytes(r["body"])) for r in self._rows(self.select_ledger_after_statement, (seq, limit))]
+
+    def clock_at(self, position):
+        rows = self._rows(self.select_clock_at_statement, (position,))
+        if not rows:
+            return None
+        clock = rows[0]["clock"]
+        return rows[0]["position"], -INF if clock <= -BIG else clock
 
     def max_seq(self) -> int:
         rows = self._rows(self.select_max_seq_statement)
@@ -173,6 +183,9 @@ def statements(t: dict[str, str], mark: str) -> dict[str, str]:
         f"VALUES ({m}, {m}, {m}, {m}, {m}, {m})",
         "insert_deadline": f"INSERT INTO {t['proj_deadlines']} (at, freelancer_id) VALUES ({m}, {m}) ON CONFLICT DO NOTHING",
         "upsert_meta": upsert("proj_meta", "key", ["value"]),
+        "insert_clock": f"INSERT INTO {t['proj_clocks']} (position, clock) VALUES ({m}, {m})",
+        "select_clock_at": f"SELECT position, clock FROM {t['proj_clocks']} WHERE position <= {m} "
+        "ORDER BY position DESC LIMIT 1",
         "select_ledger_after": f"SELECT body FROM {t['proj_ledger']} WHERE seq > {m} ORDER BY seq LIMIT {m}",
         "select_max_seq": f"SELECT MAX(seq) AS m FROM {t['proj_ledger']}",
         "select_history": f"SELECT body FROM {t['proj_ledger']} WHERE freelancer_id = {m} ORDER BY seq",
@@ -194,6 +207,8 @@ def create_statements(t: dict[str, str], blob: str) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {t['proj_deadlines']} (at BIGINT NOT NULL, freelancer_id TEXT NOT NULL, "
         "PRIMARY KEY (at, freelancer_id))",
         f"CREATE TABLE IF NOT EXISTS {t['proj_meta']} (key TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+        # the engine clock at each commit (cuts.clock_known_at reads the log from there)
+        f"CREATE TABLE IF NOT EXISTS {t['proj_clocks']} (position BIGINT PRIMARY KEY, clock BIGINT NOT NULL)",
     ]
 
 

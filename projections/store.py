@@ -7,6 +7,7 @@ never applies a batch twice or loses one.
 
 from __future__ import annotations
 
+import bisect
 import threading
 from contextlib import contextmanager
 from typing import Any, ContextManager, Iterator, NamedTuple
@@ -61,6 +62,11 @@ class ReadRepo(Repo):
     def ledger_after(self, seq: int, limit: int) -> list[ScoreChange]:
         raise NotImplementedError
 
+    def clock_at(self, position: int) -> tuple[int, int] | None:
+        """The last commit at or before log `position`: (its position, the engine clock it
+        left), or None (none, or the projections predate these records)."""
+        raise NotImplementedError
+
     def history(self, freelancer_id: str) -> list[ScoreChange]:
         raise NotImplementedError
 
@@ -109,6 +115,7 @@ class MemoryRepo(ReadRepo):
         self.clients: dict[str, bytes] = {}
         self.ledger: list[ScoreChange] = []
         self.deadlines: set[tuple[int, str]] = set()
+        self.clocks: list[tuple[int, int]] = []  # (position, clock) of each commit, in order
         self.cursors: dict[str, int] = {}
 
     def meta(self) -> Meta:
@@ -137,7 +144,12 @@ class MemoryRepo(ReadRepo):
         self.clients.update(rows.clients)
         self.ledger.extend(from_json(r[5]) for r in rows.ledger)
         self.deadlines.update(rows.deadlines)
+        self.clocks.append((rows.meta.position, rows.meta.clock))
         self._meta = rows.meta
+
+    def clock_at(self, position):
+        i = bisect.bisect_right(self.clocks, position, key=lambda c: c[0])
+        return self.clocks[i - 1] if i else None
 
     def ledger_after(self, seq, limit):
         return [c for c in self.ledger if c.seq > seq][:limit]

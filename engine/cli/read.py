@@ -172,7 +172,7 @@ def score_command(
     t = parse_time_opt(as_of, "--as-of")
     with engine() as (store, proj):
         known = parse_known(known_at, store)
-        out = proj.score(freelancer_id, default_as_of(t, known, store), known, rules, audience)
+        out = proj.score(freelancer_id, default_as_of(t, known, store, proj.repo), known, rules, audience)
     if as_json:
         click.echo(json.dumps(out))
         return
@@ -189,7 +189,7 @@ def client_command(client_id: str, as_of: str | None, known_at: str | None, audi
     t = parse_time_opt(as_of, "--as-of")
     with engine() as (store, proj):
         known = parse_known(known_at, store)
-        out = proj.client(client_id, default_as_of(t, known, store), known, audience)
+        out = proj.client(client_id, default_as_of(t, known, store, proj.repo), known, audience)
     if as_json:
         click.echo(json.dumps(out))
     else:
@@ -222,7 +222,7 @@ def explain_command(
     t1 = parse_time_opt(start, "--from")
     with engine() as (store, proj):
         known = parse_known(known_at, store)
-        t2 = parse_time_opt(end, "--to") if end else clock_as_known(known, store, proj.clock)
+        t2 = parse_time_opt(end, "--to") if end else clock_as_known(known, store, proj.clock, proj.repo)
         out = proj.explain(freelancer_id, t1, t2, known, rules, audience)  # type: ignore[arg-type]
     if as_json:
         click.echo(json.dumps(out))

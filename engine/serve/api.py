@@ -143,7 +143,7 @@ def score(
     t = as_time(as_of, "as_of")
     store, proj = read(request)
     known = known_position(known_at, store)
-    return JSON(proj.score(freelancer_id, default_as_of(t, known, store), known, rules, who))
+    return JSON(proj.score(freelancer_id, default_as_of(t, known, store, proj.repo), known, rules, who))
 
 
 @router.get(
@@ -167,7 +167,7 @@ def explain(
     store, proj = read(request)
     known = known_position(known_at, store)
     if t2 is None:
-        t2 = clock_as_known(known, store, proj.clock)
+        t2 = clock_as_known(known, store, proj.clock, proj.repo)
     return JSON(proj.explain(freelancer_id, t1, t2, known, rules, who))  # type: ignore[arg-type]
 
 
@@ -225,7 +225,7 @@ def client(request: Request, client_id: str, as_of: str | None = AS_OF, known_at
     t = as_time(as_of, "as_of")
     store, proj = read(request)
     known = known_position(known_at, store)
-    return JSON(proj.client(client_id, default_as_of(t, known, store), known))
+    return JSON(proj.client(client_id, default_as_of(t, known, store, proj.repo), known))
 
 
 @router.get(

@@ -11,7 +11,7 @@ pub struct CacheEntry {
     pub max_pos: i64,
     pub last_at: i64,
     pub full: View,
-    memo: Vec<(&'static str, bool, bool, Assessment)>,
+    pub(crate) memo: Vec<(&'static str, bool, bool, Assessment)>,
 }
 
 fn entry(contracts: &mut [Contract], ci: usize) -> &mut CacheEntry {
@@ -34,8 +34,8 @@ pub struct Score {
 pub struct Archive {
     since: i64,
     known: i64,
-    len: usize,     // the freelancer's contracts when it was built (later ones are live)
-    live: Vec<u32>, // the positions below `len` of the contracts not archived
+    len: usize,                // the freelancer's contracts when it was built (later ones are live)
+    pub(crate) live: Vec<u32>, // the positions below `len` of the contracts not archived
     fb: FbSum,
 }
 
@@ -74,7 +74,7 @@ pub fn evaluate(contracts: &mut [Contract], ids: &[usize], clients: &Clients, cu
                 }
                 None => {
                     let a = assess_fast(&contracts[ci], &v, cut, rules, flagged);
-                    entry(contracts, ci).memo.push((rules.name, flagged, settled, a));
+                    crate::model::push(&mut entry(contracts, ci).memo, (rules.name, flagged, settled, a));
                     fb.add(&contracts[ci], &v, cut.at);
                     a
                 }

@@ -59,8 +59,8 @@ pub type Set<K> = std::collections::HashSet<K, BuildHasherDefault<Fx>>;
 /// Ids as small numbers (each string kept once), for queues that compare them often.
 #[derive(Default)]
 pub struct Names {
-    list: Vec<String>,
-    index: Map<String, u32>,
+    pub(crate) list: Vec<String>,
+    pub(crate) index: Map<String, u32>,
 }
 
 impl Names {

@@ -21,6 +21,7 @@ pub mod chain;
 pub mod eval;
 pub mod event;
 pub mod fair;
+pub mod footprint;
 pub mod hash;
 pub mod hold;
 pub mod ingest;

@@ -135,6 +135,15 @@ impl Client {
     }
 }
 
+/// Push, growing from room for one (then doubling): most contracts keep one or two facts of
+/// a kind, and a Vec's first push makes room for four.
+pub fn push<T>(v: &mut Vec<T>, x: T) {
+    if v.len() == v.capacity() {
+        v.reserve_exact(v.len().max(1));
+    }
+    v.push(x);
+}
+
 impl Contract {
     pub fn open(e: &Event, pos: i64) -> Contract {
         let Kind::Opened { freelancer, client, pricing, continues } = &e.kind else { unreachable!() };
@@ -157,15 +166,15 @@ impl Contract {
         self.last_at = self.last_at.max(at);
         let id = e.event_id.to_string();
         match &e.kind {
-            Kind::Payment(cents) => self.payments.push(Money { at, pos, cents: *cents, event_id: id }),
-            Kind::Refund(cents) => self.refunds.push(Money { at, pos, cents: *cents, event_id: id }),
+            Kind::Payment(cents) => push(&mut self.payments, Money { at, pos, cents: *cents, event_id: id }),
+            Kind::Refund(cents) => push(&mut self.refunds, Money { at, pos, cents: *cents, event_id: id }),
             Kind::Closed { by, reason } => self.closed = Some(Closed::new(at, pos, by.to_string(), reason.to_string(), id)),
             Kind::Public { by, stars } | Kind::Revised { by, stars } => {
                 let s = Stars { at, pos, stars: *stars, event_id: id, scaled: crate::tally::scaled_stars(*stars) };
                 if by == "client" {
-                    self.client_public.push(s)
+                    push(&mut self.client_public, s)
                 } else {
-                    self.freelancer_public.push(s)
+                    push(&mut self.freelancer_public, s)
                 }
             }
             Kind::Private { by, recommend, end_reason } => {
@@ -181,18 +190,14 @@ impl Contract {
                 let m = Mark { at, pos, event_id: id };
                 match self.edit_allowed.iter_mut().find(|(k, _)| k == by) {
                     Some(slot) => slot.1 = m,
-                    None => self.edit_allowed.push((by.to_string(), m)),
+                    None => push(&mut self.edit_allowed, (by.to_string(), m)),
                 }
             }
-            Kind::Removed { of, basis, scope } => self.removals.push(Removal {
-                at,
-                pos,
-                of: of.to_string(),
-                basis: basis.to_string(),
-                scope: scope.to_string(),
-                event_id: id,
-            }),
-            Kind::ScopeChanged => self.scope_changes.push(Mark { at, pos, event_id: id }),
+            Kind::Removed { of, basis, scope } => push(
+                &mut self.removals,
+                Removal { at, pos, of: of.to_string(), basis: basis.to_string(), scope: scope.to_string(), event_id: id },
+            ),
+            Kind::ScopeChanged => push(&mut self.scope_changes, Mark { at, pos, event_id: id }),
             _ => {}
         }
     }
@@ -330,7 +335,7 @@ impl Contract {
         c.freelancer_private = private(r)?;
         for _ in 0..r.map()? {
             let side = r.str()?;
-            c.edit_allowed.push((side, decode_mark(r)?));
+            push(&mut c.edit_allowed, (side, decode_mark(r)?));
         }
         c.removals = r.list(|r| {
             r.array()?;

@@ -195,8 +195,14 @@ impl<'a> Reader<'a> {
             _ => return Err(format!("msgpack state: expected a map, found 0x{b:02x}")),
         })
     }
+    /// Exactly as long as it is (collecting a Result makes room for four at the first item);
+    /// each item takes a byte at least, so a corrupt length cannot reserve more than the data.
     pub fn list<T>(&mut self, mut item: impl FnMut(&mut Self) -> R<T>) -> R<Vec<T>> {
         let n = self.array()?;
-        (0..n).map(|_| item(self)).collect()
+        let mut out = Vec::with_capacity(n.min(self.data.len() - self.at));
+        for _ in 0..n {
+            out.push(item(self)?);
+        }
+        Ok(out)
     }
 }

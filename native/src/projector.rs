@@ -101,8 +101,8 @@ pub struct Projector {
     all_freelancers: Option<BTreeSet<String>>,
     pub archives: HashMap<usize, Option<Archive>>,
     pub archive_built: HashMap<usize, i64>,
-    heap: BinaryHeap<Reverse<(i64, u32)>>, // deadlines: (at, the freelancer's number in `names`)
-    names: crate::hash::Names,
+    pub(crate) heap: BinaryHeap<Reverse<(i64, u32)>>, // deadlines: (at, the freelancer's number in `names`)
+    pub(crate) names: crate::hash::Names,
     horizon: i64,
     pub due: BinaryHeap<Reverse<(i64, String)>>, // while the clock moves: the deadlines up to `target`
     pub target: i64,

@@ -69,7 +69,7 @@ fn main() {
             bytes += w.0.len();
             digest.write(&w.0);
             if hold > 0 {
-                s.tables[Table::Contracts as usize].insert(p.contracts[ci].id.clone(), w.0);
+                s.tables[Table::Contracts as usize].insert(p.contracts[ci].id.to_string(), w.0);
             }
         }
         for &fi in &p.dirty.freelancers {
@@ -78,14 +78,14 @@ fn main() {
             bytes += w.0.len();
             digest.write(&w.0);
             if hold > 0 {
-                s.tables[Table::Freelancers as usize].insert(p.freelancers[fi].id.clone(), w.0);
+                s.tables[Table::Freelancers as usize].insert(p.freelancers[fi].id.to_string(), w.0);
             }
         }
         if hold > 0 {
             for &ki in &p.dirty.clients {
                 let mut w = _core::msgpack::Writer(vec![]);
                 p.clients.list[ki].encode(&mut w);
-                s.tables[Table::Clients as usize].insert(p.clients.list[ki].id.clone(), w.0);
+                s.tables[Table::Clients as usize].insert(p.clients.list[ki].id.to_string(), w.0);
             }
             s.deadlines.extend(p.new_deadlines.iter().cloned());
         }

@@ -11,14 +11,14 @@ pub struct CacheEntry {
     pub max_pos: i64,
     pub last_at: i64,
     pub full: View,
-    pub(crate) memo: Vec<(&'static str, bool, bool, Assessment)>,
+    pub(crate) memo: crate::model::List<(&'static str, bool, bool, Assessment)>,
 }
 
 fn entry(contracts: &mut [Contract], ci: usize) -> &mut CacheEntry {
     let c = &mut contracts[ci];
     if c.cache.is_none() {
         let full = view(c, ci, Cut::new(INF, INF, INF)).expect("a contract is visible at the end of time");
-        c.cache = Some(Box::new(CacheEntry { max_pos: max_pos(c), last_at: c.last_at, full, memo: vec![] }));
+        c.cache = Some(Box::new(CacheEntry { max_pos: max_pos(c), last_at: c.last_at, full, memo: Default::default() }));
     }
     c.cache.as_mut().unwrap()
 }

@@ -3,7 +3,7 @@
 
 use std::mem::size_of;
 
-use crate::model::Contract;
+use crate::model::{Contract, Id, Word};
 use crate::projector::Projector;
 
 /// The bytes mimalloc hands out for a request of `n` (none for an empty one).
@@ -19,8 +19,33 @@ fn vec<T>(v: &Vec<T>) -> usize {
     alloc(v.capacity() * size_of::<T>())
 }
 
+/// A ThinVec: its length and capacity on the heap before the items.
+fn list<T>(v: &crate::model::List<T>) -> usize {
+    if v.capacity() == 0 {
+        0
+    } else {
+        alloc(16 + v.capacity() * size_of::<T>())
+    }
+}
+
 fn string(s: &str) -> usize {
     alloc(s.len())
+}
+
+/// An EcoString: inline up to 15 bytes, else its counts and bytes on the heap.
+fn id(s: &Id) -> usize {
+    if s.len() <= Id::INLINE_LIMIT {
+        0
+    } else {
+        alloc(16 + s.len())
+    }
+}
+
+fn word(w: &Word) -> usize {
+    match w {
+        Word::Known(_) => 0,
+        Word::Other(s) => string(s),
+    }
 }
 
 /// A hashbrown table of `capacity` (usable) slots: a power of two of buckets, each one
@@ -51,48 +76,48 @@ impl Parts {
 }
 
 fn contract(c: &Contract, out: &mut Parts) {
-    let ids = [&c.id, &c.freelancer, &c.client].map(|s| string(s)).iter().sum::<usize>();
+    let ids = [&c.id, &c.freelancer, &c.client].map(id).iter().sum::<usize>();
     out.add("contract: own, freelancer, client ids", ids);
-    out.add("contract: pricing, continues", string(&c.pricing) + c.continues.as_deref().map_or(0, string));
-    let mut events = string(&c.opened_event);
+    out.add("contract: pricing, continues", word(&c.pricing) + c.continues.as_ref().map_or(0, id));
+    let mut events = id(&c.opened_event);
     let mut words = 0;
     if let Some(x) = &c.closed {
-        events += string(&x.event_id);
-        words += string(&x.by) + string(&x.reason);
+        events += id(&x.event_id);
+        words += word(&x.by) + word(&x.reason);
     }
     for m in c.payments.iter().chain(&c.refunds) {
-        events += string(&m.event_id);
+        events += id(&m.event_id);
     }
     for s in c.client_public.iter().chain(&c.freelancer_public) {
-        events += string(&s.event_id);
+        events += id(&s.event_id);
     }
     for p in [&c.client_private, &c.freelancer_private].into_iter().flatten() {
-        events += string(&p.event_id);
-        words += p.end_reason.as_deref().map_or(0, string);
+        events += id(&p.event_id);
+        words += p.end_reason.as_ref().map_or(0, word);
     }
     for (side, m) in &c.edit_allowed {
-        events += string(&m.event_id);
-        words += string(side);
+        events += id(&m.event_id);
+        words += word(side);
     }
     for r in &c.removals {
-        events += string(&r.event_id);
-        words += string(&r.of) + string(&r.basis) + string(&r.scope);
+        events += id(&r.event_id);
+        words += word(&r.of) + word(&r.basis) + word(&r.scope);
     }
     for m in &c.scope_changes {
-        events += string(&m.event_id);
+        events += id(&m.event_id);
     }
     out.add("contract: event ids", events);
     out.add("contract: by, reason, of, basis, scope, side", words);
-    let lists = vec(&c.payments)
-        + vec(&c.refunds)
-        + vec(&c.client_public)
-        + vec(&c.freelancer_public)
-        + vec(&c.edit_allowed)
-        + vec(&c.removals)
-        + vec(&c.scope_changes);
+    let lists = list(&c.payments)
+        + list(&c.refunds)
+        + list(&c.client_public)
+        + list(&c.freelancer_public)
+        + list(&c.edit_allowed)
+        + list(&c.removals)
+        + list(&c.scope_changes);
     out.add("contract: fact vectors", lists);
     if let Some(e) = &c.cache {
-        out.add("contract: cache", alloc(size_of::<crate::eval::CacheEntry>()) + vec(&e.memo));
+        out.add("contract: cache", alloc(size_of::<crate::eval::CacheEntry>()) + list(&e.memo));
     }
 }
 
@@ -105,24 +130,24 @@ impl Projector {
         for c in &self.contracts {
             contract(c, &mut out);
         }
-        out.add("contracts: index", table::<(String, usize)>(self.contract_index.capacity()));
-        out.add("contracts: index keys", self.contract_index.keys().map(|k| string(k)).sum());
+        out.add("contracts: index", table::<(crate::model::Id, usize)>(self.contract_index.capacity()));
+        out.add("contracts: index keys", self.contract_index.keys().map(id).sum());
         out.add("freelancers: slots", vec(&self.freelancers));
         for f in &self.freelancers {
-            out.add("freelancers: ids", string(&f.id));
+            out.add("freelancers: ids", id(&f.id));
             out.add("freelancers: contract lists", vec(&f.contracts));
             out.add("freelancers: timelines", vec(&f.timeline));
         }
-        out.add("freelancers: index", table::<(String, usize)>(self.freelancer_index.capacity()));
-        out.add("freelancers: index keys", self.freelancer_index.keys().map(|k| string(k)).sum());
+        out.add("freelancers: index", table::<(Id, usize)>(self.freelancer_index.capacity()));
+        out.add("freelancers: index keys", self.freelancer_index.keys().map(id).sum());
         let k = &self.clients;
-        out.add("clients", vec(&k.list) + table::<(String, usize)>(k.index.capacity()));
-        out.add("clients", k.index.keys().map(|k| string(k)).sum());
+        out.add("clients", vec(&k.list) + table::<(Id, usize)>(k.index.capacity()));
+        out.add("clients", k.index.keys().map(id).sum());
         for c in &k.list {
-            out.add("clients", string(&c.id) + vec(&c.flags) + vec(&c.freelancers));
-            out.add("clients: freelancer ids", c.freelancers.iter().map(|f| string(f)).sum());
-            out.add("clients: freelancer sets", table::<String>(c.members.capacity()));
-            out.add("clients: freelancer ids", c.members.iter().map(|f| string(f)).sum());
+            out.add("clients", id(&c.id) + vec(&c.flags) + vec(&c.freelancers));
+            out.add("clients: freelancer ids", c.freelancers.iter().map(id).sum());
+            out.add("clients: freelancer sets", table::<Id>(c.members.capacity()));
+            out.add("clients: freelancer ids", c.members.iter().map(id).sum());
         }
         out.add("archives", table::<(usize, Option<crate::eval::Archive>)>(self.archives.capacity()));
         out.add("archives", self.archives.values().flatten().map(|a| vec(&a.live)).sum());

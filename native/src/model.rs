@@ -5,47 +5,136 @@ use crate::eval::CacheEntry;
 use crate::event::{Event, Kind};
 use crate::msgpack::{Reader, Writer, R};
 
+/// An id (of an event, contract, freelancer or client): up to 15 bytes inline, without a heap
+/// allocation of its own.
+pub type Id = ecow::EcoString;
+
+/// A fact list: one pointer in the contract, nothing on the heap while empty.
+pub type List<T> = thin_vec::ThinVec<T>;
+
+/// A word of a closed vocabulary (reputation/events.py's Literals): a known word as its number,
+/// any other text (a state this build did not write) kept as it is.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Word {
+    Known(std::num::NonZeroU8),
+    Other(Box<str>),
+}
+
+const WORDS: [&str; 19] = [
+    "",
+    "client",
+    "freelancer",
+    "platform",
+    "fixed",
+    "hourly",
+    "completed_successfully",
+    "no_longer_needed",
+    "freelancer_unresponsive",
+    "freelancer_lacked_skills",
+    "completed_unsuccessfully",
+    "hired_someone_else",
+    "client_unresponsive",
+    "other",
+    "policy_violation",
+    "dispute_upheld",
+    "top_rated_perk",
+    "jss_only",
+    "jss_and_profile",
+];
+
+impl Word {
+    pub fn new(s: &str) -> Word {
+        match WORDS[1..].iter().position(|w| *w == s) {
+            Some(i) => Word::Known(std::num::NonZeroU8::new(i as u8 + 1).unwrap()),
+            None => Word::Other(s.into()),
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        match self {
+            Word::Known(i) => WORDS[usize::from(i.get())],
+            Word::Other(s) => s,
+        }
+    }
+}
+
+impl Default for Word {
+    fn default() -> Word {
+        Word::Other("".into())
+    }
+}
+
+impl std::ops::Deref for Word {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq<&str> for Word {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// tally::scaled_stars of a contract's stars, kept in two halves (an i128 would align the
+/// whole fact to 16 bytes).
+#[derive(Clone, Copy)]
+pub struct Scaled {
+    halves: [u64; 2],
+    beyond6: bool,
+}
+
+impl Scaled {
+    pub fn of(stars: f64) -> Scaled {
+        let (n, beyond6) = crate::tally::scaled_stars(stars);
+        Scaled { halves: [n as u64, (n >> 64) as u64], beyond6 }
+    }
+    pub fn get(&self) -> (i128, bool) {
+        ((i128::from(self.halves[1] as i64) << 64) | i128::from(self.halves[0]), self.beyond6)
+    }
+}
+
 #[derive(Clone)]
 pub struct Stars {
     pub at: i64,
     pub pos: i64,
     pub stars: f64,
-    pub event_id: String,
-    pub scaled: (i128, bool),
+    pub event_id: Id,
+    pub scaled: Scaled,
 }
 #[derive(Clone)]
 pub struct Private {
     pub at: i64,
     pub pos: i64,
     pub recommend: i64,
-    pub end_reason: Option<String>,
-    pub event_id: String,
+    pub end_reason: Option<Word>,
+    pub event_id: Id,
 }
 #[derive(Clone)]
 pub struct Money {
     pub at: i64,
     pub pos: i64,
     pub cents: i64,
-    pub event_id: String,
+    pub event_id: Id,
 }
 #[derive(Clone)]
 pub struct Mark {
     pub at: i64,
     pub pos: i64,
-    pub event_id: String,
+    pub event_id: Id,
 }
 #[derive(Clone)]
 pub struct Closed {
     pub at: i64,
     pub pos: i64,
-    pub by: String,
-    pub reason: String,
-    pub event_id: String,
+    pub by: Word,
+    pub reason: Word,
+    pub event_id: Id,
     pub exits: [i64; 3],
 }
 
 impl Closed {
-    pub fn new(at: i64, pos: i64, by: String, reason: String, event_id: String) -> Closed {
+    pub fn new(at: i64, pos: i64, by: Word, reason: Word, event_id: Id) -> Closed {
         Closed { at, pos, by, reason, event_id, exits: crate::rules::WINDOWS.map(|m| crate::time::window_exit(at, m)) }
     }
 }
@@ -53,34 +142,34 @@ impl Closed {
 pub struct Removal {
     pub at: i64,
     pub pos: i64,
-    pub of: String,
-    pub basis: String,
-    pub scope: String,
-    pub event_id: String,
+    pub of: Word,
+    pub basis: Word,
+    pub scope: Word,
+    pub event_id: Id,
 }
 
 /// (Default: an empty slot, its state let go: crate::hold.)
 #[derive(Default)]
 pub struct Contract {
-    pub id: String,
-    pub freelancer: String,
-    pub client: String,
-    pub pricing: String,
-    pub continues: Option<String>,
+    pub id: Id,
+    pub freelancer: Id,
+    pub client: Id,
+    pub pricing: Word,
+    pub continues: Option<Id>,
     pub opened_at: i64,
     pub opened_pos: i64,
-    pub opened_event: String,
+    pub opened_event: Id,
     pub last_at: i64,
     pub closed: Option<Closed>,
-    pub payments: Vec<Money>,
-    pub refunds: Vec<Money>,
-    pub client_public: Vec<Stars>,
-    pub freelancer_public: Vec<Stars>,
+    pub payments: List<Money>,
+    pub refunds: List<Money>,
+    pub client_public: List<Stars>,
+    pub freelancer_public: List<Stars>,
     pub client_private: Option<Private>,
     pub freelancer_private: Option<Private>,
-    pub edit_allowed: Vec<(String, Mark)>, // a dict in Python: insertion order, one per side
-    pub removals: Vec<Removal>,
-    pub scope_changes: Vec<Mark>,
+    pub edit_allowed: List<(Word, Mark)>, // a dict in Python: insertion order, one per side
+    pub removals: List<Removal>,
+    pub scope_changes: List<Mark>,
     /// the full view and its assessments while the contract does not change (rules.Cache)
     pub cache: Option<Box<CacheEntry>>,
 }
@@ -98,7 +187,7 @@ pub struct Entry {
 
 #[derive(Default)]
 pub struct Freelancer {
-    pub id: String,
+    pub id: Id,
     pub contracts: Vec<usize>, // indexes into the projector's contracts
     pub timeline: Vec<Entry>,  // sorted by (at, seq)
 }
@@ -121,23 +210,23 @@ impl Freelancer {
 }
 
 pub struct Client {
-    pub id: String,
+    pub id: Id,
     pub flags: Vec<(i64, i64, bool)>,
     pub last_at: i64,
-    pub freelancers: Vec<String>,
-    pub members: crate::hash::Set<String>, // the same ids, to look up
+    pub freelancers: Vec<Id>,
+    pub members: crate::hash::Set<Id>, // the same ids, to look up
 }
 
 impl Client {
-    pub fn new(id: String, flags: Vec<(i64, i64, bool)>, last_at: i64, freelancers: Vec<String>) -> Client {
-        let members = freelancers.iter().cloned().collect::<crate::hash::Set<String>>();
+    pub fn new(id: Id, flags: Vec<(i64, i64, bool)>, last_at: i64, freelancers: Vec<Id>) -> Client {
+        let members = freelancers.iter().cloned().collect::<crate::hash::Set<Id>>();
         Client { id, flags, last_at, freelancers, members }
     }
 }
 
 /// Push, growing from room for one (then doubling): most contracts keep one or two facts of
-/// a kind, and a Vec's first push makes room for four.
-pub fn push<T>(v: &mut Vec<T>, x: T) {
+/// a kind, and a ThinVec's (or Vec's) first push makes room for four.
+pub fn push<T>(v: &mut List<T>, x: T) {
     if v.len() == v.capacity() {
         v.reserve_exact(v.len().max(1));
     }
@@ -148,14 +237,14 @@ impl Contract {
     pub fn open(e: &Event, pos: i64) -> Contract {
         let Kind::Opened { freelancer, client, pricing, continues } = &e.kind else { unreachable!() };
         Contract {
-            id: e.contract_id.as_deref().unwrap_or_default().to_string(),
-            freelancer: freelancer.to_string(),
-            client: client.to_string(),
-            pricing: pricing.to_string(),
-            continues: continues.as_deref().map(str::to_string),
+            id: Id::from(e.contract_id.as_deref().unwrap_or_default()),
+            freelancer: Id::from(freelancer.as_ref()),
+            client: Id::from(client.as_ref()),
+            pricing: Word::new(pricing),
+            continues: continues.as_deref().map(Id::from),
             opened_at: e.at,
             opened_pos: pos,
-            opened_event: e.event_id.to_string(),
+            opened_event: Id::from(e.event_id.as_ref()),
             last_at: e.at,
             ..Contract::default()
         }
@@ -164,13 +253,13 @@ impl Contract {
     /// reputation.contract.apply: fold one (already checked) contract event.
     pub fn apply(&mut self, e: &Event, at: i64, pos: i64) {
         self.last_at = self.last_at.max(at);
-        let id = e.event_id.to_string();
+        let id = Id::from(e.event_id.as_ref());
         match &e.kind {
             Kind::Payment(cents) => push(&mut self.payments, Money { at, pos, cents: *cents, event_id: id }),
             Kind::Refund(cents) => push(&mut self.refunds, Money { at, pos, cents: *cents, event_id: id }),
-            Kind::Closed { by, reason } => self.closed = Some(Closed::new(at, pos, by.to_string(), reason.to_string(), id)),
+            Kind::Closed { by, reason } => self.closed = Some(Closed::new(at, pos, Word::new(by), Word::new(reason), id)),
             Kind::Public { by, stars } | Kind::Revised { by, stars } => {
-                let s = Stars { at, pos, stars: *stars, event_id: id, scaled: crate::tally::scaled_stars(*stars) };
+                let s = Stars { at, pos, stars: *stars, event_id: id, scaled: Scaled::of(*stars) };
                 if by == "client" {
                     push(&mut self.client_public, s)
                 } else {
@@ -178,8 +267,7 @@ impl Contract {
                 }
             }
             Kind::Private { by, recommend, end_reason } => {
-                let p =
-                    Some(Private { at, pos, recommend: *recommend, end_reason: end_reason.as_deref().map(str::to_string), event_id: id });
+                let p = Some(Private { at, pos, recommend: *recommend, end_reason: end_reason.as_deref().map(Word::new), event_id: id });
                 if by == "client" {
                     self.client_private = p
                 } else {
@@ -188,14 +276,14 @@ impl Contract {
             }
             Kind::EditAllowed { by } => {
                 let m = Mark { at, pos, event_id: id };
-                match self.edit_allowed.iter_mut().find(|(k, _)| k == by) {
+                match self.edit_allowed.iter_mut().find(|(k, _)| k.as_str() == by) {
                     Some(slot) => slot.1 = m,
-                    None => push(&mut self.edit_allowed, (by.to_string(), m)),
+                    None => push(&mut self.edit_allowed, (Word::new(by), m)),
                 }
             }
             Kind::Removed { of, basis, scope } => push(
                 &mut self.removals,
-                Removal { at, pos, of: of.to_string(), basis: basis.to_string(), scope: scope.to_string(), event_id: id },
+                Removal { at, pos, of: Word::new(of), basis: Word::new(basis), scope: Word::new(scope), event_id: id },
             ),
             Kind::ScopeChanged => push(&mut self.scope_changes, Mark { at, pos, event_id: id }),
             _ => {}
@@ -285,63 +373,57 @@ impl Contract {
             return Err(format!("stored contract has {n} fields, expected 19"));
         }
         let mut c = Contract {
-            id: r.str()?,
-            freelancer: r.str()?,
-            client: r.str()?,
-            pricing: r.str()?,
-            continues: r.opt_str()?,
+            id: r.id()?,
+            freelancer: r.id()?,
+            client: r.id()?,
+            pricing: r.word()?,
+            continues: if r.is_nil()? { None } else { Some(r.id()?) },
             opened_at: r.int()?,
             opened_pos: r.int()?,
-            opened_event: r.str()?,
+            opened_event: r.id()?,
             last_at: r.int()?,
-            closed: None,
-            payments: vec![],
-            refunds: vec![],
-            client_public: vec![],
-            freelancer_public: vec![],
-            client_private: None,
-            freelancer_private: None,
-            edit_allowed: vec![],
-            removals: vec![],
-            scope_changes: vec![],
-            cache: None,
+            ..Contract::default()
         };
         if !r.is_nil()? {
             r.array()?;
-            let (at, pos, by, reason, event_id) = (r.int()?, r.int()?, r.str()?, r.str()?, r.str()?);
+            let (at, pos, by, reason, event_id) = (r.int()?, r.int()?, r.word()?, r.word()?, r.id()?);
             c.closed = Some(Closed::new(at, pos, by, reason, event_id));
         }
         let money = |r: &mut Reader| -> R<Money> {
             r.array()?;
-            Ok(Money { at: r.int()?, pos: r.int()?, cents: r.int()?, event_id: r.str()? })
+            Ok(Money { at: r.int()?, pos: r.int()?, cents: r.int()?, event_id: r.id()? })
         };
-        c.payments = r.list(money)?;
-        c.refunds = r.list(money)?;
+        c.payments = r.list(money)?.into();
+        c.refunds = r.list(money)?.into();
         let stars = |r: &mut Reader| -> R<Stars> {
             r.array()?;
-            let (at, pos, stars, event_id) = (r.int()?, r.int()?, r.float()?, r.str()?);
-            Ok(Stars { at, pos, stars, event_id, scaled: crate::tally::scaled_stars(stars) })
+            let (at, pos, stars, event_id) = (r.int()?, r.int()?, r.float()?, r.id()?);
+            Ok(Stars { at, pos, stars, event_id, scaled: Scaled::of(stars) })
         };
-        c.client_public = r.list(stars)?;
-        c.freelancer_public = r.list(stars)?;
+        c.client_public = r.list(stars)?.into();
+        c.freelancer_public = r.list(stars)?.into();
         let private = |r: &mut Reader| -> R<Option<Private>> {
             if r.is_nil()? {
                 return Ok(None);
             }
             r.array()?;
-            Ok(Some(Private { at: r.int()?, pos: r.int()?, recommend: r.int()?, end_reason: r.opt_str()?, event_id: r.str()? }))
+            let (at, pos, recommend) = (r.int()?, r.int()?, r.int()?);
+            let end_reason = if r.is_nil()? { None } else { Some(r.word()?) };
+            Ok(Some(Private { at, pos, recommend, end_reason, event_id: r.id()? }))
         };
         c.client_private = private(r)?;
         c.freelancer_private = private(r)?;
         for _ in 0..r.map()? {
-            let side = r.str()?;
+            let side = r.word()?;
             push(&mut c.edit_allowed, (side, decode_mark(r)?));
         }
-        c.removals = r.list(|r| {
-            r.array()?;
-            Ok(Removal { at: r.int()?, pos: r.int()?, of: r.str()?, basis: r.str()?, scope: r.str()?, event_id: r.str()? })
-        })?;
-        c.scope_changes = r.list(decode_mark)?;
+        c.removals = r
+            .list(|r| {
+                r.array()?;
+                Ok(Removal { at: r.int()?, pos: r.int()?, of: r.word()?, basis: r.word()?, scope: r.word()?, event_id: r.id()? })
+            })?
+            .into();
+        c.scope_changes = r.list(decode_mark)?.into();
         Ok(c)
     }
 }
@@ -355,7 +437,16 @@ fn encode_mark(w: &mut Writer, m: &Mark) {
 
 fn decode_mark(r: &mut Reader) -> R<Mark> {
     r.array()?;
-    Ok(Mark { at: r.int()?, pos: r.int()?, event_id: r.str()? })
+    Ok(Mark { at: r.int()?, pos: r.int()?, event_id: r.id()? })
+}
+
+impl Reader<'_> {
+    fn id(&mut self) -> R<Id> {
+        self.text().map(Id::from)
+    }
+    fn word(&mut self) -> R<Word> {
+        self.text().map(Word::new)
+    }
 }
 
 impl Freelancer {
@@ -384,10 +475,10 @@ impl Freelancer {
     }
 
     /// -> (id, contract ids, timeline)
-    pub fn decode(data: &[u8]) -> R<(String, Vec<String>, Vec<Entry>)> {
+    pub fn decode(data: &[u8]) -> R<(Id, Vec<String>, Vec<Entry>)> {
         let r = &mut Reader::new(data);
         r.array()?;
-        let id = r.str()?;
+        let id = r.id()?;
         let contracts = r.list(|r| r.str())?;
         let timeline = r.list(|r| {
             let n = r.array()?;
@@ -426,20 +517,20 @@ impl Client {
     pub fn decode(data: &[u8]) -> R<Client> {
         let r = &mut Reader::new(data);
         r.array()?;
-        let id = r.str()?;
+        let id = r.id()?;
         let flags = r.list(|r| {
             r.array()?;
             Ok((r.int()?, r.int()?, r.bool()?))
         })?;
         let last_at = r.int()?;
-        Ok(Client::new(id, flags, last_at, r.list(|r| r.str())?))
+        Ok(Client::new(id, flags, last_at, r.list(|r| r.id())?))
     }
 }
 
 /// Clients by id (flags are looked up by the contract's client id).
 #[derive(Default)]
 pub struct Clients {
-    pub index: crate::hash::Map<String, usize>,
+    pub index: crate::hash::Map<Id, usize>,
     pub list: Vec<Client>,
 }
 

@@ -105,7 +105,7 @@ impl Projector {
         self.ledger.push(ScoreChange {
             seq: entry.seq,
             change_id: format!("{pos}.{}", self.n),
-            freelancer_id: self.freelancers[fi].id.clone(),
+            freelancer_id: self.freelancers[fi].id.to_string(),
             rules: entry.rules,
             effective_at: format_time(entry.at),
             recorded_at: rec.recorded_at.to_string(),
@@ -132,7 +132,7 @@ impl Projector {
             kind: "late_event",
             text: format!("late event {} (occurred {}) changed the history", t.event_id, format_time(t.at)),
             private: false,
-            contract_id: t.contract.map(|ci| self.contracts[ci].id.clone()),
+            contract_id: t.contract.map(|ci| self.contracts[ci].id.to_string()),
             client_id: Some(t.client_id.clone()),
             event_id: Some(t.event_id.clone()),
             jss_before: b,

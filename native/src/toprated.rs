@@ -273,7 +273,7 @@ impl Projector {
             if let Some(flip) = next_flip(f, &money, hi, top, &self.days) {
                 if self.scheduled.insert(fi, flip) != Some(flip) {
                     let fid = f.id.clone();
-                    self.schedule(flip, fid);
+                    self.schedule(flip, fid.to_string());
                 }
             }
         }

@@ -2,6 +2,7 @@
 //! (rules.Cache) and the archive of contracts out of every window (rules.Archive).
 
 use crate::model::{Clients, Contract};
+use crate::packed::{Memo, PackedView};
 use crate::ratio::Ratio;
 use crate::rules::{assess_fast, flagged_at, in_force, max_pos, view, Assessment, Cut, RuleSet, View};
 use crate::tally::{jss, FbSum};
@@ -10,14 +11,21 @@ use crate::time::{FEEDBACK_WINDOW, INF};
 pub struct CacheEntry {
     pub max_pos: i64,
     pub last_at: i64,
-    pub full: View,
-    pub(crate) memo: crate::model::List<(&'static str, bool, bool, Assessment)>,
+    full: PackedView,
+    pub(crate) memo: crate::model::List<Memo>,
+}
+
+impl CacheEntry {
+    pub fn full(&self, ci: usize) -> View {
+        self.full.unpack(ci)
+    }
 }
 
 fn entry(contracts: &mut [Contract], ci: usize) -> &mut CacheEntry {
     let c = &mut contracts[ci];
     if c.cache.is_none() {
         let full = view(c, ci, Cut::new(INF, INF, INF)).expect("a contract is visible at the end of time");
+        let full = PackedView::pack(&full);
         c.cache = Some(Box::new(CacheEntry { max_pos: max_pos(c), last_at: c.last_at, full, memo: Default::default() }));
     }
     c.cache.as_mut().unwrap()
@@ -64,17 +72,17 @@ pub fn evaluate(contracts: &mut [Contract], ids: &[usize], clients: &Clients, cu
         let e = entry(contracts, ci);
         let full = cut.known >= e.max_pos && (cut.at > e.last_at || (cut.at == e.last_at && cut.pos >= e.max_pos));
         let a = if full {
-            let v = e.full;
+            let v = e.full(ci);
             let settled = v.settled_at.is_some_and(|s| cut.at >= s);
-            match e.memo.iter().find(|m| std::ptr::eq(m.0, rules.name) && m.1 == flagged && m.2 == settled) {
+            match e.memo.iter().find(|m| std::ptr::eq(m.rules, rules) && m.flagged == flagged && m.settled == settled).copied() {
                 Some(m) => {
-                    let a = m.3;
+                    let a = m.unpack(&contracts[ci], &v);
                     fb.add(&contracts[ci], &v, cut.at);
                     a
                 }
                 None => {
                     let a = assess_fast(&contracts[ci], &v, cut, rules, flagged);
-                    crate::model::push(&mut entry(contracts, ci).memo, (rules.name, flagged, settled, a));
+                    crate::model::push(&mut entry(contracts, ci).memo, Memo::pack(rules, settled, &a));
                     fb.add(&contracts[ci], &v, cut.at);
                     a
                 }
@@ -97,7 +105,7 @@ pub fn archive_of(contracts: &mut [Contract], ids: &[usize], at: i64, known: i64
     let mut archived = 0;
     for (i, &ci) in ids.iter().enumerate() {
         let e = entry(contracts, ci);
-        let (v, mp, last_at) = (e.full, e.max_pos, e.last_at);
+        let (v, mp, last_at) = (e.full(ci), e.max_pos, e.last_at);
         let exit24 = contracts[ci].closed.as_ref().map_or(0, |x| x.exits[2]);
         let done = v.closed_at.map(|closed_at| exit24.max(last_at).max(closed_at + FEEDBACK_WINDOW));
         if mp > known || done.is_none_or(|d| d > at) {

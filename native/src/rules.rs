@@ -323,10 +323,7 @@ pub fn assess(c: &Contract, v: &View, cut: Cut, rules: &RuleSet, flagged: bool, 
     a.counted = counted;
     if counted {
         let closed_at = v.closed_at.expect("a settled contract is closed");
-        a.exits = match c.closed.as_ref() {
-            Some(x) if x.at == closed_at => x.exits,                      // computed once per contract
-            _ => WINDOWS.map(|m| crate::time::window_exit(closed_at, m)), // an engagement closes with its last
-        };
+        a.exits = exits_of(c, closed_at);
         a.weight4 = weight4(v, rules);
     }
     a
@@ -339,6 +336,14 @@ pub fn why_of(c: &Contract, a: &Assessment, rules: &RuleSet) -> (Vec<String>, bo
     let v = view(c, a.ci, a.cut).expect("an assessed contract is visible");
     assess(c, &v, a.cut, rules, a.flagged, Extra::default(), &mut why);
     (why.iter().map(Reason::text).collect(), why.iter().any(Reason::private))
+}
+
+/// The window exits of a counted contract whose view closed at `closed_at`.
+pub fn exits_of(c: &Contract, closed_at: i64) -> [i64; 3] {
+    match c.closed.as_ref() {
+        Some(x) if x.at == closed_at => x.exits,                      // computed once per contract
+        _ => WINDOWS.map(|m| crate::time::window_exit(closed_at, m)), // an engagement closes with its last
+    }
 }
 
 pub fn assess_fast(c: &Contract, v: &View, cut: Cut, rules: &RuleSet, flagged: bool) -> Assessment {

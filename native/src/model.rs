@@ -4,6 +4,7 @@
 use crate::eval::CacheEntry;
 use crate::event::{Event, Kind};
 use crate::msgpack::{Reader, Writer, R};
+use crate::rules::{RuleSet, RULE_SETS};
 
 /// An id (of an event, contract, freelancer or client): up to 15 bytes inline, without a heap
 /// allocation of its own.
@@ -174,15 +175,42 @@ pub struct Contract {
     pub cache: Option<Box<CacheEntry>>,
 }
 
+/// A score of a freelancer's timeline: its options' presence in bits and its rule set as a
+/// number (48 bytes; 88 as options and a name).
 #[derive(Clone, Copy, PartialEq)]
 pub struct Entry {
     pub at: i64,
     pub seq: i64,
-    pub jss: Option<i64>,
-    pub fb: Option<i64>,
-    pub exact: Option<f64>,
-    pub rules: &'static str,
+    jss: i64,
+    fb: i64,
+    exact: f64,
+    rules: u8, // index into rules::RULE_SETS
+    has: u8,
     pub top: bool,
+}
+
+const JSS: u8 = 1;
+const FB: u8 = 2;
+const EXACT: u8 = 4;
+
+impl Entry {
+    pub fn new(at: i64, seq: i64, jss: Option<i64>, fb: Option<i64>, exact: Option<f64>, rules: &'static RuleSet, top: bool) -> Entry {
+        let rules = RULE_SETS.iter().position(|r| std::ptr::eq(*r, rules)).expect("a rule set of rules::RULE_SETS") as u8;
+        let has = u8::from(jss.is_some()) * JSS | u8::from(fb.is_some()) * FB | u8::from(exact.is_some()) * EXACT;
+        Entry { at, seq, jss: jss.unwrap_or(0), fb: fb.unwrap_or(0), exact: exact.unwrap_or(0.0), rules, has, top }
+    }
+    pub fn jss(&self) -> Option<i64> {
+        (self.has & JSS != 0).then_some(self.jss)
+    }
+    pub fn fb(&self) -> Option<i64> {
+        (self.has & FB != 0).then_some(self.fb)
+    }
+    pub fn exact(&self) -> Option<f64> {
+        (self.has & EXACT != 0).then_some(self.exact)
+    }
+    pub fn rules(&self) -> &'static str {
+        RULE_SETS[usize::from(self.rules)].name
+    }
 }
 
 #[derive(Default)]
@@ -463,13 +491,13 @@ impl Freelancer {
             w.array(7);
             w.int(e.at);
             w.int(e.seq);
-            w.opt_int(e.jss);
-            w.opt_int(e.fb);
-            match e.exact {
+            w.opt_int(e.jss());
+            w.opt_int(e.fb());
+            match e.exact() {
                 Some(x) => w.float(x),
                 None => w.nil(),
             }
-            w.str(e.rules);
+            w.str(e.rules());
             w.bool(e.top);
         }
     }
@@ -482,15 +510,10 @@ impl Freelancer {
         let contracts = r.list(|r| r.str())?;
         let timeline = r.list(|r| {
             let n = r.array()?;
-            Ok(Entry {
-                at: r.int()?,
-                seq: r.int()?,
-                jss: r.opt_int()?,
-                fb: r.opt_int()?,
-                exact: r.opt_float()?,
-                rules: crate::rules::rule_set_named(&r.str()?)?.name,
-                top: n > 6 && r.bool()?, // state written before the badge: none
-            })
+            let (at, seq, jss, fb, exact) = (r.int()?, r.int()?, r.opt_int()?, r.opt_int()?, r.opt_float()?);
+            let rules = crate::rules::rule_set_named(r.text()?)?;
+            let top = n > 6 && r.bool()?; // state written before the badge: none
+            Ok(Entry::new(at, seq, jss, fb, exact, rules, top))
         })?;
         Ok((id, contracts, timeline))
     }

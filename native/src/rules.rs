@@ -87,8 +87,10 @@ pub fn in_force(at: i64) -> &'static RuleSet {
     }
 }
 
+pub static RULE_SETS: [&RuleSet; 4] = [&JSS_2016, &JSS_2020, &JSS_2024, &FAIR_2026];
+
 pub fn rule_set_named(name: &str) -> Result<&'static RuleSet, String> {
-    [&JSS_2016, &JSS_2020, &JSS_2024, &FAIR_2026].into_iter().find(|r| r.name == name).ok_or_else(|| format!("unknown rule set {name:?}"))
+    RULE_SETS.into_iter().find(|r| r.name == name).ok_or_else(|| format!("unknown rule set {name:?}"))
 }
 
 #[derive(Clone, Copy)]

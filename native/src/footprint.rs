@@ -78,7 +78,7 @@ impl Parts {
 fn contract(c: &Contract, out: &mut Parts) {
     let ids = [&c.id, &c.freelancer, &c.client].map(id).iter().sum::<usize>();
     out.add("contract: own, freelancer, client ids", ids);
-    out.add("contract: pricing, continues", word(&c.pricing) + c.continues.as_ref().map_or(0, id));
+    out.add("contract: pricing, continues", word(&c.pricing) + c.continues.as_deref().map_or(0, string));
     let mut events = id(&c.opened_event);
     let mut words = 0;
     if let Some(x) = &c.closed {

@@ -84,7 +84,7 @@ pub struct Projector {
     pub clock: i64,
     pub seq: i64,
     pub contracts: Vec<Contract>,
-    pub(crate) contract_index: HashMap<crate::model::Id, usize>,
+    pub(crate) contract_index: crate::hash::Index, // into `contracts`
     pub freelancers: Vec<Freelancer>,
     pub(crate) freelancer_index: HashMap<crate::model::Id, usize>,
     pub clients: Clients,
@@ -131,7 +131,7 @@ impl Projector {
             seq,
             repo,
             contracts: vec![],
-            contract_index: HashMap::default(),
+            contract_index: Default::default(),
             freelancers: vec![],
             freelancer_index: HashMap::default(),
             clients: Clients::default(),
@@ -170,7 +170,7 @@ impl Projector {
         let mut asked: HashSet<String> = HashSet::default();
         for id in ids {
             let cached = match table {
-                Table::Contracts => self.contract_index.contains_key(id.as_str()),
+                Table::Contracts => self.contract_index.get(&id, &self.contracts).is_some(),
                 Table::Freelancers => self.freelancer_index.contains_key(id.as_str()),
                 Table::Clients => self.clients.index.contains_key(id.as_str()),
             };
@@ -209,8 +209,7 @@ impl Projector {
                         .iter()
                         .map(|c| {
                             self.contract_index
-                                .get(c.as_str())
-                                .copied()
+                                .get(c, &self.contracts)
                                 .ok_or_else(|| format!("freelancer {fid}: contract {c} is not in the projection store"))
                         })
                         .collect::<Result<Vec<_>, _>>()?;
@@ -229,11 +228,11 @@ impl Projector {
     }
 
     pub fn contract(&mut self, id: &str) -> Res<Option<usize>> {
-        if let Some(&i) = self.contract_index.get(id) {
+        if let Some(i) = self.contract_index.get(id, &self.contracts) {
             return Ok(Some(i));
         }
         self.load(Table::Contracts, [id.to_string()])?;
-        Ok(self.contract_index.get(id).copied())
+        Ok(self.contract_index.get(id, &self.contracts))
     }
 
     pub fn freelancer(&mut self, fid: &str) -> Res<usize> {
@@ -327,7 +326,7 @@ impl Projector {
         let events: Vec<&Recorded> = recorded.iter().map(|(_, r)| r).collect();
         let cids: Vec<String> = events.iter().filter_map(|r| r.event.contract_id.as_deref().map(str::to_string)).collect();
         self.load(Table::Contracts, cids.clone())?;
-        let known: Vec<usize> = cids.iter().filter_map(|c| self.contract_index.get(c.as_str()).copied()).collect();
+        let known: Vec<usize> = cids.iter().filter_map(|c| self.contract_index.get(c, &self.contracts)).collect();
         let mut fids: Vec<String> = known.iter().map(|&c| self.contracts[c].freelancer.to_string()).collect();
         let mut kids: Vec<String> = known.iter().map(|&c| self.contracts[c].client.to_string()).collect();
         for r in &events {
@@ -355,8 +354,8 @@ impl Projector {
             Kind::Opened { .. } => {
                 let c = Contract::open(e, pos);
                 let (fid, kid) = (c.freelancer.clone(), c.client.clone());
-                let ci = match self.contract_index.get(&c.id) {
-                    Some(&ci) => {
+                let ci = match self.contract_index.get(&c.id, &self.contracts) {
+                    Some(ci) => {
                         self.contracts[ci] = c;
                         ci
                     }

@@ -60,6 +60,7 @@ impl Archive {
 
 pub fn evaluate(contracts: &mut [Contract], ids: &[usize], clients: &Clients, cut: Cut, archive: Option<&Archive>) -> Score {
     let rules = in_force(cut.at);
+    let number = crate::rules::rule_set_number(rules);
     let skip = archive.filter(|a| a.applies(cut));
     let mut fb = skip.map_or(FbSum::default(), |a| a.fb);
     let (live, rest): (&[u32], &[usize]) = match skip {
@@ -75,7 +76,7 @@ pub fn evaluate(contracts: &mut [Contract], ids: &[usize], clients: &Clients, cu
         let a = if full {
             let v = e.full(ci);
             let settled = v.settled_at.is_some_and(|s| cut.at >= s);
-            match e.memo.iter().find(|m| std::ptr::eq(m.rules, rules) && m.flagged == flagged && m.settled == settled).copied() {
+            match e.memo.iter().find(|m| m.of(number, flagged, settled)).copied() {
                 Some(m) => {
                     let a = m.unpack(&contracts[ci], &v);
                     fb.add(&contracts[ci], &v, cut.at);

@@ -195,7 +195,7 @@ const EXACT: u8 = 4;
 
 impl Entry {
     pub fn new(at: i64, seq: i64, jss: Option<i64>, fb: Option<i64>, exact: Option<f64>, rules: &'static RuleSet, top: bool) -> Entry {
-        let rules = RULE_SETS.iter().position(|r| std::ptr::eq(*r, rules)).expect("a rule set of rules::RULE_SETS") as u8;
+        let rules = crate::rules::rule_set_number(rules);
         let has = (u8::from(jss.is_some()) * JSS) | (u8::from(fb.is_some()) * FB) | (u8::from(exact.is_some()) * EXACT);
         Entry { at, seq, jss: jss.unwrap_or(0), fb: fb.unwrap_or(0), exact: exact.unwrap_or(0.0), rules, has, top }
     }

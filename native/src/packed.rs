@@ -1,9 +1,9 @@
 //! What eval's per-contract cache keeps, packed: a full view in 96 bytes (208 unpacked) and a
-//! memoized assessment in 48 (96): one of each per contract at least, for as long as the
+//! memoized assessment in 40 (96): one of each per contract at least, for as long as the
 //! contract does not change. Unpacked they are exactly what was packed.
 
 use crate::model::Contract;
-use crate::rules::{exits_of, Assessment, Cut, Outcome, RuleSet, View};
+use crate::rules::{exits_of, rule_set_number, Assessment, Cut, Outcome, RuleSet, View};
 
 // which options of the view are there, and its flags
 const CLOSED_AT: u16 = 1;
@@ -108,18 +108,22 @@ impl PackedView {
 /// not; its contract, flag and window exits are the cache's own.
 #[derive(Clone, Copy)]
 pub struct Memo {
-    pub rules: &'static RuleSet,
     cut: Cut,
     weight4: i64,
-    pub flagged: bool,
-    pub settled: bool,
+    rules: u8, // index into rules::RULE_SETS
+    flagged: bool,
+    settled: bool,
     counted: bool,
     outcome: Option<Outcome>,
 }
 
 impl Memo {
     pub fn pack(rules: &'static RuleSet, settled: bool, a: &Assessment) -> Memo {
+        let rules = rule_set_number(rules);
         Memo { rules, cut: a.cut, weight4: a.weight4, flagged: a.flagged, settled, counted: a.counted, outcome: a.outcome }
+    }
+    pub fn of(&self, rules: u8, flagged: bool, settled: bool) -> bool {
+        self.rules == rules && self.flagged == flagged && self.settled == settled
     }
 
     /// `v`: the full view it assessed (rules::assess gives a counted contract its exits).

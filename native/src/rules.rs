@@ -89,6 +89,11 @@ pub fn in_force(at: i64) -> &'static RuleSet {
 
 pub static RULE_SETS: [&RuleSet; 4] = [&JSS_2016, &JSS_2020, &JSS_2024, &FAIR_2026];
 
+/// A rule set's index in RULE_SETS.
+pub fn rule_set_number(rules: &'static RuleSet) -> u8 {
+    RULE_SETS.iter().position(|r| std::ptr::eq(*r, rules)).expect("a rule set of rules::RULE_SETS") as u8
+}
+
 pub fn rule_set_named(name: &str) -> Result<&'static RuleSet, String> {
     RULE_SETS.into_iter().find(|r| r.name == name).ok_or_else(|| format!("unknown rule set {name:?}"))
 }

@@ -252,11 +252,21 @@ impl Client {
     }
 }
 
-/// Push, with room for no more: most contracts keep one or two facts of a kind (a ThinVec's
-/// first push makes room for four), and a longer list still grows in amortized constant time,
-/// as mimalloc's size classes grow by an eighth (a realloc within one stays in place).
+/// What to reserve (exactly) before adding to a list of `len`: room for one while it is short,
+/// so that it keeps no slack past mimalloc's size class (most contracts keep one or two facts
+/// of a kind; a Vec's first push makes room for four), and still grows in amortized constant
+/// time (mimalloc's classes step by a fifth at most, and a realloc within one stays in place);
+/// a long one doubles (past mimalloc's largest class each realloc would copy).
+pub fn room(len: usize) -> usize {
+    if len < 256 {
+        1
+    } else {
+        len
+    }
+}
+
 pub fn push<T>(v: &mut List<T>, x: T) {
-    v.reserve_exact(1);
+    v.reserve_exact(room(v.len()));
     v.push(x);
 }
 

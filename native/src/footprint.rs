@@ -92,6 +92,7 @@ fn contract(c: &Contract, out: &mut Parts) {
         events += id(&s.event_id);
     }
     for p in [&c.client_private, &c.freelancer_private].into_iter().flatten() {
+        out.add("contract: private feedback", alloc(size_of::<crate::model::Private>()));
         events += id(&p.event_id);
         words += p.end_reason.as_ref().map_or(0, word);
     }

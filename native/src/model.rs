@@ -166,8 +166,8 @@ pub struct Contract {
     pub refunds: List<Money>,
     pub client_public: List<Stars>,
     pub freelancer_public: List<Stars>,
-    pub client_private: Option<Private>,
-    pub freelancer_private: Option<Private>,
+    pub client_private: Option<Box<Private>>, // boxed: 8 bytes where there is none
+    pub freelancer_private: Option<Box<Private>>,
     pub edit_allowed: List<(Word, Mark)>, // a dict in Python: insertion order, one per side
     pub removals: List<Removal>,
     pub scope_changes: List<Mark>,
@@ -310,7 +310,8 @@ impl Contract {
                 }
             }
             Kind::Private { by, recommend, end_reason } => {
-                let p = Some(Private { at, pos, recommend: *recommend, end_reason: end_reason.as_deref().map(Word::new), event_id: id });
+                let end_reason = end_reason.as_deref().map(Word::new);
+                let p = Some(Box::new(Private { at, pos, recommend: *recommend, end_reason, event_id: id }));
                 if by == "client" {
                     self.client_private = p
                 } else {
@@ -445,14 +446,14 @@ impl Contract {
         };
         c.client_public = r.list(stars)?.into();
         c.freelancer_public = r.list(stars)?.into();
-        let private = |r: &mut Reader| -> R<Option<Private>> {
+        let private = |r: &mut Reader| -> R<Option<Box<Private>>> {
             if r.is_nil()? {
                 return Ok(None);
             }
             r.array()?;
             let (at, pos, recommend) = (r.int()?, r.int()?, r.int()?);
             let end_reason = if r.is_nil()? { None } else { Some(r.word()?) };
-            Ok(Some(Private { at, pos, recommend, end_reason, event_id: r.id()? }))
+            Ok(Some(Box::new(Private { at, pos, recommend, end_reason, event_id: r.id()? })))
         };
         c.client_private = private(r)?;
         c.freelancer_private = private(r)?;

@@ -161,3 +161,71 @@ impl Projector {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Closed, Mark, Money, Private, Removal, Stars};
+    use crate::msgpack::Writer;
+
+    /// What every contract holds inline (the budget is 1 KB of heap per contract):
+    /// growing one of these grows them all.
+    #[test]
+    fn per_contract_structs_stay_small() {
+        assert!(size_of::<Contract>() <= 296, "Contract: {} bytes", size_of::<Contract>());
+        assert!(size_of::<crate::eval::CacheEntry>() <= 112, "CacheEntry: {} bytes", size_of::<crate::eval::CacheEntry>());
+        assert!(size_of::<crate::packed::Memo>() <= 40, "Memo: {} bytes", size_of::<crate::packed::Memo>());
+        assert!(size_of::<crate::model::Entry>() <= 48, "Entry: {} bytes", size_of::<crate::model::Entry>());
+    }
+
+    fn encoded(c: &Contract) -> Vec<u8> {
+        let mut w = Writer(vec![]);
+        c.encode(&mut w);
+        w.0
+    }
+
+    /// Words of no vocabulary and ids too long to sit inline come back as they were, byte for
+    /// byte (a state written by another build); known words are kept as numbers.
+    #[test]
+    fn a_contract_with_unknown_words_and_long_ids_round_trips() {
+        let long = "e-".repeat(40);
+        let mark = |at| Mark { at, pos: at, event_id: Id::from(long.as_str()) };
+        let mut c = Contract {
+            id: Id::from("c-1234567890123456"),
+            freelancer: Id::from("f"),
+            client: Id::from(""),
+            pricing: Word::new("weekly"),
+            continues: Some("c-0".into()),
+            opened_at: 1,
+            opened_pos: 2,
+            opened_event: Id::from("e-1"),
+            last_at: 9,
+            closed: Some(Closed::new(5, 6, Word::new("platform"), Word::new("a reason of its own"), Id::from("e-5"))),
+            ..Contract::default()
+        };
+        c.payments.push(Money { at: 3, pos: 3, cents: 100, event_id: Id::from(long.as_str()) });
+        c.client_public.push(Stars { at: 7, pos: 7, stars: 4.25, event_id: Id::from("e-7"), scaled: crate::model::Scaled::of(4.25) });
+        c.client_private =
+            Some(Box::new(Private { at: 7, pos: 8, recommend: 9, end_reason: Some(Word::new("")), event_id: Id::from("e-8") }));
+        c.freelancer_private = Some(Box::new(Private { at: 7, pos: 9, recommend: 1, end_reason: None, event_id: Id::from("e-9") }));
+        c.edit_allowed.push((Word::new("nobody"), mark(10)));
+        c.removals.push(Removal {
+            at: 11,
+            pos: 11,
+            of: Word::new("client"),
+            basis: Word::new("x"),
+            scope: Word::new("jss_only"),
+            event_id: Id::from("e-11"),
+        });
+        c.scope_changes.push(mark(12));
+        let bytes = encoded(&c);
+        let back = Contract::decode(&bytes).unwrap();
+        assert_eq!(encoded(&back), bytes);
+        assert!(matches!(back.closed.as_ref().unwrap().by, Word::Known(_)));
+        assert!(matches!(back.closed.as_ref().unwrap().reason, Word::Other(_)));
+        assert_eq!(back.closed.unwrap().reason.as_str(), "a reason of its own");
+        assert_eq!(back.client_private.unwrap().end_reason.as_deref(), Some(""));
+        assert_eq!(back.pricing.as_str(), "weekly");
+        assert_eq!(back.payments[0].event_id, long);
+    }
+}

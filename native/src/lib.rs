@@ -18,6 +18,7 @@ pub fn keep_freed_memory() {
 }
 
 pub mod chain;
+pub mod compact;
 pub mod eval;
 pub mod event;
 pub mod fair;

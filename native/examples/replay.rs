@@ -3,7 +3,9 @@
 //! `cargo run --release --no-default-features --example replay -- rows.bin [hold]`, where
 //! rows.bin holds (position: i64 LE, length: u32 LE, bytes) records. With `hold`, the core
 //! holds at most that many contracts and loads the rest back from an in-memory store that
-//! each batch's encoded state is committed to; the digest must not change.
+//! each batch's encoded state is committed to; the digest must not change. Then the core's
+//! peak heap (mimalloc's committed memory, less what was committed before it started: the
+//! dump) per contract, and the state's heap at the end by part (crate::footprint).
 
 use std::collections::{BTreeSet, HashMap};
 use std::hash::Hasher;
@@ -47,6 +49,7 @@ fn main() {
         at += 12 + n;
     }
     let store = Arc::new(Mutex::new(Stored::default()));
+    let (base, _) = committed();
     let start = Instant::now();
     let repo: Option<Box<dyn Repo + Send + Sync>> = if hold > 0 { Some(Box::new(Shared(store.clone()))) } else { None };
     let mut p = _core::projector::Projector::new(0, -(1 << 62), 0, repo, vec![1, 15], true);
@@ -66,7 +69,7 @@ fn main() {
             bytes += w.0.len();
             digest.write(&w.0);
             if hold > 0 {
-                s.tables[Table::Contracts as usize].insert(p.contracts[ci].id.clone(), w.0);
+                s.tables[Table::Contracts as usize].insert(p.contracts[ci].id.to_string(), w.0);
             }
         }
         for &fi in &p.dirty.freelancers {
@@ -75,14 +78,14 @@ fn main() {
             bytes += w.0.len();
             digest.write(&w.0);
             if hold > 0 {
-                s.tables[Table::Freelancers as usize].insert(p.freelancers[fi].id.clone(), w.0);
+                s.tables[Table::Freelancers as usize].insert(p.freelancers[fi].id.to_string(), w.0);
             }
         }
         if hold > 0 {
             for &ki in &p.dirty.clients {
                 let mut w = _core::msgpack::Writer(vec![]);
                 p.clients.list[ki].encode(&mut w);
-                s.tables[Table::Clients as usize].insert(p.clients.list[ki].id.clone(), w.0);
+                s.tables[Table::Clients as usize].insert(p.clients.list[ki].id.to_string(), w.0);
             }
             s.deadlines.extend(p.new_deadlines.iter().cloned());
         }
@@ -104,4 +107,26 @@ fn main() {
         "{} rows, {} contract slots (at most {most} held), {ledger} ledger entries, {state} state rows, {bytes} bytes encoded (digest {:016x}): {secs:.3} s ({:.0} rows/s; encoding {:.3} s)",
         rows.len(), p.contracts.len(), digest.finish(), rows.len() as f64 / secs, encoding.as_secs_f64()
     );
+    let (_, peak) = committed();
+    let held = p.contracts.len() - p.vacant_contracts.len();
+    let parts = p.footprint();
+    let total = parts.total();
+    println!(
+        "peak heap {:.1} MB ({} bytes per contract of {most} held at most); state at the end {:.1} MB, {} bytes per contract of {held}:",
+        (peak - base) as f64 / 1e6,
+        (peak - base) / most.max(1),
+        total as f64 / 1e6,
+        total / held.max(1)
+    );
+    for (name, n) in parts.parts {
+        println!("  {name:<45} {:>8.1} MB {:>6} B/contract", n as f64 / 1e6, n / held.max(1));
+    }
+}
+
+/// mimalloc's committed bytes (now, peak), as lib.rs `memory()` reads them.
+fn committed() -> (usize, usize) {
+    let (mut now, mut peak) = (0, 0);
+    let [mut a, mut b, mut c, mut d, mut e, mut f] = [0usize; 6];
+    unsafe { libmimalloc_sys::mi_process_info(&mut a, &mut b, &mut c, &mut d, &mut e, &mut now, &mut peak, &mut f) };
+    (now, peak)
 }

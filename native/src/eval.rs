@@ -2,23 +2,31 @@
 //! (rules.Cache) and the archive of contracts out of every window (rules.Archive).
 
 use crate::model::{Clients, Contract};
+use crate::packed::{Memo, PackedView};
 use crate::ratio::Ratio;
 use crate::rules::{assess_fast, flagged_at, in_force, max_pos, view, Assessment, Cut, RuleSet, View};
 use crate::tally::{jss, FbSum};
 use crate::time::{FEEDBACK_WINDOW, INF};
 
+/// (112 bytes: mimalloc's size class of that; the contract's last_at is its own.)
 pub struct CacheEntry {
     pub max_pos: i64,
-    pub last_at: i64,
-    pub full: View,
-    memo: Vec<(&'static str, bool, bool, Assessment)>,
+    full: PackedView,
+    pub(crate) memo: crate::model::List<Memo>,
+}
+
+impl CacheEntry {
+    pub fn full(&self, ci: usize) -> View {
+        self.full.unpack(ci)
+    }
 }
 
 fn entry(contracts: &mut [Contract], ci: usize) -> &mut CacheEntry {
     let c = &mut contracts[ci];
     if c.cache.is_none() {
         let full = view(c, ci, Cut::new(INF, INF, INF)).expect("a contract is visible at the end of time");
-        c.cache = Some(Box::new(CacheEntry { max_pos: max_pos(c), last_at: c.last_at, full, memo: vec![] }));
+        let full = PackedView::pack(&full);
+        c.cache = Some(Box::new(CacheEntry { max_pos: max_pos(c), full, memo: Default::default() }));
     }
     c.cache.as_mut().unwrap()
 }
@@ -34,8 +42,8 @@ pub struct Score {
 pub struct Archive {
     since: i64,
     known: i64,
-    len: usize,     // the freelancer's contracts when it was built (later ones are live)
-    live: Vec<u32>, // the positions below `len` of the contracts not archived
+    len: usize,                // the freelancer's contracts when it was built (later ones are live)
+    pub(crate) live: Vec<u32>, // the positions below `len` of the contracts not archived
     fb: FbSum,
 }
 
@@ -52,6 +60,7 @@ impl Archive {
 
 pub fn evaluate(contracts: &mut [Contract], ids: &[usize], clients: &Clients, cut: Cut, archive: Option<&Archive>) -> Score {
     let rules = in_force(cut.at);
+    let number = crate::rules::rule_set_number(rules);
     let skip = archive.filter(|a| a.applies(cut));
     let mut fb = skip.map_or(FbSum::default(), |a| a.fb);
     let (live, rest): (&[u32], &[usize]) = match skip {
@@ -61,20 +70,21 @@ pub fn evaluate(contracts: &mut [Contract], ids: &[usize], clients: &Clients, cu
     let mut assessments = Vec::with_capacity(live.len() + rest.len());
     for ci in live.iter().map(|&i| ids[i as usize]).chain(rest.iter().copied()) {
         let flagged = rules.ignores_flagged_clients && flagged_at(clients.flags(&contracts[ci].client), cut);
+        let last_at = contracts[ci].last_at;
         let e = entry(contracts, ci);
-        let full = cut.known >= e.max_pos && (cut.at > e.last_at || (cut.at == e.last_at && cut.pos >= e.max_pos));
+        let full = cut.known >= e.max_pos && (cut.at > last_at || (cut.at == last_at && cut.pos >= e.max_pos));
         let a = if full {
-            let v = e.full;
+            let v = e.full(ci);
             let settled = v.settled_at.is_some_and(|s| cut.at >= s);
-            match e.memo.iter().find(|m| std::ptr::eq(m.0, rules.name) && m.1 == flagged && m.2 == settled) {
+            match e.memo.iter().find(|m| m.of(number, flagged, settled)).copied() {
                 Some(m) => {
-                    let a = m.3;
+                    let a = m.unpack(&contracts[ci], &v);
                     fb.add(&contracts[ci], &v, cut.at);
                     a
                 }
                 None => {
                     let a = assess_fast(&contracts[ci], &v, cut, rules, flagged);
-                    entry(contracts, ci).memo.push((rules.name, flagged, settled, a));
+                    crate::model::push(&mut entry(contracts, ci).memo, Memo::pack(rules, settled, &a));
                     fb.add(&contracts[ci], &v, cut.at);
                     a
                 }
@@ -96,8 +106,9 @@ pub fn archive_of(contracts: &mut [Contract], ids: &[usize], at: i64, known: i64
     let mut out = Archive { since: -INF, known: -INF, len: ids.len(), live: vec![], fb: FbSum::default() };
     let mut archived = 0;
     for (i, &ci) in ids.iter().enumerate() {
+        let last_at = contracts[ci].last_at;
         let e = entry(contracts, ci);
-        let (v, mp, last_at) = (e.full, e.max_pos, e.last_at);
+        let (v, mp) = (e.full(ci), e.max_pos);
         let exit24 = contracts[ci].closed.as_ref().map_or(0, |x| x.exits[2]);
         let done = v.closed_at.map(|closed_at| exit24.max(last_at).max(closed_at + FEEDBACK_WINDOW));
         if mp > known || done.is_none_or(|d| d > at) {

@@ -86,7 +86,7 @@ fn merged<'a>(
         return (v, Signals::stripped(Reason::ClientFlagged(rules.name)), removed);
     }
     if live.is_empty() {
-        let basis = removed.map_or(String::new(), |r| r.basis.clone());
+        let basis = removed.map_or(String::new(), |r| r.basis.to_string());
         return (v, Signals::stripped(Reason::ClientFeedbackRemoved(basis)), removed);
     }
     let said = live.iter().rev().find(|m| !continued.contains(contracts[m.ci].id.as_str()));
@@ -177,7 +177,7 @@ pub fn assess_all<W: Why + Default>(
         out.push(Assessed { a, why, closed_at: v.closed_at, settled_at: v.settled_at, earnings: v.earnings });
         for m in &members[1..] {
             let mut why = W::default();
-            why.push(|| Reason::EngagementPart(root.id.clone()));
+            why.push(|| Reason::EngagementPart(root.id.to_string()));
             let a = Assessment { ci: m.ci, cut, flagged, counted: false, outcome: None, weight4: 0, exits: [0; 3] };
             out.push(Assessed { a, why, closed_at: m.closed_at, settled_at: m.settled_at, earnings: m.earnings });
         }

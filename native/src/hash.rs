@@ -56,11 +56,57 @@ pub type Build = BuildHasherDefault<Fx>;
 pub type Map<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<Fx>>;
 pub type Set<K> = std::collections::HashSet<K, BuildHasherDefault<Fx>>;
 
+/// Slots by id, the ids read from the slots themselves: 4 bytes and a control byte a bucket
+/// (a map from ids to indexes: 24 and their heap), hashed as the maps here.
+#[derive(Default)]
+pub struct Index(hashbrown::HashTable<u32>);
+
+/// What an Index finds its slots' ids by.
+pub trait Keyed {
+    fn key(&self) -> &str;
+}
+
+fn hash(id: &str) -> u64 {
+    use std::hash::BuildHasher;
+    Build::default().hash_one(id)
+}
+
+impl Index {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
+    pub fn get<T: Keyed>(&self, id: &str, slots: &[T]) -> Option<usize> {
+        self.0.find(hash(id), |&i| slots[i as usize].key() == id).map(|&i| i as usize)
+    }
+    /// Slot `i` (which holds `id` already) under `id`.
+    pub fn insert<T: Keyed>(&mut self, id: &str, i: usize, slots: &[T]) {
+        let i = u32::try_from(i).expect("fewer than 2^32 slots");
+        match self.0.entry(hash(id), |&j| slots[j as usize].key() == id, |&j| hash(slots[j as usize].key())) {
+            hashbrown::hash_table::Entry::Occupied(mut e) => *e.get_mut() = i,
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                e.insert(i);
+            }
+        }
+    }
+    /// Forget slot `i`, filed under `id` (the slot may hold something else by now).
+    pub fn remove(&mut self, id: &str, i: usize) {
+        if let Ok(e) = self.0.find_entry(hash(id), |&j| j as usize == i) {
+            e.remove();
+        }
+    }
+}
+
 /// Ids as small numbers (each string kept once), for queues that compare them often.
 #[derive(Default)]
 pub struct Names {
-    list: Vec<String>,
-    index: Map<String, u32>,
+    pub(crate) list: Vec<String>,
+    pub(crate) index: Map<String, u32>,
 }
 
 impl Names {
@@ -80,7 +126,42 @@ impl Names {
 
 #[cfg(test)]
 mod tests {
-    use super::Fx;
+    use super::{Fx, Index, Keyed};
+
+    struct Slot(String);
+    impl Keyed for Slot {
+        fn key(&self) -> &str {
+            &self.0
+        }
+    }
+
+    /// Through its growth (rehashing reads the slots), slots let go and reused, against a map.
+    #[test]
+    fn an_index_finds_what_a_map_does() {
+        let (mut slots, mut index, mut map) = (vec![], Index::default(), std::collections::HashMap::new());
+        for n in 0..5000 {
+            let id = format!("c-{n:06}");
+            if n % 3 == 2 {
+                // let go of an earlier one, and put this one in its slot
+                let old = format!("c-{:06}", n / 2);
+                if let Some(i) = map.remove(&old) {
+                    index.remove(&old, i);
+                    slots[i] = Slot(id.clone());
+                    index.insert(&id, i, &slots);
+                    map.insert(id, i);
+                    continue;
+                }
+            }
+            slots.push(Slot(id.clone()));
+            index.insert(&id, slots.len() - 1, &slots);
+            map.insert(id, slots.len() - 1);
+        }
+        assert_eq!(index.len(), map.len());
+        for n in 0..5000 {
+            let id = format!("c-{n:06}");
+            assert_eq!(index.get(&id, &slots), map.get(&id).copied(), "{id}");
+        }
+    }
     use std::hash::{BuildHasher, BuildHasherDefault};
 
     /// Ids that differ only in their last digits spread over the low bits (hashbrown's

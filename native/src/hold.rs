@@ -47,7 +47,7 @@ impl Projector {
                 self.contracts.len() - 1
             }
         };
-        self.contract_index.insert(id, ci);
+        self.contract_index.insert(&id, ci, &self.contracts);
         ci
     }
 
@@ -98,7 +98,7 @@ impl Projector {
                 continue; // listed twice
             }
             let c = std::mem::replace(&mut self.contracts[ci], Contract::default());
-            self.contract_index.remove(&c.id);
+            self.contract_index.remove(&c.id, ci);
             self.let_go.insert(&c.id);
             self.vacant_contracts.push(ci);
         }

@@ -18,9 +18,11 @@ pub fn keep_freed_memory() {
 }
 
 pub mod chain;
+pub mod compact;
 pub mod eval;
 pub mod event;
 pub mod fair;
+pub mod footprint;
 pub mod hash;
 pub mod hold;
 pub mod ingest;
@@ -29,6 +31,7 @@ pub mod model;
 pub mod moves;
 pub mod msgpack;
 pub mod outcome;
+pub mod packed;
 pub mod projector;
 #[cfg(feature = "python")]
 mod pyscore;
@@ -201,14 +204,15 @@ mod python {
             };
             let contracts = p.dirty.contracts.iter().map(|&ci| {
                 let c = &p.contracts[ci];
-                (c.id.clone(), c.freelancer.clone(), c.client.clone(), encode(256, &|w| c.encode(w)))
+                (c.id.to_string(), c.freelancer.to_string(), c.client.to_string(), encode(256, &|w| c.encode(w)))
             });
             let freelancers = p
                 .dirty
                 .freelancers
                 .iter()
-                .map(|&fi| (p.freelancers[fi].id.clone(), encode(256, &|w| p.freelancers[fi].encode(w, &p.contracts))));
-            let clients = p.dirty.clients.iter().map(|&ki| (p.clients.list[ki].id.clone(), encode(64, &|w| p.clients.list[ki].encode(w))));
+                .map(|&fi| (p.freelancers[fi].id.to_string(), encode(256, &|w| p.freelancers[fi].encode(w, &p.contracts))));
+            let clients =
+                p.dirty.clients.iter().map(|&ki| (p.clients.list[ki].id.to_string(), encode(64, &|w| p.clients.list[ki].encode(w))));
             let ledger = std::mem::take(&mut p.ledger).into_iter().map(|s| {
                 let body = s.to_json();
                 (s.seq, s.change_id, s.freelancer_id, s.effective_at, s.position, body)

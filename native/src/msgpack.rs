@@ -157,7 +157,8 @@ impl<'a> Reader<'a> {
             b => Err(format!("msgpack state: expected a bool, found 0x{b:02x}")),
         }
     }
-    pub fn str(&mut self) -> R<String> {
+    /// A str, borrowed from the data.
+    pub fn text(&mut self) -> R<&'a str> {
         let b = self.byte()?;
         let n = match b {
             0xa0..=0xbf => usize::from(b & 0x1f),
@@ -166,7 +167,10 @@ impl<'a> Reader<'a> {
             0xdb => self.be(4)? as usize,
             _ => return Err(format!("msgpack state: expected a str, found 0x{b:02x}")),
         };
-        String::from_utf8(self.take(n)?.to_vec()).map_err(|e| e.to_string())
+        std::str::from_utf8(self.take(n)?).map_err(|e| e.to_string())
+    }
+    pub fn str(&mut self) -> R<String> {
+        self.text().map(str::to_string)
     }
     pub fn opt_str(&mut self) -> R<Option<String>> {
         Ok(if self.is_nil()? { None } else { Some(self.str()?) })
@@ -195,8 +199,14 @@ impl<'a> Reader<'a> {
             _ => return Err(format!("msgpack state: expected a map, found 0x{b:02x}")),
         })
     }
+    /// Exactly as long as it is (collecting a Result makes room for four at the first item);
+    /// each item takes a byte at least, so a corrupt length cannot reserve more than the data.
     pub fn list<T>(&mut self, mut item: impl FnMut(&mut Self) -> R<T>) -> R<Vec<T>> {
         let n = self.array()?;
-        (0..n).map(|_| item(self)).collect()
+        let mut out = Vec::with_capacity(n.min(self.data.len() - self.at));
+        for _ in 0..n {
+            out.push(item(self)?);
+        }
+        Ok(out)
     }
 }

@@ -58,7 +58,7 @@ pub fn client_reason<'a>(c: &'a Contract, v: &View) -> Option<&'a str> {
 
 pub fn signals<'a>(c: &'a Contract, v: &View, rules: &RuleSet, flagged: bool) -> Signals<'a> {
     if let Some(i) = v.client_removed {
-        return Signals::stripped(Reason::ClientFeedbackRemoved(c.removals[i].basis.clone()));
+        return Signals::stripped(Reason::ClientFeedbackRemoved(c.removals[i].basis.to_string()));
     }
     if flagged && rules.ignores_flagged_clients {
         return Signals::stripped(Reason::ClientFlagged(rules.name));

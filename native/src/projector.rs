@@ -10,7 +10,7 @@ use crate::hash::{Map as HashMap, Set as HashSet};
 use crate::eval::Archive;
 use crate::event::{decode_recorded, Event, Kind, Recorded};
 use crate::ledger::ScoreChange;
-use crate::model::{Client, Clients, Contract, Freelancer};
+use crate::model::{Client, Clients, Contract, Freelancer, Id};
 use crate::rules::SWITCHES;
 use crate::time::{window_exit, DAY, FEEDBACK_WINDOW, INF};
 use crate::timeline::any_deadline_at;
@@ -84,9 +84,9 @@ pub struct Projector {
     pub clock: i64,
     pub seq: i64,
     pub contracts: Vec<Contract>,
-    pub(crate) contract_index: HashMap<String, usize>,
+    pub(crate) contract_index: crate::hash::Index, // into `contracts`
     pub freelancers: Vec<Freelancer>,
-    pub(crate) freelancer_index: HashMap<String, usize>,
+    pub(crate) freelancer_index: HashMap<crate::model::Id, usize>,
     pub clients: Clients,
     missing: [HashSet<String>; 3], // asked this batch, not in the store
     empty: bool,                   // the store had nothing at start: ask it only for what this projector let go
@@ -101,8 +101,8 @@ pub struct Projector {
     all_freelancers: Option<BTreeSet<String>>,
     pub archives: HashMap<usize, Option<Archive>>,
     pub archive_built: HashMap<usize, i64>,
-    heap: BinaryHeap<Reverse<(i64, u32)>>, // deadlines: (at, the freelancer's number in `names`)
-    names: crate::hash::Names,
+    pub(crate) heap: BinaryHeap<Reverse<(i64, u32)>>, // deadlines: (at, the freelancer's number in `names`)
+    pub(crate) names: crate::hash::Names,
     horizon: i64,
     pub due: BinaryHeap<Reverse<(i64, String)>>, // while the clock moves: the deadlines up to `target`
     pub target: i64,
@@ -131,7 +131,7 @@ impl Projector {
             seq,
             repo,
             contracts: vec![],
-            contract_index: HashMap::default(),
+            contract_index: Default::default(),
             freelancers: vec![],
             freelancer_index: HashMap::default(),
             clients: Clients::default(),
@@ -170,9 +170,9 @@ impl Projector {
         let mut asked: HashSet<String> = HashSet::default();
         for id in ids {
             let cached = match table {
-                Table::Contracts => self.contract_index.contains_key(&id),
-                Table::Freelancers => self.freelancer_index.contains_key(&id),
-                Table::Clients => self.clients.index.contains_key(&id),
+                Table::Contracts => self.contract_index.get(&id, &self.contracts).is_some(),
+                Table::Freelancers => self.freelancer_index.contains_key(id.as_str()),
+                Table::Clients => self.clients.index.contains_key(id.as_str()),
             };
             let stored = !self.empty || self.let_go.may_hold(&id);
             if !cached && stored && !missing.contains(&id) && asked.insert(id.clone()) {
@@ -199,7 +199,7 @@ impl Projector {
                 }
                 Table::Clients => {
                     let k = Client::decode(&data)?;
-                    self.clients.index.insert(id.clone(), self.clients.list.len());
+                    self.clients.index.insert(Id::from(id.as_str()), self.clients.list.len());
                     self.clients.list.push(k);
                 }
                 Table::Freelancers => {
@@ -209,8 +209,7 @@ impl Projector {
                         .iter()
                         .map(|c| {
                             self.contract_index
-                                .get(c)
-                                .copied()
+                                .get(c, &self.contracts)
                                 .ok_or_else(|| format!("freelancer {fid}: contract {c} is not in the projection store"))
                         })
                         .collect::<Result<Vec<_>, _>>()?;
@@ -229,11 +228,11 @@ impl Projector {
     }
 
     pub fn contract(&mut self, id: &str) -> Res<Option<usize>> {
-        if let Some(&i) = self.contract_index.get(id) {
+        if let Some(i) = self.contract_index.get(id, &self.contracts) {
             return Ok(Some(i));
         }
         self.load(Table::Contracts, [id.to_string()])?;
-        Ok(self.contract_index.get(id).copied())
+        Ok(self.contract_index.get(id, &self.contracts))
     }
 
     pub fn freelancer(&mut self, fid: &str) -> Res<usize> {
@@ -245,7 +244,7 @@ impl Projector {
         if let Some(&i) = self.freelancer_index.get(fid) {
             return Ok(i);
         }
-        let i = self.place_freelancer(Freelancer { id: fid.to_string(), contracts: vec![], timeline: vec![] });
+        let i = self.place_freelancer(Freelancer { id: Id::from(fid), contracts: vec![], timeline: vec![] });
         if let Some(all) = self.all_freelancers.as_mut() {
             all.insert(fid.to_string());
         }
@@ -261,8 +260,8 @@ impl Projector {
             return Ok(i);
         }
         let i = self.clients.list.len();
-        self.clients.list.push(Client::new(kid.to_string(), vec![], 0, vec![]));
-        self.clients.index.insert(kid.to_string(), i);
+        self.clients.list.push(Client::new(Id::from(kid), vec![], 0, vec![]));
+        self.clients.index.insert(Id::from(kid), i);
         Ok(i)
     }
 
@@ -276,8 +275,8 @@ impl Projector {
             .contracts
             .iter()
             .map(|&c| &self.contracts[c].client)
-            .filter(|k| !index.contains_key(*k))
-            .cloned()
+            .filter(|k| !index.contains_key(k.as_str()))
+            .map(|k| k.to_string())
             .collect();
         for k in kids {
             self.client(&k)?;
@@ -290,7 +289,7 @@ impl Projector {
             // a fresh store has only what this projector holds, unless it let some go
             let stored = if self.empty && self.let_go.is_empty() { vec![] } else { self.repo.freelancer_ids()? };
             let mut all: BTreeSet<String> = stored.into_iter().collect();
-            all.extend(self.freelancer_index.keys().cloned());
+            all.extend(self.freelancer_index.keys().map(|k| k.to_string()));
             self.all_freelancers = Some(all);
         }
         Ok(self.all_freelancers.as_ref().unwrap().iter().cloned().collect())
@@ -327,9 +326,9 @@ impl Projector {
         let events: Vec<&Recorded> = recorded.iter().map(|(_, r)| r).collect();
         let cids: Vec<String> = events.iter().filter_map(|r| r.event.contract_id.as_deref().map(str::to_string)).collect();
         self.load(Table::Contracts, cids.clone())?;
-        let known: Vec<usize> = cids.iter().filter_map(|c| self.contract_index.get(c).copied()).collect();
-        let mut fids: Vec<String> = known.iter().map(|&c| self.contracts[c].freelancer.clone()).collect();
-        let mut kids: Vec<String> = known.iter().map(|&c| self.contracts[c].client.clone()).collect();
+        let known: Vec<usize> = cids.iter().filter_map(|c| self.contract_index.get(c, &self.contracts)).collect();
+        let mut fids: Vec<String> = known.iter().map(|&c| self.contracts[c].freelancer.to_string()).collect();
+        let mut kids: Vec<String> = known.iter().map(|&c| self.contracts[c].client.to_string()).collect();
         for r in &events {
             if let Kind::Opened { freelancer, .. } = &r.event.kind {
                 fids.push(freelancer.to_string());
@@ -348,15 +347,15 @@ impl Projector {
         if target > self.clock {
             self.advance(target, pos, rec)?;
         }
-        let mut affected: Vec<String> = vec![];
+        let mut affected: Vec<Id> = vec![];
         let mut trigger: Option<Trigger> = None;
         let mut earner: Option<(usize, Trigger)> = None; // a payment or refund: the earnings move
         match &e.kind {
             Kind::Opened { .. } => {
                 let c = Contract::open(e, pos);
                 let (fid, kid) = (c.freelancer.clone(), c.client.clone());
-                let ci = match self.contract_index.get(&c.id) {
-                    Some(&ci) => {
+                let ci = match self.contract_index.get(&c.id, &self.contracts) {
+                    Some(ci) => {
                         self.contracts[ci] = c;
                         ci
                     }
@@ -381,7 +380,7 @@ impl Projector {
                 k.last_at = k.last_at.max(at);
                 self.dirty.mark(Table::Clients, ki);
                 affected = k.freelancers.clone();
-                trigger = Some(Trigger { at, pos, contract: None, client_id: k.id.clone(), event_id: e.event_id.to_string() });
+                trigger = Some(Trigger { at, pos, contract: None, client_id: k.id.to_string(), event_id: e.event_id.to_string() });
             }
             Kind::Clock { .. } => {}
             _ => {
@@ -406,13 +405,14 @@ impl Projector {
                     if let Some(v) = self.money.get_mut(&fi) {
                         v.insert(v.partition_point(|x| *x <= item), item);
                     }
-                    earner = Some((fi, Trigger { at, pos, contract: Some(ci), client_id: kid.clone(), event_id: e.event_id.to_string() }));
+                    earner =
+                        Some((fi, Trigger { at, pos, contract: Some(ci), client_id: kid.to_string(), event_id: e.event_id.to_string() }));
                 }
                 let mut late_close = false;
                 if matches!(e.kind, Kind::Closed { .. }) {
                     for d in [at + FEEDBACK_WINDOW, window_exit(at, 6), window_exit(at, 12), window_exit(at, 24)] {
                         if d > self.clock {
-                            self.push_deadline(d, fid.clone());
+                            self.push_deadline(d, fid.to_string());
                         } else {
                             late_close = true; // its deadlines already passed: reconcile them now
                         }
@@ -422,7 +422,7 @@ impl Projector {
                 let unsettled_money = matches!(e.kind, Kind::Payment(_) | Kind::Refund(_)) && open;
                 if late_close || (!still && !unsettled_money) {
                     affected = vec![fid];
-                    trigger = Some(Trigger { at, pos, contract: Some(ci), client_id: kid, event_id: e.event_id.to_string() });
+                    trigger = Some(Trigger { at, pos, contract: Some(ci), client_id: kid.to_string(), event_id: e.event_id.to_string() });
                 }
             }
         }

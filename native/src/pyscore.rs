@@ -67,7 +67,7 @@ impl CoreFreelancer {
 
     /// fair-2026's leniency reads every contract of the freelancer's clients: load them once.
     fn load_clients(&mut self, py: Python<'_>) -> PyResult<()> {
-        let mut wanted: Vec<String> = self.facts.contracts.iter().map(|c| c.client.clone()).collect();
+        let mut wanted: Vec<String> = self.facts.contracts.iter().map(|c| c.client.to_string()).collect();
         wanted.sort();
         wanted.dedup();
         for k in wanted {
@@ -184,7 +184,7 @@ impl CoreFreelancer {
         let assessments = PyList::empty(py);
         for x in &j.assessed {
             let c = &facts.contracts[x.a.ci];
-            if only.as_ref().is_some_and(|ids| !ids.contains(&c.id)) {
+            if only.as_ref().is_some_and(|ids| !ids.iter().any(|id| *id == c.id)) {
                 continue;
             }
             let why = PyList::empty(py);
@@ -193,8 +193,8 @@ impl CoreFreelancer {
             }
             let exits = if x.a.counted { x.a.exits.to_vec() } else { vec![] };
             assessments.append((
-                &c.id,
-                &c.client,
+                c.id.as_str(),
+                c.client.as_str(),
                 x.a.counted,
                 x.a.outcome.map(Outcome::as_str),
                 x.a.weight4,

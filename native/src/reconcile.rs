@@ -70,12 +70,12 @@ impl Projector {
         let score = self.eval(fi, Cut::new(at, INF, known), true);
         let (jss, fb) = (score.jss, fb_hundredths(score.fb));
         let prev = self.freelancers[fi].lookup(at).copied();
-        if (jss, fb) == prev.map_or((None, None), |p| (p.jss, p.fb)) {
+        if (jss, fb) == prev.map_or((None, None), |p| (p.jss(), p.fb())) {
             return Ok(());
         }
         self.seq += 1;
         let top = prev.is_some_and(|p| p.top);
-        let mut entry = Entry { at, seq: self.seq, jss, fb, exact: exact_float(score.exact), rules: score.rules.name, top };
+        let mut entry = Entry::new(at, self.seq, jss, fb, exact_float(score.exact), score.rules, top);
         let i = self.freelancers[fi].record(entry);
         let badge = self.badge_at(fi, at); // an entry carries the badge of its time
         entry.top = badge.top;
@@ -105,17 +105,17 @@ impl Projector {
         self.ledger.push(ScoreChange {
             seq: entry.seq,
             change_id: format!("{pos}.{}", self.n),
-            freelancer_id: self.freelancers[fi].id.clone(),
-            rules: entry.rules,
+            freelancer_id: self.freelancers[fi].id.to_string(),
+            rules: entry.rules(),
             effective_at: format_time(entry.at),
             recorded_at: rec.recorded_at.to_string(),
             position: pos,
-            jss_before: prev.and_then(|p| p.jss),
-            jss_after: entry.jss,
-            jss_exact_before: prev.and_then(|p| p.exact),
-            jss_exact_after: entry.exact,
-            feedback_before: prev.and_then(|p| p.fb).map(|x| x as f64 / 100.0),
-            feedback_after: entry.fb.map(|x| x as f64 / 100.0),
+            jss_before: prev.and_then(|p| p.jss()),
+            jss_after: entry.jss(),
+            jss_exact_before: prev.and_then(|p| p.exact()),
+            jss_exact_after: entry.exact(),
+            feedback_before: prev.and_then(|p| p.fb()).map(|x| x as f64 / 100.0),
+            feedback_after: entry.fb().map(|x| x as f64 / 100.0),
             causes,
             top_rated_before: prev.is_some_and(|p| p.top),
             top_rated_after: entry.top,
@@ -132,7 +132,7 @@ impl Projector {
             kind: "late_event",
             text: format!("late event {} (occurred {}) changed the history", t.event_id, format_time(t.at)),
             private: false,
-            contract_id: t.contract.map(|ci| self.contracts[ci].id.clone()),
+            contract_id: t.contract.map(|ci| self.contracts[ci].id.to_string()),
             client_id: Some(t.client_id.clone()),
             event_id: Some(t.event_id.clone()),
             jss_before: b,
@@ -190,7 +190,7 @@ impl Projector {
         let mut causes = vec![];
         if let Some(t) = trigger.filter(|t| t.at != at) {
             // a late event restates a later point: it carries the change
-            causes.push(self.late_cause(t, Some((prev.and_then(|p| p.exact), exact_float(after.exact)))));
+            causes.push(self.late_cause(t, Some((prev.and_then(|p| p.exact()), exact_float(after.exact)))));
         }
         let here = self.happenings(fi, at, known, trigger);
         for h in &here {

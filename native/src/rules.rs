@@ -87,8 +87,15 @@ pub fn in_force(at: i64) -> &'static RuleSet {
     }
 }
 
+pub static RULE_SETS: [&RuleSet; 4] = [&JSS_2016, &JSS_2020, &JSS_2024, &FAIR_2026];
+
+/// A rule set's index in RULE_SETS.
+pub fn rule_set_number(rules: &'static RuleSet) -> u8 {
+    RULE_SETS.iter().position(|r| std::ptr::eq(*r, rules)).expect("a rule set of rules::RULE_SETS") as u8
+}
+
 pub fn rule_set_named(name: &str) -> Result<&'static RuleSet, String> {
-    [&JSS_2016, &JSS_2020, &JSS_2024, &FAIR_2026].into_iter().find(|r| r.name == name).ok_or_else(|| format!("unknown rule set {name:?}"))
+    RULE_SETS.into_iter().find(|r| r.name == name).ok_or_else(|| format!("unknown rule set {name:?}"))
 }
 
 #[derive(Clone, Copy)]
@@ -184,7 +191,7 @@ pub fn view(c: &Contract, ci: usize, cut: Cut) -> Option<View> {
         first_paid: first.map(|m| m.at),
         last_paid: last.map(|m| m.at),
         client_stars: clast.map(|s| s.stars),
-        client_scaled: clast.map_or((0, false), |s| s.scaled),
+        client_scaled: clast.map_or((0, false), |s| s.scaled.get()),
         client_recommend: cpriv.map(|p| p.recommend),
         client_end_reason: cpriv.is_some_and(|p| p.end_reason.is_some()),
         client_removed,
@@ -323,10 +330,7 @@ pub fn assess(c: &Contract, v: &View, cut: Cut, rules: &RuleSet, flagged: bool, 
     a.counted = counted;
     if counted {
         let closed_at = v.closed_at.expect("a settled contract is closed");
-        a.exits = match c.closed.as_ref() {
-            Some(x) if x.at == closed_at => x.exits,                      // computed once per contract
-            _ => WINDOWS.map(|m| crate::time::window_exit(closed_at, m)), // an engagement closes with its last
-        };
+        a.exits = exits_of(c, closed_at);
         a.weight4 = weight4(v, rules);
     }
     a
@@ -339,6 +343,14 @@ pub fn why_of(c: &Contract, a: &Assessment, rules: &RuleSet) -> (Vec<String>, bo
     let v = view(c, a.ci, a.cut).expect("an assessed contract is visible");
     assess(c, &v, a.cut, rules, a.flagged, Extra::default(), &mut why);
     (why.iter().map(Reason::text).collect(), why.iter().any(Reason::private))
+}
+
+/// The window exits of a counted contract whose view closed at `closed_at`.
+pub fn exits_of(c: &Contract, closed_at: i64) -> [i64; 3] {
+    match c.closed.as_ref() {
+        Some(x) if x.at == closed_at => x.exits,                      // computed once per contract
+        _ => WINDOWS.map(|m| crate::time::window_exit(closed_at, m)), // an engagement closes with its last
+    }
 }
 
 pub fn assess_fast(c: &Contract, v: &View, cut: Cut, rules: &RuleSet, flagged: bool) -> Assessment {

@@ -108,7 +108,7 @@ fn weekly_jss(f: &Freelancer, start: i64, days: &[i64], out: &mut [Option<i64>])
         while i < tl.len() && tl[i].at <= t {
             i += 1;
         }
-        *jss = if i > 0 { tl[i - 1].jss } else { None };
+        *jss = if i > 0 { tl[i - 1].jss() } else { None };
     }
 }
 
@@ -273,7 +273,7 @@ impl Projector {
             if let Some(flip) = next_flip(f, &money, hi, top, &self.days) {
                 if self.scheduled.insert(fi, flip) != Some(flip) {
                     let fid = f.id.clone();
-                    self.schedule(flip, fid);
+                    self.schedule(flip, fid.to_string());
                 }
             }
         }

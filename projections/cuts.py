@@ -67,8 +67,7 @@ def clock_known_at(store: EventStore, known: int, repo: ReadRepo) -> int:
     start, clock = repo.clock_at(known) or (0, -INF)
     for _, data in read_log(store, start, known, page=5000):
         e, _ = _moves.decode(data)
-        at = ev.parse_time(e.occurred_at)
-        clock = max(clock, at, ev.parse_time(e.to) if e.type == "ClockAdvanced" and e.to else at)
+        clock = max(clock, ev.clock_reach(ev.parse_time(e.occurred_at), e.to if e.type == "ClockAdvanced" else None))
     return clock
 
 

@@ -253,7 +253,7 @@ class Projector(Badges):
         e = rec.event
         at = e.at
         self._n = 0
-        target = max(at, ev.parse_time(e.to)) if isinstance(e, ev.ClockAdvanced) else at
+        target = e.clock_to
         if target > self.clock:
             self._advance(target, pos, rec)
         affected: list[str] = []

@@ -60,5 +60,5 @@ def clock_at(rows: Iterable[tuple[int, bytes]], known: int = INF) -> int:
         if pos > known:
             break
         e = ev.decode_recorded(data).event
-        clock = max(clock, e.at, ev.parse_time(e.to) if isinstance(e, ev.ClockAdvanced) else -INF)
+        clock = max(clock, e.clock_to)
     return clock

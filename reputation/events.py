@@ -71,6 +71,11 @@ class Base(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, kw_only
         """Valid time in microseconds since the epoch."""
         return parse_time(self.occurred_at)
 
+    @property
+    def clock_to(self) -> int:
+        """Where the event moves the engine clock (clock_reach)."""
+        return self.at
+
 
 class Attributes(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     skills: Rating | None = None
@@ -181,6 +186,16 @@ class ClockAdvanced(Base, tag="ClockAdvanced"):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.to = canonical_time(self.to, "to")
+
+    @property
+    def clock_to(self) -> int:
+        return clock_reach(self.at, self.to)
+
+
+def clock_reach(at: int, to: str | None) -> int:
+    """Where an event at `at` moves the engine clock: its own time, or a ClockAdvanced's `to`
+    (None for any other event) when that is later."""
+    return at if to is None else max(at, parse_time(to))
 
 
 ContractEvent = Union[

@@ -186,9 +186,9 @@ def _stream(store: EventStore, tape: _Tape, recorded_at: str, number: int, progr
                 count += len(events)
                 _write(w, events, states, ids)
             del events, states, ids
-        _, states, _ = core.batch(True, w.originators)  # the states the core still holds, changed
+        events, states, ids = core.batch(True, w.originators)  # the states the core still holds, changed
         if states:
-            _write(w, [], states, [] if w.originators else {})
+            _write(w, events, states, ids)
     if w.first is None or w.last is None:
         return Result(0, core.duplicates, [], None, False)
     return Result(count, core.duplicates, [], (w.first, w.last), True)

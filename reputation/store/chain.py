@@ -54,7 +54,7 @@ def joined_hashes(previous_hash: bytes, positions: Sequence[int], states: Sequen
     when it is built (ingest hashes every event it writes; the core does it without the GIL),
     else by `hashes`."""
     if _core_hashes is not None and all(type(s) is bytes for s in states):
-        return _core_hashes(previous_hash, list(positions), list(states))
+        return _core_hashes(previous_hash, positions, states)
     return b"".join(hashes(previous_hash, zip(positions, states)))
 
 

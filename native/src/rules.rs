@@ -26,7 +26,8 @@ pub struct RuleSet {
     pub lenient_raters: bool,
 }
 
-pub static JSS_2016: RuleSet = RuleSet {
+pub static JSS_2016: RuleSet = JSS_2016_FIELDS;
+const JSS_2016_FIELDS: RuleSet = RuleSet {
     name: "jss-2016",
     starts: -INF,
     windows: &[0, 1, 2],
@@ -44,17 +45,10 @@ pub static JSS_2016: RuleSet = RuleSet {
 pub static JSS_2020: RuleSet = RuleSet {
     name: "jss-2020",
     starts: 1_583_020_800_000_000,
-    windows: &[0, 1, 2],
     neutral_reasons: true,
     weighted: true,
     zero_only_if_negative: true,
-    needs_signal_or_long_term: false,
-    ignores_flagged_clients: false,
-    min_contracts: 4,
-    min_clients: 2,
-    engagements: false,
-    neutral_closes: false,
-    lenient_raters: false,
+    ..JSS_2016_FIELDS
 };
 pub static JSS_2024: RuleSet = JSS_2024_FIELDS;
 /// A proposal, never in force (no switch leads to it): chosen by name only.

@@ -8,13 +8,13 @@ share p maps to the score as 100 * max(0, 2p - 1), which at the observed shares 
 window's JSS. Since alpha - beta = P - N and alpha + beta = 1 + P + U + N, the interval tells
 nothing beyond the exact score and the total weight (both shown to the freelancer already).
 
-The quantiles are scipy's (`scipy.stats.beta.ppf`): the inverse regularized incomplete beta
-function is numerics better left to a maintained library.
+The quantiles are scipy's (`scipy.special.betaincinv`, what `scipy.stats.beta.ppf` computes):
+the inverse regularized incomplete beta function is numerics better left to a maintained library.
+It is imported when an interval is asked for, not with this module: scipy takes 0.4-1.3 s to
+import, and every command that opens the projections imports this module.
 """
 
 from __future__ import annotations
-
-from scipy.stats import beta as beta_dist
 
 from projections.rules.score import Score, half_up, jss
 from projections.rules.windows import Assessment
@@ -58,8 +58,10 @@ def interval(s: Score, rules: RuleSet) -> dict | None:
     post = _posterior(s)
     if post is None:
         return None
+    from scipy.special import betaincinv  # see the module's docstring
+
     a, b = post
-    lo, hi = beta_dist.ppf([(1 - LEVEL) / 2, (1 + LEVEL) / 2], a, b)
+    lo, hi = betaincinv(a, b, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
     return {
         "level": LEVEL,
         "prior": "jeffreys",

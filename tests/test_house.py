@@ -30,6 +30,13 @@ def test_imports_point_down_the_flow():
     assert "2 kept, 0 broken" in done.stdout
 
 
+def test_the_cli_does_not_import_scipy_until_an_interval_is_asked_for():
+    # scipy costs 0.4-1.3 s to import; a `score` or `history` must not pay it up front
+    probe = "import sys, engine.cli, projections.service; print('scipy' in sys.modules)"
+    done = run(sys.executable, "-c", probe)
+    assert done.stdout.strip() == "False", done.stdout + done.stderr
+
+
 def test_the_packages_type_check():
     """mypy over reputation, projections, consumers and engine ([tool.mypy] in pyproject.toml);
     every `type: ignore` names its code and says why on the line."""

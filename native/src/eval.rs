@@ -1,7 +1,7 @@
 //! rules.evaluate with the projector's shortcuts: per-contract full views and assessments
 //! (rules.Cache) and the archive of contracts out of every window (rules.Archive).
 
-use crate::model::{Clients, Contract};
+use crate::model::{Clients, Contracts};
 use crate::packed::{Memo, PackedView};
 use crate::ratio::Ratio;
 use crate::rules::{assess_fast, flagged_at, in_force, max_pos, view, Assessment, Cut, RuleSet, View};
@@ -21,7 +21,7 @@ impl CacheEntry {
     }
 }
 
-fn entry(contracts: &mut [Contract], ci: usize) -> &mut CacheEntry {
+fn entry(contracts: &mut Contracts, ci: usize) -> &mut CacheEntry {
     let c = &mut contracts[ci];
     if c.cache.is_none() {
         let full = view(c, ci, Cut::new(INF, INF, INF)).expect("a contract is visible at the end of time");
@@ -58,7 +58,7 @@ impl Archive {
     }
 }
 
-pub fn evaluate(contracts: &mut [Contract], ids: &[usize], clients: &Clients, cut: Cut, archive: Option<&Archive>) -> Score {
+pub fn evaluate(contracts: &mut Contracts, ids: &[usize], clients: &Clients, cut: Cut, archive: Option<&Archive>) -> Score {
     let rules = in_force(cut.at);
     let number = crate::rules::rule_set_number(rules);
     let skip = archive.filter(|a| a.applies(cut));
@@ -102,7 +102,7 @@ pub fn evaluate(contracts: &mut [Contract], ids: &[usize], clients: &Clients, cu
 }
 
 /// The contracts that left the 24-month window (and whose last fact is) before `at`.
-pub fn archive_of(contracts: &mut [Contract], ids: &[usize], at: i64, known: i64) -> Option<Archive> {
+pub fn archive_of(contracts: &mut Contracts, ids: &[usize], at: i64, known: i64) -> Option<Archive> {
     let mut out = Archive { since: -INF, known: -INF, len: ids.len(), live: vec![], fb: FbSum::default() };
     let mut archived = 0;
     for (i, &ci) in ids.iter().enumerate() {

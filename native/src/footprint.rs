@@ -127,7 +127,8 @@ impl Projector {
     /// gets from mimalloc, not mimalloc's own pages and slack).
     pub fn footprint(&self) -> Parts {
         let mut out = Parts::default();
-        out.add("contracts: slots", vec(&self.contracts));
+        let (chunks, list) = self.contracts.allocations();
+        out.add("contracts: slots", chunks.map(alloc).sum::<usize>() + alloc(list));
         for c in &self.contracts {
             contract(c, &mut out);
         }

@@ -81,11 +81,11 @@ impl Index {
     pub fn capacity(&self) -> usize {
         self.0.capacity()
     }
-    pub fn get<T: Keyed>(&self, id: &str, slots: &[T]) -> Option<usize> {
+    pub fn get<T: Keyed, S: std::ops::Index<usize, Output = T> + ?Sized>(&self, id: &str, slots: &S) -> Option<usize> {
         self.0.find(hash(id), |&i| slots[i as usize].key() == id).map(|&i| i as usize)
     }
     /// Slot `i` (which holds `id` already) under `id`.
-    pub fn insert<T: Keyed>(&mut self, id: &str, i: usize, slots: &[T]) {
+    pub fn insert<T: Keyed, S: std::ops::Index<usize, Output = T> + ?Sized>(&mut self, id: &str, i: usize, slots: &S) {
         let i = u32::try_from(i).expect("fewer than 2^32 slots");
         match self.0.entry(hash(id), |&j| slots[j as usize].key() == id, |&j| hash(slots[j as usize].key())) {
             hashbrown::hash_table::Entry::Occupied(mut e) => *e.get_mut() = i,

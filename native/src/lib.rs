@@ -40,6 +40,7 @@ pub mod reason;
 pub mod reconcile;
 pub mod rules;
 pub mod score;
+pub mod slots;
 pub mod tally;
 pub mod time;
 pub mod timeline;

@@ -62,6 +62,9 @@ pub struct Removal {
     pub event_id: Id,
 }
 
+/// The projector's contracts by slot (crate::slots: growing them copies nothing).
+pub type Contracts = crate::slots::Chunked<Contract>;
+
 /// (Default: an empty slot, its state let go: crate::hold.)
 #[derive(Default)]
 pub struct Contract {
@@ -390,7 +393,7 @@ impl Reader<'_> {
 
 impl Freelancer {
     /// `contract_ids` maps the contract indexes back to ids.
-    pub fn encode(&self, w: &mut Writer, contract_ids: &[Contract]) {
+    pub fn encode(&self, w: &mut Writer, contract_ids: &Contracts) {
         w.array(3);
         w.str(&self.id);
         w.array(self.contracts.len());

@@ -83,7 +83,7 @@ pub struct Projector {
     pub position: i64,
     pub clock: i64,
     pub seq: i64,
-    pub contracts: Vec<Contract>,
+    pub contracts: crate::model::Contracts,
     pub(crate) contract_index: crate::hash::Index, // into `contracts`
     pub freelancers: Vec<Freelancer>,
     pub(crate) freelancer_index: HashMap<crate::model::Id, usize>,
@@ -130,7 +130,7 @@ impl Projector {
             clock,
             seq,
             repo,
-            contracts: vec![],
+            contracts: Default::default(),
             contract_index: Default::default(),
             freelancers: vec![],
             freelancer_index: HashMap::default(),

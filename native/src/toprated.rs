@@ -5,7 +5,7 @@ use std::cmp::Reverse;
 
 use crate::event::Recorded;
 use crate::ledger::Cause;
-use crate::model::{Contract, Freelancer};
+use crate::model::{Contracts, Freelancer};
 use crate::projector::{Projector, Res, Table, Trigger};
 use crate::time::{add_months, format_time, published_at, DAY};
 
@@ -42,7 +42,7 @@ pub fn money_item(at: i64, cents: i64) -> Money {
     (at, cents, monday_at_or_after(add_months(at, rule_at(at).months)))
 }
 
-pub fn money_of(contracts: &[Contract], ids: &[usize]) -> Vec<Money> {
+pub fn money_of(contracts: &Contracts, ids: &[usize]) -> Vec<Money> {
     let mut out = vec![];
     for &ci in ids {
         let c = &contracts[ci];

@@ -109,14 +109,9 @@ fn contract(c: &Contract, out: &mut Parts) {
     }
     out.add("contract: event ids", events);
     out.add("contract: by, reason, of, basis, scope, side", words);
-    let lists = list(&c.payments)
-        + list(&c.refunds)
-        + list(&c.client_public)
-        + list(&c.freelancer_public)
-        + list(&c.edit_allowed)
-        + list(&c.removals)
-        + list(&c.scope_changes);
-    out.add("contract: fact vectors", lists);
+    out.add("contract: fact vectors: payments, refunds", list(&c.payments) + list(&c.refunds));
+    out.add("contract: fact vectors: public feedback", list(&c.client_public) + list(&c.freelancer_public));
+    out.add("contract: fact vectors: other", list(&c.edit_allowed) + list(&c.removals) + list(&c.scope_changes));
     if let Some(e) = &c.cache {
         out.add("contract: cache", alloc(size_of::<crate::eval::CacheEntry>()) + list(&e.memo));
     }
@@ -176,6 +171,7 @@ mod tests {
         assert!(size_of::<Contract>() <= 296, "Contract: {} bytes", size_of::<Contract>());
         assert!(size_of::<crate::eval::CacheEntry>() <= 112, "CacheEntry: {} bytes", size_of::<crate::eval::CacheEntry>());
         assert!(size_of::<crate::packed::Memo>() <= 40, "Memo: {} bytes", size_of::<crate::packed::Memo>());
+        assert!(size_of::<crate::model::Stars>() <= 48, "Stars: {} bytes", size_of::<crate::model::Stars>());
         assert!(size_of::<crate::model::Entry>() <= 48, "Entry: {} bytes", size_of::<crate::model::Entry>());
     }
 

@@ -401,9 +401,11 @@ impl Projector {
                 }
                 self.dirty.mark(Table::Contracts, ci);
                 if let Kind::Payment(cents) | Kind::Refund(cents) = e.kind {
-                    let item = crate::toprated::money_item(at, if matches!(e.kind, Kind::Payment(_)) { cents } else { -cents });
+                    let cents = if matches!(e.kind, Kind::Payment(_)) { cents } else { -cents };
                     if let Some(v) = self.money.get_mut(&fi) {
-                        v.insert(v.partition_point(|x| *x <= item), item);
+                        for item in crate::toprated::money_items(at, cents) {
+                            crate::compact::insert(v, v.partition_point(|x| *x <= item), item);
+                        }
                     }
                     earner =
                         Some((fi, Trigger { at, pos, contract: Some(ci), client_id: kid.to_string(), event_id: e.event_id.to_string() }));

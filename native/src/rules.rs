@@ -185,7 +185,7 @@ pub fn view(c: &Contract, ci: usize, cut: Cut) -> Option<View> {
         first_paid: first.map(|m| m.at),
         last_paid: last.map(|m| m.at),
         client_stars: clast.map(|s| s.stars),
-        client_scaled: clast.map_or((0, false), |s| s.scaled.get()),
+        client_scaled: clast.map_or((0, false), |s| s.scaled.get(s.stars)),
         client_recommend: cpriv.map(|p| p.recommend),
         client_end_reason: cpriv.is_some_and(|p| p.end_reason.is_some()),
         client_removed,

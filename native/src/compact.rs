@@ -119,6 +119,11 @@ pub fn insert<T>(v: &mut Vec<T>, i: usize, x: T) {
     v.insert(i, x);
 }
 
+/// Vec::push, grown as `push` grows a list.
+pub fn push_vec<T>(v: &mut Vec<T>, x: T) {
+    insert(v, v.len(), x);
+}
+
 #[cfg(test)]
 mod tests {
     use super::Scaled;

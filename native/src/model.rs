@@ -148,7 +148,7 @@ impl Freelancer {
     /// -> its index in the timeline
     pub fn record(&mut self, entry: Entry) -> usize {
         let i = self.timeline.partition_point(|e| (e.at, e.seq) <= (entry.at, entry.seq));
-        self.timeline.insert(i, entry);
+        crate::compact::insert(&mut self.timeline, i, entry);
         i
     }
 }

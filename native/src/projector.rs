@@ -363,7 +363,7 @@ impl Projector {
                 };
                 self.dirty.mark(Table::Contracts, ci);
                 let fi = self.freelancer(&fid)?;
-                self.freelancers[fi].contracts.push(ci);
+                crate::compact::push_vec(&mut self.freelancers[fi].contracts, ci);
                 self.dirty.mark(Table::Freelancers, fi);
                 let ki = self.client(&kid)?;
                 let k = &mut self.clients.list[ki];

@@ -8,13 +8,14 @@ pub type Id = ecow::EcoString;
 /// A fact list: one pointer in the contract, nothing on the heap while empty.
 pub type List<T> = thin_vec::ThinVec<T>;
 
-/// A word of a closed vocabulary (reputation/events.py's Literals): a known word as its number,
-/// any other text (a state this build did not write) kept as it is.
-#[derive(Clone, PartialEq, Eq)]
-pub enum Word {
-    Known(std::num::NonZeroU8),
-    Other(Box<str>),
-}
+/// A word of a closed vocabulary (reputation/events.py's Literals) as a number, in 4 bytes (an
+/// enum of a number or a boxed text: 16): 1 + its index in WORDS, or past them any other text (a
+/// state this build did not write) kept once for the process in OTHER.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Word(std::num::NonZeroU32);
+
+/// The other words met, each kept once (a handful at most: events hold only known words).
+static OTHER: std::sync::RwLock<Vec<&'static str>> = std::sync::RwLock::new(vec![]);
 
 const WORDS: [&str; 19] = [
     "",
@@ -39,23 +40,39 @@ const WORDS: [&str; 19] = [
 ];
 
 impl Word {
+    fn of(i: usize) -> Word {
+        Word(std::num::NonZeroU32::new(u32::try_from(i + 1).expect("fewer than 2^32 words")).unwrap())
+    }
     pub fn new(s: &str) -> Word {
-        match WORDS[1..].iter().position(|w| *w == s) {
-            Some(i) => Word::Known(std::num::NonZeroU8::new(i as u8 + 1).unwrap()),
-            None => Word::Other(s.into()),
+        if let Some(i) = WORDS.iter().position(|w| *w == s) {
+            return Word::of(i);
+        }
+        let known = OTHER.read().unwrap().iter().position(|w| *w == s);
+        let i = known.unwrap_or_else(|| {
+            let mut other = OTHER.write().unwrap();
+            other.iter().position(|w| *w == s).unwrap_or_else(|| {
+                other.push(Box::leak(s.into()));
+                other.len() - 1
+            })
+        });
+        Word::of(WORDS.len() + i)
+    }
+    pub fn as_str(&self) -> &'static str {
+        let i = self.0.get() as usize - 1;
+        match WORDS.get(i) {
+            Some(w) => w,
+            None => OTHER.read().unwrap()[i - WORDS.len()],
         }
     }
-    pub fn as_str(&self) -> &str {
-        match self {
-            Word::Known(i) => WORDS[usize::from(i.get())],
-            Word::Other(s) => s,
-        }
+    /// One of WORDS (not kept in OTHER).
+    pub fn is_known(&self) -> bool {
+        (self.0.get() as usize) <= WORDS.len()
     }
 }
 
 impl Default for Word {
     fn default() -> Word {
-        Word::Other("".into())
+        Word::of(0) // ""
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::mem::size_of;
 
-use crate::model::{Contract, Id, Word};
+use crate::model::{Contract, Id};
 use crate::projector::Projector;
 
 /// The bytes mimalloc hands out for a request of `n` (none for an empty one).
@@ -41,13 +41,6 @@ fn id(s: &Id) -> usize {
     }
 }
 
-fn word(w: &Word) -> usize {
-    match w {
-        Word::Known(_) => 0,
-        Word::Other(s) => string(s),
-    }
-}
-
 /// A hashbrown table of `capacity` (usable) slots: a power of two of buckets, each one
 /// entry and a control byte.
 fn table<T>(capacity: usize) -> usize {
@@ -78,12 +71,10 @@ impl Parts {
 fn contract(c: &Contract, out: &mut Parts) {
     let ids = [&c.id, &c.freelancer, &c.client].map(id).iter().sum::<usize>();
     out.add("contract: own, freelancer, client ids", ids);
-    out.add("contract: pricing, continues", word(&c.pricing) + c.continues.as_deref().map_or(0, string));
+    out.add("contract: continues", c.continues.as_deref().map_or(0, string));
     let mut events = id(&c.opened_event);
-    let mut words = 0;
     if let Some(x) = &c.closed {
         events += id(&x.event_id);
-        words += word(&x.by) + word(&x.reason);
     }
     for m in c.payments.iter().chain(&c.refunds) {
         events += id(&m.event_id);
@@ -94,21 +85,17 @@ fn contract(c: &Contract, out: &mut Parts) {
     for p in [&c.client_private, &c.freelancer_private].into_iter().flatten() {
         out.add("contract: private feedback", alloc(size_of::<crate::model::Private>()));
         events += id(&p.event_id);
-        words += p.end_reason.as_ref().map_or(0, word);
     }
-    for (side, m) in &c.edit_allowed {
+    for (_, m) in &c.edit_allowed {
         events += id(&m.event_id);
-        words += word(side);
     }
     for r in &c.removals {
         events += id(&r.event_id);
-        words += word(&r.of) + word(&r.basis) + word(&r.scope);
     }
     for m in &c.scope_changes {
         events += id(&m.event_id);
     }
     out.add("contract: event ids", events);
-    out.add("contract: by, reason, of, basis, scope, side", words);
     out.add("contract: fact vectors: payments, refunds", list(&c.payments) + list(&c.refunds));
     out.add("contract: fact vectors: public feedback", list(&c.client_public) + list(&c.freelancer_public));
     out.add("contract: fact vectors: other", list(&c.edit_allowed) + list(&c.removals) + list(&c.scope_changes));
@@ -161,7 +148,7 @@ impl Projector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Closed, Mark, Money, Private, Removal, Stars};
+    use crate::model::{Closed, Mark, Money, Private, Removal, Stars, Word};
     use crate::msgpack::Writer;
 
     /// What every contract holds inline (the budget is 1 KB of heap per contract):
@@ -218,8 +205,10 @@ mod tests {
         let bytes = encoded(&c);
         let back = Contract::decode(&bytes).unwrap();
         assert_eq!(encoded(&back), bytes);
-        assert!(matches!(back.closed.as_ref().unwrap().by, Word::Known(_)));
-        assert!(matches!(back.closed.as_ref().unwrap().reason, Word::Other(_)));
+        assert!(back.closed.as_ref().unwrap().by.is_known());
+        assert!(!back.closed.as_ref().unwrap().reason.is_known());
+        assert_eq!(size_of::<Word>(), 4);
+        assert!(Word::new("a reason of its own") == back.closed.as_ref().unwrap().reason, "kept once");
         assert_eq!(back.closed.unwrap().reason.as_str(), "a reason of its own");
         assert_eq!(back.client_private.unwrap().end_reason.as_deref(), Some(""));
         assert_eq!(back.pricing.as_str(), "weekly");

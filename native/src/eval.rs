@@ -114,7 +114,7 @@ pub fn archive_of(contracts: &mut Contracts, ids: &[usize], at: i64, known: i64)
             Some(e) => (e.full(ci), e.max_pos),
             None => (full_view(&contracts[ci], ci), max_pos(&contracts[ci])),
         };
-        let exit24 = contracts[ci].closed.as_ref().map_or(0, |x| x.exits[2]);
+        let exit24 = contracts[ci].closed.as_ref().map_or(0, |x| x.exits()[2]);
         let done = v.closed_at.map(|closed_at| exit24.max(last_at).max(closed_at + FEEDBACK_WINDOW));
         if mp > known || done.is_none_or(|d| d > at) {
             out.live.push(i as u32);

@@ -71,7 +71,7 @@ impl Parts {
 fn contract(c: &Contract, out: &mut Parts) {
     let ids = [&c.id, &c.freelancer, &c.client].map(id).iter().sum::<usize>();
     out.add("contract: own, freelancer, client ids", ids);
-    out.add("contract: continues", c.continues.as_deref().map_or(0, string));
+    out.add("contract: continues", c.continues().map_or(0, |s| alloc(size_of::<String>()) + string(s)));
     let mut events = id(&c.opened_event);
     if let Some(x) = &c.closed {
         events += id(&x.event_id);
@@ -129,8 +129,7 @@ impl Projector {
         for c in &k.list {
             out.add("clients", id(&c.id) + vec(&c.flags) + vec(&c.freelancers));
             out.add("clients: freelancer ids", c.freelancers.iter().map(id).sum());
-            out.add("clients: freelancer sets", table::<Id>(c.members.capacity()));
-            out.add("clients: freelancer ids", c.members.iter().map(id).sum());
+            out.add("clients: freelancer index", table::<u32>(c.index_capacity()));
         }
         out.add("archives", table::<(usize, Option<crate::eval::Archive>)>(self.archives.capacity()));
         out.add("archives", self.archives.values().flatten().map(|a| vec(&a.live)).sum());
@@ -155,7 +154,7 @@ mod tests {
     /// growing one of these grows them all.
     #[test]
     fn per_contract_structs_stay_small() {
-        assert!(size_of::<Contract>() <= 296, "Contract: {} bytes", size_of::<Contract>());
+        assert!(size_of::<Contract>() <= 232, "Contract: {} bytes", size_of::<Contract>());
         assert!(size_of::<crate::eval::CacheEntry>() <= 112, "CacheEntry: {} bytes", size_of::<crate::eval::CacheEntry>());
         assert!(size_of::<crate::packed::Memo>() <= 40, "Memo: {} bytes", size_of::<crate::packed::Memo>());
         assert!(size_of::<crate::model::Stars>() <= 48, "Stars: {} bytes", size_of::<crate::model::Stars>());
@@ -179,7 +178,7 @@ mod tests {
             freelancer: Id::from("f"),
             client: Id::from(""),
             pricing: Word::new("weekly"),
-            continues: Some("c-0".into()),
+            continues: Some(Box::new("c-0".into())),
             opened_at: 1,
             opened_pos: 2,
             opened_event: Id::from("e-1"),
@@ -209,6 +208,8 @@ mod tests {
         assert!(!back.closed.as_ref().unwrap().reason.is_known());
         assert_eq!(size_of::<Word>(), 4);
         assert!(Word::new("a reason of its own") == back.closed.as_ref().unwrap().reason, "kept once");
+        let closed = back.closed.as_ref().unwrap();
+        assert_eq!(closed.exits(), crate::rules::WINDOWS.map(|m| crate::time::window_exit(closed.at, m)));
         assert_eq!(back.closed.unwrap().reason.as_str(), "a reason of its own");
         assert_eq!(back.client_private.unwrap().end_reason.as_deref(), Some(""));
         assert_eq!(back.pricing.as_str(), "weekly");

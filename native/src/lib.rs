@@ -18,11 +18,13 @@ pub fn keep_freed_memory() {
 }
 
 pub mod chain;
+pub mod client;
 pub mod compact;
 pub mod eval;
 pub mod event;
 pub mod fair;
 pub mod footprint;
+pub mod freelancer;
 pub mod hash;
 pub mod hold;
 pub mod ingest;

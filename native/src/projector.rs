@@ -367,8 +367,7 @@ impl Projector {
                 self.dirty.mark(Table::Freelancers, fi);
                 let ki = self.client(&kid)?;
                 let k = &mut self.clients.list[ki];
-                if k.members.insert(fid.clone()) {
-                    k.freelancers.push(fid);
+                if k.hire(&fid) {
                     self.dirty.mark(Table::Clients, ki);
                 }
             }

@@ -76,7 +76,7 @@ pub fn contract_happenings<'a>(c: &'a Contract, ci: usize, known: i64, mut f: im
     if let Some(closed) = c.closed.as_ref().filter(|x| x.pos <= known) {
         f(h(closed.at, closed.pos, "contract_closed", &closed.event_id, Detail::Text(&closed.reason)));
         f(Happening { event_id: None, ..h(closed.at + FEEDBACK_WINDOW, -1, "window_end", "", Detail::Text(window_end_side(c, known))) });
-        for (m, exit) in WINDOWS.into_iter().zip(closed.exits) {
+        for (m, exit) in WINDOWS.into_iter().zip(closed.exits()) {
             f(Happening { event_id: None, ..h(exit, -1, "window_exit", "", Detail::Months(m)) });
         }
     }
@@ -109,7 +109,7 @@ pub fn any_deadline_at(contracts: &Contracts, ids: &[usize], at: i64, known: i64
     SWITCHES.contains(&at)
         || ids.iter().any(|&ci| {
             let c = &contracts[ci];
-            c.closed.as_ref().filter(|x| x.pos <= known && x.at < at).is_some_and(|x| x.at + FEEDBACK_WINDOW == at || x.exits.contains(&at))
+            c.closed.as_ref().filter(|x| x.pos <= known && x.at < at).is_some_and(|x| x.at + FEEDBACK_WINDOW == at || x.exits().contains(&at))
         })
 }
 
@@ -126,7 +126,7 @@ pub fn deadlines_at<'a>(contracts: &'a Contracts, ids: &[usize], at: i64, known:
                 }
             });
         }
-        for (m, exit) in WINDOWS.into_iter().zip(closed.exits) {
+        for (m, exit) in WINDOWS.into_iter().zip(closed.exits()) {
             if exit == at {
                 out.push(Happening {
                     at,

@@ -28,11 +28,8 @@ impl Client {
 
     /// Add a freelancer not listed yet; -> whether it was added.
     pub fn hire(&mut self, fid: &Id) -> bool {
-        let listed = if self.freelancers.len() <= FEW {
-            self.freelancers.contains(fid)
-        } else {
-            self.members.get(fid, &self.freelancers).is_some()
-        };
+        let listed =
+            if self.freelancers.len() <= FEW { self.freelancers.contains(fid) } else { self.members.get(fid, &self.freelancers).is_some() };
         if listed {
             return false;
         }

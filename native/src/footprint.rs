@@ -138,8 +138,8 @@ impl Projector {
         out.add("earnings", self.money.values().map(vec).sum());
         out.add("deadlines", table::<(usize, i64)>(self.scheduled.capacity()) + alloc(self.heap.capacity() * 16));
         let names = &self.names;
-        out.add("deadlines", vec(&names.list) + table::<(String, u32)>(names.index.capacity()));
-        out.add("deadlines", names.list.iter().map(|n| 2 * string(n)).sum());
+        out.add("deadlines", vec(&names.list) + table::<u32>(names.index.capacity()));
+        out.add("deadlines", names.list.iter().map(id).sum());
         out
     }
 }
@@ -158,7 +158,7 @@ mod tests {
         assert!(size_of::<crate::eval::CacheEntry>() <= 112, "CacheEntry: {} bytes", size_of::<crate::eval::CacheEntry>());
         assert!(size_of::<crate::packed::Memo>() <= 40, "Memo: {} bytes", size_of::<crate::packed::Memo>());
         assert!(size_of::<crate::model::Stars>() <= 48, "Stars: {} bytes", size_of::<crate::model::Stars>());
-        assert!(size_of::<crate::model::Entry>() <= 48, "Entry: {} bytes", size_of::<crate::model::Entry>());
+        assert!(size_of::<crate::model::Entry>() <= 40, "Entry: {} bytes", size_of::<crate::model::Entry>());
     }
 
     fn encoded(c: &Contract) -> Vec<u8> {

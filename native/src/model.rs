@@ -103,7 +103,6 @@ pub struct Contract {
     pub cache: Option<Box<CacheEntry>>,
 }
 
-
 impl crate::hash::Keyed for Contract {
     fn key(&self) -> &str {
         &self.id

@@ -309,6 +309,7 @@ impl Projector {
             return Ok(());
         }
         self.batch += 1;
+        crate::pool_freed_pages();
         self.missing = Default::default(); // the store may have them now; and it stays small
         self.let_go_idle();
         self.prefetch(&recorded)?;

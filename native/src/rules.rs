@@ -342,7 +342,7 @@ pub fn why_of(c: &Contract, a: &Assessment, rules: &RuleSet) -> (Vec<String>, bo
 /// The window exits of a counted contract whose view closed at `closed_at`.
 pub fn exits_of(c: &Contract, closed_at: i64) -> [i64; 3] {
     match c.closed.as_ref() {
-        Some(x) if x.at == closed_at => x.exits(),                     // computed once per contract
+        Some(x) if x.at == closed_at => x.exits(),                    // computed once per contract
         _ => WINDOWS.map(|m| crate::time::window_exit(closed_at, m)), // an engagement closes with its last
     }
 }

@@ -109,7 +109,10 @@ pub fn any_deadline_at(contracts: &Contracts, ids: &[usize], at: i64, known: i64
     SWITCHES.contains(&at)
         || ids.iter().any(|&ci| {
             let c = &contracts[ci];
-            c.closed.as_ref().filter(|x| x.pos <= known && x.at < at).is_some_and(|x| x.at + FEEDBACK_WINDOW == at || x.exits().contains(&at))
+            c.closed
+                .as_ref()
+                .filter(|x| x.pos <= known && x.at < at)
+                .is_some_and(|x| x.at + FEEDBACK_WINDOW == at || x.exits().contains(&at))
         })
 }
 

@@ -1,7 +1,7 @@
 //! rules.evaluate with the projector's shortcuts: per-contract full views and assessments
 //! (rules.Cache) and the archive of contracts out of every window (rules.Archive).
 
-use crate::model::{Clients, Contract};
+use crate::model::{Clients, Contract, Contracts};
 use crate::packed::{Memo, PackedView};
 use crate::ratio::Ratio;
 use crate::rules::{assess_fast, flagged_at, in_force, max_pos, view, Assessment, Cut, RuleSet, View};
@@ -21,11 +21,14 @@ impl CacheEntry {
     }
 }
 
-fn entry(contracts: &mut [Contract], ci: usize) -> &mut CacheEntry {
+fn full_view(c: &Contract, ci: usize) -> View {
+    view(c, ci, Cut::new(INF, INF, INF)).expect("a contract is visible at the end of time")
+}
+
+fn entry(contracts: &mut Contracts, ci: usize) -> &mut CacheEntry {
     let c = &mut contracts[ci];
     if c.cache.is_none() {
-        let full = view(c, ci, Cut::new(INF, INF, INF)).expect("a contract is visible at the end of time");
-        let full = PackedView::pack(&full);
+        let full = PackedView::pack(&full_view(c, ci));
         c.cache = Some(Box::new(CacheEntry { max_pos: max_pos(c), full, memo: Default::default() }));
     }
     c.cache.as_mut().unwrap()
@@ -58,7 +61,7 @@ impl Archive {
     }
 }
 
-pub fn evaluate(contracts: &mut [Contract], ids: &[usize], clients: &Clients, cut: Cut, archive: Option<&Archive>) -> Score {
+pub fn evaluate(contracts: &mut Contracts, ids: &[usize], clients: &Clients, cut: Cut, archive: Option<&Archive>) -> Score {
     let rules = in_force(cut.at);
     let number = crate::rules::rule_set_number(rules);
     let skip = archive.filter(|a| a.applies(cut));
@@ -102,20 +105,24 @@ pub fn evaluate(contracts: &mut [Contract], ids: &[usize], clients: &Clients, cu
 }
 
 /// The contracts that left the 24-month window (and whose last fact is) before `at`.
-pub fn archive_of(contracts: &mut [Contract], ids: &[usize], at: i64, known: i64) -> Option<Archive> {
+pub fn archive_of(contracts: &mut Contracts, ids: &[usize], at: i64, known: i64) -> Option<Archive> {
     let mut out = Archive { since: -INF, known: -INF, len: ids.len(), live: vec![], fb: FbSum::default() };
     let mut archived = 0;
     for (i, &ci) in ids.iter().enumerate() {
         let last_at = contracts[ci].last_at;
-        let e = entry(contracts, ci);
-        let (v, mp) = (e.full(ci), e.max_pos);
-        let exit24 = contracts[ci].closed.as_ref().map_or(0, |x| x.exits[2]);
+        let (v, mp) = match &contracts[ci].cache {
+            Some(e) => (e.full(ci), e.max_pos),
+            None => (full_view(&contracts[ci], ci), max_pos(&contracts[ci])),
+        };
+        let exit24 = contracts[ci].closed.as_ref().map_or(0, |x| x.exits()[2]);
         let done = v.closed_at.map(|closed_at| exit24.max(last_at).max(closed_at + FEEDBACK_WINDOW));
         if mp > known || done.is_none_or(|d| d > at) {
             out.live.push(i as u32);
             continue;
         }
         let done = done.unwrap();
+        // the evaluations the archive applies to skip it: its cache would only take room
+        contracts[ci].cache = None;
         archived += 1;
         out.since = out.since.max(done);
         out.known = out.known.max(mp);

@@ -22,7 +22,7 @@ fn engagements<'a>(contracts: &'a [Contract], views: &[View]) -> (Vec<Vec<View>>
         .iter()
         .filter_map(|v| {
             let c = &contracts[v.ci];
-            c.continues.as_deref().filter(|p| seen.contains(p)).map(|p| (c.id.as_str(), p))
+            c.continues().filter(|p| seen.contains(p)).map(|p| (c.id.as_str(), p))
         })
         .collect();
     let root = |mut id: &'a str| {

@@ -3,7 +3,7 @@
 
 use std::mem::size_of;
 
-use crate::model::{Contract, Id, Word};
+use crate::model::{Contract, Id};
 use crate::projector::Projector;
 
 /// The bytes mimalloc hands out for a request of `n` (none for an empty one).
@@ -41,13 +41,6 @@ fn id(s: &Id) -> usize {
     }
 }
 
-fn word(w: &Word) -> usize {
-    match w {
-        Word::Known(_) => 0,
-        Word::Other(s) => string(s),
-    }
-}
-
 /// A hashbrown table of `capacity` (usable) slots: a power of two of buckets, each one
 /// entry and a control byte.
 fn table<T>(capacity: usize) -> usize {
@@ -78,12 +71,10 @@ impl Parts {
 fn contract(c: &Contract, out: &mut Parts) {
     let ids = [&c.id, &c.freelancer, &c.client].map(id).iter().sum::<usize>();
     out.add("contract: own, freelancer, client ids", ids);
-    out.add("contract: pricing, continues", word(&c.pricing) + c.continues.as_deref().map_or(0, string));
+    out.add("contract: continues", c.continues().map_or(0, |s| alloc(size_of::<String>()) + string(s)));
     let mut events = id(&c.opened_event);
-    let mut words = 0;
     if let Some(x) = &c.closed {
         events += id(&x.event_id);
-        words += word(&x.by) + word(&x.reason);
     }
     for m in c.payments.iter().chain(&c.refunds) {
         events += id(&m.event_id);
@@ -94,29 +85,20 @@ fn contract(c: &Contract, out: &mut Parts) {
     for p in [&c.client_private, &c.freelancer_private].into_iter().flatten() {
         out.add("contract: private feedback", alloc(size_of::<crate::model::Private>()));
         events += id(&p.event_id);
-        words += p.end_reason.as_ref().map_or(0, word);
     }
-    for (side, m) in &c.edit_allowed {
+    for (_, m) in &c.edit_allowed {
         events += id(&m.event_id);
-        words += word(side);
     }
     for r in &c.removals {
         events += id(&r.event_id);
-        words += word(&r.of) + word(&r.basis) + word(&r.scope);
     }
     for m in &c.scope_changes {
         events += id(&m.event_id);
     }
     out.add("contract: event ids", events);
-    out.add("contract: by, reason, of, basis, scope, side", words);
-    let lists = list(&c.payments)
-        + list(&c.refunds)
-        + list(&c.client_public)
-        + list(&c.freelancer_public)
-        + list(&c.edit_allowed)
-        + list(&c.removals)
-        + list(&c.scope_changes);
-    out.add("contract: fact vectors", lists);
+    out.add("contract: fact vectors: payments, refunds", list(&c.payments) + list(&c.refunds));
+    out.add("contract: fact vectors: public feedback", list(&c.client_public) + list(&c.freelancer_public));
+    out.add("contract: fact vectors: other", list(&c.edit_allowed) + list(&c.removals) + list(&c.scope_changes));
     if let Some(e) = &c.cache {
         out.add("contract: cache", alloc(size_of::<crate::eval::CacheEntry>()) + list(&e.memo));
     }
@@ -127,7 +109,8 @@ impl Projector {
     /// gets from mimalloc, not mimalloc's own pages and slack).
     pub fn footprint(&self) -> Parts {
         let mut out = Parts::default();
-        out.add("contracts: slots", vec(&self.contracts));
+        let (chunks, list) = self.contracts.allocations();
+        out.add("contracts: slots", chunks.map(alloc).sum::<usize>() + alloc(list));
         for c in &self.contracts {
             contract(c, &mut out);
         }
@@ -146,8 +129,7 @@ impl Projector {
         for c in &k.list {
             out.add("clients", id(&c.id) + vec(&c.flags) + vec(&c.freelancers));
             out.add("clients: freelancer ids", c.freelancers.iter().map(id).sum());
-            out.add("clients: freelancer sets", table::<Id>(c.members.capacity()));
-            out.add("clients: freelancer ids", c.members.iter().map(id).sum());
+            out.add("clients: freelancer index", table::<u32>(c.index_capacity()));
         }
         out.add("archives", table::<(usize, Option<crate::eval::Archive>)>(self.archives.capacity()));
         out.add("archives", self.archives.values().flatten().map(|a| vec(&a.live)).sum());
@@ -156,8 +138,8 @@ impl Projector {
         out.add("earnings", self.money.values().map(vec).sum());
         out.add("deadlines", table::<(usize, i64)>(self.scheduled.capacity()) + alloc(self.heap.capacity() * 16));
         let names = &self.names;
-        out.add("deadlines", vec(&names.list) + table::<(String, u32)>(names.index.capacity()));
-        out.add("deadlines", names.list.iter().map(|n| 2 * string(n)).sum());
+        out.add("deadlines", vec(&names.list) + table::<u32>(names.index.capacity()));
+        out.add("deadlines", names.list.iter().map(id).sum());
         out
     }
 }
@@ -165,17 +147,18 @@ impl Projector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Closed, Mark, Money, Private, Removal, Stars};
+    use crate::model::{Closed, Mark, Money, Private, Removal, Stars, Word};
     use crate::msgpack::Writer;
 
     /// What every contract holds inline (the budget is 1 KB of heap per contract):
     /// growing one of these grows them all.
     #[test]
     fn per_contract_structs_stay_small() {
-        assert!(size_of::<Contract>() <= 296, "Contract: {} bytes", size_of::<Contract>());
+        assert!(size_of::<Contract>() <= 232, "Contract: {} bytes", size_of::<Contract>());
         assert!(size_of::<crate::eval::CacheEntry>() <= 112, "CacheEntry: {} bytes", size_of::<crate::eval::CacheEntry>());
         assert!(size_of::<crate::packed::Memo>() <= 40, "Memo: {} bytes", size_of::<crate::packed::Memo>());
-        assert!(size_of::<crate::model::Entry>() <= 48, "Entry: {} bytes", size_of::<crate::model::Entry>());
+        assert!(size_of::<crate::model::Stars>() <= 48, "Stars: {} bytes", size_of::<crate::model::Stars>());
+        assert!(size_of::<crate::model::Entry>() <= 40, "Entry: {} bytes", size_of::<crate::model::Entry>());
     }
 
     fn encoded(c: &Contract) -> Vec<u8> {
@@ -195,7 +178,7 @@ mod tests {
             freelancer: Id::from("f"),
             client: Id::from(""),
             pricing: Word::new("weekly"),
-            continues: Some("c-0".into()),
+            continues: Some(Box::new("c-0".into())),
             opened_at: 1,
             opened_pos: 2,
             opened_event: Id::from("e-1"),
@@ -221,8 +204,12 @@ mod tests {
         let bytes = encoded(&c);
         let back = Contract::decode(&bytes).unwrap();
         assert_eq!(encoded(&back), bytes);
-        assert!(matches!(back.closed.as_ref().unwrap().by, Word::Known(_)));
-        assert!(matches!(back.closed.as_ref().unwrap().reason, Word::Other(_)));
+        assert!(back.closed.as_ref().unwrap().by.is_known());
+        assert!(!back.closed.as_ref().unwrap().reason.is_known());
+        assert_eq!(size_of::<Word>(), 4);
+        assert!(Word::new("a reason of its own") == back.closed.as_ref().unwrap().reason, "kept once");
+        let closed = back.closed.as_ref().unwrap();
+        assert_eq!(closed.exits(), crate::rules::WINDOWS.map(|m| crate::time::window_exit(closed.at, m)));
         assert_eq!(back.closed.unwrap().reason.as_str(), "a reason of its own");
         assert_eq!(back.client_private.unwrap().end_reason.as_deref(), Some(""));
         assert_eq!(back.pricing.as_str(), "weekly");

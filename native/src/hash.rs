@@ -81,11 +81,11 @@ impl Index {
     pub fn capacity(&self) -> usize {
         self.0.capacity()
     }
-    pub fn get<T: Keyed>(&self, id: &str, slots: &[T]) -> Option<usize> {
+    pub fn get<T: Keyed, S: std::ops::Index<usize, Output = T> + ?Sized>(&self, id: &str, slots: &S) -> Option<usize> {
         self.0.find(hash(id), |&i| slots[i as usize].key() == id).map(|&i| i as usize)
     }
     /// Slot `i` (which holds `id` already) under `id`.
-    pub fn insert<T: Keyed>(&mut self, id: &str, i: usize, slots: &[T]) {
+    pub fn insert<T: Keyed, S: std::ops::Index<usize, Output = T> + ?Sized>(&mut self, id: &str, i: usize, slots: &S) {
         let i = u32::try_from(i).expect("fewer than 2^32 slots");
         match self.0.entry(hash(id), |&j| slots[j as usize].key() == id, |&j| hash(slots[j as usize].key())) {
             hashbrown::hash_table::Entry::Occupied(mut e) => *e.get_mut() = i,
@@ -102,22 +102,22 @@ impl Index {
     }
 }
 
-/// Ids as small numbers (each string kept once), for queues that compare them often.
+/// Ids as small numbers (each id kept once, inline when short), for queues that compare them often.
 #[derive(Default)]
 pub struct Names {
-    pub(crate) list: Vec<String>,
-    pub(crate) index: Map<String, u32>,
+    pub(crate) list: Vec<crate::model::Id>,
+    pub(crate) index: Index, // into `list`
 }
 
 impl Names {
     pub fn number(&mut self, id: &str) -> u32 {
-        if let Some(&n) = self.index.get(id) {
-            return n;
+        if let Some(n) = self.index.get(id, &self.list) {
+            return n as u32;
         }
-        let n = self.list.len() as u32;
-        self.list.push(id.to_string());
-        self.index.insert(id.to_string(), n);
-        n
+        let n = self.list.len();
+        self.list.push(crate::model::Id::from(id));
+        self.index.insert(id, n, &self.list);
+        n as u32
     }
     pub fn name(&self, n: u32) -> &str {
         &self.list[n as usize]
@@ -163,6 +163,21 @@ mod tests {
         }
     }
     use std::hash::{BuildHasher, BuildHasherDefault};
+
+    /// Each id gets one number, the same each time, and its number gives it back.
+    #[test]
+    fn names_number_each_id_once() {
+        let mut names = super::Names::default();
+        let ids: Vec<String> =
+            (0..3000).map(|i| format!("f-{:06}{}", i % 1000, if i % 7 == 0 { "-with-a-long-tail" } else { "" })).collect();
+        let numbers: Vec<u32> = ids.iter().map(|id| names.number(id)).collect();
+        for (id, &n) in ids.iter().zip(&numbers) {
+            assert_eq!(names.number(id), n);
+            assert_eq!(names.name(n), id);
+        }
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(names.list.len(), distinct.len());
+    }
 
     /// Ids that differ only in their last digits spread over the low bits (hashbrown's
     /// bucket index): before the final mix, 100,000 contract ids fell into 32 buckets.

@@ -4,9 +4,11 @@
 use crate::eval::CacheEntry;
 use crate::event::{Event, Kind};
 use crate::msgpack::{Reader, Writer, R};
-use crate::rules::{RuleSet, RULE_SETS};
+use crate::time::DAY;
 
+pub use crate::client::{Client, Clients};
 pub use crate::compact::{push, Id, List, Scaled, Word};
+pub use crate::freelancer::{Entry, Freelancer};
 
 #[derive(Clone)]
 pub struct Stars {
@@ -44,12 +46,22 @@ pub struct Closed {
     pub by: Word,
     pub reason: Word,
     pub event_id: Id,
-    pub exits: [i64; 3],
+    exit_days: [u16; 3], // the window exits as days after `at` (6 bytes; as times: 24)
 }
 
 impl Closed {
     pub fn new(at: i64, pos: i64, by: Word, reason: Word, event_id: Id) -> Closed {
-        Closed { at, pos, by, reason, event_id, exits: crate::rules::WINDOWS.map(|m| crate::time::window_exit(at, m)) }
+        // a window exit is a whole number of days after the close (time::add_months keeps the time of day)
+        let exit_days = crate::rules::WINDOWS.map(|m| {
+            let days = crate::time::window_exit(at, m) - at;
+            assert!(days % DAY == 0, "a window exit is whole days after its close");
+            u16::try_from(days / DAY).expect("a window is shorter than 179 years")
+        });
+        Closed { at, pos, by, reason, event_id, exit_days }
+    }
+    /// The times the contract leaves each window (rules::WINDOWS).
+    pub fn exits(&self) -> [i64; 3] {
+        self.exit_days.map(|d| self.at + i64::from(d) * DAY)
     }
 }
 #[derive(Clone)]
@@ -62,6 +74,9 @@ pub struct Removal {
     pub event_id: Id,
 }
 
+/// The projector's contracts by slot (crate::slots: growing them copies nothing).
+pub type Contracts = crate::slots::Chunked<Contract>;
+
 /// (Default: an empty slot, its state let go: crate::hold.)
 #[derive(Default)]
 pub struct Contract {
@@ -69,7 +84,7 @@ pub struct Contract {
     pub freelancer: Id,
     pub client: Id,
     pub pricing: Word,
-    pub continues: Option<Box<str>>, // rare: no room for an inline id
+    pub continues: Option<Box<String>>, // rare: one pointer wide (an id or a Box<str>: two)
     pub opened_at: i64,
     pub opened_pos: i64,
     pub opened_event: Id,
@@ -88,83 +103,6 @@ pub struct Contract {
     pub cache: Option<Box<CacheEntry>>,
 }
 
-/// A score of a freelancer's timeline: its options' presence in bits and its rule set as a
-/// number (48 bytes; 88 as options and a name).
-#[derive(Clone, Copy, PartialEq)]
-pub struct Entry {
-    pub at: i64,
-    pub seq: i64,
-    jss: i64,
-    fb: i64,
-    exact: f64,
-    rules: u8, // index into rules::RULE_SETS
-    has: u8,
-    pub top: bool,
-}
-
-const JSS: u8 = 1;
-const FB: u8 = 2;
-const EXACT: u8 = 4;
-
-impl Entry {
-    pub fn new(at: i64, seq: i64, jss: Option<i64>, fb: Option<i64>, exact: Option<f64>, rules: &'static RuleSet, top: bool) -> Entry {
-        let rules = crate::rules::rule_set_number(rules);
-        let has = (u8::from(jss.is_some()) * JSS) | (u8::from(fb.is_some()) * FB) | (u8::from(exact.is_some()) * EXACT);
-        Entry { at, seq, jss: jss.unwrap_or(0), fb: fb.unwrap_or(0), exact: exact.unwrap_or(0.0), rules, has, top }
-    }
-    pub fn jss(&self) -> Option<i64> {
-        (self.has & JSS != 0).then_some(self.jss)
-    }
-    pub fn fb(&self) -> Option<i64> {
-        (self.has & FB != 0).then_some(self.fb)
-    }
-    pub fn exact(&self) -> Option<f64> {
-        (self.has & EXACT != 0).then_some(self.exact)
-    }
-    pub fn rules(&self) -> &'static str {
-        RULE_SETS[usize::from(self.rules)].name
-    }
-}
-
-#[derive(Default)]
-pub struct Freelancer {
-    pub id: Id,
-    pub contracts: Vec<usize>, // indexes into the projector's contracts
-    pub timeline: Vec<Entry>,  // sorted by (at, seq)
-}
-
-impl Freelancer {
-    pub fn lookup(&self, at: i64) -> Option<&Entry> {
-        let i = self.timeline.partition_point(|e| e.at <= at);
-        if i > 0 {
-            Some(&self.timeline[i - 1])
-        } else {
-            None
-        }
-    }
-    /// -> its index in the timeline
-    pub fn record(&mut self, entry: Entry) -> usize {
-        let i = self.timeline.partition_point(|e| (e.at, e.seq) <= (entry.at, entry.seq));
-        self.timeline.insert(i, entry);
-        i
-    }
-}
-
-pub struct Client {
-    pub id: Id,
-    pub flags: Vec<(i64, i64, bool)>,
-    pub last_at: i64,
-    pub freelancers: Vec<Id>,
-    pub members: crate::hash::Set<Id>, // the same ids, to look up
-}
-
-impl Client {
-    pub fn new(id: Id, flags: Vec<(i64, i64, bool)>, last_at: i64, freelancers: Vec<Id>) -> Client {
-        let members = freelancers.iter().cloned().collect::<crate::hash::Set<Id>>();
-        Client { id, flags, last_at, freelancers, members }
-    }
-}
-
 impl crate::hash::Keyed for Contract {
     fn key(&self) -> &str {
         &self.id
@@ -172,6 +110,11 @@ impl crate::hash::Keyed for Contract {
 }
 
 impl Contract {
+    /// The contract this one continues, if any.
+    pub fn continues(&self) -> Option<&str> {
+        self.continues.as_deref().map(String::as_str)
+    }
+
     pub fn open(e: &Event, pos: i64) -> Contract {
         let Kind::Opened { freelancer, client, pricing, continues } = &e.kind else { unreachable!() };
         Contract {
@@ -179,7 +122,7 @@ impl Contract {
             freelancer: Id::from(freelancer.as_ref()),
             client: Id::from(client.as_ref()),
             pricing: Word::new(pricing),
-            continues: continues.as_deref().map(Box::from),
+            continues: continues.as_deref().map(|c| Box::new(c.to_string())),
             opened_at: e.at,
             opened_pos: pos,
             opened_event: Id::from(e.event_id.as_ref()),
@@ -235,7 +178,7 @@ impl Contract {
         w.str(&self.freelancer);
         w.str(&self.client);
         w.str(&self.pricing);
-        w.opt_str(self.continues.as_deref());
+        w.opt_str(self.continues());
         w.int(self.opened_at);
         w.int(self.opened_pos);
         w.str(&self.opened_event);
@@ -316,7 +259,7 @@ impl Contract {
             freelancer: r.id()?,
             client: r.id()?,
             pricing: r.word()?,
-            continues: if r.is_nil()? { None } else { Some(r.text()?.into()) },
+            continues: if r.is_nil()? { None } else { Some(Box::new(r.text()?.into())) },
             opened_at: r.int()?,
             opened_pos: r.int()?,
             opened_event: r.id()?,
@@ -380,96 +323,10 @@ fn decode_mark(r: &mut Reader) -> R<Mark> {
 }
 
 impl Reader<'_> {
-    fn id(&mut self) -> R<Id> {
+    pub(crate) fn id(&mut self) -> R<Id> {
         self.text().map(Id::from)
     }
-    fn word(&mut self) -> R<Word> {
+    pub(crate) fn word(&mut self) -> R<Word> {
         self.text().map(Word::new)
-    }
-}
-
-impl Freelancer {
-    /// `contract_ids` maps the contract indexes back to ids.
-    pub fn encode(&self, w: &mut Writer, contract_ids: &[Contract]) {
-        w.array(3);
-        w.str(&self.id);
-        w.array(self.contracts.len());
-        for &c in &self.contracts {
-            w.str(&contract_ids[c].id);
-        }
-        w.array(self.timeline.len());
-        for e in &self.timeline {
-            w.array(7);
-            w.int(e.at);
-            w.int(e.seq);
-            w.opt_int(e.jss());
-            w.opt_int(e.fb());
-            match e.exact() {
-                Some(x) => w.float(x),
-                None => w.nil(),
-            }
-            w.str(e.rules());
-            w.bool(e.top);
-        }
-    }
-
-    /// -> (id, contract ids, timeline)
-    pub fn decode(data: &[u8]) -> R<(Id, Vec<String>, Vec<Entry>)> {
-        let r = &mut Reader::new(data);
-        r.array()?;
-        let id = r.id()?;
-        let contracts = r.list(|r| r.str())?;
-        let timeline = r.list(|r| {
-            let n = r.array()?;
-            let (at, seq, jss, fb, exact) = (r.int()?, r.int()?, r.opt_int()?, r.opt_int()?, r.opt_float()?);
-            let rules = crate::rules::rule_set_named(r.text()?)?;
-            let top = n > 6 && r.bool()?; // state written before the badge: none
-            Ok(Entry::new(at, seq, jss, fb, exact, rules, top))
-        })?;
-        Ok((id, contracts, timeline))
-    }
-}
-
-impl Client {
-    pub fn encode(&self, w: &mut Writer) {
-        w.array(4);
-        w.str(&self.id);
-        w.array(self.flags.len());
-        for &(at, pos, flagged) in &self.flags {
-            w.array(3);
-            w.int(at);
-            w.int(pos);
-            w.bool(flagged);
-        }
-        w.int(self.last_at);
-        w.array(self.freelancers.len());
-        for f in &self.freelancers {
-            w.str(f);
-        }
-    }
-
-    pub fn decode(data: &[u8]) -> R<Client> {
-        let r = &mut Reader::new(data);
-        r.array()?;
-        let id = r.id()?;
-        let flags = r.list(|r| {
-            r.array()?;
-            Ok((r.int()?, r.int()?, r.bool()?))
-        })?;
-        let last_at = r.int()?;
-        Ok(Client::new(id, flags, last_at, r.list(|r| r.id())?))
-    }
-}
-
-/// Clients by id (flags are looked up by the contract's client id).
-#[derive(Default)]
-pub struct Clients {
-    pub index: crate::hash::Map<Id, usize>,
-    pub list: Vec<Client>,
-}
-
-impl Clients {
-    pub fn flags(&self, id: &str) -> &[(i64, i64, bool)] {
-        self.index.get(id).map_or(&[], |&i| &self.list[i].flags)
     }
 }

@@ -83,7 +83,7 @@ pub struct Projector {
     pub position: i64,
     pub clock: i64,
     pub seq: i64,
-    pub contracts: Vec<Contract>,
+    pub contracts: crate::model::Contracts,
     pub(crate) contract_index: crate::hash::Index, // into `contracts`
     pub freelancers: Vec<Freelancer>,
     pub(crate) freelancer_index: HashMap<crate::model::Id, usize>,
@@ -130,7 +130,7 @@ impl Projector {
             clock,
             seq,
             repo,
-            contracts: vec![],
+            contracts: Default::default(),
             contract_index: Default::default(),
             freelancers: vec![],
             freelancer_index: HashMap::default(),
@@ -309,6 +309,7 @@ impl Projector {
             return Ok(());
         }
         self.batch += 1;
+        crate::pool_freed_pages();
         self.missing = Default::default(); // the store may have them now; and it stays small
         self.let_go_idle();
         self.prefetch(&recorded)?;
@@ -363,12 +364,11 @@ impl Projector {
                 };
                 self.dirty.mark(Table::Contracts, ci);
                 let fi = self.freelancer(&fid)?;
-                self.freelancers[fi].contracts.push(ci);
+                crate::compact::push_vec(&mut self.freelancers[fi].contracts, ci);
                 self.dirty.mark(Table::Freelancers, fi);
                 let ki = self.client(&kid)?;
                 let k = &mut self.clients.list[ki];
-                if k.members.insert(fid.clone()) {
-                    k.freelancers.push(fid);
+                if k.hire(&fid) {
                     self.dirty.mark(Table::Clients, ki);
                 }
             }
@@ -401,9 +401,11 @@ impl Projector {
                 }
                 self.dirty.mark(Table::Contracts, ci);
                 if let Kind::Payment(cents) | Kind::Refund(cents) = e.kind {
-                    let item = crate::toprated::money_item(at, if matches!(e.kind, Kind::Payment(_)) { cents } else { -cents });
+                    let cents = if matches!(e.kind, Kind::Payment(_)) { cents } else { -cents };
                     if let Some(v) = self.money.get_mut(&fi) {
-                        v.insert(v.partition_point(|x| *x <= item), item);
+                        for item in crate::toprated::money_items(at, cents) {
+                            crate::compact::insert(v, v.partition_point(|x| *x <= item), item);
+                        }
                     }
                     earner =
                         Some((fi, Trigger { at, pos, contract: Some(ci), client_id: kid.to_string(), event_id: e.event_id.to_string() }));

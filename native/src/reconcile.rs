@@ -75,7 +75,7 @@ impl Projector {
         }
         self.seq += 1;
         let top = prev.is_some_and(|p| p.top);
-        let mut entry = Entry::new(at, self.seq, jss, fb, exact_float(score.exact), score.rules, top);
+        let mut entry = Entry::new(at, self.seq, jss, fb, exact_float(score.exact), score.rules, top)?;
         let i = self.freelancers[fi].record(entry);
         let badge = self.badge_at(fi, at); // an entry carries the badge of its time
         entry.top = badge.top;

@@ -185,7 +185,7 @@ pub fn view(c: &Contract, ci: usize, cut: Cut) -> Option<View> {
         first_paid: first.map(|m| m.at),
         last_paid: last.map(|m| m.at),
         client_stars: clast.map(|s| s.stars),
-        client_scaled: clast.map_or((0, false), |s| s.scaled.get()),
+        client_scaled: clast.map_or((0, false), |s| s.scaled.get(s.stars)),
         client_recommend: cpriv.map(|p| p.recommend),
         client_end_reason: cpriv.is_some_and(|p| p.end_reason.is_some()),
         client_removed,
@@ -342,7 +342,7 @@ pub fn why_of(c: &Contract, a: &Assessment, rules: &RuleSet) -> (Vec<String>, bo
 /// The window exits of a counted contract whose view closed at `closed_at`.
 pub fn exits_of(c: &Contract, closed_at: i64) -> [i64; 3] {
     match c.closed.as_ref() {
-        Some(x) if x.at == closed_at => x.exits,                      // computed once per contract
+        Some(x) if x.at == closed_at => x.exits(),                    // computed once per contract
         _ => WINDOWS.map(|m| crate::time::window_exit(closed_at, m)), // an engagement closes with its last
     }
 }

@@ -68,7 +68,12 @@ pub struct Jss {
 }
 
 /// rules.jss: all windows in one pass, the best of the rule set's windows, visibility.
-pub fn jss(contracts: &[Contract], assessments: &[Assessment], at: i64, rules: &RuleSet) -> Jss {
+pub fn jss<C: std::ops::Index<usize, Output = Contract> + ?Sized>(
+    contracts: &C,
+    assessments: &[Assessment],
+    at: i64,
+    rules: &RuleSet,
+) -> Jss {
     let mut t = [(0i64, 0i64, 0i64); 3]; // contracts, positive - negative, total (quarters)
     let mut clients: Vec<&str> = vec![]; // distinct, up to min_clients
     for a in assessments.iter().filter(|a| a.counted) {

@@ -1,7 +1,7 @@
 //! projections/timeline.py: where a freelancer's score can change, and the words of it.
 
 use crate::eval::Score;
-use crate::model::{Clients, Contract};
+use crate::model::{Clients, Contract, Contracts};
 use crate::rules::{why_of, Assessment, SWITCHES, WINDOWS};
 use crate::time::FEEDBACK_WINDOW;
 
@@ -76,7 +76,7 @@ pub fn contract_happenings<'a>(c: &'a Contract, ci: usize, known: i64, mut f: im
     if let Some(closed) = c.closed.as_ref().filter(|x| x.pos <= known) {
         f(h(closed.at, closed.pos, "contract_closed", &closed.event_id, Detail::Text(&closed.reason)));
         f(Happening { event_id: None, ..h(closed.at + FEEDBACK_WINDOW, -1, "window_end", "", Detail::Text(window_end_side(c, known))) });
-        for (m, exit) in WINDOWS.into_iter().zip(closed.exits) {
+        for (m, exit) in WINDOWS.into_iter().zip(closed.exits()) {
             f(Happening { event_id: None, ..h(exit, -1, "window_exit", "", Detail::Months(m)) });
         }
     }
@@ -105,16 +105,19 @@ pub fn switch(at: i64) -> Happening<'static> {
 }
 
 /// Whether any deadline is at exactly `at` (deadlines_at, without building them).
-pub fn any_deadline_at(contracts: &[Contract], ids: &[usize], at: i64, known: i64) -> bool {
+pub fn any_deadline_at(contracts: &Contracts, ids: &[usize], at: i64, known: i64) -> bool {
     SWITCHES.contains(&at)
         || ids.iter().any(|&ci| {
             let c = &contracts[ci];
-            c.closed.as_ref().filter(|x| x.pos <= known && x.at < at).is_some_and(|x| x.at + FEEDBACK_WINDOW == at || x.exits.contains(&at))
+            c.closed
+                .as_ref()
+                .filter(|x| x.pos <= known && x.at < at)
+                .is_some_and(|x| x.at + FEEDBACK_WINDOW == at || x.exits().contains(&at))
         })
 }
 
 /// The deadlines at exactly `at`.
-pub fn deadlines_at<'a>(contracts: &'a [Contract], ids: &[usize], at: i64, known: i64) -> Vec<Happening<'a>> {
+pub fn deadlines_at<'a>(contracts: &'a Contracts, ids: &[usize], at: i64, known: i64) -> Vec<Happening<'a>> {
     let mut out: Vec<Happening> = SWITCHES.iter().filter(|&&s| s == at).map(|&s| switch(s)).collect();
     for &ci in ids {
         let c = &contracts[ci];
@@ -126,7 +129,7 @@ pub fn deadlines_at<'a>(contracts: &'a [Contract], ids: &[usize], at: i64, known
                 }
             });
         }
-        for (m, exit) in WINDOWS.into_iter().zip(closed.exits) {
+        for (m, exit) in WINDOWS.into_iter().zip(closed.exits()) {
             if exit == at {
                 out.push(Happening {
                     at,
@@ -145,7 +148,7 @@ pub fn deadlines_at<'a>(contracts: &'a [Contract], ids: &[usize], at: i64, known
 }
 
 /// The times of the score-moving happenings with lo <= at <= hi.
-pub fn change_times(contracts: &[Contract], ids: &[usize], table: &Clients, known: i64, lo: i64, hi: i64, out: &mut Vec<i64>) {
+pub fn change_times(contracts: &Contracts, ids: &[usize], table: &Clients, known: i64, lo: i64, hi: i64, out: &mut Vec<i64>) {
     let mut keep = |h: Happening| {
         if lo <= h.at && h.at <= hi && !inert(h.kind) {
             out.push(h.at);
@@ -185,13 +188,13 @@ fn assessment(score: &Score, ci: Option<usize>) -> Option<&Assessment> {
 
 /// (kind, text, private) of a happening, given the scores just before and after it: private
 /// when the words rest on a private answer or the happening is a private answer's arrival.
-pub fn describe(h: &Happening, before: &Score, after: &Score, contracts: &[Contract]) -> (&'static str, String, bool) {
+pub fn describe(h: &Happening, before: &Score, after: &Score, contracts: &Contracts) -> (&'static str, String, bool) {
     let private = std::cell::Cell::new(h.kind == "private_feedback");
     let (kind, text) = words(h, before, after, contracts, &private);
     (kind, text, private.get())
 }
 
-fn words(h: &Happening, before: &Score, after: &Score, contracts: &[Contract], private: &std::cell::Cell<bool>) -> (&'static str, String) {
+fn words(h: &Happening, before: &Score, after: &Score, contracts: &Contracts, private: &std::cell::Cell<bool>) -> (&'static str, String) {
     let a_before = assessment(before, h.contract);
     let a_after = assessment(after, h.contract);
     let who = match h.contract_id {

@@ -5,7 +5,7 @@ use std::cmp::Reverse;
 
 use crate::event::Recorded;
 use crate::ledger::Cause;
-use crate::model::{Contract, Freelancer};
+use crate::model::{Contracts, Freelancer};
 use crate::projector::{Projector, Res, Table, Trigger};
 use crate::time::{add_months, format_time, published_at, DAY};
 
@@ -34,32 +34,54 @@ pub fn monday_at_or_after(t: i64) -> i64 {
     t + (MONDAY - t).rem_euclid(WEEK)
 }
 
-/// A payment (+) or refund (-): (occurred at, cents, the first Monday at which it no longer
-/// counts: the Monday at or after add_months(at, months)); sorted, as toprated.money_of.
-pub type Money = (i64, i64, i64);
-
-pub fn money_item(at: i64, cents: i64) -> Money {
-    (at, cents, monday_at_or_after(add_months(at, rule_at(at).months)))
+/// A payment (+) or refund (-) as toprated.money_of has it: occurred at, cents, and the first
+/// Monday at which it no longer counts (the Monday at or after add_months(at, months)) as a day
+/// number; ordered as (at, cents, until), as `until` follows from `at`. In 16 bytes (three i64:
+/// 24): cents past an i32 come as several items of the same time (the sums are all that is read).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Money {
+    pub at: i64,
+    pub cents: i32,
+    until_day: i32,
 }
 
-pub fn money_of(contracts: &[Contract], ids: &[usize]) -> Vec<Money> {
+impl Money {
+    pub fn until(&self) -> i64 {
+        i64::from(self.until_day) * DAY
+    }
+}
+
+pub fn money_items(at: i64, cents: i64) -> impl Iterator<Item = Money> {
+    let until = monday_at_or_after(add_months(at, rule_at(at).months));
+    // a Monday's midnight, a whole day; within i32 days (5.8 million years) of 1970
+    let until_day = i32::try_from(until / DAY).expect("a time within 5.8 million years of 1970");
+    let mut rest = cents;
+    std::iter::from_fn(move || {
+        let piece = i32::try_from(rest).unwrap_or(if rest < 0 { -i32::MAX } else { i32::MAX });
+        rest -= i64::from(piece);
+        (piece != 0).then_some(Money { at, cents: piece, until_day })
+    })
+}
+
+pub fn money_of(contracts: &Contracts, ids: &[usize]) -> Vec<Money> {
     let mut out = vec![];
     for &ci in ids {
         let c = &contracts[ci];
-        out.extend(c.payments.iter().map(|m| money_item(m.at, m.cents)));
-        out.extend(c.refunds.iter().map(|m| money_item(m.at, -m.cents)));
+        out.extend(c.payments.iter().flat_map(|m| money_items(m.at, m.cents)));
+        out.extend(c.refunds.iter().flat_map(|m| money_items(m.at, -m.cents)));
     }
     out.sort_unstable();
+    out.shrink_to_fit(); // kept while the freelancer is (Projector::money)
     out
 }
 
 /// toprated.earnings at a Monday: cents moved at t with t <= m < add_months(t, months).
 pub fn earnings(money: &[Money], m: i64) -> i64 {
-    let mut i = money.partition_point(|x| x.0 <= m);
+    let mut i = money.partition_point(|x| x.at <= m);
     let mut total = 0;
-    while i > 0 && money[i - 1].2 > m {
+    while i > 0 && money[i - 1].until() > m {
         i -= 1;
-        total += money[i].1;
+        total += i64::from(money[i].cents);
     }
     total
 }
@@ -137,12 +159,12 @@ pub fn next_flip(f: &Freelancer, money: &[Money], after: i64, top: bool, days: &
     // (all made by `after`) stops counting, from the Monday at or after its 12 months (its third
     // field, in order like the movements)
     let last = first + (rule.of - 1) * WEEK;
-    let mut j = money.partition_point(|x| x.2 <= last);
-    let mut left: i64 = money[j..].iter().map(|x| x.1).sum();
+    let mut j = money.partition_point(|x| x.until() <= last);
+    let mut left: i64 = money[j..].iter().map(|x| i64::from(x.cents)).sum();
     while j < money.len() {
-        let m = money[j].2;
-        while j < money.len() && money[j].2 <= m {
-            left -= money[j].1;
+        let m = money[j].until();
+        while j < money.len() && money[j].until() <= m {
+            left -= i64::from(money[j].cents);
             j += 1;
         }
         if (left >= rule.earnings) != top {
@@ -308,6 +330,38 @@ mod tests {
     use super::*;
     use crate::time::parse_time;
 
+    /// Amounts past an i32 of cents (the store takes up to $1e9, 1e11 cents) come as pieces of
+    /// the same time whose earnings are the amount's, and items sort as the tuples they stand for.
+    #[test]
+    fn money_items_hold_any_amount_in_16_bytes() {
+        assert_eq!(std::mem::size_of::<Money>(), 16);
+        let t = |s: &str| parse_time(s).unwrap();
+        let at = t("2024-02-29T10:00:00.123456Z");
+        let until = t("2025-03-03T00:00:00Z");
+        for cents in [1, -1, i64::from(i32::MAX), i64::from(i32::MAX) + 1, -i64::from(i32::MAX) - 5, 100_000_000_000, -100_000_000_000] {
+            let items: Vec<Money> = money_items(at, cents).collect();
+            assert!(items.iter().all(|m| m.at == at && m.until() == until), "{cents}");
+            assert_eq!(items.iter().map(|m| i64::from(m.cents)).sum::<i64>(), cents);
+            assert!(items.len() <= 1 + (cents.unsigned_abs() / i32::MAX as u64) as usize, "{cents}: {} items", items.len());
+            for m in [at, until - 1] {
+                assert_eq!(earnings(&items, m), cents, "{cents} at {m}");
+            }
+            assert_eq!(earnings(&items, until), 0);
+        }
+        // (at, cents, until) order: by time first, then by amount
+        let mut seed: u64 = 5; // an LCG, seeded
+        let mut items = vec![];
+        for _ in 0..500 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let at = at + (seed >> 40) as i64 % 40 * DAY;
+            items.extend(money_items(at, (seed >> 20) as i64 % 2001 - 1000));
+        }
+        let mut tuples: Vec<(i64, i64, i64)> = items.iter().map(|m| (m.at, i64::from(m.cents), m.until())).collect();
+        items.sort_unstable();
+        tuples.sort_unstable();
+        assert!(items.iter().map(|m| (m.at, i64::from(m.cents), m.until())).eq(tuples));
+    }
+
     #[test]
     fn mondays_and_dollars() {
         let t = |s: &str| parse_time(s).unwrap();
@@ -315,7 +369,7 @@ mod tests {
         assert_eq!(monday_at_or_after(t("2024-01-03T12:00:00Z")), t("2024-01-08T00:00:00Z"));
         assert_eq!(monday_at_or_after(t("2024-01-08T00:00:00Z")), t("2024-01-08T00:00:00Z"));
         // the 12 months of a payment on 2024-02-29: until 2025-02-28, then the Monday after
-        assert_eq!(money_item(t("2024-02-29T10:00:00Z"), 1).2, t("2025-03-03T00:00:00Z"));
+        assert_eq!(money_items(t("2024-02-29T10:00:00Z"), 1).next().unwrap().until(), t("2025-03-03T00:00:00Z"));
         let d: Vec<String> = [0, 99_999, 100_000, 123_456_789, -1].map(dollars).to_vec();
         // the published JSS of a Monday: 2024-01-15 00:00 is a publication instant (and a Monday)
         let days = [1, 15];

@@ -10,9 +10,10 @@ from contextlib import closing, contextmanager
 from typing import Any, Iterable, Iterator, Sequence
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import OperationalError, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
+from reputation.errors import Unavailable
 from reputation.store.chain import GENESIS, joined_hashes, links
 from reputation.store.port import TOPIC_PREFIX, Batch, stream_uuid
 from reputation.store.recorded import CHAIN_PAGE, RecordedStore
@@ -262,10 +263,25 @@ class SQLiteEventStore(RecordedStore):
     name = "sqlite"
 
     def __init__(self, path: str, *, chained: bool = True):
+        self.path = path
         self.datastore = wal_datastore(path)
         recorder = SQLiteReputationRecorder(self.datastore, chained=chained)
         recorder.create_table()
         super().__init__(recorder)
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """A write lock another process held past LOCK_TIMEOUT: the store is busy, not broken
+        (the transaction that waited wrote nothing)."""
+        try:
+            yield
+        except OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            raise Unavailable(
+                f"the event store {self.path} stayed locked by another writer for {LOCK_TIMEOUT} s "
+                "(another ingest still running?); nothing was written: try again when it has finished"
+            ) from None
 
     def close(self) -> None:
         self.datastore.close()

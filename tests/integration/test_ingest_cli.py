@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -401,3 +402,33 @@ def test_a_dead_letter_path_equal_to_the_input_is_refused(home, tmp_path, spelli
     assert len(err) == 1 and "input" in err[0], err
     assert source.read_bytes() == before
     assert export(home) == []
+
+
+def test_an_ingest_kept_from_the_write_lock_says_so_and_writes_nothing(tmp_path, monkeypatch):
+    """Another process holds SQLite's write lock past the wait (a long ingest): exit 5 with the
+    store named, no traceback, and the store as it was (in process, to shorten the wait)."""
+    from click.testing import CliRunner
+
+    from engine.cli import main_group
+    from reputation.store import sqlite as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "LOCK_TIMEOUT", 0.2)
+    home = tmp_path / "home"
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_bytes(b"\n".join(good_history("a")) + b"\n")
+    second.write_bytes(b"\n".join(good_history("b")) + b"\n")
+    runner = CliRunner()
+    env = {"REPUTATION_HOME": str(home)}
+    assert runner.invoke(main_group, ["ingest", str(first)], env=env).exit_code == 0
+    before = export(home)
+    other = sqlite3.connect(home / "events.sqlite")
+    other.execute("BEGIN IMMEDIATE")  # the other writer
+    try:
+        result = runner.invoke(main_group, ["ingest", str(second)], env=env)
+    finally:
+        other.rollback()
+        other.close()
+    assert result.exit_code == 5, result.output
+    assert f"the event store {home / 'events.sqlite'} stayed locked by another writer" in result.output
+    assert "nothing was written" in result.output and "Traceback" not in result.output
+    assert export(home) == before

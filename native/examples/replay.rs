@@ -6,6 +6,7 @@
 //! each batch's encoded state is committed to; the digest must not change. Then the core's
 //! peak heap (mimalloc's committed memory, less what was committed before it started: the
 //! dump) per contract, and the state's heap at the end by part (crate::footprint).
+//! REPLAY_BATCH: rows per batch (default 20,000; `catch_up`'s full reads are 100,000).
 
 use std::collections::{BTreeSet, HashMap};
 use std::hash::Hasher;
@@ -57,7 +58,8 @@ fn main() {
     let (mut ledger, mut state, mut bytes, mut most) = (0, 0, 0, 0);
     let mut encoding = std::time::Duration::ZERO;
     let mut digest = std::collections::hash_map::DefaultHasher::new(); // to compare two builds' output
-    for batch in rows.chunks(20_000) {
+    let size: usize = std::env::var("REPLAY_BATCH").map_or(20_000, |s| s.parse().expect("a number of rows"));
+    for batch in rows.chunks(size) {
         p.run(batch).expect("a valid log");
         most = most.max(p.contracts.len() - p.vacant_contracts.len());
         // the encoding lib.rs does for each batch (state msgpack, ledger JSON)

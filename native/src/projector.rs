@@ -79,6 +79,9 @@ impl Dirty {
     }
 }
 
+/// Rows decoded and looked up at a time within a batch (`Projector::run`).
+const DECODED: usize = 20_000;
+
 pub struct Projector {
     pub position: i64,
     pub clock: i64,
@@ -298,23 +301,29 @@ impl Projector {
     // -- the fold --------------------------------------------------------------------
 
     /// Project a batch of log rows; the changes wait in `dirty`, `ledger`, `new_deadlines`.
+    /// The rows are decoded and looked up a slice of DECODED at a time: a 100,000-row batch
+    /// decoded at once took about 25 MB more at the peak (a Recorded is large).
     pub fn run(&mut self, rows: &[(i64, &[u8])]) -> Res<()> {
-        let mut recorded = Vec::with_capacity(rows.len());
-        for &(pos, data) in rows {
-            if pos > self.position {
+        let after = self.position;
+        let mut first = true;
+        for slice in rows.chunks(DECODED) {
+            let mut recorded = Vec::with_capacity(slice.len()); // sized once: a Recorded is large
+            for &(pos, data) in slice.iter().filter(|&&(pos, _)| pos > after) {
                 recorded.push((pos, decode_recorded(data).map_err(|e| format!("position {pos}: {e}"))?));
             }
-        }
-        if recorded.is_empty() {
-            return Ok(());
-        }
-        self.batch += 1;
-        crate::pool_freed_pages();
-        self.missing = Default::default(); // the store may have them now; and it stays small
-        self.let_go_idle();
-        self.prefetch(&recorded)?;
-        for (pos, rec) in &recorded {
-            self.apply(*pos, rec)?;
+            if recorded.is_empty() {
+                continue;
+            }
+            if std::mem::take(&mut first) {
+                self.batch += 1;
+                self.missing = Default::default(); // the store may have them now; and it stays small
+                self.let_go_idle();
+            }
+            crate::pool_freed_pages();
+            self.prefetch(&recorded)?;
+            for (pos, rec) in &recorded {
+                self.apply(*pos, rec)?;
+            }
         }
         Ok(())
     }

@@ -60,13 +60,7 @@ impl Client {
     pub fn encode(&self, w: &mut Writer) {
         w.array(4);
         w.str(&self.id);
-        w.array(self.flags.len());
-        for &(at, pos, flagged) in &self.flags {
-            w.array(3);
-            w.int(at);
-            w.int(pos);
-            w.bool(flagged);
-        }
+        w.flags(&self.flags);
         w.int(self.last_at);
         w.array(self.freelancers.len());
         for f in &self.freelancers {

@@ -66,6 +66,17 @@ impl Writer {
     pub fn array(&mut self, n: usize) {
         self.header(n, 0x90, 16, [0, 0xdc, 0xdd]);
     }
+    /// A client's flags, [[at, position, flagged], ...], as both the projection's and the write
+    /// side's client state keep them.
+    pub fn flags(&mut self, flags: &[(i64, i64, bool)]) {
+        self.array(flags.len());
+        for &(at, pos, flagged) in flags {
+            self.array(3);
+            self.int(at);
+            self.int(pos);
+            self.bool(flagged);
+        }
+    }
     pub fn map(&mut self, n: usize) {
         self.header(n, 0x80, 16, [0, 0xde, 0xdf]);
     }

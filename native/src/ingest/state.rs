@@ -217,13 +217,7 @@ impl State {
             State::Client(k) => {
                 w_.array(3);
                 w_.str(&k.id);
-                w_.array(k.flags.len());
-                for &(at, pos, flagged) in &k.flags {
-                    w_.array(3);
-                    w_.int(at);
-                    w_.int(pos);
-                    w_.bool(flagged);
-                }
+                w_.flags(&k.flags);
                 w_.int(k.last_at);
             }
             State::Contract(c) => encode_contract(w_, c),

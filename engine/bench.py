@@ -18,7 +18,9 @@ rates, baseline_value / value for times and memory):
 - score_p99 / explain_p99 at a small and at the full store vs a full replay of the log;
 - memory_per_contract: bytes the Python reference projector holds per contract vs the raw events as dicts;
   rebuild_memory_per_contract: the native core's peak heap (its allocator's) during `reputation
-  project` of the log in its own process, per contract, vs the reference's figure;
+  project` of the log in its own process, per contract, vs the reference's figure (the batches
+  in flight included); state_per_contract: the core's state after the in-process rebuild, per
+  contract held, counted part by part (what the projector keeps), vs the reference's figure;
 - relay, relay_latency_p99: when a Kafka broker is given (--kafka / REPUTATION_KAFKA);
 - serve_score_p99 / serve_explain_p99 and their requests/s: `reputation serve` in its own process
   on loopback under 8 concurrent clients for --serve-seconds each, next to the in-process p99.
@@ -34,7 +36,7 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import click
 
@@ -69,9 +71,10 @@ def _lines(events: int, seed: int = 11) -> list[bytes]:
     return out
 
 
-def bench_rebuild(store, home: Path, baseline) -> tuple[list[Figure], Any, Figure]:
+def bench_rebuild(store, home: Path, baseline) -> tuple[list[Figure], Any, tuple[Figure, Figure]]:
     """The native core's rebuild next to the Python reference's, in the same run (same log,
     fresh projection stores), and the reference next to eventsourcing's repository replay."""
+    from projections.native import NativeProjector
     from projections.service import Projections
     from projections.store import sqlite_repo
 
@@ -83,6 +86,8 @@ def bench_rebuild(store, home: Path, baseline) -> tuple[list[Figure], Any, Figur
         proj.catch_up(store)
         timed[engine] = (time.perf_counter() - t0, proj)
     dt, proj = timed["native"]
+    core = cast(NativeProjector, proj.projector)  # engine="native"
+    state, held_contracts = core.state_bytes, max(1, core.held)
     py_dt, py_proj = timed["python"]
     py_proj.close()
 
@@ -136,7 +141,15 @@ def bench_rebuild(store, home: Path, baseline) -> tuple[list[Figure], Any, Figur
         naive / contracts,
         (naive / contracts) / (held / contracts),
     )
-    return [rebuild, reference], proj, memory
+    kept = Figure(
+        "state_per_contract",
+        state / held_contracts,
+        "bytes (the native core's state after the rebuild, counted part by part)",
+        "the Python reference projector's held objects (memory_per_contract)",
+        memory.value,
+        memory.value / max(state / held_contracts, 1e-9),
+    )
+    return [rebuild, reference], proj, (memory, kept)
 
 
 def bench_rebuild_memory(events: str, home: Path, contracts: int, reference: Figure) -> Figure:
@@ -304,13 +317,16 @@ def run(
             figures.append(pg)
             echo(f"  ingest into PostgreSQL {pg.value:,.0f} events/s (native), {pg.baseline_value:,.0f} (reference)")
         store = open_store(Settings(home=str(home)))
-        rebuilds, proj, memory = bench_rebuild(store, home, baseline)
-        figures += [*rebuilds, memory]
+        rebuilds, proj, (memory, kept) = bench_rebuild(store, home, baseline)
+        figures += [*rebuilds, memory, kept]
         echo(f"  rebuild {rebuilds[0].value:,.0f} events/s (native), {rebuilds[1].value:,.0f} (Python reference)")
         opened = sum(1 for line in lines if b'"ContractOpened"' in line)
         rebuild_memory = bench_rebuild_memory(Settings(home=str(home)).sqlite_path, home, opened, memory)
         figures.append(rebuild_memory)
-        echo(f"  rebuild peak memory {rebuild_memory.value:,.0f} bytes per contract (native)")
+        echo(
+            f"  rebuild peak memory {rebuild_memory.value:,.0f} bytes per contract (native), "
+            f"its state {kept.value:,.0f} bytes per contract"
+        )
         small_home = home / "small"
         small_lines = lines[: min(small, len(lines))]
         from projections.service import Projections

@@ -115,6 +115,16 @@ class NativeProjector:
     def seq(self) -> int:
         return self._core.seq
 
+    @property
+    def held(self) -> int:
+        """Contracts the core holds in memory now."""
+        return self._core.held
+
+    @property
+    def state_bytes(self) -> int:
+        """The heap the core's state takes now, counted part by part (no batch in flight)."""
+        return self._core.state_bytes
+
     def run(self, rows: list[tuple[int, bytes]]) -> list[ScoreChange]:
         """Project a batch of log rows and commit it (state + ledger + position)."""
         batch = self._project(rows)

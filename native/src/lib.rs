@@ -131,6 +131,12 @@ mod python {
         fn held(&self) -> usize {
             self.0.held()
         }
+        /// The heap its state takes now, counted part by part (crate::footprint): what a
+        /// projector keeps, without the batches in flight or the allocator's free pages.
+        #[getter]
+        fn state_bytes(&self) -> usize {
+            self.0.footprint().total()
+        }
 
         /// Project a batch of (position, stored row) and return what it changes, encoded (a
         /// CoreBatch: its Python rows are built by whoever calls `rows()`, e.g. the thread

@@ -58,6 +58,7 @@ def test_bench_json_yields_every_named_figure(tmp_path):
         "rebuild_python",
         "memory_per_contract",
         "rebuild_memory_per_contract",
+        "state_per_contract",
         "jss_as_of",
         "serve_score_p99",
         "serve_score_rps",

@@ -141,15 +141,20 @@ def bench_rebuild(store, home: Path, baseline) -> tuple[list[Figure], Any, tuple
         naive / contracts,
         (naive / contracts) / (held / contracts),
     )
-    kept = Figure(
+    kept = _beside_reference(
         "state_per_contract",
         state / held_contracts,
         "bytes (the native core's state after the rebuild, counted part by part)",
-        "the Python reference projector's held objects (memory_per_contract)",
-        memory.value,
-        memory.value / max(state / held_contracts, 1e-9),
+        memory,
     )
     return [rebuild, reference], proj, (memory, kept)
+
+
+def _beside_reference(name: str, per: float, unit: str, reference: Figure) -> Figure:
+    """A native memory figure per contract next to the reference's held objects (ratio: how
+    many times less)."""
+    baseline = "the Python reference projector's held objects (memory_per_contract)"
+    return Figure(name, per, unit, baseline, reference.value, reference.value / max(per, 1e-9))
 
 
 def bench_rebuild_memory(events: str, home: Path, contracts: int, reference: Figure) -> Figure:
@@ -165,14 +170,11 @@ def bench_rebuild_memory(events: str, home: Path, contracts: int, reference: Fig
     with sqlite3.connect(events) as src, sqlite3.connect(copy / "events.sqlite") as dst:
         src.backup(dst)
     _, core = peaks(copy, "project", "--no-progress")
-    per = core / max(contracts, 1)
-    return Figure(
+    return _beside_reference(
         "rebuild_memory_per_contract",
-        per,
+        core / max(contracts, 1),
         "bytes (the native core's peak heap during a rebuild)",
-        "the Python reference projector's held objects (memory_per_contract)",
-        reference.value,
-        reference.value / max(per, 1e-9),
+        reference,
     )
 
 

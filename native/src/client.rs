@@ -19,11 +19,16 @@ impl Client {
     pub fn new(id: Id, flags: Vec<(i64, i64, bool)>, last_at: i64, freelancers: Vec<Id>) -> Client {
         let mut k = Client { id, flags, last_at, freelancers, members: Default::default() };
         if k.freelancers.len() > FEW {
-            for (i, f) in k.freelancers.iter().enumerate() {
-                k.members.insert(f, i, &k.freelancers);
-            }
+            k.index_from(0);
         }
         k
+    }
+
+    /// Index `freelancers` from slot `start` on.
+    fn index_from(&mut self, start: usize) {
+        for (i, f) in self.freelancers.iter().enumerate().skip(start) {
+            self.members.insert(f, i, &self.freelancers);
+        }
     }
 
     /// Add a freelancer not listed yet; -> whether it was added.
@@ -35,12 +40,8 @@ impl Client {
         }
         crate::compact::push_vec(&mut self.freelancers, fid.clone());
         let n = self.freelancers.len();
-        if n == FEW + 1 {
-            for (i, f) in self.freelancers.iter().enumerate() {
-                self.members.insert(f, i, &self.freelancers);
-            }
-        } else if n > FEW {
-            self.members.insert(fid, n - 1, &self.freelancers);
+        if n > FEW {
+            self.index_from(if n == FEW + 1 { 0 } else { n - 1 }); // all of them once there are more than a few
         }
         true
     }

@@ -305,21 +305,18 @@ impl Projector {
     /// decoded at once took about 25 MB more at the peak (a Recorded is large).
     pub fn run(&mut self, rows: &[(i64, &[u8])]) -> Res<()> {
         let after = self.position;
-        let mut first = true;
+        if rows.iter().all(|&(pos, _)| pos <= after) {
+            return Ok(());
+        }
+        self.batch += 1;
+        self.missing = Default::default(); // the store may have them now; and it stays small
+        self.let_go_idle();
         for slice in rows.chunks(DECODED) {
+            crate::pool_freed_pages();
             let mut recorded = Vec::with_capacity(slice.len()); // sized once: a Recorded is large
             for &(pos, data) in slice.iter().filter(|&&(pos, _)| pos > after) {
                 recorded.push((pos, decode_recorded(data).map_err(|e| format!("position {pos}: {e}"))?));
             }
-            if recorded.is_empty() {
-                continue;
-            }
-            if std::mem::take(&mut first) {
-                self.batch += 1;
-                self.missing = Default::default(); // the store may have them now; and it stays small
-                self.let_go_idle();
-            }
-            crate::pool_freed_pages();
             self.prefetch(&recorded)?;
             for (pos, rec) in &recorded {
                 self.apply(*pos, rec)?;

@@ -234,8 +234,16 @@ class SQLiteProjectionView(SqlView, SQLiteTrackingRecorder):
 
     TABLES = {name: name for name in (*VIEW_TABLES, "proj_meta")}
     # 64 MB of page cache instead of SQLite's 2 MB: a rebuild upserts contracts all over
-    # their primary key's index, which outgrows 2 MB at about a million events
-    commit_pragmas = ("PRAGMA cache_size = -65536",)
+    # their primary key's index, which outgrows 2 MB at about a million events. The write-ahead
+    # log is copied back into the file once it passes 256 MB instead of 4 MB: a page that a
+    # run of commits rewrites (a busy freelancer's state) is copied once, not after each
+    # commit (a 1.1M-event rebuild in 10k-event commits: 17.2 -> 14.0 s of commits), and
+    # is cut back to 64 MB after each copy.
+    commit_pragmas = (
+        "PRAGMA cache_size = -65536",
+        "PRAGMA wal_autocheckpoint = 65536",
+        "PRAGMA journal_size_limit = 67108864",
+    )
 
     def __init__(self, datastore: SQLiteDatastore, **kwargs: Any):
         super().__init__(datastore, **kwargs)

@@ -135,13 +135,17 @@ class Projections:
         p = self.projector
         try:
             if hasattr(p, "catch_up"):  # the native projector pipelines reads, projection and commits
-                return p.catch_up(store, progress, batch)
-            return self._catch_up(p, store, progress, batch or BATCH)
+                done = p.catch_up(store, progress, batch)
+            else:
+                done = self._catch_up(p, store, progress, batch or BATCH)
         except BaseException:
             # the batch was rolled back (e.g. another projector committed it first): the
             # in-memory state ran ahead of the store, so start again from what is stored
             self._projector = None
             raise
+        if done:
+            self.repo.checkpoint()
+        return done
 
     def _catch_up(self, p: Projector, store: EventStore, progress, batch: int) -> int:
         done = 0

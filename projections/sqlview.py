@@ -265,6 +265,11 @@ class SQLiteProjectionView(SqlView, SQLiteTrackingRecorder):
     def keys(self, ids: list[str]) -> str:
         return json.dumps(ids)
 
+    def checkpoint(self) -> None:
+        # passive: it copies what no reader still needs and waits for no one
+        with self._transaction(commit=False) as c:
+            c.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
     def catch_up_lock(self, wait: float | None) -> ContextManager[bool]:
         pool = self.datastore.pool
         if pool.is_sqlite_memory_mode:  # one process only

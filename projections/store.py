@@ -92,6 +92,10 @@ class ReadRepo(Repo):
         long as it takes)."""
         raise NotImplementedError
 
+    def checkpoint(self) -> None:
+        """After a catch-up: settle what the store deferred while committing (SQLite: copy
+        its write-ahead log back into the file), so the catch-up pays for its own writes."""
+
     def close(self) -> None:
         pass
 

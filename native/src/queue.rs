@@ -1,7 +1,8 @@
-//! The deadlines to come (window ends, window exits), in buckets of an hour of their time.
-//! A binary heap of them sifted through cold memory at every pop: a 10M-event rebuild holds
-//! about 5M deadlines, and the heap's pops were a tenth of the core's time there. A bucket is
-//! sorted when the clock first reaches it and then popped from its end.
+//! The deadlines to come (window ends, window exits), in buckets of an hour of their time,
+//! instead of a binary heap sifted through cold memory at every pop: an 11M-event rebuild
+//! holds about 5M deadlines, the heap's pops showed as up to a tenth of the core's samples
+//! there, and the buckets took its replay from 238 to 230 s. A bucket is sorted when the
+//! clock first reaches it and then popped from its end.
 
 use std::collections::BTreeMap;
 

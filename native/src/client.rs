@@ -93,23 +93,6 @@ impl Clients {
     pub fn flags(&self, id: &str) -> &[(i64, i64, bool)] {
         self.index.get(id).map_or(&[], |&i| &self.list[i].flags)
     }
-
-    /// The flags of contract `c`'s client, its place remembered on the contract: a client stays
-    /// where it was put (none is let go), and the look-up by id for every contract of every
-    /// evaluation took ~5% of a rebuild.
-    pub fn flags_of(&self, c: &mut crate::model::Contract) -> &[(i64, i64, bool)] {
-        let i = match c.client_slot {
-            Some(i) => i.get() as usize - 1,
-            None => match self.index.get(c.client.as_str()) {
-                Some(&i) => {
-                    c.client_slot = u32::try_from(i + 1).ok().and_then(std::num::NonZeroU32::new);
-                    i
-                }
-                None => return &[], // not met yet: looked up again next time
-            },
-        };
-        &self.list[i].flags
-    }
 }
 
 #[cfg(test)]

@@ -72,7 +72,7 @@ pub fn evaluate(contracts: &mut Contracts, ids: &[usize], clients: &Clients, cut
     };
     let mut assessments = Vec::with_capacity(live.len() + rest.len());
     for ci in live.iter().map(|&i| ids[i as usize]).chain(rest.iter().copied()) {
-        let flagged = rules.ignores_flagged_clients && flagged_at(clients.flags_of(&mut contracts[ci]), cut);
+        let flagged = rules.ignores_flagged_clients && flagged_at(clients.flags(&contracts[ci].client), cut);
         let last_at = contracts[ci].last_at;
         let e = entry(contracts, ci);
         let full = cut.known >= e.max_pos && (cut.at > last_at || (cut.at == last_at && cut.pos >= e.max_pos));

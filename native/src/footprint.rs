@@ -136,7 +136,7 @@ impl Projector {
         out.add("archives", table::<(usize, i64)>(self.archive_built.capacity()));
         out.add("earnings", table::<(usize, Vec<crate::toprated::Money>)>(self.money.capacity()));
         out.add("earnings", self.money.values().map(vec).sum());
-        out.add("deadlines", table::<(usize, i64)>(self.scheduled.capacity()) + self.deadlines.bytes());
+        out.add("deadlines", table::<(usize, i64)>(self.scheduled.capacity()) + alloc(self.heap.capacity() * 16));
         let names = &self.names;
         out.add("deadlines", vec(&names.list) + table::<u32>(names.index.capacity()));
         out.add("deadlines", names.list.iter().map(id).sum());

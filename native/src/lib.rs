@@ -45,7 +45,6 @@ pub mod packed;
 pub mod projector;
 #[cfg(feature = "python")]
 mod pyscore;
-pub mod queue;
 pub mod ratio;
 pub mod reason;
 pub mod reconcile;

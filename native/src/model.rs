@@ -101,8 +101,6 @@ pub struct Contract {
     pub scope_changes: List<Mark>,
     /// the full view and its assessments while the contract does not change (rules.Cache)
     pub cache: Option<Box<CacheEntry>>,
-    /// its client's place in Clients::list, plus one, once looked up (crate::client::Clients::flags_of)
-    pub client_slot: Option<std::num::NonZeroU32>,
 }
 
 impl crate::hash::Keyed for Contract {

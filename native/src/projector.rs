@@ -104,7 +104,7 @@ pub struct Projector {
     all_freelancers: Option<BTreeSet<String>>,
     pub archives: HashMap<usize, Option<Archive>>,
     pub archive_built: HashMap<usize, i64>,
-    pub(crate) deadlines: crate::queue::Deadlines, // (at, the freelancer's number in `names`)
+    pub(crate) heap: BinaryHeap<Reverse<(i64, u32)>>, // deadlines: (at, the freelancer's number in `names`)
     pub(crate) names: crate::hash::Names,
     horizon: i64,
     pub due: BinaryHeap<Reverse<(i64, String)>>, // while the clock moves: the deadlines up to `target`
@@ -143,7 +143,7 @@ impl Projector {
             all_freelancers: None,
             archives: HashMap::default(),
             archive_built: HashMap::default(),
-            deadlines: Default::default(),
+            heap: BinaryHeap::new(),
             names: Default::default(),
             horizon: clock,
             due: BinaryHeap::new(),
@@ -453,7 +453,7 @@ impl Projector {
 
     pub fn push_deadline(&mut self, at: i64, fid: String) {
         let n = self.names.number(&fid);
-        self.deadlines.push(at, n);
+        self.heap.push(Reverse((at, n)));
         self.new_deadlines.push((at, fid));
     }
 
@@ -465,18 +465,18 @@ impl Projector {
                 // (a fresh store has only deadlines this projector pushed: they are all here)
                 for (at, fid) in self.repo.due_deadlines(self.horizon, upto)? {
                     let n = self.names.number(&fid);
-                    self.deadlines.push(at, n);
+                    self.heap.push(Reverse((at, n)));
                 }
             }
             self.horizon = upto;
         }
         let mut due: BTreeSet<(i64, String)> = BTreeSet::new();
-        let (clock, names) = (self.clock, &self.names);
-        self.deadlines.pop_until(target, |at, n| {
-            if at > clock {
-                due.insert((at, names.name(n).to_string()));
+        while self.heap.peek().is_some_and(|Reverse(d)| d.0 <= target) {
+            let Reverse((at, n)) = self.heap.pop().unwrap();
+            if at > self.clock {
+                due.insert((at, self.names.name(n).to_string()));
             }
-        });
+        }
         for s in SWITCHES {
             if self.clock < s && s <= target {
                 for fid in self.all_freelancers()? {

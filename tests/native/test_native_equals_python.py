@@ -103,7 +103,7 @@ def test_a_projector_that_lets_go_of_everything_it_can_gives_the_same(lines, eve
     least = 10**9
     for lo in range(start, len(rows), every):
         native.run(rows[lo : lo + every])
-        least = min(least, native._core.held)
+        least = min(least, native.held)
     event(f"let go: {least < len(repo.contracts)}")
     assert_same(python, repo)
 

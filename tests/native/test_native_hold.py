@@ -84,12 +84,12 @@ def _project(store, path, hold: int, monkeypatch, upto: int | None = None) -> tu
 
     def seen(pos: int, last: int) -> None:
         nonlocal most
-        most = max(most, proj.projector._core.held)
+        most = max(most, proj.projector.held)
 
     try:
         source = store if upto is None else _Prefix(store, upto)
         proj.catch_up(source, seen, batch=50)
-        return most, proj.projector._core.held, len(loads), proj.projector._core.state_bytes
+        return most, proj.projector.held, len(loads), proj.projector.state_bytes
     finally:
         repo.close()
 
@@ -172,6 +172,6 @@ def test_letting_go_on_postgresql_loads_back_through_the_shared_pool(reference, 
         loads = _count_loads(monkeypatch)
         proj.catch_up(pg, batch=50)
         assert [to_json(c) for c in repo.ledger_after(0, 10**9)] == reference
-        assert len(loads) > 20 and proj.projector._core.held < opened / 3
+        assert len(loads) > 20 and proj.projector.held < opened / 3
     finally:
         pg.close()

@@ -20,7 +20,8 @@ rates, baseline_value / value for times and memory):
   rebuild_memory_per_contract: the native core's peak heap (its allocator's) during `reputation
   project` of the log in its own process, per contract, vs the reference's figure (the batches
   in flight included); state_per_contract: the core's state after the in-process rebuild, per
-  contract held, counted part by part (what the projector keeps), vs the reference's figure;
+  contract of the log (those out of every window live in the projection store, not in memory),
+  counted part by part (what the projector keeps), vs the reference's figure;
 - relay, relay_latency_p99: when a Kafka broker is given (--kafka / REPUTATION_KAFKA);
 - serve_score_p99 / serve_explain_p99 and their requests/s: `reputation serve` in its own process
   on loopback under 8 concurrent clients for --serve-seconds each, next to the in-process p99.
@@ -87,7 +88,7 @@ def bench_rebuild(store, home: Path, baseline) -> tuple[list[Figure], Any, tuple
         timed[engine] = (time.perf_counter() - t0, proj)
     dt, proj = timed["native"]
     core = cast(NativeProjector, proj.projector)  # engine="native"
-    state, held_contracts = core.state_bytes, max(1, core.held)
+    state = core.state_bytes
     py_dt, py_proj = timed["python"]
     py_proj.close()
 
@@ -143,8 +144,8 @@ def bench_rebuild(store, home: Path, baseline) -> tuple[list[Figure], Any, tuple
     )
     kept = _beside_reference(
         "state_per_contract",
-        state / held_contracts,
-        "bytes (the native core's state after the rebuild, counted part by part)",
+        state / contracts,
+        "bytes (the native core's state after the rebuild, counted part by part, per contract of the log)",
         memory,
     )
     return [rebuild, reference], proj, (memory, kept)

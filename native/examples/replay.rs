@@ -113,12 +113,15 @@ fn main() {
     let held = p.contracts.len() - p.vacant_contracts.len();
     let parts = p.footprint();
     let total = parts.total();
+    let away: usize = p.freelancers.iter().filter_map(|f| f.away.as_ref()).map(|a| a.ids.len()).sum();
     println!(
-        "peak heap {:.1} MB ({} bytes per contract of {most} held at most); state at the end {:.1} MB, {} bytes per contract of {held}:",
+        "peak heap {:.1} MB ({} bytes per contract of {most} held at most); state at the end {:.1} MB, {} bytes per contract of {held} held ({} per contract of {}, {away} put away):",
         (peak - base) as f64 / 1e6,
         (peak - base) / most.max(1),
         total as f64 / 1e6,
-        total / held.max(1)
+        total / held.max(1),
+        total / (held + away).max(1),
+        held + away
     );
     for (name, n) in parts.parts {
         println!("  {name:<45} {:>8.1} MB {:>6} B/contract", n as f64 / 1e6, n / held.max(1));

@@ -1,6 +1,7 @@
 //! rules.evaluate with the projector's shortcuts: per-contract full views and assessments
 //! (rules.Cache) and the archive of contracts out of every window (rules.Archive).
 
+use crate::away::AWAY;
 use crate::model::{Clients, Contract, Contracts};
 use crate::packed::{Memo, PackedView};
 use crate::ratio::Ratio;
@@ -43,20 +44,30 @@ pub struct Score {
 }
 
 pub struct Archive {
-    since: i64,
-    known: i64,
+    pub(crate) since: i64,
+    pub(crate) known: i64,
     len: usize,                // the freelancer's contracts when it was built (later ones are live)
     pub(crate) live: Vec<u32>, // the positions below `len` of the contracts not archived
-    fb: FbSum,
+    pub(crate) fb: FbSum,
 }
 
 impl Archive {
+    pub fn empty() -> Archive {
+        Archive { since: -INF, known: -INF, len: 0, live: vec![], fb: FbSum::default() }
+    }
+
+    /// What stands for the contracts put away (`ids`: the freelancer's, AWAY at theirs).
+    pub fn of_away(ids: &[usize], since: i64, known: i64, fb: FbSum) -> Archive {
+        let live = (0..ids.len()).filter(|&i| ids[i] != AWAY).map(|i| i as u32).collect();
+        Archive { since, known, len: ids.len(), live, fb }
+    }
+
     /// Whether the contract `ci` is archived (`ids`: the freelancer's contracts it was built of).
     pub fn holds(&self, ids: &[usize], ci: usize) -> bool {
         ids[..self.len].iter().enumerate().any(|(i, &c)| c == ci && self.live.binary_search(&(i as u32)).is_err())
     }
 
-    fn applies(&self, cut: Cut) -> bool {
+    pub fn applies(&self, cut: Cut) -> bool {
         cut.at >= self.since && cut.known >= self.known
     }
 }
@@ -104,11 +115,28 @@ pub fn evaluate(contracts: &mut Contracts, ids: &[usize], clients: &Clients, cut
     Score { rules, jss: j.shown, exact: j.exact, fb: fb.value(), assessments }
 }
 
-/// The contracts that left the 24-month window (and whose last fact is) before `at`.
-pub fn archive_of(contracts: &mut Contracts, ids: &[usize], at: i64, known: i64) -> Option<Archive> {
+/// An archived contract of `archive_of` (`i`: its position in the freelancer's contracts), with
+/// what the archive took of it.
+pub struct Put {
+    pub i: usize,
+    pub done: i64,
+    pub mp: i64,
+    pub fb: FbSum,
+}
+
+/// The contracts that left the 24-month window (and whose last fact is) before `at`, those put
+/// away (`away`: what stands for them) among them; -> the archive and the contracts it holds
+/// that are still in memory.
+pub fn archive_of(contracts: &mut Contracts, ids: &[usize], at: i64, known: i64, away: Option<&Archive>) -> (Option<Archive>, Vec<Put>) {
     let mut out = Archive { since: -INF, known: -INF, len: ids.len(), live: vec![], fb: FbSum::default() };
-    let mut archived = 0;
+    let mut put = vec![];
+    if let Some(a) = away {
+        (out.since, out.known, out.fb) = (a.since, a.known, a.fb);
+    }
     for (i, &ci) in ids.iter().enumerate() {
+        if ci == AWAY {
+            continue;
+        }
         let last_at = contracts[ci].last_at;
         let (v, mp) = match &contracts[ci].cache {
             Some(e) => (e.full(ci), e.max_pos),
@@ -123,15 +151,15 @@ pub fn archive_of(contracts: &mut Contracts, ids: &[usize], at: i64, known: i64)
         let done = done.unwrap();
         // the evaluations the archive applies to skip it: its cache would only take room
         contracts[ci].cache = None;
-        archived += 1;
         out.since = out.since.max(done);
         out.known = out.known.max(mp);
         let mut part = FbSum::default();
         part.add(&contracts[ci], &v, INF);
         out.fb.merge(&part);
+        put.push(Put { i, done, mp, fb: part });
     }
-    if archived == 0 {
-        return None;
+    if put.is_empty() && away.is_none() {
+        return (None, put);
     }
-    Some(out)
+    (Some(out), put)
 }

@@ -115,11 +115,19 @@ impl Projector {
             contract(c, &mut out);
         }
         out.add("contracts: index", table::<u32>(self.contract_index.capacity()));
+        out.add("contracts: let go, put away", table::<u64>(self.let_go.capacity()) + vec(&self.vacant_contracts));
         out.add("freelancers: slots", vec(&self.freelancers));
         for f in &self.freelancers {
             out.add("freelancers: ids", id(&f.id));
             out.add("freelancers: contract lists", vec(&f.contracts));
             out.add("freelancers: timelines", vec(&f.timeline));
+            if let Some(a) = &f.away {
+                let ids: usize = a.ids.iter().map(|x| id(&x.1) + id(&x.2)).sum();
+                out.add(
+                    "freelancers: contracts put away",
+                    alloc(size_of::<crate::away::Away>()) + vec(&a.ids) + ids + vec(&a.archive.live),
+                );
+            }
         }
         out.add("freelancers: index", table::<(Id, usize)>(self.freelancer_index.capacity()));
         out.add("freelancers: index keys", self.freelancer_index.keys().map(id).sum());

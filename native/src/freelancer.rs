@@ -50,8 +50,9 @@ impl Entry {
 #[derive(Default)]
 pub struct Freelancer {
     pub id: Id,
-    pub contracts: Vec<usize>, // indexes into the projector's contracts
-    pub timeline: Vec<Entry>,  // sorted by (at, seq)
+    pub contracts: Vec<usize>,                // indexes into the projector's contracts
+    pub timeline: Vec<Entry>,                 // sorted by (at, seq)
+    pub away: Option<Box<crate::away::Away>>, // its contracts put away (AWAY in `contracts`)
 }
 
 impl Freelancer {
@@ -77,8 +78,11 @@ impl Freelancer {
         w.array(3);
         w.str(&self.id);
         w.array(self.contracts.len());
-        for &c in &self.contracts {
-            w.str(&contract_ids[c].id);
+        for (i, &c) in self.contracts.iter().enumerate() {
+            match &self.away {
+                Some(a) if c == crate::away::AWAY => w.str(a.id_at(i)),
+                _ => w.str(&contract_ids[c].id),
+            }
         }
         w.array(self.timeline.len());
         for e in &self.timeline {

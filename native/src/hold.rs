@@ -23,6 +23,9 @@ impl LetGo {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+    pub fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
     pub fn may_hold(&self, id: &str) -> bool {
         !self.is_empty() && self.0.contains(&Self::key(id))
     }
@@ -93,7 +96,7 @@ impl Projector {
 
     fn let_go(&mut self, fi: usize) {
         let f = std::mem::replace(&mut self.freelancers[fi], Freelancer::default());
-        for ci in f.contracts {
+        for ci in crate::away::held(&f.contracts) {
             if self.contracts[ci].id.is_empty() {
                 continue; // listed twice
             }

@@ -25,6 +25,7 @@ pub fn pool_freed_pages() {
     unsafe { libmimalloc_sys::mi_collect(false) };
 }
 
+pub mod away;
 pub mod chain;
 pub mod client;
 pub mod compact;

@@ -91,12 +91,14 @@ pub struct Projector {
     pub freelancers: Vec<Freelancer>,
     pub(crate) freelancer_index: HashMap<crate::model::Id, usize>,
     pub clients: Clients,
-    missing: [HashSet<String>; 3], // asked this batch, not in the store
-    empty: bool,                   // the store had nothing at start: ask it only for what this projector let go
+    pub(crate) missing: [HashSet<String>; 3], // asked this batch, not in the store
+    empty: bool,                              // the store had nothing at start: ask it only for what this projector let go
     // what it holds (crate::hold)
     pub hold: usize,
     pub(crate) reloadable: bool, // a store to load back from
     pub(crate) batch: u64,
+    pub(crate) committed: i64, // the store has every state up to this log position (away.rs)
+    last_start: i64,
     pub(crate) touched: Vec<u64>, // per freelancer slot: the batch that last used it
     pub vacant_contracts: Vec<usize>,
     pub(crate) vacant_freelancers: Vec<usize>,
@@ -158,6 +160,8 @@ impl Projector {
             hold: 0,
             reloadable,
             batch: 0,
+            committed: position,
+            last_start: position,
             touched: vec![],
             vacant_contracts: vec![],
             vacant_freelancers: vec![],
@@ -186,7 +190,7 @@ impl Projector {
     }
 
     /// Load the ids not cached from the repo, remembering those it does not have.
-    fn load(&mut self, table: Table, ids: impl IntoIterator<Item = String>) -> Res<()> {
+    pub(crate) fn load(&mut self, table: Table, ids: impl IntoIterator<Item = String>) -> Res<()> {
         let need = self.wanted(table, ids);
         if need.is_empty() {
             return Ok(());
@@ -217,7 +221,7 @@ impl Projector {
                         })
                         .collect::<Result<Vec<_>, _>>()?;
                     contract_ids.extend(cids);
-                    self.place_freelancer(Freelancer { id: fid, contracts, timeline });
+                    self.place_freelancer(Freelancer { id: fid, contracts, timeline, away: None });
                 }
             }
             found.insert(id);
@@ -247,7 +251,7 @@ impl Projector {
         if let Some(&i) = self.freelancer_index.get(fid) {
             return Ok(i);
         }
-        let i = self.place_freelancer(Freelancer { id: Id::from(fid), contracts: vec![], timeline: vec![] });
+        let i = self.place_freelancer(Freelancer { id: Id::from(fid), contracts: vec![], timeline: vec![], away: None });
         if let Some(all) = self.all_freelancers.as_mut() {
             all.insert(fid.to_string());
         }
@@ -274,12 +278,12 @@ impl Projector {
             return Ok(()); // every client is in memory (an unknown one has no flags either way)
         }
         let index = &self.clients.index;
-        let kids: Vec<String> = self.freelancers[fi]
-            .contracts
-            .iter()
-            .map(|&c| &self.contracts[c].client)
-            .filter(|k| !index.contains_key(k.as_str()))
-            .map(|k| k.to_string())
+        let f = &self.freelancers[fi];
+        let kids: Vec<String> = crate::away::held(&f.contracts)
+            .map(|c| self.contracts[c].client.as_str())
+            .chain(f.away_clients())
+            .filter(|k| !index.contains_key(*k))
+            .map(str::to_string)
             .collect();
         for k in kids {
             self.client(&k)?;
@@ -309,6 +313,8 @@ impl Projector {
             return Ok(());
         }
         self.batch += 1;
+        // the batch before this one may still be committing: only what came before it is stored
+        (self.committed, self.last_start) = (self.last_start, self.position);
         self.missing = Default::default(); // the store may have them now; and it stays small
         self.let_go_idle();
         for slice in rows.chunks(DECODED) {
@@ -360,6 +366,12 @@ impl Projector {
         match &e.kind {
             Kind::Opened { .. } => {
                 let c = Contract::open(e, pos);
+                if self.let_go.may_hold(&c.id) {
+                    let fi = self.freelancer(&c.freelancer)?;
+                    if self.freelancers[fi].away.as_ref().is_some_and(|a| a.has(&c.id)) {
+                        self.bring_back(fi)?; // opened again: as before, in the place it had
+                    }
+                }
                 let (fid, kid) = (c.freelancer.clone(), c.client.clone());
                 let ci = match self.contract_index.get(&c.id, &self.contracts) {
                     Some(ci) => {
@@ -399,6 +411,9 @@ impl Projector {
                 c.cache = None;
                 let (fid, kid, open) = (c.freelancer.clone(), c.client.clone(), c.closed.is_none());
                 let fi = self.freelancer(&fid)?;
+                if self.freelancers[fi].away.as_ref().is_some_and(|a| a.has(cid)) {
+                    self.bring_back(fi)?; // a new fact on a contract put away
+                }
                 // a new fact on an archived contract: rebuild it next time (on a live one the
                 // archive still holds: its contracts and sums did not change)
                 if self.archives.get(&fi).and_then(Option::as_ref).is_some_and(|a| a.holds(&self.freelancers[fi].contracts, ci)) {
@@ -499,6 +514,7 @@ impl Projector {
             let (at, fid) = d;
             let fi = self.freelancer(&fid)?;
             let grown = self.freelancers[fi].timeline.len();
+            self.cover(fi, at, pos - 1)?;
             // nothing of the freelancer's happens at a badge's own deadline: its JSS stands
             if any_deadline_at(&self.contracts, &self.freelancers[fi].contracts, at, pos - 1) {
                 self.reconcile_at(fi, at, pos - 1, pos, rec, None)?;

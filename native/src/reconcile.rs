@@ -1,8 +1,8 @@
 //! projector._reconcile / _reconcile_at / _causes: compare the score at a time with what the
 //! ledger says for it; a difference is a score change, with its causes in words.
 
-use crate::eval::{archive_of, evaluate, Archive, Score};
-use crate::event::Recorded;
+use crate::eval::{archive_of, evaluate, Score};
+use crate::event::{Kind, Recorded};
 use crate::ledger::{Cause, ScoreChange};
 use crate::model::Entry;
 use crate::projector::{Projector, Res, Table, Trigger};
@@ -29,10 +29,11 @@ impl Projector {
         if lo >= hi {
             return self.reconcile_at(fi, lo, pos, pos, rec, trigger);
         }
+        self.cover(fi, lo, pos)?;
         self.load_clients_of(fi)?;
         let f = &self.freelancers[fi];
         let mut times = vec![lo];
-        change_times(&self.contracts, &f.contracts, &self.clients, pos, lo, hi, &mut times);
+        change_times(&self.contracts, &f.contracts, f.away_clients(), &self.clients, pos, lo, hi, &mut times);
         times.extend(f.timeline.iter().filter(|e| lo <= e.at && e.at <= hi).map(|e| e.at));
         times.sort_unstable();
         times.dedup();
@@ -42,8 +43,9 @@ impl Projector {
         Ok(())
     }
 
-    /// The freelancer's archive, rebuilt at most every 90 days of clock.
-    fn archive(&mut self, fi: usize, at: i64, known: i64) {
+    /// The freelancer's archive, rebuilt at most every 90 days of clock; what it holds is put
+    /// away once the store has it, if done well before `now` (away.rs).
+    fn archive(&mut self, fi: usize, at: i64, known: i64, now: i64) {
         let ids = &self.freelancers[fi].contracts;
         if ids.len() < ARCHIVE_AFTER {
             return;
@@ -54,20 +56,34 @@ impl Projector {
             }
         }
         self.archive_built.insert(fi, at);
-        let a = archive_of(&mut self.contracts, ids, at, known);
+        let away = self.freelancers[fi].away.as_ref().map(|a| &a.archive);
+        let (a, put) = archive_of(&mut self.contracts, ids, at, known, away);
         self.archives.insert(fi, a);
+        self.put_away(fi, now, put);
     }
 
-    fn eval(&mut self, fi: usize, cut: Cut, archive: bool) -> Score {
-        let a: Option<&Archive> = if archive { self.archives.get(&fi).and_then(Option::as_ref) } else { None };
-        let a = a.filter(|_| self.freelancers[fi].contracts.len() >= ARCHIVE_AFTER);
-        evaluate(&mut self.contracts, &self.freelancers[fi].contracts, &self.clients, cut, a)
+    /// The freelancer's score at `cut`; with `archive`, what its archive (or what stands for
+    /// the contracts it put away) holds is not evaluated again.
+    fn eval(&mut self, fi: usize, cut: Cut, archive: bool) -> Res<Score> {
+        let own = self.archives.get(&fi).and_then(Option::as_ref).filter(|a| archive && a.applies(cut));
+        let away = self.freelancers[fi].away.as_ref().map(|a| &a.archive);
+        if own.is_none() && away.is_some_and(|a| !a.applies(cut)) {
+            self.bring_back(fi)?;
+            return self.eval(fi, cut, false);
+        }
+        let a = own.or(away).filter(|_| self.freelancers[fi].contracts.len() >= ARCHIVE_AFTER);
+        Ok(evaluate(&mut self.contracts, &self.freelancers[fi].contracts, &self.clients, cut, a))
     }
 
     pub fn reconcile_at(&mut self, fi: usize, at: i64, known: i64, pos: i64, rec: &Recorded, trigger: Option<&Trigger>) -> Res<()> {
+        self.cover(fi, at, known)?;
         self.load_clients_of(fi)?;
-        self.archive(fi, at, known);
-        let score = self.eval(fi, Cut::new(at, INF, known), true);
+        // put away only what is done well before the event that moved the clock here: a late
+        // event's walk to the clock must not put away what the freelancer's next late event reads
+        let e = &rec.event;
+        let now = if let Kind::Clock { to } = e.kind { e.at.max(to) } else { e.at };
+        self.archive(fi, at, known, now.min(at));
+        let score = self.eval(fi, Cut::new(at, INF, known), true)?;
         let (jss, fb) = (score.jss, fb_hundredths(score.fb));
         let prev = self.freelancers[fi].lookup(at).copied();
         if (jss, fb) == prev.map_or((None, None), |p| (p.jss(), p.fb())) {
@@ -90,7 +106,7 @@ impl Projector {
             Some(t) if t.at == at => Cut::new(at, t.pos - 1, known),
             _ => Cut::new(at - 1, INF, known),
         };
-        let before = Score { assessments: self.assess(&named, before_cut), ..self.eval(fi, before_cut, true) };
+        let before = Score { assessments: self.assess(&named, before_cut), ..self.eval(fi, before_cut, true)? };
         let mut causes = self.causes(fi, at, known, &before, &after, trigger, prev);
         if entry.top != top {
             causes.extend(badge_causes(&badge));

@@ -107,7 +107,7 @@ pub fn switch(at: i64) -> Happening<'static> {
 /// Whether any deadline is at exactly `at` (deadlines_at, without building them).
 pub fn any_deadline_at(contracts: &Contracts, ids: &[usize], at: i64, known: i64) -> bool {
     SWITCHES.contains(&at)
-        || ids.iter().any(|&ci| {
+        || crate::away::held(ids).any(|ci| {
             let c = &contracts[ci];
             c.closed
                 .as_ref()
@@ -119,7 +119,7 @@ pub fn any_deadline_at(contracts: &Contracts, ids: &[usize], at: i64, known: i64
 /// The deadlines at exactly `at`.
 pub fn deadlines_at<'a>(contracts: &'a Contracts, ids: &[usize], at: i64, known: i64) -> Vec<Happening<'a>> {
     let mut out: Vec<Happening> = SWITCHES.iter().filter(|&&s| s == at).map(|&s| switch(s)).collect();
-    for &ci in ids {
+    for ci in crate::away::held(ids) {
         let c = &contracts[ci];
         let Some(closed) = c.closed.as_ref().filter(|x| x.pos <= known && x.at < at) else { continue };
         if closed.at + FEEDBACK_WINDOW == at {
@@ -148,18 +148,34 @@ pub fn deadlines_at<'a>(contracts: &'a Contracts, ids: &[usize], at: i64, known:
 }
 
 /// The times of the score-moving happenings with lo <= at <= hi.
-pub fn change_times(contracts: &Contracts, ids: &[usize], table: &Clients, known: i64, lo: i64, hi: i64, out: &mut Vec<i64>) {
+#[allow(clippy::too_many_arguments)]
+pub fn change_times<'a>(
+    contracts: &'a Contracts,
+    ids: &[usize],
+    away_clients: impl Iterator<Item = &'a str>,
+    table: &Clients,
+    known: i64,
+    lo: i64,
+    hi: i64,
+    out: &mut Vec<i64>,
+) {
     let mut keep = |h: Happening| {
         if lo <= h.at && h.at <= hi && !inert(h.kind) {
             out.push(h.at);
         }
     };
     let mut clients: Vec<&str> = vec![];
-    for &ci in ids {
+    for ci in crate::away::held(ids) {
         let c = &contracts[ci];
         contract_happenings(c, ci, known, &mut keep);
         if !clients.contains(&c.client.as_str()) {
             clients.push(&c.client);
+        }
+    }
+    // (what was put away has nothing in [lo, hi] but its clients' flags)
+    for k in away_clients {
+        if !clients.contains(&k) {
+            clients.push(k);
         }
     }
     for k in clients {

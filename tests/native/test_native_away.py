@@ -1,0 +1,106 @@
+"""A freelancer's contracts out of every window leave the core's memory once the projection store
+has them (native/src/away.rs) and come back when something reads them again: a new fact on
+one, a late event from before they left, a late flag of their client. None of it may change a
+byte of what the core writes: the Python reference, which keeps everything, is the bar."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from projections.native import NativeProjector, _Loader
+from projections.store import MemoryRepo
+from reputation import events as ev
+from tests.native.test_native_equals_python import assert_same, project
+from tests.property.test_projection_properties import log_of
+
+CONTRACTS = 14  # an archive needs 12
+START = ev.parse_time("2019-01-07T00:00:00Z")
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.items: list[dict] = []
+
+    def add(self, at: int, **e) -> None:
+        e["event_id"] = f"e{len(self.items) + 1}"
+        e["occurred_at"] = ev.format_time(at)
+        self.items.append(e)
+
+
+def _career(then: str) -> list[bytes]:
+    """One freelancer's contracts, one every 60 days from 2019 (so later contracts' deadlines
+    come after earlier ones left every window), the clock to 2023-06, then `then`."""
+    log = _Log()
+    for i in range(CONTRACTS):
+        t = START + i * 60 * ev.DAY
+        cid, kid = f"c{i}", f"k{i % 3}"
+        log.add(t, type="ContractOpened", contract_id=cid, freelancer_id="f0", client_id=kid, pricing="fixed")
+        log.add(t + 5 * ev.DAY, type="PaymentMade", contract_id=cid, amount=500 + 100 * i)
+        log.add(
+            t + 9 * ev.DAY, type="ContractClosed", contract_id=cid, closed_by="client", reason="completed_successfully"
+        )
+        log.add(t + 10 * ev.DAY, type="PublicFeedbackSubmitted", contract_id=cid, by="client", stars=5.0 - (i % 4))
+    end = ev.parse_time("2023-06-01T00:00:00Z")
+    t = START + CONTRACTS * 60 * ev.DAY
+    while t < end:
+        t += 30 * ev.DAY
+        log.add(t, type="ClockAdvanced", to=ev.format_time(t))
+    late = ev.parse_time("2019-02-01T00:00:00Z")
+    if then == "a new fact on an old contract":
+        log.add(t, type="FeedbackRemoved", contract_id="c0", of="client", basis="policy_violation", scope="jss_only")
+    elif then == "a late contract from 2019":
+        log.add(late, type="ContractOpened", contract_id="c99", freelancer_id="f0", client_id="k9", pricing="hourly")
+        log.add(late + ev.DAY, type="PaymentMade", contract_id="c99", amount=700)
+        log.add(
+            late + 3 * ev.DAY,
+            type="ContractClosed",
+            contract_id="c99",
+            closed_by="client",
+            reason="freelancer_unresponsive",
+        )
+        log.add(late + 4 * ev.DAY, type="PublicFeedbackSubmitted", contract_id="c99", by="client", stars=1.0)
+    elif then == "a late flag of an old client":
+        log.add(late, type="ClientFlagged", client_id="k1")
+    if then == "a flag of an old client now":
+        log.add(t, type="ClientFlagged", client_id="k2")
+    return [json.dumps(e).encode() for e in log.items]
+
+
+THEN = [
+    "a new fact on an old contract",
+    "a late contract from 2019",
+    "a late flag of an old client",
+    "a flag of an old client now",
+]
+
+
+@pytest.mark.parametrize("then", THEN)
+@pytest.mark.parametrize("every", [7, 40])
+def test_contracts_out_of_every_window_leave_memory_and_come_back_unchanged(then, every, monkeypatch):
+    """Batches of 7 rows: the old contracts leave memory while the clock runs, then `then`
+    reads them again (or, a flag of today, does not). Batches of 40: they leave only in the last
+    batch (the store has a batch's state once the batch after it is committed)."""
+    lines = _career(then)
+    rows = log_of(lines)
+    assert len(rows) == len(lines), "every line is valid"
+    loads: list[tuple[str, list[str]]] = []
+    load = _Loader.load
+    monkeypatch.setattr(_Loader, "load", lambda self, table, ids: loads.append((table, ids)) or load(self, table, ids))
+    repo = MemoryRepo()
+    native = NativeProjector(repo)
+    held = []
+    for lo in range(0, len(rows), every):
+        native.run(rows[lo : lo + every])
+        held.append(native.held)
+    assert_same(project("python", rows), repo)
+    back = [ids for table, ids in loads if table == "contracts"]
+    if every == 40:
+        assert back == [], back
+        return
+    assert min(held) <= CONTRACTS // 2, held
+    if then == "a flag of an old client now":
+        assert back == [] and held[-1] == 0, (back, held)  # nothing before the flag is read
+    else:
+        assert max(len(ids) for ids in back) >= CONTRACTS - 3, back  # brought back together

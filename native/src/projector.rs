@@ -411,7 +411,7 @@ impl Projector {
                 c.cache = None;
                 let (fid, kid, open) = (c.freelancer.clone(), c.client.clone(), c.closed.is_none());
                 let fi = self.freelancer(&fid)?;
-                if self.freelancers[fi].away.as_ref().is_some_and(|a| a.has(cid)) {
+                if self.let_go.may_hold(cid) && self.freelancers[fi].away.as_ref().is_some_and(|a| a.has(cid)) {
                     self.bring_back(fi)?; // a new fact on a contract put away
                 }
                 // a new fact on an archived contract: rebuild it next time (on a live one the

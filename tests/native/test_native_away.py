@@ -5,14 +5,19 @@ byte of what the core writes: the Python reference, which keeps everything, is t
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from projections.native import NativeProjector, _Loader
 from projections.store import MemoryRepo
 from reputation import events as ev
 from tests.native.test_native_equals_python import assert_same, project
+from tests.property.histories import histories
 from tests.property.test_projection_properties import log_of
 
 CONTRACTS = 14  # an archive needs 12
@@ -104,3 +109,40 @@ def test_contracts_out_of_every_window_leave_memory_and_come_back_unchanged(then
         assert back == [] and held[-1] == 0, (back, held)  # nothing before the flag is read
     else:
         assert max(len(ids) for ids in back) >= CONTRACTS - 3, back  # brought back together
+
+
+@contextlib.contextmanager
+def _counted_loads() -> Iterator[list[str]]:
+    """The table of every load back from the projection store while inside."""
+    tables: list[str] = []
+    load = _Loader.load
+
+    def counted(self, table, ids):
+        tables.append(table)
+        return load(self, table, ids)
+
+    _Loader.load = counted  # type: ignore[method-assign]
+    try:
+        yield tables
+    finally:
+        _Loader.load = load  # type: ignore[method-assign]
+
+
+@given(histories(max_contracts=30, open_days=1200, clock_days=1600, max_ticks=6), st.integers(2, 25))
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_random_histories_put_away_and_bring_back_the_same(lines, every):
+    """Random histories over four years (contracts opened over three, so the first are out of
+    every window while later ones work; late arrivals delivered last, flags, removals, ticks)
+    through one projector in batches of `every` rows: what it puts away and loads back
+    changes nothing."""
+    rows = log_of(lines)
+    repo = MemoryRepo()
+    native = NativeProjector(repo)
+    put_away = False
+    with _counted_loads() as loads:
+        for lo in range(0, len(rows), every):
+            native.run(rows[lo : lo + every])
+            put_away |= native.held < len(repo.contracts)
+    event(f"put away: {put_away}")
+    event(f"brought back: {'contracts' in loads}")
+    assert_same(project("python", rows), repo)

@@ -44,7 +44,9 @@ REASONS = list(ev.REASONS)
 
 
 @st.composite
-def histories(draw, max_contracts: int = 7) -> list[bytes]:
+def histories(
+    draw, max_contracts: int = 7, open_days: int = 120, clock_days: int = 1100, max_ticks: int = 3
+) -> list[bytes]:
     t0 = ev.parse_time(draw(st.sampled_from(STARTS)))
     n_freelancers = draw(st.integers(1, 2))
     n_clients = draw(st.integers(2, 3))
@@ -57,7 +59,7 @@ def histories(draw, max_contracts: int = 7) -> list[bytes]:
             f"f{draw(st.integers(0, n_freelancers - 1))}",
             f"k{draw(st.integers(0, n_clients - 1))}",
         )
-        t = t0 + day(0, 120)
+        t = t0 + day(0, open_days)
         add(
             t,
             cid,
@@ -146,8 +148,8 @@ def histories(draw, max_contracts: int = 7) -> list[bytes]:
             add(t, f"k{k}", type="ClientFlagged", client_id=f"k{k}")
             if draw(st.booleans()):
                 add(t + day(0, 200), f"k{k}", type="ClientUnflagged", client_id=f"k{k}")
-    for _ in range(draw(st.integers(0, 3))):
-        t = t0 + day(0, 1100)
+    for _ in range(draw(st.integers(0, max_ticks))):
+        t = t0 + day(0, clock_days)
         add(t, "clock", type="ClockAdvanced", to=ev.format_time(t))
     return log.lines()
 

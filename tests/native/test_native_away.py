@@ -13,9 +13,14 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from projections.ledger import to_json
 from projections.native import NativeProjector, _Loader
-from projections.store import MemoryRepo
+from projections.service import Projections
+from projections.store import MemoryRepo, sqlite_repo
 from reputation import events as ev
+from reputation.ingest import ingest
+from reputation.store import MemoryStore
+from tests.integration.test_store_contract import PG_URL, pg_schema  # noqa: F401 (fixture)
 from tests.native.test_native_equals_python import assert_same, project
 from tests.property.histories import histories
 from tests.property.test_projection_properties import log_of
@@ -146,3 +151,39 @@ def test_random_histories_put_away_and_bring_back_the_same(lines, every):
     event(f"put away: {put_away}")
     event(f"brought back: {'contracts' in loads}")
     assert_same(project("python", rows), repo)
+
+
+def _through_catch_up(store, repo, then: str) -> None:
+    """`then` ingested into `store`, projected into `repo` by the pipelined catch-up in batches of
+    7 rows (batch N committed while N + 1 is projected), against the Python reference."""
+    assert not ingest(store, _career(then), recorded_at="2026-01-01T00:00:00Z").rejects
+    reference = MemoryRepo()
+    Projections(reference, engine="python").catch_up(store)
+    proj = Projections(repo, owns_connection=False, engine="native")
+    with _counted_loads() as loads:
+        proj.catch_up(store, batch=7)
+    assert [to_json(c) for c in repo.ledger_after(0, 10**9)] == [to_json(c) for c in reference.ledger]
+    assert "contracts" in loads  # put away, then brought back from the store
+
+
+@pytest.mark.parametrize("then", ["a new fact on an old contract", "a late contract from 2019"])
+def test_the_pipelined_catch_up_brings_back_from_sqlite(then, tmp_path):
+    repo = sqlite_repo(str(tmp_path / "projections.sqlite"))
+    try:
+        _through_catch_up(MemoryStore(), repo, then)
+    finally:
+        repo.close()
+
+
+@pytest.mark.postgres
+def test_the_pipelined_catch_up_brings_back_from_postgresql(pg_schema):  # noqa: F811
+    """Log and projections in one PostgreSQL database: loads back share the pool (and its lock)
+    with the reader and the committer."""
+    from projections.store import postgres_repo
+    from reputation.store.postgres import PostgresEventStore
+
+    pg = PostgresEventStore(PG_URL, schema=pg_schema)
+    try:
+        _through_catch_up(pg, postgres_repo(pg.datastore), "a late contract from 2019")
+    finally:
+        pg.close()

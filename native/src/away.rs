@@ -9,7 +9,8 @@ use crate::compact::Id;
 use crate::eval::{Archive, Put};
 use crate::model::Freelancer;
 use crate::projector::{Projector, Res, Table};
-use crate::time::DAY;
+use crate::tally::FbSum;
+use crate::time::{DAY, INF};
 
 /// A position of `Freelancer::contracts` whose contract was put away.
 pub const AWAY: usize = usize::MAX;
@@ -30,9 +31,6 @@ impl Away {
     }
     pub fn has(&self, contract_id: &str) -> bool {
         self.ids.iter().any(|x| x.1 == contract_id)
-    }
-    pub fn clients(&self) -> impl Iterator<Item = &str> {
-        self.ids.iter().map(|x| x.2.as_str())
     }
     /// Whether what was put away has nothing at or after `at` and is all known at `known`.
     pub fn covers(&self, at: i64, known: i64) -> bool {
@@ -55,9 +53,10 @@ impl Projector {
             self.money.insert(fi, money);
         }
         let f = &mut self.freelancers[fi];
-        let away = f.away.get_or_insert_with(|| Box::new(Away { ids: vec![], archive: Archive::empty() }));
-        let mut fb = away.archive.fb;
-        let (mut since, mut known) = (away.archive.since, away.archive.known);
+        let (mut ids, mut since, mut known, mut fb) = match f.away.take() {
+            Some(a) => (a.ids, a.archive.since, a.archive.known, a.archive.fb),
+            None => (vec![], -INF, -INF, FbSum::default()),
+        };
         for p in put {
             let ci = f.contracts[p.i];
             let c = std::mem::take(&mut self.contracts[ci]);
@@ -66,13 +65,22 @@ impl Projector {
             self.missing[Table::Contracts as usize].remove(c.id.as_str());
             self.vacant_contracts.push(ci);
             f.contracts[p.i] = AWAY;
-            away.ids.push((p.i as u32, c.id, c.client));
+            ids.push((p.i as u32, c.id, c.client));
             fb.merge(&p.fb);
             since = since.max(p.done);
             known = known.max(p.mp);
         }
-        away.ids.sort_unstable_by_key(|x| x.0);
-        away.archive = Archive::of_away(&f.contracts, since, known, fb);
+        ids.sort_unstable_by_key(|x| x.0);
+        f.away = Some(Box::new(Away { ids, archive: Archive::of_away(&f.contracts, since, known, fb) }));
+    }
+
+    /// Bring back what freelancer `fi` put away if contract `cid` is among it (a new fact on it,
+    /// or it is opened again: in the place it had).
+    pub(crate) fn bring_back_for(&mut self, fi: usize, cid: &str) -> Res<()> {
+        if self.let_go.may_hold(cid) && self.freelancers[fi].away.as_ref().is_some_and(|a| a.has(cid)) {
+            return self.bring_back(fi);
+        }
+        Ok(())
     }
 
     /// Load back what freelancer `fi` put away, into the places it had (its archive goes too:
@@ -110,6 +118,6 @@ pub fn held(ids: &[usize]) -> impl Iterator<Item = usize> + '_ {
 impl Freelancer {
     /// The ids of the clients of its contracts put away.
     pub fn away_clients(&self) -> impl Iterator<Item = &str> {
-        self.away.iter().flat_map(|a| a.clients())
+        self.away.iter().flat_map(|a| a.ids.iter().map(|x| x.2.as_str()))
     }
 }

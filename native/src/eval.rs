@@ -52,10 +52,6 @@ pub struct Archive {
 }
 
 impl Archive {
-    pub fn empty() -> Archive {
-        Archive { since: -INF, known: -INF, len: 0, live: vec![], fb: FbSum::default() }
-    }
-
     /// What stands for the contracts put away (`ids`: the freelancer's, AWAY at theirs).
     pub fn of_away(ids: &[usize], since: i64, known: i64, fb: FbSum) -> Archive {
         let live = (0..ids.len()).filter(|&i| ids[i] != AWAY).map(|i| i as u32).collect();

@@ -368,9 +368,7 @@ impl Projector {
                 let c = Contract::open(e, pos);
                 if self.let_go.may_hold(&c.id) {
                     let fi = self.freelancer(&c.freelancer)?;
-                    if self.freelancers[fi].away.as_ref().is_some_and(|a| a.has(&c.id)) {
-                        self.bring_back(fi)?; // opened again: as before, in the place it had
-                    }
+                    self.bring_back_for(fi, &c.id)?;
                 }
                 let (fid, kid) = (c.freelancer.clone(), c.client.clone());
                 let ci = match self.contract_index.get(&c.id, &self.contracts) {
@@ -411,9 +409,7 @@ impl Projector {
                 c.cache = None;
                 let (fid, kid, open) = (c.freelancer.clone(), c.client.clone(), c.closed.is_none());
                 let fi = self.freelancer(&fid)?;
-                if self.let_go.may_hold(cid) && self.freelancers[fi].away.as_ref().is_some_and(|a| a.has(cid)) {
-                    self.bring_back(fi)?; // a new fact on a contract put away
-                }
+                self.bring_back_for(fi, cid)?;
                 // a new fact on an archived contract: rebuild it next time (on a live one the
                 // archive still holds: its contracts and sums did not change)
                 if self.archives.get(&fi).and_then(Option::as_ref).is_some_and(|a| a.holds(&self.freelancers[fi].contracts, ci)) {
